@@ -1,0 +1,66 @@
+# hala — see README.md. `make run` and `make test` are the two set-up commands.
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/hala-lb/hala/pkg/cli.version=$(VERSION)
+BIN := bin/hala
+EXAMPLE ?= examples/two-node.toml
+OUT ?= out
+
+.PHONY: all build run test test-unit test-vm e2e golden lint verify bench bench-render bench-check bench-ipvs fuzz deps clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/hala
+
+# The README's first command: build, then render the bundled example into ./out.
+run: build
+	./$(BIN) render -i $(EXAMPLE) -o $(OUT)
+
+# The README's second command: unit tests, then the real-kernel suite in the test VM.
+test: deps test-unit test-vm
+
+# Installs (apt-get) what the tests need when it is missing.
+deps:
+	scripts/ensure-deps
+
+# HALA_REQUIRE_TOOLS=1 turns "tool missing" skips (keepalived, ipvsadm) into failures.
+test-unit:
+	HALA_REQUIRE_TOOLS=1 $(GO) test -race -count=1 ./...
+
+# Boots Debian's kernel in qemu and runs the `integration` tests inside it as root.
+test-vm: build
+	scripts/vmtest-suite
+
+e2e: build
+	scripts/vmtest-suite -e2e-only
+
+golden:
+	$(GO) test ./pkg/render -update
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) vet -tags integration ./...
+
+verify: lint
+	$(GO) mod tidy && git diff --exit-code go.mod go.sum
+	$(GO) test ./pkg/render -update && git diff --exit-code -- pkg/render/testdata
+
+bench: bench-render bench-check
+
+bench-render:
+	$(GO) test -run '^$$' -bench . -benchmem ./pkg/render
+
+bench-check: build
+	scripts/bench-check
+
+bench-ipvs: build
+	scripts/vmtest-suite -bench-ipvs
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzLoadValidateRender -fuzztime 30s ./pkg/render
+
+clean:
+	rm -rf bin out .cache/vm

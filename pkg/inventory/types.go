@@ -1,0 +1,108 @@
+package inventory
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Inventory is one cluster as described by a TOML file. After Load or Parse
+// every optional field holds its effective value (defaults applied), so
+// consumers never re-derive defaults.
+//
+// The TOML keys are a contract: keys may be added, never renamed.
+type Inventory struct {
+	Cluster   Cluster    `toml:"cluster"`
+	Directors []Director `toml:"director"`
+	Logstash  []Logstash `toml:"logstash"`
+	VIPs      []VIP      `toml:"vip"`
+	Services  []Service  `toml:"service"`
+	Firewall  Firewall   `toml:"firewall"`
+
+	// File is the path the inventory was read from ("" for Parse of bytes
+	// without a name); messages name it.
+	File string `toml:"-"`
+}
+
+// Cluster holds settings shared by every host.
+type Cluster struct {
+	Name              string   `toml:"name"`
+	Interface         string   `toml:"interface"`
+	VRRPAuthPass      string   `toml:"vrrp_auth_pass"`
+	Unicast           bool     `toml:"unicast"`
+	AdvertInterval    Duration `toml:"advert_interval"` // default 1s
+	NotificationEmail []string `toml:"notification_email"`
+	APIPort           int      `toml:"api_port"` // default 9600
+
+	// Additions to the original schema.
+
+	// APIScheme is "http" (default) or "https" for the Logstash API.
+	APIScheme string `toml:"api_scheme"`
+	// APICA is a CA bundle file for verifying the Logstash API's TLS certificate.
+	APICA string `toml:"api_ca"`
+	// APIAuthFile is a file (mode 0600/0400) holding "user:password" for the API.
+	APIAuthFile string `toml:"api_auth_file"`
+	// CheckTimeout bounds one hala check run (default 2s); misc_timeout is derived from it.
+	CheckTimeout Duration `toml:"check_timeout"`
+	// HalaPath is where directors have the hala binary (default /usr/local/bin/hala).
+	HalaPath string `toml:"hala_path"`
+	// ScriptUser runs keepalived's check scripts (default keepalived_script).
+	ScriptUser string `toml:"script_user"`
+}
+
+// Director is a host that runs keepalived and IPVS.
+type Director struct {
+	Name      string     `toml:"name"`
+	Address   netip.Addr `toml:"address"`
+	Interface string     `toml:"interface"` // default Cluster.Interface
+	// Priority overrides the derived VRRP priority for every VIP (0 = derived).
+	Priority int `toml:"priority"`
+}
+
+// Logstash is a real server: a host running Logstash.
+type Logstash struct {
+	Name    string     `toml:"name"`
+	Address netip.Addr `toml:"address"`
+	APIPort int        `toml:"api_port"` // default Cluster.APIPort
+}
+
+// VIP is a floating virtual address held by one director at a time.
+type VIP struct {
+	Name     string       `toml:"name"`
+	Address  netip.Prefix `toml:"address"`
+	RouterID int          `toml:"router_id"`
+	Master   string       `toml:"master"` // default: derived, spread over directors
+}
+
+// Service is an IPVS virtual server on a VIP.
+type Service struct {
+	Name        string   `toml:"name"`
+	VIP         string   `toml:"vip"`
+	Port        int      `toml:"port"`
+	Protocol    string   `toml:"protocol"` // udp | tcp
+	InputID     string   `toml:"input_id"`
+	Scheduler   string   `toml:"scheduler"`  // default rr
+	Forwarding  string   `toml:"forwarding"` // nat | dr | tun; default nat
+	OnePacket   bool     `toml:"one_packet"`
+	DelayLoop   Duration `toml:"delay_loop"`  // default 5s
+	Persistence Duration `toml:"persistence"` // 0 = none
+	Backends    []string `toml:"backends"`    // default: every [[logstash]] host
+	BackendPort int      `toml:"backend_port"` // default Port
+
+	// Additions to the original schema.
+
+	// Pipeline limits the check to one Logstash pipeline ("" = any pipeline).
+	Pipeline string `toml:"pipeline"`
+	// Weight is every backend's IPVS weight (default 1).
+	Weight int `toml:"weight"`
+}
+
+// Firewall describes the firewalld rules rendered for every host.
+type Firewall struct {
+	Zone       string         `toml:"zone"` // default public
+	LogSources []netip.Prefix `toml:"log_sources"`
+}
+
+// Duration is a time.Duration written as a string such as "5s" in TOML.
+type Duration struct {
+	time.Duration
+}
