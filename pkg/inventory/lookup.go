@@ -1,0 +1,84 @@
+package inventory
+
+// Lookups used by render and reconcile. They assume a validated inventory
+// (Load/Parse return one), in which every name they are given exists.
+
+// Director returns the director called name.
+func (inv *Inventory) Director(name string) (Director, bool) {
+	for _, d := range inv.Directors {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	return Director{}, false
+}
+
+// LogstashHost returns the Logstash host called name.
+func (inv *Inventory) LogstashHost(name string) (Logstash, bool) {
+	for _, l := range inv.Logstash {
+		if l.Name == name {
+			return l, true
+		}
+	}
+	return Logstash{}, false
+}
+
+// VIP returns the VIP called name.
+func (inv *Inventory) VIP(name string) (VIP, bool) {
+	for _, v := range inv.VIPs {
+		if v.Name == name {
+			return v, true
+		}
+	}
+	return VIP{}, false
+}
+
+// Backends returns the Logstash hosts behind svc, in the inventory's order
+// of svc.Backends (after defaults: every [[logstash]] host).
+func (inv *Inventory) Backends(svc Service) []Logstash {
+	out := make([]Logstash, 0, len(svc.Backends))
+	for _, name := range svc.Backends {
+		if l, ok := inv.LogstashHost(name); ok {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// ServicesOn returns the services on the VIP called vip, in file order.
+func (inv *Inventory) ServicesOn(vip string) []Service {
+	var out []Service
+	for _, s := range inv.Services {
+		if s.VIP == vip {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Priority returns the VRRP priority of director d for vip: the VIP's
+// master gets the highest, the others strictly lower and distinct, so every
+// VIP has exactly one preferred master and no tie is broken by IP address.
+// A director's explicit Priority overrides the derived value.
+func (inv *Inventory) Priority(vip VIP, d Director) int {
+	if d.Priority != 0 {
+		return d.Priority
+	}
+	if d.Name == vip.Master {
+		return 150
+	}
+	rank := 0
+	for _, o := range inv.Directors {
+		if o.Name == d.Name {
+			break
+		}
+		if o.Name != vip.Master {
+			rank++
+		}
+	}
+	p := 100 - rank
+	if p < 1 {
+		p = 1
+	}
+	return p
+}
