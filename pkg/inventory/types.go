@@ -83,9 +83,9 @@ type Service struct {
 	Scheduler   string   `toml:"scheduler"`  // default rr
 	Forwarding  string   `toml:"forwarding"` // nat | dr | tun; default nat
 	OnePacket   bool     `toml:"one_packet"`
-	DelayLoop   Duration `toml:"delay_loop"`  // default 5s
-	Persistence Duration `toml:"persistence"` // 0 = none
-	Backends    []string `toml:"backends"`    // default: every [[logstash]] host
+	DelayLoop   Duration `toml:"delay_loop"`   // default 5s
+	Persistence Duration `toml:"persistence"`  // 0 = none
+	Backends    []string `toml:"backends"`     // default: every [[logstash]] host
 	BackendPort int      `toml:"backend_port"` // default Port
 
 	// Additions to the original schema.
