@@ -1,18 +1,298 @@
 package cli
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
+	"log/syslog"
+	"os"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hala-lb/hala/pkg/check"
+	"github.com/hala-lb/hala/pkg/logstash"
 )
 
-// TODO(placeholder): replaced by the real command.
+// Environment variables read by hala check.
+const (
+	// envStateDir overrides --state-dir's default.
+	envStateDir = "HALA_STATE_DIR"
+	// envSyslogSocket sends the failure line to this unix datagram socket
+	// instead of the system's /dev/log (tests, non-standard syslog set-ups).
+	envSyslogSocket = "HALA_SYSLOG_SOCKET"
+)
+
+// watchdogGrace is how long after --timeout the watchdog ends the process
+// if the check has not returned; the bound promised is timeout + 100ms.
+const watchdogGrace = 50 * time.Millisecond
+
+// exitProcess ends the process from the watchdog; tests replace it.
+var exitProcess = os.Exit
+
+type checkFlags struct {
+	port            int
+	pipeline        string
+	timeout         time.Duration
+	scheme          string
+	caFile          string
+	insecure        bool
+	authFile        string
+	requireRunning  bool
+	runningInterval time.Duration
+	probe           bool
+	probePort       int
+	maxIdle         time.Duration
+	stateDir        string
+	dynamicWeight   bool
+	explain         bool
+	maxBody         int64
+}
+
 func newCheckCommand(streams IOStreams) *cobra.Command {
-	return &cobra.Command{
-		Use:    "check",
-		Hidden: true,
+	f := &checkFlags{}
+	cmd := &cobra.Command{
+		Use:   "check [flags] <ip> <input-id>",
+		Short: "Check a Logstash input for keepalived's MISC_CHECK (exit 0 healthy, 1 not)",
+		Long: `Asks the Logstash monitoring API of <ip> whether the input <input-id> is
+there, and exits 0 when it is, 1 when it is not: keepalived's MISC_CHECK.
+Nothing is printed on success. On failure one line goes to stderr and to
+syslog (facility daemon, tag hala-check) naming the node, pipeline, input
+and reason. The whole run ends within --timeout (+100ms), whatever the
+server does.
+
+Stronger, opt-in checks:
+  --require-running  the pipeline's state in /_health_report is RUNNING
+                     (Logstash 8.16+; skipped with a note on older nodes;
+                     asked at most once per --running-interval per node)
+  --probe            for a TCP input, also connect to --probe-port
+  --max-idle DUR     fail when the input's events.out has not grown for DUR
+
+--dynamic-weight is for keepalived's misc_dynamic: healthy exits 2+weight,
+the weight (1..253) falling as the pipeline's worker_utilization (or
+queue_backpressure) rises, 255 when the node has no such metric; unhealthy
+exits 1.
+
+Credentials come from a file holding "user:password" (--auth-file or
+$HALA_API_AUTH_FILE) that group and others cannot read; never a flag.`,
+		Example: `  hala check 192.168.1.210 udp-5514
+  hala check --explain --pipeline main 192.168.1.210 udp-5514
+  hala check --scheme https --ca /etc/hala/api-ca.pem --auth-file /etc/hala/api-auth 192.168.1.210 udp-5514`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("check: not implemented yet")
+			if f.authFile == "" {
+				f.authFile = os.Getenv(logstash.AuthFileEnv)
+			}
+			return runCheck(streams, f, args[0], args[1])
 		},
 	}
+	fl := cmd.Flags()
+	fl.SortFlags = false
+	fl.IntVar(&f.port, "port", logstash.DefaultPort, "monitoring API port")
+	fl.StringVar(&f.pipeline, "pipeline", "", "look only in this pipeline (default: any pipeline)")
+	fl.DurationVar(&f.timeout, "timeout", 2*time.Second, "bound on the whole check")
+	fl.StringVar(&f.scheme, "scheme", "http", "API scheme: http or https")
+	fl.StringVar(&f.caFile, "ca", "", "PEM CA bundle that verifies the API's certificate (https)")
+	fl.BoolVar(&f.insecure, "insecure", false, "do not verify the API's TLS certificate")
+	fl.StringVar(&f.authFile, "auth-file", "", `file holding "user:password" for basic auth, mode 0600 (or $`+logstash.AuthFileEnv+`)`)
+	fl.BoolVar(&f.requireRunning, "require-running", false, "also require pipeline state RUNNING in /_health_report (8.16+)")
+	fl.DurationVar(&f.runningInterval, "running-interval", check.DefaultRunningInterval, "reuse a /_health_report answer this long")
+	fl.BoolVar(&f.probe, "probe", false, "for a TCP input, also connect to --probe-port")
+	fl.IntVar(&f.probePort, "probe-port", 0, "the input's TCP port, for --probe")
+	fl.DurationVar(&f.maxIdle, "max-idle", 0, "fail when the input's events.out has not grown for this long")
+	fl.StringVar(&f.stateDir, "state-dir", envOr(envStateDir, check.DefaultStateDir), "where --max-idle and --require-running keep state (or $"+envStateDir+")")
+	fl.BoolVar(&f.dynamicWeight, "dynamic-weight", false, "exit 2+weight when healthy, for keepalived's misc_dynamic")
+	fl.BoolVar(&f.explain, "explain", false, "print a report of what was asked, what came back and why")
+	fl.Int64Var(&f.maxBody, "max-body", logstash.DefaultMaxBody, "largest response body accepted, in bytes")
+	return cmd
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// runCheck runs one check and reports it: nothing on success, one line on
+// stderr and syslog on failure, a report on stdout with --explain.
+func runCheck(streams IOStreams, f *checkFlags, host, input string) error {
+	if f.timeout <= 0 {
+		return withHint(fmt.Errorf("--timeout %s: must be positive", f.timeout), "keepalived's misc_timeout must be larger than --timeout; 2s is the default")
+	}
+	if f.probe && (f.probePort < 1 || f.probePort > 65535) {
+		return withHint(errors.New("--probe needs --probe-port, the input's TCP port"), "add --probe-port 5514 (the port the input listens on)")
+	}
+	rep := &reporter{streams: streams}
+	// Last resort: whatever happens below, the process ends in time.
+	watchdog := time.AfterFunc(f.timeout+watchdogGrace, func() {
+		rep.fail(fmt.Sprintf("%s input %q: timed out after %s (watchdog)", addrOf(host, f.port), input, f.timeout))
+		exitProcess(1)
+	})
+	defer watchdog.Stop()
+
+	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+	defer cancel()
+	start := time.Now()
+
+	var exchanges []logstash.Exchange
+	cfg := logstash.Config{
+		Host: host, Port: f.port, Scheme: f.scheme, CAFile: f.caFile, Insecure: f.insecure,
+		MaxBody: f.maxBody,
+	}
+	if f.explain {
+		cfg.Observe = func(e logstash.Exchange) { exchanges = append(exchanges, e) }
+	}
+	opts := check.Options{
+		Address: addrOf(host, f.port), Host: host, Input: input, Pipeline: f.pipeline, Timeout: f.timeout,
+		RequireRunning: f.requireRunning, RunningInterval: f.runningInterval,
+		Probe: f.probe, ProbePort: f.probePort, MaxIdle: f.maxIdle,
+		DynamicWeight: f.dynamicWeight, StateDir: f.stateDir,
+	}
+	var v *check.Verdict
+	if f.authFile != "" {
+		creds, err := logstash.ReadAuthFile(f.authFile)
+		if err != nil {
+			v = setupFailure(opts, err)
+		}
+		cfg.Credentials = creds
+	}
+	if v == nil {
+		client, err := logstash.New(cfg)
+		if err != nil {
+			v = setupFailure(opts, err)
+		} else {
+			v = check.Run(ctx, client, opts)
+		}
+	}
+	if f.explain {
+		explain(streams.Out, f, opts, v, exchanges, time.Since(start))
+	}
+	if !v.Healthy {
+		rep.fail(v.String())
+	}
+	if code := v.ExitCode(); code != 0 {
+		return &ExitError{Code: code}
+	}
+	return nil
+}
+
+func addrOf(host string, port int) string {
+	if strings.Contains(host, ":") {
+		return fmt.Sprintf("[%s]:%d", host, port)
+	}
+	return fmt.Sprintf("%s:%d", host, port)
+}
+
+// setupFailure is a verdict for a check that could not start (auth file,
+// CA file): keepalived sees it as down and the log says why.
+func setupFailure(o check.Options, err error) *check.Verdict {
+	return &check.Verdict{Address: o.Address, Input: o.Input, Pipeline: o.Pipeline, Weight: -1, Reason: ": " + err.Error(), Err: err}
+}
+
+// reporter prints the failure line once, on stderr and to syslog.
+type reporter struct {
+	streams IOStreams
+	once    sync.Once
+}
+
+func (r *reporter) fail(line string) {
+	r.once.Do(func() {
+		fmt.Fprintf(r.streams.ErrOut, "hala-check: %s\n", line)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			logSyslog(line)
+		}()
+		select { // syslog must not hold the process past its bound
+		case <-done:
+		case <-time.After(30 * time.Millisecond):
+		}
+	})
+}
+
+// logSyslog sends line with facility daemon and tag hala-check. Without a
+// syslog socket (no /dev/log) it does nothing.
+func logSyslog(line string) {
+	var w *syslog.Writer
+	var err error
+	if sock := os.Getenv(envSyslogSocket); sock != "" {
+		w, err = syslog.Dial("unixgram", sock, syslog.LOG_DAEMON|syslog.LOG_ERR, "hala-check")
+	} else {
+		w, err = syslog.New(syslog.LOG_DAEMON|syslog.LOG_ERR, "hala-check")
+	}
+	if err != nil {
+		return
+	}
+	defer w.Close()
+	_ = w.Err(line)
+}
+
+// explain prints the human report of --explain.
+func explain(out io.Writer, f *checkFlags, o check.Options, v *check.Verdict, exchanges []logstash.Exchange, elapsed time.Duration) {
+	where := "any pipeline"
+	if o.Pipeline != "" {
+		where = fmt.Sprintf("pipeline %q", o.Pipeline)
+	}
+	fmt.Fprintf(out, "hala check: input %q in %s on %s://%s, timeout %s\n", o.Input, where, f.scheme, o.Address, f.timeout)
+	if f.authFile != "" {
+		fmt.Fprintf(out, "  basic auth from %s\n", f.authFile)
+		if f.scheme != "https" {
+			fmt.Fprintf(out, "  note: credentials travel in clear over http; prefer --scheme https\n")
+		}
+	}
+	if f.insecure {
+		fmt.Fprintf(out, "  note: --insecure: the API's certificate is not verified\n")
+	}
+	fmt.Fprintf(out, "asked:\n")
+	if len(exchanges) == 0 {
+		fmt.Fprintf(out, "  nothing (the check could not start)\n")
+	}
+	for _, e := range exchanges {
+		fmt.Fprintf(out, "  %s\n", e)
+	}
+	if s := v.Stats; s != nil {
+		fmt.Fprintf(out, "got:\n")
+		for i, p := range s.Pipelines {
+			if i == 20 {
+				fmt.Fprintf(out, "  ... and %d more pipelines\n", len(s.Pipelines)-20)
+				break
+			}
+			fmt.Fprintf(out, "  %s: %d input(s)", &s.Pipelines[i], len(p.Inputs))
+			if q := p.Queue.Type; q != "" {
+				fmt.Fprintf(out, ", %s queue", q)
+			}
+			if m, w, ok := p.Flow["worker_utilization"].Recent(); ok {
+				fmt.Fprintf(out, ", worker_utilization %.1f%% (%s)", m, w)
+			}
+			fmt.Fprintln(out)
+			for j := range p.Inputs {
+				in := &p.Inputs[j]
+				ev := "no events yet"
+				if in.Events != nil {
+					ev = fmt.Sprintf("events.out %d, queue_push_duration %dms", in.Events.Out, in.Events.QueuePushDurationMillis)
+				}
+				mark := " "
+				if in.ID == o.Input {
+					mark = "*"
+				}
+				fmt.Fprintf(out, "   %s %s: %s\n", mark, in, ev)
+			}
+		}
+	}
+	if len(v.Notes) > 0 {
+		fmt.Fprintf(out, "checked:\n")
+		for _, n := range v.Notes {
+			fmt.Fprintf(out, "  %s\n", n)
+		}
+	}
+	verdict := "UNHEALTHY"
+	if v.Healthy {
+		verdict = "healthy"
+	}
+	fmt.Fprintf(out, "verdict: %s: %s\n", verdict, v)
+	fmt.Fprintf(out, "exit status %d (in %s)\n", v.ExitCode(), elapsed.Round(10*time.Microsecond))
 }

@@ -1,18 +1,289 @@
 package cli
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hala-lb/hala/pkg/inventory"
+	"github.com/hala-lb/hala/pkg/ipvs"
+	"github.com/hala-lb/hala/pkg/reconcile"
 )
 
-// TODO(placeholder): replaced by the real command.
+// exitPending is hala ipvs plan's exit status when changes are pending
+// (like terraform plan -detailed-exitcode).
+const exitPending = 2
+
+type ipvsFlags struct {
+	inventory string
+	node      string
+	prune     bool
+	dryRun    bool
+	state     string
+	netns     string
+	output    string
+}
+
 func newIPVSCommand(streams IOStreams) *cobra.Command {
-	return &cobra.Command{
-		Use:    "ipvs",
-		Hidden: true,
+	cmd := &cobra.Command{
+		Use:   "ipvs",
+		Short: "Program the kernel's IPVS table from the inventory: plan, apply, show",
+		Long: `Converge the kernel's IPVS table on the inventory over netlink, without
+keepalived: one virtual service per [[service]] on its VIP, one real server
+per backend. Every director carries the same table, so --node only checks
+that the name is a [[director]].
+
+hala changes only services it owns: those in the inventory, and those it
+managed before (recorded in the state file, default ` + reconcile.DefaultStatePath + `).
+Other services (kube-proxy's, docker's, hand-made ones) and their real servers
+are never touched. apply --prune deletes owned services that are no longer in
+the inventory.`,
+		Args: cobra.NoArgs,
+	}
+	cmd.AddCommand(newIPVSPlanCommand(streams), newIPVSApplyCommand(streams), newIPVSShowCommand(streams))
+	return cmd
+}
+
+func addIPVSFlags(cmd *cobra.Command, f *ipvsFlags, withInventory bool) {
+	if withInventory {
+		cmd.Flags().StringVarP(&f.inventory, "inventory", "i", "", "inventory `FILE` (TOML)")
+		cmd.Flags().StringVar(&f.node, "node", "", "director `NAME` to plan for (optional: every director carries the same table)")
+	}
+	cmd.Flags().StringVar(&f.state, "state", reconcile.DefaultStatePath, "ownership state `FILE`")
+	cmd.Flags().StringVar(&f.netns, "netns", "", "network namespace `PATH` to act in, e.g. /run/netns/NAME (default: the current one)")
+}
+
+func newIPVSPlanCommand(streams IOStreams) *cobra.Command {
+	f := &ipvsFlags{}
+	cmd := &cobra.Command{
+		Use:   "plan -i FILE [--node NAME] [--prune] [-o text|json|shell]",
+		Short: "Show what apply would change; exit 0 if nothing, 2 if changes are pending",
+		Long: `Read the kernel's IPVS table, compare it with the inventory, and print a
+sorted plan: "+ add", "~ update" (with the fields that differ) and "- delete"
+lines, then a summary. Only kernel fields are compared (scheduler, flags,
+persistence, forwarding method, weight, thresholds), never counters.
+
+Exit status: 0 nothing to do, 2 changes pending, 1 error.
+-o json prints the same plan as JSON; -o shell prints the ipvsadm commands
+that would make the same changes.`,
+		Example: `  hala ipvs plan -i /etc/hala/cluster.toml
+  hala ipvs plan -i /etc/hala/cluster.toml --prune -o json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("ipvs: not implemented yet")
+			return runIPVSPlan(cmd.Context(), streams, f)
 		},
 	}
+	addIPVSFlags(cmd, f, true)
+	cmd.Flags().BoolVar(&f.prune, "prune", false, "also plan deleting owned services no longer in the inventory")
+	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "output `FORMAT`: text, json or shell")
+	_ = cmd.MarkFlagRequired("inventory")
+	return cmd
+}
+
+func newIPVSApplyCommand(streams IOStreams) *cobra.Command {
+	f := &ipvsFlags{}
+	cmd := &cobra.Command{
+		Use:   "apply -i FILE [--node NAME] [--prune] [--dry-run] [--state FILE]",
+		Short: "Make the kernel's IPVS table match the inventory, printing each change",
+		Long: `Compute the plan (see hala ipvs plan) and execute exactly it, one netlink
+call per change, printing each change as it is made. A setting that can be
+changed in place is updated, never deleted and re-added, so connections and
+counters survive. When the table already matches, apply sends no write.
+
+On error apply stops, says what it already changed and what failed, and
+exits 1; running it again converges. --dry-run prints the plan and changes
+nothing.`,
+		Example: `  hala ipvs apply -i /etc/hala/cluster.toml
+  hala ipvs apply -i /etc/hala/cluster.toml --prune`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runIPVSApply(cmd.Context(), streams, f)
+		},
+	}
+	addIPVSFlags(cmd, f, true)
+	cmd.Flags().BoolVar(&f.prune, "prune", false, "delete owned services no longer in the inventory")
+	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "print the plan, change nothing")
+	_ = cmd.MarkFlagRequired("inventory")
+	return cmd
+}
+
+func newIPVSShowCommand(streams IOStreams) *cobra.Command {
+	f := &ipvsFlags{}
+	cmd := &cobra.Command{
+		Use:   "show [-i FILE] [-o text|json]",
+		Short: "Print the kernel's IPVS table with counters, naming hala's services",
+		Long: `Print every IPVS service and real server with its counters, like
+ipvsadm -Ln --stats. Services hala owns are marked "hala" with their
+inventory name (given -i, or from the state file); all others "foreign".`,
+		Example: `  hala ipvs show -i /etc/hala/cluster.toml
+  hala ipvs show -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runIPVSShow(cmd.Context(), streams, f)
+		},
+	}
+	addIPVSFlags(cmd, f, false)
+	cmd.Flags().StringVarP(&f.inventory, "inventory", "i", "", "inventory `FILE` (TOML) naming the services (optional)")
+	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "output `FORMAT`: text or json")
+	return cmd
+}
+
+// openIPVS opens the IPVS handle, with a hint for the usual failures.
+func openIPVS(netns string) (*ipvs.Handle, error) {
+	h, err := ipvs.New(netns)
+	switch {
+	case err == nil:
+		return h, nil
+	case errors.Is(err, ipvs.ErrUnsupported):
+		return nil, withHint(err, "load the IPVS kernel module: modprobe ip_vs")
+	case errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES):
+		return nil, withHint(err, "reading and changing IPVS needs root (CAP_NET_ADMIN)")
+	}
+	return nil, err
+}
+
+// ipvsHint adds what to try to a kernel error.
+func ipvsHint(err error) error {
+	var sched string
+	if errors.Is(err, ipvs.ErrNoScheduler) {
+		if _, after, ok := strings.Cut(err.Error(), "kernel module "); ok {
+			sched, _, _ = strings.Cut(after, " ")
+		}
+		if sched == "" {
+			sched = "ip_vs_SCHEDULER"
+		}
+		return withHint(err, "load the scheduler's module (modprobe "+sched+") or pick another scheduler, then run apply again")
+	}
+	if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
+		return withHint(err, "changing IPVS needs root (CAP_NET_ADMIN)")
+	}
+	return err
+}
+
+func prepareIPVS(ctx context.Context, f *ipvsFlags) (*reconcile.Plan, *ipvs.Handle, error) {
+	inv, err := inventory.Load(f.inventory)
+	if err != nil {
+		return nil, nil, err
+	}
+	h, err := openIPVS(f.netns)
+	if err != nil {
+		return nil, nil, err
+	}
+	plan, err := reconcile.Prepare(ctx, inv, h, reconcile.Options{Node: f.node, Prune: f.prune, StatePath: f.state})
+	if err != nil {
+		h.Close()
+		return nil, nil, ipvsHint(err)
+	}
+	return &plan, h, nil
+}
+
+func runIPVSPlan(ctx context.Context, streams IOStreams, f *ipvsFlags) error {
+	switch f.output {
+	case "text", "json", "shell":
+	default:
+		return withHint(fmt.Errorf("unknown output format %q", f.output), "use -o text, -o json or -o shell")
+	}
+	plan, h, err := prepareIPVS(ctx, f)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	switch f.output {
+	case "json":
+		enc := json.NewEncoder(streams.Out)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(plan)
+	case "shell":
+		for _, c := range plan.Changes {
+			if _, err = fmt.Fprintln(streams.Out, c.Shell()); err != nil {
+				break
+			}
+		}
+	default:
+		err = plan.WriteText(streams.Out)
+	}
+	if err != nil {
+		return err
+	}
+	if !plan.Empty() {
+		return &ExitError{Code: exitPending}
+	}
+	return nil
+}
+
+func runIPVSApply(ctx context.Context, streams IOStreams, f *ipvsFlags) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	plan, h, err := prepareIPVS(ctx, f)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if f.dryRun {
+		return plan.WriteText(streams.Out)
+	}
+	applied, err := reconcile.Execute(ctx, *plan, h, f.state, func(c reconcile.Change) {
+		fmt.Fprintln(streams.Out, c)
+	})
+	var ae *reconcile.ApplyError
+	if errors.As(err, &ae) {
+		fmt.Fprintf(streams.Out, "! failed: %s\n", ae.Failed)
+		fmt.Fprintf(streams.Out, "Stopped: %d of %d changes applied, 1 failed, %d not attempted (%d netlink writes).\n",
+			len(ae.Applied), len(plan.Changes), ae.NotAttempted, h.Writes())
+		return ipvsHint(err)
+	}
+	if err != nil {
+		return ipvsHint(err)
+	}
+	if len(applied) == 0 {
+		_, err = fmt.Fprintf(streams.Out, "%s (%d netlink writes)\n", plan.Summary(), h.Writes())
+		return err
+	}
+	a, u, d := plan.Counts()
+	_, err = fmt.Fprintf(streams.Out, "Applied: %d added, %d updated, %d deleted (%d netlink writes).\n", a, u, d, h.Writes())
+	return err
+}
+
+func runIPVSShow(ctx context.Context, streams IOStreams, f *ipvsFlags) error {
+	if f.output != "text" && f.output != "json" {
+		return withHint(fmt.Errorf("unknown output format %q", f.output), "use -o text or -o json")
+	}
+	var inv *inventory.Inventory
+	if f.inventory != "" {
+		var err error
+		if inv, err = inventory.Load(f.inventory); err != nil {
+			return err
+		}
+	}
+	owned, err := reconcile.LoadOwned(f.state)
+	if err != nil {
+		return err
+	}
+	h, err := openIPVS(f.netns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	table, err := reconcile.Show(ctx, h, inv, owned)
+	if err != nil {
+		return ipvsHint(err)
+	}
+	if f.output == "json" {
+		if table == nil {
+			table = reconcile.Table{}
+		}
+		enc := json.NewEncoder(streams.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Services reconcile.Table `json:"services"`
+		}{table})
+	}
+	return table.WriteText(streams.Out)
 }

@@ -2,17 +2,71 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hala-lb/hala/pkg/inventory"
 )
 
-// TODO(placeholder): replaced by the real command.
+type validateFlags struct {
+	inventory string
+}
+
 func newValidateCommand(streams IOStreams) *cobra.Command {
-	return &cobra.Command{
-		Use:    "validate",
-		Hidden: true,
+	flags := &validateFlags{}
+	cmd := &cobra.Command{
+		Use:   "validate [-i] FILE",
+		Short: "Check an inventory and list every problem with its line and key",
+		Long: `Validate reads a TOML inventory strictly (unknown keys are errors), applies
+the defaults and checks it the way render would: names, addresses, VIP
+prefixes, VRRP router ids, ports, schedulers, check timing and more.
+
+It prints "FILE: ok (...)" and any warnings, or every problem as
+"file:line:col: key.path: message" and exits 1.`,
+		Example: `  hala validate -i examples/two-node.toml
+  hala validate examples/active-active.toml`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("validate: not implemented yet")
+			if len(args) == 1 {
+				if flags.inventory != "" && flags.inventory != args[0] {
+					return withHint(errors.New("two inventories given"), "pass the file either with -i or as an argument")
+				}
+				flags.inventory = args[0]
+			}
+			if flags.inventory == "" {
+				return withHint(errors.New("no inventory given"), "hala validate -i FILE")
+			}
+			return runValidate(streams, flags)
 		},
 	}
+	cmd.Flags().StringVarP(&flags.inventory, "inventory", "i", "", "inventory `FILE` (TOML)")
+	return cmd
+}
+
+func runValidate(streams IOStreams, flags *validateFlags) error {
+	inv, err := inventory.Load(flags.inventory)
+	if err != nil {
+		return problemsError(flags.inventory, err)
+	}
+	for _, w := range inv.Warnings {
+		fmt.Fprintf(streams.ErrOut, "hala: warning: %s\n", w)
+	}
+	_, err = fmt.Fprintf(streams.Out, "%s: ok (%s)\n", flags.inventory, inv.Summary())
+	return err
+}
+
+// problemsError puts a count line above an inventory's problems, so each
+// problem starts its own line after "hala: error: ".
+func problemsError(file string, err error) error {
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return err
+	}
+	n := len(joined.Unwrap())
+	noun := "problems"
+	if n == 1 {
+		noun = "problem"
+	}
+	return fmt.Errorf("%s: %d %s:\n%w", file, n, noun, err)
 }

@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"fmt"
 	"net/netip"
 	"time"
 )
@@ -21,6 +22,14 @@ type Inventory struct {
 	// File is the path the inventory was read from ("" for Parse of bytes
 	// without a name); messages name it.
 	File string `toml:"-"`
+
+	// Warnings are non-fatal findings of validation (validate and render
+	// print them); they never stop a render.
+	Warnings []Problem `toml:"-"`
+
+	// pos locates keys in the file the inventory was parsed from (nil for
+	// an inventory built in Go).
+	pos positions
 }
 
 // Cluster holds settings shared by every host.
@@ -105,4 +114,27 @@ type Firewall struct {
 // Duration is a time.Duration written as a string such as "5s" in TOML.
 type Duration struct {
 	time.Duration
+}
+
+// Summary counts the inventory's parts, e.g.
+// "2 directors, 2 logstash hosts, 1 VIP, 1 service".
+func (inv *Inventory) Summary() string {
+	return fmt.Sprintf("%s, %s, %s, %s",
+		plural(len(inv.Directors), "director", "directors"),
+		plural(len(inv.Logstash), "logstash host", "logstash hosts"),
+		plural(len(inv.VIPs), "VIP", "VIPs"),
+		plural(len(inv.Services), "service", "services"))
+}
+
+// String names the cluster and counts its parts:
+// `cluster "stash" (2 directors, 2 logstash hosts, 1 VIP, 1 service)`.
+func (inv *Inventory) String() string {
+	return fmt.Sprintf("cluster %q (%s)", inv.Cluster.Name, inv.Summary())
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

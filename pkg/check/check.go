@@ -1,0 +1,308 @@
+package check
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/hala-lb/hala/pkg/logstash"
+)
+
+// DefaultRunningInterval is how long a /_health_report answer is reused.
+const DefaultRunningInterval = 30 * time.Second
+
+// DefaultStateDir holds the --max-idle and --require-running state files.
+const DefaultStateDir = "/run/hala"
+
+// MaxWeight is the largest weight misc_dynamic can express (exit 255 = 2+253).
+const MaxWeight = 253
+
+// Source is where a check gets node data; *logstash.Client implements it.
+type Source interface {
+	NodeStats(ctx context.Context, pipeline string) (*logstash.NodeStats, error)
+	HealthReport(ctx context.Context) (*logstash.HealthReport, error)
+}
+
+// Options says what one check run asks.
+type Options struct {
+	// Address is the API's host:port, as messages show it and state keys use it.
+	Address string
+	// Host is the node's address, used by Probe.
+	Host string
+	// Input is the input plugin id to look for.
+	Input string
+	// Pipeline limits the search to one pipeline ("" = any pipeline).
+	Pipeline string
+	// Timeout is the caller's bound on the run; it only words the message
+	// when ctx's deadline passes.
+	Timeout time.Duration
+
+	// RequireRunning also asks /_health_report (8.16+) that the pipeline's
+	// state is RUNNING, at most once per RunningInterval per node.
+	RequireRunning  bool
+	RunningInterval time.Duration
+	// Probe also connects to ProbePort on Host for inputs that listen on TCP.
+	Probe     bool
+	ProbePort int
+	// MaxIdle > 0 fails the input when its events.out has not grown for
+	// that long.
+	MaxIdle time.Duration
+	// DynamicWeight derives Verdict.Weight from the pipeline's load.
+	DynamicWeight bool
+	// StateDir keeps state between runs (default DefaultStateDir).
+	StateDir string
+
+	// Now and Dial default to time.Now and a net.Dialer; tests replace them.
+	Now  func() time.Time
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// Verdict is the outcome of one check.
+type Verdict struct {
+	Healthy bool
+	// Weight is 0..MaxWeight when Options.DynamicWeight is set, else -1.
+	Weight int
+	// Address, Input and Pipeline name what was checked; Pipeline is the
+	// pipeline that matched, or the one asked for.
+	Address  string
+	Input    string
+	Pipeline string
+	// Reason is what follows the subject in String: `not found in ...`,
+	// `found in pipeline "main"`, `: timed out after 2s`.
+	Reason string
+	// Notes explain the steps taken (for --explain), in order.
+	Notes []string
+	// Stats is what the node answered (nil when it did not).
+	Stats *logstash.NodeStats
+	// Err is the error behind an unhealthy verdict, if any.
+	Err error
+	// Dynamic is Options.DynamicWeight, for ExitCode.
+	Dynamic bool
+}
+
+// String is the one line hala check prints and logs, such as
+// `192.168.1.210:9600 input "udp-5514" not found in pipeline "main" (inputs there: "tcp-5514")`.
+func (v *Verdict) String() string {
+	return fmt.Sprintf("%s input %q%s", v.Address, v.Input, v.Reason)
+}
+
+// ExitCode maps the verdict to keepalived's MISC_CHECK exit status: 0
+// healthy, 1 unhealthy; with misc_dynamic, healthy is 2+Weight (2..255).
+func (v *Verdict) ExitCode() int {
+	switch {
+	case !v.Healthy:
+		return 1
+	case v.Dynamic && v.Weight >= 0:
+		return 2 + min(v.Weight, MaxWeight)
+	}
+	return 0
+}
+
+func (v *Verdict) note(format string, args ...any) {
+	v.Notes = append(v.Notes, fmt.Sprintf(format, args...))
+}
+
+func (v *Verdict) fail(reason string, err error) *Verdict {
+	v.Healthy = false
+	v.Weight = -1
+	v.Reason = reason
+	v.Err = err
+	return v
+}
+
+// Run performs one check. It never exits or logs: the caller prints
+// v.String() and exits with v.ExitCode().
+func Run(ctx context.Context, src Source, o Options) *Verdict {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.StateDir == "" {
+		o.StateDir = DefaultStateDir
+	}
+	if o.RunningInterval <= 0 {
+		o.RunningInterval = DefaultRunningInterval
+	}
+	v := &Verdict{Address: o.Address, Input: o.Input, Pipeline: o.Pipeline, Weight: -1, Dynamic: o.DynamicWeight}
+
+	stats, err := src.NodeStats(ctx, o.Pipeline)
+	if err != nil {
+		return v.fail(v.where()+": "+Describe(ctx, err, o.Timeout), err)
+	}
+	v.Stats = stats
+	v.note("Logstash %s, node %q (%s layout), %d pipeline(s)", orUnknown(stats.Version), stats.Name, stats.Layout, len(stats.Pipelines))
+
+	var p *logstash.Pipeline
+	var in *logstash.Input
+	if o.Pipeline != "" {
+		p = stats.Pipeline(o.Pipeline)
+		if p == nil {
+			return v.fail(fmt.Sprintf(": pipeline %q not found (%s)", o.Pipeline, listPipelines(stats)), nil)
+		}
+		in = p.Input(o.Input)
+		if in == nil {
+			return v.fail(fmt.Sprintf(" not found in pipeline %q (%s)", p.ID, listInputs(p)), nil)
+		}
+	} else {
+		p, in = stats.FindInput(o.Input)
+		if in == nil {
+			return v.fail(notFoundAnywhere(stats), nil)
+		}
+		v.Pipeline = p.ID
+	}
+	v.Healthy = true
+	v.Reason = fmt.Sprintf(" found in pipeline %q", p.ID)
+	v.note("%s found in %s%s", in, p, eventsNote(in))
+
+	if o.MaxIdle > 0 {
+		if reason, err := checkIdle(o, p, in); reason != "" || err != nil {
+			if err != nil {
+				return v.fail(fmt.Sprintf(" in pipeline %q: --max-idle state: %v", p.ID, err), err)
+			}
+			return v.fail(fmt.Sprintf(" in pipeline %q %s", p.ID, reason), nil)
+		}
+		v.note("max-idle %s: events.out is moving", o.MaxIdle)
+	}
+	if o.RequireRunning {
+		if reason, err := checkRunning(ctx, src, o, v, p); reason != "" {
+			return v.fail(fmt.Sprintf(" in pipeline %q: %s", p.ID, reason), err)
+		}
+	}
+	if o.Probe {
+		if reason, err := probe(ctx, o, v, in); reason != "" {
+			return v.fail(fmt.Sprintf(" found in pipeline %q but %s", p.ID, reason), err)
+		}
+	}
+	if o.DynamicWeight {
+		w, why := Weight(p)
+		v.Weight = w
+		v.Reason += fmt.Sprintf(", weight %d (%s)", w, why)
+	}
+	return v
+}
+
+// where is the subject's pipeline part of an error message.
+func (v *Verdict) where() string {
+	if v.Pipeline != "" {
+		return fmt.Sprintf(" in pipeline %q", v.Pipeline)
+	}
+	return ""
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "(version unknown)"
+	}
+	return s
+}
+
+func eventsNote(in *logstash.Input) string {
+	if in.Events == nil {
+		return ", no events yet"
+	}
+	return fmt.Sprintf(", events.out %d", in.Events.Out)
+}
+
+// Describe words an error from a Source as the tail of a check message:
+// "connect: connection refused", "timed out after 2s", "HTTP 401 from API
+// (credentials?)", "response is not Logstash node stats JSON (...)".
+func Describe(ctx context.Context, err error, timeout time.Duration) string {
+	var opErr *net.OpError
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var recErr tls.RecordHeaderError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || (ctx != nil && errors.Is(ctx.Err(), context.DeadlineExceeded)):
+		if timeout > 0 {
+			return fmt.Sprintf("timed out after %s", timeout)
+		}
+		return "timed out"
+	case errors.As(err, &unknownCA):
+		return fmt.Sprintf("TLS: %v (give the CA with --ca)", err)
+	case errors.As(err, &hostErr):
+		return fmt.Sprintf("TLS: %v", err)
+	case errors.As(err, &recErr):
+		return "TLS handshake got a non-TLS answer (is the API plain http? drop --scheme https)"
+	case errors.As(err, &opErr) && opErr.Op == "dial" && opErr.Err != nil:
+		return opErr.Err.Error()
+	}
+	return err.Error()
+}
+
+// maxListed bounds how many ids a message lists.
+const maxListed = 8
+
+func quoteList(ids []string) string {
+	var b strings.Builder
+	for i, id := range ids {
+		if i == maxListed {
+			fmt.Fprintf(&b, " and %d more", len(ids)-maxListed)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%q", id)
+	}
+	return b.String()
+}
+
+func listInputs(p *logstash.Pipeline) string {
+	if len(p.Inputs) == 0 {
+		return "it has no inputs"
+	}
+	return "inputs there: " + quoteList(p.InputIDs())
+}
+
+func listPipelines(s *logstash.NodeStats) string {
+	if len(s.Pipelines) == 0 {
+		return "no pipelines are running; Logstash starting?"
+	}
+	ids := make([]string, len(s.Pipelines))
+	for i, p := range s.Pipelines {
+		ids[i] = p.ID
+	}
+	return "pipelines there: " + quoteList(ids)
+}
+
+func notFoundAnywhere(s *logstash.NodeStats) string {
+	switch len(s.Pipelines) {
+	case 0:
+		return " not found: no pipelines are running (Logstash starting?)"
+	case 1:
+		return fmt.Sprintf(" not found in pipeline %q (%s)", s.Pipelines[0].ID, listInputs(&s.Pipelines[0]))
+	}
+	var ids, inputs []string
+	for i := range s.Pipelines {
+		ids = append(ids, s.Pipelines[i].ID)
+		inputs = append(inputs, s.Pipelines[i].InputIDs()...)
+	}
+	if len(inputs) == 0 {
+		return fmt.Sprintf(" not found in pipelines %s (none has inputs)", quoteList(ids))
+	}
+	return fmt.Sprintf(" not found in pipelines %s (inputs there: %s)", quoteList(ids), quoteList(inputs))
+}
+
+// Weight derives a misc_dynamic weight (1..MaxWeight) from the pipeline's
+// load: flow worker_utilization (8.13+, percent) when present, else
+// queue_backpressure (8.5+, clamped to 0..1), else MaxWeight. An idle
+// pipeline gets MaxWeight and a saturated one 1, never 0, so that a cluster
+// where every node is busy still takes new connections.
+func Weight(p *logstash.Pipeline) (int, string) {
+	load, why := -1.0, ""
+	if v, w, ok := p.Flow["worker_utilization"].Recent(); ok {
+		load, why = v/100, fmt.Sprintf("worker_utilization %.1f%% %s", v, w)
+	} else if v, w, ok := p.Flow["queue_backpressure"].Recent(); ok {
+		load, why = v, fmt.Sprintf("queue_backpressure %.3g %s", v, w)
+	}
+	if load < 0 {
+		return MaxWeight, "no load metrics: full weight"
+	}
+	load = math.Max(0, math.Min(1, load))
+	return 1 + int(math.Round((1-load)*(MaxWeight-1))), why
+}

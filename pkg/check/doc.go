@@ -1,0 +1,23 @@
+// Package check decides whether a Logstash input is healthy: keepalived's
+// MISC_CHECK for one real server. Run takes a Source (the Logstash API
+// client) and Options and returns a Verdict; it never exits and never logs,
+// so `hala check`, a resident daemon or `hala diagnose` can share it.
+//
+// The basic check passes when the input id is listed in the node's
+// pipeline stats (in the given pipeline, or any). Presence is what the
+// API proves: an input that crashed stays listed, so stronger checks are
+// opt-in:
+//
+//   - RequireRunning: the pipeline's state in /_health_report (8.16+) is
+//     RUNNING. The answer is cached per node in StateDir and asked at most
+//     once per RunningInterval, because the endpoint is expensive.
+//   - Probe: for an input that listens on TCP, a connection to its port
+//     succeeds. UDP inputs are skipped (nothing answers a UDP probe).
+//   - MaxIdle: the input's events.out has grown within the duration. The
+//     last value is kept in a small state file in StateDir, written
+//     atomically.
+//
+// With DynamicWeight the verdict carries a weight for keepalived's
+// misc_dynamic (exit code 2+weight), derived by Weight from the pipeline's
+// worker_utilization or queue_backpressure flow metric.
+package check

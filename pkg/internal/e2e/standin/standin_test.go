@@ -1,0 +1,398 @@
+package standin
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// freePort returns a port on 127.0.0.1 that was free a moment ago.
+func freePort(t *testing.T, proto string) string {
+	t.Helper()
+	switch proto {
+	case "udp":
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.LocalAddr().String()
+	default:
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return l.Addr().String()
+	}
+}
+
+type fixture struct {
+	s   *Server
+	out string
+	api string
+	udp string
+	tcp string
+}
+
+func start(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{
+		out: filepath.Join(t.TempDir(), "itworked.json"),
+		api: freePort(t, "tcp"),
+		udp: freePort(t, "udp"),
+		tcp: freePort(t, "tcp"),
+	}
+	s, err := New(Config{
+		Name:   "stash1",
+		API:    f.api,
+		Output: f.out,
+		Inputs: []Input{
+			{ID: "udp-5514", Proto: "udp", Addr: f.udp},
+			{ID: "tcp-5514", Proto: "tcp", Addr: f.tcp},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	f.s = s
+	return f
+}
+
+// statsBody is the part of the 7.x /_node/stats layout a health check reads.
+type statsBody struct {
+	Name      string `json:"name"`
+	Pipelines map[string]struct {
+		Plugins struct {
+			Inputs []struct {
+				ID     string `json:"id"`
+				Name   string `json:"name"`
+				Events struct {
+					Out int64 `json:"out"`
+				} `json:"events"`
+			} `json:"inputs"`
+		} `json:"plugins"`
+	} `json:"pipelines"`
+}
+
+func (f *fixture) stats(t *testing.T) (statsBody, error) {
+	t.Helper()
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get("http://" + f.api + "/_node/stats")
+	if err != nil {
+		return statsBody{}, err
+	}
+	defer resp.Body.Close()
+	var b statsBody
+	if resp.StatusCode != 200 {
+		return b, fmt.Errorf("status %s", resp.Status)
+	}
+	return b, json.NewDecoder(resp.Body).Decode(&b)
+}
+
+// inputs returns "id:out" for every listed input of pipeline main.
+func (f *fixture) inputs(t *testing.T) []string {
+	t.Helper()
+	b, err := f.stats(t)
+	if err != nil {
+		t.Fatalf("GET /_node/stats: %v", err)
+	}
+	var out []string
+	for _, in := range b.Pipelines["main"].Plugins.Inputs {
+		out = append(out, fmt.Sprintf("%s:%d", in.ID, in.Events.Out))
+	}
+	return out
+}
+
+func (f *fixture) events(t *testing.T) []Event {
+	t.Helper()
+	data, err := os.ReadFile(f.out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []Event
+	for _, line := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var e Event
+		if err := json.Unmarshal(line, &e); err != nil {
+			t.Fatalf("output line %q: %v", line, err)
+		}
+		evs = append(evs, e)
+	}
+	return evs
+}
+
+func sendUDP(t *testing.T, addr string, msgs ...string) {
+	t.Helper()
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, m := range msgs {
+		if _, err := c.Write([]byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func waitEvents(t *testing.T, f *fixture, n int) []Event {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		evs := f.events(t)
+		if len(evs) >= n || time.Now().After(deadline) {
+			return evs
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestUDPInputWritesJSONLinesAndCounts(t *testing.T) {
+	f := start(t)
+	sendUDP(t, f.udp, "testing...\n", "<13>second")
+	evs := waitEvents(t, f, 2)
+	if len(evs) != 2 {
+		t.Fatalf("got %d events, want 2: %+v", len(evs), evs)
+	}
+	if evs[0].Message != "testing...\n" || evs[1].Message != "<13>second" {
+		t.Errorf("messages = %q, %q; want them verbatim", evs[0].Message, evs[1].Message)
+	}
+	for _, e := range evs {
+		if e.Host != "127.0.0.1" || e.Version != "1" {
+			t.Errorf("event %+v: want host 127.0.0.1 (the sender) and @version 1", e)
+		}
+		if _, err := time.Parse(time.RFC3339Nano, e.Timestamp); err != nil {
+			t.Errorf("@timestamp %q: %v", e.Timestamp, err)
+		}
+	}
+	got := strings.Join(f.inputs(t), " ")
+	if got != "udp-5514:2 tcp-5514:0" {
+		t.Errorf("stats inputs = %q, want %q", got, "udp-5514:2 tcp-5514:0")
+	}
+}
+
+func TestTCPInputReadsLines(t *testing.T) {
+	f := start(t)
+	c, err := net.Dial("tcp", f.tcp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(c, "one\ntwo\n")
+	c.Close()
+	evs := waitEvents(t, f, 2)
+	if len(evs) != 2 || evs[0].Message != "one" || evs[1].Message != "two" {
+		t.Fatalf("events = %+v, want messages one and two", evs)
+	}
+	if got := strings.Join(f.inputs(t), " "); got != "udp-5514:0 tcp-5514:2" {
+		t.Errorf("stats inputs = %q", got)
+	}
+}
+
+func TestStopInputKeepsAPIAndDrainsQueue(t *testing.T) {
+	f := start(t)
+	// Datagrams already queued when the input stops are still recorded.
+	var msgs []string
+	for i := range 50 {
+		msgs = append(msgs, fmt.Sprintf("m%d", i))
+	}
+	sendUDP(t, f.udp, msgs...)
+	if err := f.s.StopInput("udp-5514"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.events(t)); n != 50 {
+		t.Fatalf("recorded %d of 50 datagrams queued before the stop", n)
+	}
+	if got := strings.Join(f.inputs(t), " "); got != "tcp-5514:0" {
+		t.Errorf("stats inputs after stop = %q, want only tcp-5514 (udp-5514 gone, API up)", got)
+	}
+	sendUDP(t, f.udp, "while stopped")
+	time.Sleep(50 * time.Millisecond)
+	if n := len(f.events(t)); n != 50 {
+		t.Errorf("a stopped input recorded a message (%d events)", n)
+	}
+	if err := f.s.StartInput("udp-5514"); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(f.inputs(t), " "); got != "udp-5514:50 tcp-5514:0" {
+		t.Errorf("stats inputs after restart = %q", got)
+	}
+	sendUDP(t, f.udp, "after")
+	if evs := waitEvents(t, f, 51); len(evs) != 51 || evs[50].Message != "after" {
+		t.Errorf("restarted input did not record: %d events", len(evs))
+	}
+}
+
+func TestStopAPIKeepsInput(t *testing.T) {
+	f := start(t)
+	if err := f.s.StopAPI(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.stats(t); err == nil {
+		t.Fatal("API answered while stopped")
+	}
+	sendUDP(t, f.udp, "api down")
+	if evs := waitEvents(t, f, 1); len(evs) != 1 {
+		t.Fatalf("input stopped receiving with the API: %d events", len(evs))
+	}
+	if err := f.s.StartAPI(); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(f.inputs(t), " "); got != "udp-5514:1 tcp-5514:0" {
+		t.Errorf("stats inputs = %q", got)
+	}
+}
+
+func TestBlackholeAcceptsButNeverAnswers(t *testing.T) {
+	f := start(t)
+	f.s.SetBlackhole(true)
+	c, err := net.Dial("tcp", f.api)
+	if err != nil {
+		t.Fatalf("black-holed API must accept connections: %v", err)
+	}
+	defer c.Close()
+	fmt.Fprint(c, "GET /_node/stats HTTP/1.1\r\nHost: x\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if n, err := c.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("black-holed API answered: n=%d err=%v", n, err)
+	}
+	sendUDP(t, f.udp, "still in")
+	if evs := waitEvents(t, f, 1); len(evs) != 1 {
+		t.Fatal("input stopped receiving during the black hole")
+	}
+	f.s.SetBlackhole(false)
+	// The held connection is dropped without an answer.
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if n, err := c.Read(make([]byte, 1)); n != 0 || !errors.Is(err, io.EOF) {
+		t.Errorf("held connection after the black hole: n=%d err=%v, want EOF", n, err)
+	}
+	if got := strings.Join(f.inputs(t), " "); got != "udp-5514:1 tcp-5514:0" {
+		t.Errorf("stats inputs after the black hole = %q", got)
+	}
+}
+
+func TestPipelineEndpoints(t *testing.T) {
+	f := start(t)
+	for path, want := range map[string]int{
+		"/":                            200,
+		"/_node/stats/pipelines":       200,
+		"/_node/stats/pipelines/main":  200,
+		"/_node/stats/pipelines/other": 404,
+	} {
+		resp, err := http.Get("http://" + f.api + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %s, want %d", path, resp.Status, want)
+		}
+	}
+}
+
+func TestControlSocket(t *testing.T) {
+	f := start(t)
+	sock := filepath.Join(t.TempDir(), "ctl.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go f.s.ServeControl(l)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, tc := range []struct{ cmd, want string }{
+		{"input stop udp-5514", "ok"},
+		{"api blackhole", "ok"},
+		{"status", "api=blackhole requests=0 udp-5514=stopped tcp-5514=up"},
+		{"api answer", "ok"},
+		{"api stop", "ok"},
+		{"input start", "ok"},
+		{"status", "api=stopped requests=0 udp-5514=up tcp-5514=up"},
+		{"api start", "ok"},
+		{"status", "api=up requests=0 udp-5514=up tcp-5514=up"},
+	} {
+		got, err := Control(ctx, sock, tc.cmd)
+		if err != nil || got != tc.want {
+			t.Errorf("%q: got %q, %v; want %q", tc.cmd, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"input stop nope", "reboot", "api stop now"} {
+		if _, err := Control(ctx, sock, bad); err == nil {
+			t.Errorf("%q: want an error", bad)
+		}
+	}
+}
+
+func TestMainFlagsAndSignal(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := Main([]string{"-out", "x"}, &out, &errb); code != 2 {
+		t.Errorf("no -input: exit %d, want 2", code)
+	}
+	if code := Main([]string{"-out", "x", "-input", "udp://:1"}, &out, &errb); code != 2 {
+		t.Errorf("input without id: exit %d, want 2", code)
+	}
+	if _, err := ParseInput("udp-5514=sctp://1.2.3.4:5"); err == nil {
+		t.Error("sctp input accepted")
+	}
+	in, err := ParseInput("udp-5514=udp://192.168.1.210:5514")
+	if err != nil || in.String() != "udp-5514=udp://192.168.1.210:5514" {
+		t.Errorf("ParseInput round trip: %v %v", in, err)
+	}
+}
+
+func TestMainServesUntilSignal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a stand-in")
+	}
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "ctl.sock")
+	api, udp := freePort(t, "tcp"), freePort(t, "udp")
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- Main([]string{"-name", "n1", "-api", api, "-input", "udp-1=udp://" + udp,
+			"-out", filepath.Join(dir, "o.json"), "-control", sock}, pw, io.Discard)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil || line != "ready\n" {
+		t.Fatalf("first stdout line %q, %v; want ready", line, err)
+	}
+	go io.Copy(io.Discard, pr)
+	ans, err := Control(context.Background(), sock, "status")
+	if err != nil || ans != "api=up requests=0 udp-1=up" {
+		t.Fatalf("status = %q, %v", ans, err)
+	}
+	p, _ := os.FindProcess(os.Getpid())
+	// Main owns SIGTERM while it runs; the signal ends it with status 0.
+	p.Signal(os.Interrupt)
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("exit %d after SIGINT, want 0", code)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Main did not return after SIGINT")
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("control socket left behind: %v", err)
+	}
+}

@@ -1,0 +1,115 @@
+package inventory
+
+import (
+	"strings"
+	"time"
+)
+
+// Defaults of optional keys. The README's inventory reference lists them.
+const (
+	DefaultAdvertInterval = time.Second
+	DefaultAPIPort        = 9600
+	DefaultAPIScheme      = "http"
+	DefaultCheckTimeout   = 2 * time.Second
+	DefaultHalaPath       = "/usr/local/bin/hala"
+	DefaultScriptUser     = "keepalived_script"
+	DefaultScheduler      = "rr"
+	DefaultForwarding     = "nat"
+	DefaultDelayLoop      = 5 * time.Second
+	DefaultWeight         = 1
+	DefaultZone           = "public"
+)
+
+// SetDefaults fills every optional field that is unset with its effective
+// value and lower-cases protocol, scheduler, forwarding and api_scheme.
+// Load and Parse call it; call it yourself only for an Inventory built in
+// Go, then Validate. It is idempotent.
+//
+// A key written in the file with a zero value (api_port = 0, weight = 0)
+// keeps it, so that validation can reject it or, for weight, honour it.
+func (inv *Inventory) SetDefaults() {
+	set := inv.pos.has
+	c := &inv.Cluster
+	if c.AdvertInterval.Duration == 0 && !set("cluster.advert_interval") {
+		c.AdvertInterval.Duration = DefaultAdvertInterval
+	}
+	if c.APIPort == 0 && !set("cluster.api_port") {
+		c.APIPort = DefaultAPIPort
+	}
+	c.APIScheme = strings.ToLower(c.APIScheme)
+	if c.APIScheme == "" {
+		c.APIScheme = DefaultAPIScheme
+	}
+	if c.CheckTimeout.Duration == 0 && !set("cluster.check_timeout") {
+		c.CheckTimeout.Duration = DefaultCheckTimeout
+	}
+	if c.HalaPath == "" {
+		c.HalaPath = DefaultHalaPath
+	}
+	if c.ScriptUser == "" {
+		c.ScriptUser = DefaultScriptUser
+	}
+
+	for i := range inv.Directors {
+		d := &inv.Directors[i]
+		if d.Interface == "" {
+			d.Interface = c.Interface
+		}
+	}
+	for i := range inv.Logstash {
+		l := &inv.Logstash[i]
+		if l.APIPort == 0 && !set(indexKey("logstash", i)+".api_port") {
+			l.APIPort = c.APIPort
+		}
+	}
+	for i := range inv.VIPs {
+		v := &inv.VIPs[i]
+		if v.Master == "" && len(inv.Directors) > 0 {
+			v.Master = inv.Directors[i%len(inv.Directors)].Name
+		}
+	}
+	for i := range inv.Services {
+		s := &inv.Services[i]
+		key := indexKey("service", i)
+		s.Protocol = strings.ToLower(s.Protocol)
+		s.Scheduler = strings.ToLower(s.Scheduler)
+		if s.Scheduler == "" {
+			s.Scheduler = DefaultScheduler
+		}
+		s.Forwarding = strings.ToLower(s.Forwarding)
+		if s.Forwarding == "" {
+			s.Forwarding = DefaultForwarding
+		}
+		if s.DelayLoop.Duration == 0 && !set(key+".delay_loop") {
+			s.DelayLoop.Duration = DefaultDelayLoop
+		}
+		if len(s.Backends) == 0 && !set(key+".backends") {
+			s.Backends = make([]string, 0, len(inv.Logstash))
+			seen := map[string]bool{}
+			for _, l := range inv.Logstash {
+				if !seen[l.Name] { // a duplicate name is a validation error
+					seen[l.Name] = true
+					s.Backends = append(s.Backends, l.Name)
+				}
+			}
+		}
+		if s.BackendPort == 0 && !set(key+".backend_port") {
+			s.BackendPort = s.Port
+		}
+		if s.Weight == 0 && !set(key+".weight") {
+			s.Weight = DefaultWeight
+		}
+	}
+	if inv.Firewall.Zone == "" {
+		inv.Firewall.Zone = DefaultZone
+	}
+}
+
+// MiscTimeout is keepalived's misc_timeout for every MISC_CHECK: the check
+// timeout rounded up to whole seconds, plus one second for the process to
+// start and exit. delay_loop must be longer.
+func (inv *Inventory) MiscTimeout() time.Duration {
+	t := inv.Cluster.CheckTimeout.Duration
+	secs := (t + time.Second - 1) / time.Second
+	return (secs + 1) * time.Second
+}

@@ -1,0 +1,207 @@
+//go:build linux && integration
+
+package ipvs_test
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hala-lb/hala/pkg/internal/testutil"
+	"github.com/hala-lb/hala/pkg/ipvs"
+)
+
+// kernel returns a handle on a fresh namespace and a function printing
+// that namespace's table with ipvsadm -Sn, the independent oracle.
+func kernel(t *testing.T) (*ipvs.Handle, *testutil.NetNS, func() string) {
+	t.Helper()
+	testutil.RequireKernel(t)
+	ipvsadm := testutil.RequireTool(t, "ipvsadm")
+	ns := testutil.NewNetNS(t)
+	h, err := ipvs.New(ns.Path)
+	if err != nil {
+		t.Fatalf("ipvs.New(%s): %v", ns.Path, err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h, ns, func() string { return ns.Run(t, ipvsadm, "-Sn") }
+}
+
+var ctx = context.Background()
+
+func TestIntegrationRoundTripEveryField(t *testing.T) {
+	h, ns, save := kernel(t)
+	svcs := []ipvs.Service{
+		{Protocol: ipvs.UDP, Address: netip.MustParseAddr("10.0.0.100"), Port: 5514, Scheduler: "rr", Flags: ipvs.FlagOnePacket},
+		{Protocol: ipvs.TCP, Address: netip.MustParseAddr("10.0.0.100"), Port: 5044, Scheduler: "wlc", Flags: ipvs.FlagPersistent, Timeout: 300},
+		{Protocol: ipvs.TCP, Address: netip.MustParseAddr("10.0.0.100"), Port: 80, Scheduler: "sh", Flags: ipvs.FlagPersistent | ipvs.FlagSched2, Timeout: 60, Netmask: 0xffffff00},
+		{Protocol: ipvs.UDP, Address: netip.MustParseAddr("2001:db8::100"), Port: 5514, Scheduler: "wrr", Flags: ipvs.FlagPersistent, Timeout: 10},
+	}
+	dests := [][]ipvs.Destination{
+		{{Address: netip.MustParseAddr("10.0.0.11"), Port: 5514, Weight: 1}, {Address: netip.MustParseAddr("10.0.0.12"), Port: 5514, Weight: 0}},
+		{{Address: netip.MustParseAddr("10.0.0.11"), Port: 5044, Forwarding: ipvs.Route, Weight: ipvs.MaxWeight, UpperThreshold: 100, LowerThreshold: 10}},
+		{{Address: netip.MustParseAddr("10.0.0.13"), Port: 80, Forwarding: ipvs.Tunnel, Weight: 2}},
+		{{Address: netip.MustParseAddr("2001:db8::11"), Port: 6514, Weight: 5}},
+	}
+	for i, s := range svcs {
+		if err := h.AddService(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range dests[i] {
+			if err := h.AddDestination(ctx, s, d); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if w := h.Writes(); w != 9 {
+		t.Errorf("Writes() = %d after 9 writes", w)
+	}
+
+	got, err := h.Services(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(svcs) {
+		t.Fatalf("read %d services, wrote %d", len(got), len(svcs))
+	}
+	for i, s := range svcs {
+		var g ipvs.Service
+		for _, o := range got {
+			if o.Key() == s.Key() {
+				g = o
+			}
+		}
+		want := s
+		if want.Netmask == 0 {
+			want.Netmask = ipvs.DefaultNetmask(s.Address)
+		}
+		g.Stats = ipvs.Stats{}
+		if g != want {
+			t.Errorf("service read back as %+v, wrote %+v (hashed flag must be masked)", g, want)
+		}
+		gd, err := h.Destinations(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(gd) != len(dests[i]) {
+			t.Fatalf("%s: read %d destinations, wrote %d", s.Key(), len(gd), len(dests[i]))
+		}
+		for _, d := range dests[i] {
+			found := false
+			for _, o := range gd {
+				o.Stats, o.ActiveConns, o.InactiveConns = ipvs.Stats{}, 0, 0
+				if o == d {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("%s: destination %+v not read back; got %+v", s.Key(), d, gd)
+			}
+		}
+	}
+
+	// The oracle agrees, in ipvsadm's own words.
+	out := save()
+	for _, want := range []string{
+		"-A -u 10.0.0.100:5514 -s rr -o",
+		"-a -u 10.0.0.100:5514 -r 10.0.0.12:5514 -m -w 0",
+		"-A -t 10.0.0.100:5044 -s wlc -p 300",
+		"-a -t 10.0.0.100:5044 -r 10.0.0.11:5044 -g -w 65535 -x 100 -y 10",
+		"-A -t 10.0.0.100:80 -s sh -b sh-port -p 60 -M 255.255.255.0",
+		"-a -t 10.0.0.100:80 -r 10.0.0.13:80 -i -w 2",
+		"-A -u [2001:db8::100]:5514 -s wrr -p 10",
+	} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("ipvsadm -Sn lacks %q:\n%s", want, out)
+		}
+	}
+	_ = ns
+}
+
+func TestIntegrationErrors(t *testing.T) {
+	h, _, save := kernel(t)
+	s := ipvs.Service{Protocol: ipvs.UDP, Address: netip.MustParseAddr("10.0.0.100"), Port: 5514, Scheduler: "rr"}
+	d := ipvs.Destination{Address: netip.MustParseAddr("10.0.0.11"), Port: 5514, Weight: 1}
+
+	if err := h.UpdateService(ctx, s); !errors.Is(err, ipvs.ErrNotFound) {
+		t.Errorf("update of a missing service: %v, want ErrNotFound", err)
+	}
+	if err := h.DeleteService(ctx, s); !errors.Is(err, ipvs.ErrNotFound) {
+		t.Errorf("delete of a missing service: %v, want ErrNotFound", err)
+	}
+	if err := h.AddDestination(ctx, s, d); !errors.Is(err, ipvs.ErrNotFound) {
+		t.Errorf("destination on a missing service: %v, want ErrNotFound", err)
+	}
+	if err := h.AddService(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.AddService(ctx, s); !errors.Is(err, ipvs.ErrExists) {
+		t.Errorf("duplicate service: %v, want ErrExists", err)
+	}
+	if err := h.UpdateDestination(ctx, s, d); !errors.Is(err, ipvs.ErrNotFound) {
+		t.Errorf("update of a missing destination: %v, want ErrNotFound", err)
+	}
+	bad := s
+	bad.Scheduler = "nosuch"
+	err := h.UpdateService(ctx, bad)
+	if !errors.Is(err, ipvs.ErrNoScheduler) || !strings.Contains(err.Error(), "ip_vs_nosuch") {
+		t.Errorf("unknown scheduler: %v, want ErrNoScheduler naming ip_vs_nosuch", err)
+	}
+	heavy := d
+	heavy.Weight = ipvs.MaxWeight + 1
+	before := h.Writes()
+	if err := h.AddDestination(ctx, s, heavy); err == nil {
+		t.Error("weight 65536 accepted: it would read back wrong")
+	}
+	if h.Writes() != before {
+		t.Error("an invalid destination reached the kernel")
+	}
+	if out := save(); strings.Contains(out, "-a ") || !strings.Contains(out, "-A -u 10.0.0.100:5514 -s rr") {
+		t.Errorf("table after the errors:\n%s", out)
+	}
+}
+
+// A Handle is bound to its namespace: what it writes is invisible
+// elsewhere, and a second namespace's table is its own.
+func TestIntegrationHandlesAreBoundToTheirNamespace(t *testing.T) {
+	h1, _, save1 := kernel(t)
+	h2, _, save2 := kernel(t)
+	s := ipvs.Service{Protocol: ipvs.UDP, Address: netip.MustParseAddr("10.0.0.100"), Port: 5514, Scheduler: "rr"}
+	if err := h1.AddService(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := h2.Services(ctx); err != nil || len(got) != 0 {
+		t.Errorf("other namespace sees %v, %v", got, err)
+	}
+	if strings.Contains(save2(), "5514") || !strings.Contains(save1(), "5514") {
+		t.Error("ipvsadm disagrees about which namespace holds the service")
+	}
+}
+
+// Every call honours its context: a cancelled one sends nothing, and a
+// call under a deadline returns by then.
+func TestIntegrationCallsHonourTheirContext(t *testing.T) {
+	h, _, save := kernel(t)
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	s := ipvs.Service{Protocol: ipvs.UDP, Address: netip.MustParseAddr("10.0.0.100"), Port: 5514, Scheduler: "rr"}
+	if err := h.AddService(cctx, s); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled add: %v", err)
+	}
+	if strings.Contains(save(), "5514") {
+		t.Error("a cancelled call changed the table")
+	}
+	h.Timeout = time.Second
+	start := time.Now()
+	if err := h.AddService(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Services(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("two calls took %v", d)
+	}
+}

@@ -1,0 +1,66 @@
+//go:build !linux
+
+package ipvs
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"time"
+)
+
+// DefaultTimeout bounds one netlink call when the caller's context has no
+// earlier deadline.
+const DefaultTimeout = 5 * time.Second
+
+// Handle reads and writes the IPVS table of one network namespace. On this
+// system there is none: every method returns ErrUnsupported.
+type Handle struct {
+	// Timeout bounds each netlink call (DefaultTimeout when 0).
+	Timeout time.Duration
+}
+
+func unsupported() error {
+	return fmt.Errorf("IPVS is a Linux kernel feature, this is %s: %w", runtime.GOOS, ErrUnsupported)
+}
+
+// New returns ErrUnsupported: IPVS exists only on Linux.
+func New(nsPath string) (*Handle, error) { return nil, unsupported() }
+
+// Close does nothing.
+func (h *Handle) Close() error { return nil }
+
+// Writes returns 0.
+func (h *Handle) Writes() uint64 { return 0 }
+
+// Services returns ErrUnsupported.
+func (h *Handle) Services(ctx context.Context) ([]Service, error) { return nil, unsupported() }
+
+// Destinations returns ErrUnsupported.
+func (h *Handle) Destinations(ctx context.Context, svc Service) ([]Destination, error) {
+	return nil, unsupported()
+}
+
+// AddService returns ErrUnsupported.
+func (h *Handle) AddService(ctx context.Context, svc Service) error { return unsupported() }
+
+// UpdateService returns ErrUnsupported.
+func (h *Handle) UpdateService(ctx context.Context, svc Service) error { return unsupported() }
+
+// DeleteService returns ErrUnsupported.
+func (h *Handle) DeleteService(ctx context.Context, svc Service) error { return unsupported() }
+
+// AddDestination returns ErrUnsupported.
+func (h *Handle) AddDestination(ctx context.Context, svc Service, d Destination) error {
+	return unsupported()
+}
+
+// UpdateDestination returns ErrUnsupported.
+func (h *Handle) UpdateDestination(ctx context.Context, svc Service, d Destination) error {
+	return unsupported()
+}
+
+// DeleteDestination returns ErrUnsupported.
+func (h *Handle) DeleteDestination(ctx context.Context, svc Service, d Destination) error {
+	return unsupported()
+}

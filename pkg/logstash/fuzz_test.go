@@ -1,0 +1,104 @@
+package logstash
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// FuzzParseNodeStats holds the streaming parser to encoding/json: it must
+// never panic, accept exactly the bodies encoding/json calls valid, and
+// find the same pipelines and input ids. The committed corpus is in
+// testdata/fuzz/FuzzParseNodeStats; the fixtures are added as seeds.
+func FuzzParseNodeStats(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.json")
+	for _, file := range files {
+		f.Add(readTestdata(f, filepath.Base(file)))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := ParseNodeStats(bytes.NewReader(data), 1<<20)
+		ref, isStats := reference(data)
+		valid := json.Valid(data)
+		switch {
+		case len(data) > 1<<20:
+			if err == nil {
+				t.Fatalf("accepted a %d-byte body over the 1 MiB limit", len(data))
+			}
+			return
+		case err != nil && !errors.Is(err, ErrNotNodeStats):
+			t.Fatalf("error %v is not ErrNotNodeStats", err)
+		case !valid && err == nil:
+			t.Fatalf("accepted invalid JSON %q", data)
+		case valid && isStats && err != nil:
+			t.Fatalf("rejected valid node stats: %v", err)
+		case valid && !isStats && err == nil:
+			t.Fatalf("accepted JSON without pipelines: %q", data)
+		case err != nil:
+			return
+		}
+		if len(got.Pipelines) != len(ref) {
+			t.Fatalf("%d pipelines, encoding/json finds %d", len(got.Pipelines), len(ref))
+		}
+		for _, p := range got.Pipelines {
+			want, ok := ref[p.ID]
+			if !ok || !slices.Equal(p.InputIDs(), want) {
+				t.Fatalf("pipeline %q inputs %q, encoding/json finds %q (present %v)", p.ID, p.InputIDs(), want, ok)
+			}
+		}
+	})
+}
+
+// reference extracts pipeline id → input ids with encoding/json, by the
+// rules ParseNodeStats documents: .pipelines when it is an object, else a
+// 5.x .pipeline object that has events or plugins.
+func reference(data []byte) (map[string][]string, bool) {
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	var top any
+	if d.Decode(&top) != nil {
+		return nil, false
+	}
+	m, ok := top.(map[string]any)
+	if !ok {
+		return nil, false
+	}
+	inputs := func(p map[string]any) []string {
+		ids := []string{}
+		plugins, _ := p["plugins"].(map[string]any)
+		list, _ := plugins["inputs"].([]any)
+		for _, e := range list {
+			in, ok := e.(map[string]any)
+			if !ok {
+				continue
+			}
+			id, _ := in["id"].(string)
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	out := map[string][]string{}
+	if ps, ok := m["pipelines"].(map[string]any); ok {
+		for id, v := range ps {
+			if p, ok := v.(map[string]any); ok {
+				out[id] = inputs(p)
+			}
+		}
+		return out, true
+	}
+	if p, ok := m["pipeline"].(map[string]any); ok {
+		_, ev := p["events"]
+		_, pl := p["plugins"]
+		if ev || pl {
+			id, _ := p["id"].(string)
+			if id == "" {
+				id = "main"
+			}
+			out[id] = inputs(p)
+			return out, true
+		}
+	}
+	return nil, false
+}

@@ -1,0 +1,34 @@
+// Package reconcile converges the kernel's IPVS table on the inventory.
+//
+// The model has three steps, and plan and apply share the first two:
+//
+//  1. Desired(inv, node) turns the inventory into a Table. It reads nothing
+//     but the inventory (never the kernel), so the same file gives the same
+//     table on every machine.
+//  2. Diff(desired, observed, owned, prune) compares it with the Table read
+//     from the kernel (Observe) and returns a Plan: a sorted list of Changes,
+//     each an Add, Update or Delete of one service or destination, with the
+//     fields that differ. Only kernel fields are compared (scheduler, flags,
+//     persistence timeout and netmask, forwarding method, weight,
+//     thresholds), never counters. Anything that can be updated in place is
+//     an Update, never a Delete and an Add.
+//  3. Apply(ctx, plan, target, progress) executes exactly the plan, one
+//     kernel call per Change, and stops at the first error, returning an
+//     *ApplyError that says what was applied and what failed. Applying
+//     again converges.
+//
+// Ownership: hala touches only services it owns. A service is owned when it
+// is in the inventory, or when it is recorded in the state file (see
+// LoadOwned, DefaultStatePath): every service hala has managed is recorded
+// there, so that prune can later delete the ones removed from the
+// inventory. Every other service is foreign (kube-proxy's, docker's, a
+// hand-made one): neither it nor its destinations is ever changed. Without
+// prune, owned services missing from the inventory are kept and reported.
+//
+// Nothing here keeps global state or exits: Prepare and Execute can be
+// called over and over from a long-running process, and every kernel call
+// takes a context.
+//
+// reconcile imports pkg/inventory and pkg/ipvs; it reaches the kernel only
+// through the Target interface, which *ipvs.Handle satisfies and tests fake.
+package reconcile

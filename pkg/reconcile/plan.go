@@ -1,0 +1,437 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+
+	"github.com/hala-lb/hala/pkg/ipvs"
+)
+
+// Action is what a Change does to the kernel's table.
+type Action int
+
+// Actions, in the order a plan applies them within one service.
+const (
+	Add Action = iota
+	Update
+	Delete
+)
+
+// String returns "add", "update" or "delete".
+func (a Action) String() string {
+	switch a {
+	case Add:
+		return "add"
+	case Update:
+		return "update"
+	case Delete:
+		return "delete"
+	}
+	return fmt.Sprintf("action(%d)", int(a))
+}
+
+// Symbol returns "+", "~" or "-", as plans print them.
+func (a Action) Symbol() string {
+	switch a {
+	case Add:
+		return "+"
+	case Update:
+		return "~"
+	case Delete:
+		return "-"
+	}
+	return "?"
+}
+
+// Change is one kernel call: an Add, Update or Delete of a service, or of
+// one destination of a service when Destination is not nil.
+type Change struct {
+	Action Action
+	// Name is the service's inventory name, "" when unknown.
+	Name string
+	// Service is the desired service for Add and Update, the observed one
+	// for Delete.
+	Service ipvs.Service
+	// Destination is the desired destination for Add and Update, the
+	// observed one for Delete; nil for a change of the service itself.
+	Destination *ipvs.Destination
+	// Fields lists what an Update changes.
+	Fields []Field
+	// Removes is, for a service Delete, how many destinations go with it.
+	Removes int
+}
+
+// Object returns "service" or "destination".
+func (c Change) Object() string {
+	if c.Destination != nil {
+		return "destination"
+	}
+	return "service"
+}
+
+// String returns the plan line, e.g.
+// "~ update destination syslog UDP 192.0.2.10:5514 -> 192.0.2.21:5514: weight 1 -> 2".
+func (c Change) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s %s ", c.Action.Symbol(), c.Action, c.Object())
+	if c.Name != "" {
+		b.WriteString(c.Name + " ")
+	}
+	if c.Destination == nil {
+		if c.Action == Add {
+			b.WriteString(c.Service.String())
+		} else {
+			b.WriteString(c.Service.Key().String())
+		}
+	} else {
+		b.WriteString(c.Service.Key().String() + " -> ")
+		if c.Action == Add {
+			b.WriteString(c.Destination.String())
+		} else {
+			b.WriteString(c.Destination.Key().String())
+		}
+	}
+	if len(c.Fields) > 0 {
+		fs := make([]string, len(c.Fields))
+		for i, f := range c.Fields {
+			fs[i] = f.String()
+		}
+		b.WriteString(": " + strings.Join(fs, ", "))
+	}
+	if c.Removes > 0 {
+		fmt.Fprintf(&b, " (and its %s)", plural(c.Removes, "destination"))
+	}
+	return b.String()
+}
+
+// Shell returns the ipvsadm command that makes the same change, e.g.
+// "ipvsadm -a -u 192.0.2.10:5514 -r 192.0.2.21:5514 -m -w 1".
+func (c Change) Shell() string {
+	if c.Destination == nil {
+		switch c.Action {
+		case Add:
+			return "ipvsadm -A " + c.Service.IpvsadmArgs()
+		case Update:
+			return "ipvsadm -E " + c.Service.IpvsadmArgs()
+		default:
+			return "ipvsadm -D " + c.Service.IpvsadmKey()
+		}
+	}
+	switch c.Action {
+	case Add:
+		return "ipvsadm -a " + c.Service.IpvsadmKey() + " " + c.Destination.IpvsadmArgs()
+	case Update:
+		return "ipvsadm -e " + c.Service.IpvsadmKey() + " " + c.Destination.IpvsadmArgs()
+	default:
+		return "ipvsadm -d " + c.Service.IpvsadmKey() + " -r " + c.Destination.Key().String()
+	}
+}
+
+// MarshalJSON writes the change with its shell equivalent.
+func (c Change) MarshalJSON() ([]byte, error) {
+	type change struct {
+		Action      string  `json:"action"`
+		Object      string  `json:"object"`
+		Name        string  `json:"name,omitempty"`
+		Service     string  `json:"service"`
+		Destination string  `json:"destination,omitempty"`
+		Spec        string  `json:"spec"`
+		Fields      []Field `json:"fields,omitempty"`
+		Removes     int     `json:"removes_destinations,omitempty"`
+		Ipvsadm     string  `json:"ipvsadm"`
+	}
+	out := change{
+		Action:  c.Action.String(),
+		Object:  c.Object(),
+		Name:    c.Name,
+		Service: c.Service.Key().String(),
+		Spec:    c.Service.String(),
+		Fields:  c.Fields,
+		Removes: c.Removes,
+		Ipvsadm: c.Shell(),
+	}
+	if c.Destination != nil {
+		out.Destination = c.Destination.Key().String()
+		out.Spec = c.Destination.String()
+	}
+	return json.Marshal(out)
+}
+
+// ServiceRef names a service a plan leaves alone.
+type ServiceRef struct {
+	Key  ipvs.ServiceKey
+	Name string
+}
+
+// String returns "UDP 192.0.2.10:5514" or "old-syslog (UDP 192.0.2.10:5514)".
+func (r ServiceRef) String() string {
+	if r.Name == "" {
+		return r.Key.String()
+	}
+	return r.Name + " (" + r.Key.String() + ")"
+}
+
+// MarshalJSON writes {"service": "...", "name": "..."}.
+func (r ServiceRef) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Service string `json:"service"`
+		Name    string `json:"name,omitempty"`
+	}{r.Key.String(), r.Name})
+}
+
+// Plan is what it takes to make the kernel's table match the inventory.
+type Plan struct {
+	// Changes in the order Apply makes them: per service (sorted), the
+	// service's own Add or Update, then destination Adds, Updates and
+	// Deletes (each sorted); then the service Deletes of prune.
+	Changes []Change
+	// Foreign services are not hala's and are left alone.
+	Foreign []ServiceRef
+	// Kept are owned services missing from the inventory, kept because
+	// prune is off.
+	Kept []ServiceRef
+	// Owned is the ownership to record once the plan is applied.
+	Owned Owned
+
+	// prior is the ownership the plan was computed with.
+	prior Owned
+}
+
+// Empty reports whether the plan has nothing to do.
+func (p Plan) Empty() bool { return len(p.Changes) == 0 }
+
+// Counts returns how many changes add, update and delete.
+func (p Plan) Counts() (add, update, del int) {
+	for _, c := range p.Changes {
+		switch c.Action {
+		case Add:
+			add++
+		case Update:
+			update++
+		case Delete:
+			del++
+		}
+	}
+	return add, update, del
+}
+
+// Summary returns the plan's last line, e.g.
+// "Plan: 3 to add, 1 to update, 0 to delete." or "No changes: ...".
+func (p Plan) Summary() string {
+	var b strings.Builder
+	if p.Empty() {
+		b.WriteString("No changes: the IPVS table matches the inventory.")
+	} else {
+		a, u, d := p.Counts()
+		fmt.Fprintf(&b, "Plan: %d to add, %d to update, %d to delete.", a, u, d)
+	}
+	if n := len(p.Kept); n > 0 {
+		fmt.Fprintf(&b, " %s no longer in the inventory, kept (--prune deletes %s).", plural(n, "owned service"), pronoun(n))
+	}
+	if n := len(p.Foreign); n > 0 {
+		fmt.Fprintf(&b, " %s left alone.", plural(n, "foreign service"))
+	}
+	return b.String()
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+func pronoun(n int) string {
+	if n == 1 {
+		return "it"
+	}
+	return "them"
+}
+
+// WriteText prints one line per change, then Summary.
+func (p Plan) WriteText(w io.Writer) error {
+	var b strings.Builder
+	for _, c := range p.Changes {
+		b.WriteString(c.String())
+		b.WriteByte('\n')
+	}
+	b.WriteString(p.Summary())
+	b.WriteByte('\n')
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// MarshalJSON writes the changes, counts, and the services left alone.
+func (p Plan) MarshalJSON() ([]byte, error) {
+	a, u, d := p.Counts()
+	changes := p.Changes
+	if changes == nil {
+		changes = []Change{}
+	}
+	return json.Marshal(struct {
+		Changes []Change     `json:"changes"`
+		Add     int          `json:"add"`
+		Update  int          `json:"update"`
+		Delete  int          `json:"delete"`
+		Kept    []ServiceRef `json:"kept,omitempty"`
+		Foreign []ServiceRef `json:"foreign,omitempty"`
+	}{changes, a, u, d, p.Kept, p.Foreign})
+}
+
+// Diff compares the desired table with the observed one and returns the
+// plan that converges them. owned lists the services hala manages besides
+// the desired ones (the state file); prune deletes those of them that are
+// no longer desired. Observed services neither desired nor owned are
+// foreign: the plan never touches them or their destinations.
+func Diff(desired, observed Table, owned Owned, prune bool) Plan {
+	desired, observed = sorted(desired), sorted(observed)
+	obsIdx := observed.index()
+	desIdx := desired.index()
+	p := Plan{Owned: Owned{}, prior: owned.clone()}
+
+	for _, want := range desired {
+		key := want.Service.Key()
+		p.Owned[key] = want.Name
+		i, ok := obsIdx[key]
+		if !ok {
+			p.Changes = append(p.Changes, Change{Action: Add, Name: want.Name, Service: want.Service})
+			for _, d := range want.Destinations {
+				p.Changes = append(p.Changes, destChange(Add, want, d, nil))
+			}
+			continue
+		}
+		have := observed[i]
+		if fs := serviceFields(have.Service, want.Service); len(fs) > 0 {
+			p.Changes = append(p.Changes, Change{Action: Update, Name: want.Name, Service: want.Service, Fields: fs})
+		}
+		haveDests := make(map[netip.AddrPort]ipvs.Destination, len(have.Destinations))
+		for _, d := range have.Destinations {
+			haveDests[d.Key()] = d
+		}
+		var adds, updates, deletes []Change
+		wantDests := make(map[netip.AddrPort]bool, len(want.Destinations))
+		for _, d := range want.Destinations {
+			wantDests[d.Key()] = true
+			o, ok := haveDests[d.Key()]
+			if !ok {
+				adds = append(adds, destChange(Add, want, d, nil))
+				continue
+			}
+			if fs := destinationFields(o, d); len(fs) > 0 {
+				updates = append(updates, destChange(Update, want, d, fs))
+			}
+		}
+		for _, d := range have.Destinations {
+			if !wantDests[d.Key()] {
+				deletes = append(deletes, destChange(Delete, want, d, nil))
+			}
+		}
+		p.Changes = append(p.Changes, adds...)
+		p.Changes = append(p.Changes, updates...)
+		p.Changes = append(p.Changes, deletes...)
+	}
+
+	for _, have := range observed {
+		key := have.Service.Key()
+		if _, ok := desIdx[key]; ok {
+			continue
+		}
+		name, isOwned := owned[key]
+		ref := ServiceRef{Key: key, Name: name}
+		switch {
+		case !isOwned:
+			p.Foreign = append(p.Foreign, ref)
+		case prune:
+			p.Changes = append(p.Changes, Change{Action: Delete, Name: name, Service: have.Service, Removes: len(have.Destinations)})
+		default:
+			p.Kept = append(p.Kept, ref)
+			p.Owned[key] = name
+		}
+	}
+	// Owned services that are gone from the kernel and the inventory are
+	// forgotten: if another tool later creates the same service, it is
+	// that tool's.
+	return p
+}
+
+func destChange(a Action, e Entry, d ipvs.Destination, fs []Field) Change {
+	return Change{Action: a, Name: e.Name, Service: e.Service, Destination: &d, Fields: fs}
+}
+
+func sorted(t Table) Table {
+	out := make(Table, len(t))
+	for i, e := range t {
+		e.Destinations = append([]ipvs.Destination(nil), e.Destinations...)
+		out[i] = e
+	}
+	out.sort()
+	return out
+}
+
+// ApplyError says where Apply stopped: what it had already applied, the
+// change that failed, and how many were not attempted.
+type ApplyError struct {
+	Applied []Change
+	Failed  Change
+	// NotAttempted counts the changes after Failed.
+	NotAttempted int
+	Err          error
+}
+
+// Error returns "apply stopped after 3 of 7 changes: <cause>".
+func (e *ApplyError) Error() string {
+	total := len(e.Applied) + 1 + e.NotAttempted
+	return fmt.Sprintf("apply stopped after %d of %d changes: %v", len(e.Applied), total, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *ApplyError) Unwrap() error { return e.Err }
+
+// Apply makes the plan's changes on target, in order, one call each, and
+// calls progress (when not nil) after each one succeeds. It stops at the
+// first error and returns an *ApplyError. It never reads the table: the
+// plan is executed exactly as computed.
+func Apply(ctx context.Context, plan Plan, target Target, progress func(Change)) ([]Change, error) {
+	applied := make([]Change, 0, len(plan.Changes))
+	for i, c := range plan.Changes {
+		err := ctx.Err()
+		if err == nil {
+			err = applyOne(ctx, c, target)
+		}
+		if err != nil {
+			return applied, &ApplyError{Applied: applied, Failed: c, NotAttempted: len(plan.Changes) - i - 1, Err: err}
+		}
+		applied = append(applied, c)
+		if progress != nil {
+			progress(c)
+		}
+	}
+	return applied, nil
+}
+
+func applyOne(ctx context.Context, c Change, t Target) error {
+	if c.Destination == nil {
+		switch c.Action {
+		case Add:
+			return t.AddService(ctx, c.Service)
+		case Update:
+			return t.UpdateService(ctx, c.Service)
+		case Delete:
+			return t.DeleteService(ctx, c.Service)
+		}
+	} else {
+		switch c.Action {
+		case Add:
+			return t.AddDestination(ctx, c.Service, *c.Destination)
+		case Update:
+			return t.UpdateDestination(ctx, c.Service, *c.Destination)
+		case Delete:
+			return t.DeleteDestination(ctx, c.Service, *c.Destination)
+		}
+	}
+	return fmt.Errorf("unknown action %v", c.Action)
+}

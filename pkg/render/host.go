@@ -1,0 +1,135 @@
+package render
+
+import (
+	"github.com/hala-lb/hala/pkg/inventory"
+)
+
+type sysctlData struct {
+	Cluster  string
+	Host     string
+	IPVS     bool
+	Settings []setting
+}
+
+// setting is one sysctl key with the reason it is set.
+type setting struct {
+	Why   string
+	Key   string
+	Value string
+}
+
+type setupData struct {
+	Cluster    string
+	Host       string
+	Director   bool
+	ScriptUser string
+	HalaPath   string
+	Tunnel     bool
+	LocalVIPs  []localVIP
+}
+
+// localVIP is a VIP a DR or TUN real server must hold on a local device so
+// it accepts the packets a director forwards unchanged.
+type localVIP struct {
+	Why     string
+	Address string
+	Dev     string
+}
+
+// localVIPs lists the VIPs that host h, as a DR or TUN backend, holds
+// itself, in service order and without repeats.
+func (r *renderer) localVIPs(h host) []localVIP {
+	if h.logstash == nil {
+		return nil
+	}
+	var out []localVIP
+	seen := map[localVIP]bool{}
+	for _, s := range r.inv.Services {
+		if s.Forwarding != "dr" && s.Forwarding != "tun" || !backendOf(s, h.name) {
+			continue
+		}
+		v, ok := r.inv.VIP(s.VIP)
+		if !ok {
+			continue
+		}
+		lv := localVIP{
+			Why:     "Direct routing: the director forwards packets for VIP " + comment(v.Name) + " unchanged; holding it on lo lets this host accept them.",
+			Address: hostPrefix(v.Address.Addr()),
+			Dev:     "lo",
+		}
+		if s.Forwarding == "tun" {
+			lv.Why = "IP-in-IP: the director tunnels packets for VIP " + comment(v.Name) + " to this host; holding it on tunl0 lets this host accept them."
+			lv.Dev = "tunl0"
+		}
+		if !seen[lv] {
+			seen[lv] = true
+			out = append(out, lv)
+		}
+	}
+	return out
+}
+
+// backendOf reports whether the Logstash host called name is one of s's backends.
+func backendOf(s inventory.Service, name string) bool {
+	for _, b := range s.Backends {
+		if b == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *renderer) sysctl(h host, local []localVIP) ([]byte, error) {
+	data := sysctlData{Cluster: r.inv.Cluster.Name, Host: h.name, IPVS: h.director != nil}
+	add := func(why, key, value string) {
+		data.Settings = append(data.Settings, setting{Why: why, Key: key, Value: value})
+	}
+	if h.director != nil {
+		v6, nat := false, false
+		for _, v := range r.inv.VIPs {
+			v6 = v6 || v.Address.Addr().Is6()
+		}
+		for _, s := range r.inv.Services {
+			nat = nat || s.Forwarding == "nat"
+		}
+		add("IPVS NAT routes client packets to the real servers and their replies back: this host must forward.", "net.ipv4.ip_forward", "1")
+		add("Lets Logstash or other services bind a VIP this director does not hold right now (it is BACKUP).", "net.ipv4.ip_nonlocal_bind", "1")
+		if v6 {
+			add("IPv6 VIPs: forward IPv6 packets as IPVS needs.", "net.ipv6.conf.all.forwarding", "1")
+			add("IPv6 VIPs: allow binding a VIP this director does not hold right now.", "net.ipv6.ip_nonlocal_bind", "1")
+		}
+		add("When a real server is removed, drop its connection entries at once so UDP flows move to a healthy one.", "net.ipv4.vs.expire_nodest_conn", "1")
+		add("Expire the persistence templates of a failed real server too, so persistent clients move as well.", "net.ipv4.vs.expire_quiescent_template", "1")
+		if nat {
+			add("IPVS NAT with firewalld: keep netfilter connection tracking for IPVS traffic so the firewall accepts it.", "net.ipv4.vs.conntrack", "1")
+		}
+	}
+	if len(local) > 0 {
+		tunnel := false
+		for _, lv := range local {
+			tunnel = tunnel || lv.Dev == "tunl0"
+		}
+		add("DR/TUN real server: answer ARP only for addresses of the receiving interface, never for the VIP held locally.", "net.ipv4.conf.all.arp_ignore", "1")
+		add("DR/TUN real server: never use the locally held VIP as the source of ARP requests.", "net.ipv4.conf.all.arp_announce", "2")
+		if tunnel {
+			add("TUN real server: packets for the VIP arrive on tunl0, which reverse-path filtering would drop.", "net.ipv4.conf.all.rp_filter", "0")
+			add("TUN real server: the same for tunl0 itself (the kernel applies the larger of all and the interface).", "net.ipv4.conf.tunl0.rp_filter", "0")
+		}
+	}
+	return execute("sysctl.conf.tmpl", data, 2048)
+}
+
+func (r *renderer) setup(h host, local []localVIP) ([]byte, error) {
+	data := setupData{
+		Cluster:    r.inv.Cluster.Name,
+		Host:       h.name,
+		Director:   h.director != nil,
+		ScriptUser: r.inv.Cluster.ScriptUser,
+		HalaPath:   r.inv.Cluster.HalaPath,
+		LocalVIPs:  local,
+	}
+	for _, lv := range local {
+		data.Tunnel = data.Tunnel || lv.Dev == "tunl0"
+	}
+	return execute("setup.sh.tmpl", data, 4096)
+}

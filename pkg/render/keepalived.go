@@ -1,0 +1,209 @@
+package render
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hala-lb/hala/pkg/inventory"
+)
+
+type keepalivedData struct {
+	Cluster    string
+	Director   string
+	ScriptUser string
+	Emails     []string
+	Instances  []instanceData
+}
+
+type instanceData struct {
+	Name      string
+	VIP       string
+	Master    string
+	State     string
+	Interface string
+	RouterID  int
+	Priority  int
+	AdvertInt string
+	Version3  bool
+	AuthPass  string
+	Unicast   bool
+	SrcIP     string
+	Peers     []string
+	Address   string
+}
+
+type servicesData struct {
+	Servers []serverData
+}
+
+type serverData struct {
+	Name        string
+	Address     string
+	Port        int
+	DelayLoop   string
+	Scheduler   string
+	Kind        string
+	Protocol    string
+	OPS         bool
+	Persistence int
+	Reals       []realData
+}
+
+type realData struct {
+	Name        string
+	InputID     string
+	Address     string
+	Port        int
+	Weight      int
+	MiscPath    string
+	MiscTimeout int
+}
+
+// keepalived renders director d's keepalived.conf: global_defs and one
+// vrrp_instance per VIP, then the virtual_server part every director shares.
+func (r *renderer) keepalived(d inventory.Director) ([]byte, error) {
+	c := r.inv.Cluster
+	data := keepalivedData{
+		Cluster:    c.Name,
+		Director:   d.Name,
+		ScriptUser: c.ScriptUser,
+		Emails:     c.NotificationEmail,
+	}
+	advert, v3, err := advertInt(c.AdvertInterval.Duration)
+	if err != nil {
+		return nil, err
+	}
+	if v3 && c.VRRPAuthPass != "" {
+		return nil, fmt.Errorf("cluster.advert_interval %s is not whole seconds, which needs VRRP version 3, which has no authentication: use whole seconds or drop vrrp_auth_pass", c.AdvertInterval.Duration)
+	}
+	for _, v := range r.inv.VIPs {
+		if v.Address.Addr().Is6() && c.VRRPAuthPass != "" {
+			return nil, fmt.Errorf("vip %q: IPv6 uses VRRP version 3, which has no authentication: drop vrrp_auth_pass", v.Name)
+		}
+		in := instanceData{
+			Name:      r.instanceNames[v.Name],
+			VIP:       v.Name,
+			Master:    v.Master,
+			State:     "BACKUP",
+			Interface: r.interfaceOf(d),
+			RouterID:  v.RouterID,
+			Priority:  r.inv.Priority(v, d),
+			AdvertInt: advert,
+			Version3:  v3,
+			AuthPass:  c.VRRPAuthPass,
+			Unicast:   c.Unicast,
+			Address:   v.Address.String(),
+		}
+		if v.Master == d.Name {
+			in.State = "MASTER"
+		}
+		if c.Unicast {
+			in.SrcIP = d.Address.String()
+			for _, o := range r.inv.Directors {
+				if o.Name != d.Name {
+					in.Peers = append(in.Peers, o.Address.String())
+				}
+			}
+		}
+		data.Instances = append(data.Instances, in)
+	}
+	head, err := execute("keepalived.conf.tmpl", data, 1024+512*len(data.Instances))
+	if err != nil {
+		return nil, err
+	}
+	if r.services == nil {
+		if r.services, err = r.virtualServers(); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]byte, 0, len(head)+len(r.services))
+	out = append(out, head...)
+	return append(out, r.services...), nil
+}
+
+// advertInt formats the VRRP advertisement interval: whole seconds for
+// VRRP version 2, or a fraction that needs version 3.
+func advertInt(d time.Duration) (string, bool, error) {
+	if d <= 0 {
+		return "", false, fmt.Errorf("cluster.advert_interval %s is not positive", d)
+	}
+	if d%time.Second == 0 {
+		return strconv.Itoa(int(d / time.Second)), false, nil
+	}
+	if d%(10*time.Millisecond) != 0 {
+		return "", false, fmt.Errorf("cluster.advert_interval %s is not a multiple of 10ms", d)
+	}
+	return seconds(d), true, nil
+}
+
+// virtualServers renders one virtual_server per service.
+func (r *renderer) virtualServers() ([]byte, error) {
+	c := r.inv.Cluster
+	misc := int(r.inv.MiscTimeout() / time.Second)
+	var data servicesData
+	reals := 0
+	for _, s := range r.inv.Services {
+		v, ok := r.inv.VIP(s.VIP)
+		if !ok {
+			return nil, fmt.Errorf("service %q: no vip %q", s.Name, s.VIP)
+		}
+		proto := strings.ToUpper(s.Protocol)
+		sd := serverData{
+			Name:        s.Name,
+			Address:     v.Address.Addr().String(),
+			Port:        s.Port,
+			DelayLoop:   seconds(s.DelayLoop.Duration),
+			Scheduler:   s.Scheduler,
+			Kind:        strings.ToUpper(s.Forwarding),
+			Protocol:    proto,
+			OPS:         s.OnePacket && proto == "UDP",
+			Persistence: ceilSeconds(s.Persistence.Duration),
+		}
+		for _, l := range r.inv.Backends(s) {
+			mp, err := miscPath(c, s, l)
+			if err != nil {
+				return nil, fmt.Errorf("service %q backend %q: %w", s.Name, l.Name, err)
+			}
+			sd.Reals = append(sd.Reals, realData{
+				Name:        l.Name,
+				InputID:     s.InputID,
+				Address:     l.Address.String(),
+				Port:        s.BackendPort,
+				Weight:      s.Weight,
+				MiscPath:    mp,
+				MiscTimeout: misc,
+			})
+		}
+		reals += len(sd.Reals)
+		data.Servers = append(data.Servers, sd)
+	}
+	return execute("keepalived-services.tmpl", data, 256*len(data.Servers)+320*reals)
+}
+
+// miscPath is the MISC_CHECK command line for backend l of service s
+// (contract: "<hala_path> check --port N --timeout D [--pipeline P]
+// [--scheme https] [--ca F] [--auth-file F] <ip> <input_id>").
+func miscPath(c inventory.Cluster, s inventory.Service, l inventory.Logstash) (string, error) {
+	args := []string{c.HalaPath, "check", "--port", strconv.Itoa(l.APIPort), "--timeout", c.CheckTimeout.Duration.String()}
+	if s.Pipeline != "" {
+		args = append(args, "--pipeline", s.Pipeline)
+	}
+	if c.APIScheme == "https" {
+		args = append(args, "--scheme", "https")
+	}
+	if c.APICA != "" {
+		args = append(args, "--ca", c.APICA)
+	}
+	if c.APIAuthFile != "" {
+		args = append(args, "--auth-file", c.APIAuthFile)
+	}
+	args = append(args, l.Address.String(), s.InputID)
+	for _, a := range args {
+		if err := argWord(a); err != nil {
+			return "", fmt.Errorf("misc_path argument %q: %w", a, err)
+		}
+	}
+	return strings.Join(args, " "), nil
+}

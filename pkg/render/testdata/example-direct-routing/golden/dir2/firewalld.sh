@@ -1,0 +1,25 @@
+#!/bin/sh
+# firewalld rules for dir2 of cluster logs-dr.
+# Rendered by hala: edit the inventory and run `hala render`, not this file.
+# Run as root on dir2: sh firewalld.sh
+# Idempotent: a rule is added only when --query-rich-rule does not find it.
+set -eu
+zone='public'
+
+add() {
+	if firewall-cmd --permanent --zone="$zone" --query-rich-rule="$1" >/dev/null 2>&1; then
+		echo "present: $1"
+	else
+		firewall-cmd --permanent --zone="$zone" --add-rich-rule="$1" >/dev/null
+		echo "added:   $1"
+	fi
+}
+
+# VRRP (IP protocol 112) from the other directors: blocked, every director becomes MASTER.
+add 'rule family="ipv4" source address="10.0.5.11/32" protocol value="vrrp" accept'
+
+# Log ports on the VIPs (any director may hold them), only from firewall.log_sources.
+add 'rule family="ipv4" source address="10.0.0.0/16" destination address="10.0.5.50/32" port port="5140" protocol="tcp" accept'
+add 'rule family="ipv4" source address="10.0.0.0/16" destination address="10.0.5.50/32" port port="5140" protocol="udp" accept'
+
+firewall-cmd --reload

@@ -1,0 +1,26 @@
+#!/bin/sh
+# firewalld rules for ls3 of cluster logs-dr.
+# Rendered by hala: edit the inventory and run `hala render`, not this file.
+# Run as root on ls3: sh firewalld.sh
+# Idempotent: a rule is added only when --query-rich-rule does not find it.
+set -eu
+zone='public'
+
+add() {
+	if firewall-cmd --permanent --zone="$zone" --query-rich-rule="$1" >/dev/null 2>&1; then
+		echo "present: $1"
+	else
+		firewall-cmd --permanent --zone="$zone" --add-rich-rule="$1" >/dev/null
+		echo "added:   $1"
+	fi
+}
+
+# Logstash monitoring API (read by hala check) only from the directors.
+add 'rule family="ipv4" source address="10.0.5.11/32" destination address="10.0.5.23/32" port port="9600" protocol="tcp" accept'
+add 'rule family="ipv4" source address="10.0.5.12/32" destination address="10.0.5.23/32" port port="9600" protocol="tcp" accept'
+
+# Log ports of the services this host is a backend of, only from firewall.log_sources.
+add 'rule family="ipv4" source address="10.0.0.0/16" destination address="10.0.5.50/32" port port="5140" protocol="tcp" accept'
+add 'rule family="ipv4" source address="10.0.0.0/16" destination address="10.0.5.50/32" port port="5140" protocol="udp" accept'
+
+firewall-cmd --reload

@@ -1,0 +1,30 @@
+#!/bin/sh
+# firewalld rules for stash2 of cluster stash.
+# Rendered by hala: edit the inventory and run `hala render`, not this file.
+# Run as root on stash2: sh firewalld.sh
+# Idempotent: a rule is added only when --query-rich-rule does not find it.
+set -eu
+zone='public'
+
+add() {
+	if firewall-cmd --permanent --zone="$zone" --query-rich-rule="$1" >/dev/null 2>&1; then
+		echo "present: $1"
+	else
+		firewall-cmd --permanent --zone="$zone" --add-rich-rule="$1" >/dev/null
+		echo "added:   $1"
+	fi
+}
+
+# VRRP (IP protocol 112) from the other directors: blocked, every director becomes MASTER.
+add 'rule family="ipv4" source address="192.168.1.210/32" protocol value="vrrp" accept'
+
+# Log ports on the VIPs (any director may hold them), only from firewall.log_sources.
+add 'rule family="ipv4" source address="192.168.1.111/32" destination address="192.168.1.230/32" port port="5514" protocol="udp" accept'
+
+# Logstash monitoring API (read by hala check) only from the directors.
+add 'rule family="ipv4" source address="192.168.1.210/32" destination address="192.168.1.220/32" port port="9600" protocol="tcp" accept'
+
+# Log ports of the services this host is a backend of, only from firewall.log_sources.
+add 'rule family="ipv4" source address="192.168.1.111/32" destination address="192.168.1.220/32" port port="5514" protocol="udp" accept'
+
+firewall-cmd --reload

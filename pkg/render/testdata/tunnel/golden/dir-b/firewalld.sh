@@ -1,0 +1,24 @@
+#!/bin/sh
+# firewalld rules for dir-b of cluster tun.
+# Rendered by hala: edit the inventory and run `hala render`, not this file.
+# Run as root on dir-b: sh firewalld.sh
+# Idempotent: a rule is added only when --query-rich-rule does not find it.
+set -eu
+zone='public'
+
+add() {
+	if firewall-cmd --permanent --zone="$zone" --query-rich-rule="$1" >/dev/null 2>&1; then
+		echo "present: $1"
+	else
+		firewall-cmd --permanent --zone="$zone" --add-rich-rule="$1" >/dev/null
+		echo "added:   $1"
+	fi
+}
+
+# VRRP (IP protocol 112) from the other directors: blocked, every director becomes MASTER.
+add 'rule family="ipv4" source address="172.16.0.1/32" protocol value="vrrp" accept'
+
+# Log ports on the VIPs (any director may hold them), only from firewall.log_sources.
+add 'rule family="ipv4" source address="172.20.0.0/14" destination address="172.16.0.50/32" port port="514" protocol="udp" accept'
+
+firewall-cmd --reload

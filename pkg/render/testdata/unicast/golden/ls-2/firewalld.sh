@@ -1,0 +1,27 @@
+#!/bin/sh
+# firewalld rules for ls-2 of cluster uni.
+# Rendered by hala: edit the inventory and run `hala render`, not this file.
+# Run as root on ls-2: sh firewalld.sh
+# Idempotent: a rule is added only when --query-rich-rule does not find it.
+set -eu
+zone='internal'
+
+add() {
+	if firewall-cmd --permanent --zone="$zone" --query-rich-rule="$1" >/dev/null 2>&1; then
+		echo "present: $1"
+	else
+		firewall-cmd --permanent --zone="$zone" --add-rich-rule="$1" >/dev/null
+		echo "added:   $1"
+	fi
+}
+
+# Logstash monitoring API (read by hala check) only from the directors.
+add 'rule family="ipv4" source address="10.1.0.1/32" destination address="10.1.0.12/32" port port="9600" protocol="tcp" accept'
+add 'rule family="ipv4" source address="10.1.0.2/32" destination address="10.1.0.12/32" port port="9600" protocol="tcp" accept'
+add 'rule family="ipv4" source address="10.1.0.3/32" destination address="10.1.0.12/32" port port="9600" protocol="tcp" accept'
+
+# Log ports of the services this host is a backend of, only from firewall.log_sources.
+add 'rule family="ipv4" source address="10.2.0.0/16" destination address="10.1.0.12/32" port port="514" protocol="udp" accept'
+add 'rule family="ipv4" source address="10.3.0.7/32" destination address="10.1.0.12/32" port port="514" protocol="udp" accept'
+
+firewall-cmd --reload

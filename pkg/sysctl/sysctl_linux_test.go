@@ -1,0 +1,54 @@
+//go:build linux
+
+package sysctl_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/hala-lb/hala/pkg/internal/testutil"
+	"github.com/hala-lb/hala/pkg/sysctl"
+)
+
+// TestApplyRealProcInNamespace sets a per-namespace key through the real
+// /proc/sys, from a thread inside a throwaway namespace, and proves the
+// kernel took the value there and nowhere else.
+func TestApplyRealProcInNamespace(t *testing.T) {
+	ns := testutil.NewNetNS(t)
+	hostBefore, err := os.ReadFile("/proc/sys/net/ipv4/conf/all/arp_ignore")
+	if err != nil {
+		t.Skipf("no /proc/sys here: %v", err)
+	}
+	settings := []sysctl.Setting{
+		{Key: "net.ipv4.ip_forward", Value: "1"},
+		{Key: "net.ipv4.conf.all.arp_ignore", Value: "1"},
+	}
+	var first, second []sysctl.Result
+	err = ns.Do(func() error {
+		var err error
+		if first, err = sysctl.Apply("", settings, false); err != nil {
+			return err
+		}
+		second, err = sysctl.Apply("", settings, false)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lines(first); strings.Join(got, "\n") != "net.ipv4.ip_forward: 0 → 1\nnet.ipv4.conf.all.arp_ignore: 0 → 1" {
+		t.Fatalf("first apply in a fresh namespace: %q", got)
+	}
+	for _, r := range second {
+		if r.Changed {
+			t.Errorf("second apply changed %v", r)
+		}
+	}
+	if got := strings.TrimSpace(ns.Run(t, "cat", "/proc/sys/net/ipv4/conf/all/arp_ignore")); got != "1" {
+		t.Errorf("namespace arp_ignore = %s, want 1", got)
+	}
+	hostAfter, _ := os.ReadFile("/proc/sys/net/ipv4/conf/all/arp_ignore")
+	if string(hostAfter) != string(hostBefore) {
+		t.Errorf("host arp_ignore changed from %q to %q", hostBefore, hostAfter)
+	}
+}
