@@ -61,6 +61,7 @@ bench-ipvs: build
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzLoadValidateRender -fuzztime 30s ./pkg/render
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./pkg/inventory
 
 clean:
 	rm -rf bin out .cache/vm

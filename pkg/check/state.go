@@ -43,7 +43,7 @@ func checkIdle(o Options, p *logstash.Pipeline, in *logstash.Input) (string, err
 		}
 		return "", nil
 	case err != nil && !errors.Is(err, os.ErrNotExist):
-		return "", err
+		return "", fmt.Errorf("read state: %w", err)
 	}
 	// First run, or the counter moved (or went back: a restart).
 	return "", writeState(o.StateDir, path, idleState{Out: out, Since: now.UnixMilli()})

@@ -129,7 +129,7 @@ func runCheck(streams IOStreams, f *checkFlags, host, input string) error {
 	rep := &reporter{streams: streams}
 	// Last resort: whatever happens below, the process ends in time.
 	watchdog := time.AfterFunc(f.timeout+watchdogGrace, func() {
-		rep.fail(fmt.Sprintf("%s input %q: timed out after %s (watchdog)", addrOf(host, f.port), input, f.timeout))
+		rep.fail(fmt.Sprintf("%s input %q: timed out after %s", addrOf(host, f.port), input, f.timeout))
 		exitProcess(1)
 	})
 	defer watchdog.Stop()

@@ -243,11 +243,11 @@ func runIPVSApply(ctx context.Context, streams IOStreams, f *ipvsFlags) error {
 		return ipvsHint(err)
 	}
 	if len(applied) == 0 {
-		_, err = fmt.Fprintf(streams.Out, "%s (%d netlink writes)\n", plan.Summary(), h.Writes())
+		_, err = fmt.Fprintf(streams.Out, "No changes: the IPVS table matches the inventory (%d netlink writes).%s\n", h.Writes(), plan.Notes())
 		return err
 	}
 	a, u, d := plan.Counts()
-	_, err = fmt.Fprintf(streams.Out, "Applied: %d added, %d updated, %d deleted (%d netlink writes).\n", a, u, d, h.Writes())
+	_, err = fmt.Fprintf(streams.Out, "Applied: %d added, %d updated, %d deleted (%d netlink writes).%s\n", a, u, d, h.Writes(), plan.Notes())
 	return err
 }
 

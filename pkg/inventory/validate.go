@@ -354,7 +354,7 @@ func (c *checker) directors() {
 		}
 		if d.Interface == "" {
 			c.errorf(key+".interface", "no VRRP interface: set cluster.interface or this director's interface")
-		} else if c.set(key + ".interface") {
+		} else if d.Interface != c.inv.Cluster.Interface || c.set(key+".interface") {
 			c.ifname(key+".interface", d.Interface)
 		}
 		if d.Priority != 0 && (d.Priority < 1 || d.Priority > 254) {
@@ -406,7 +406,10 @@ func (c *checker) logstash() {
 				}
 			}
 		}
-		c.port(key+".api_port", l.APIPort)
+		// An inherited api_port is cluster.api_port, checked there.
+		if c.set(key+".api_port") || l.APIPort != c.inv.Cluster.APIPort {
+			c.port(key+".api_port", l.APIPort)
+		}
 	}
 }
 
@@ -651,8 +654,9 @@ func (c *checker) services() {
 				inputs[in] = i
 			}
 		}
-		if s.Pipeline != "" {
-			c.arg(key+".pipeline", s.Pipeline)
+		if s.Pipeline != "" && !nameRE.MatchString(s.Pipeline) {
+			// It names a directory of rendered inputs and goes into misc_path.
+			c.errorf(key+".pipeline", "%q is not a valid pipeline id: use up to 63 letters, digits, '.', '_' and '-', starting with a letter or digit", s.Pipeline)
 		}
 
 		if !contains(Schedulers, s.Scheduler) {

@@ -3,6 +3,7 @@
 package ipvs
 
 import (
+	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
@@ -51,6 +52,18 @@ func TestMobyConversion(t *testing.T) {
 	s.Netmask = 0xffffffff
 	if back != s {
 		t.Errorf("round trip: %+v, want %+v", back, s)
+	}
+
+	// The kernel holds an IPv4 netmask as bytes in network order.
+	s.Flags, s.Timeout, s.Netmask = FlagPersistent, 60, 0xffffff00
+	m, _ = toMobyService(s)
+	var raw [4]byte
+	binary.NativeEndian.PutUint32(raw[:], m.Netmask)
+	if raw != [4]byte{255, 255, 255, 0} {
+		t.Errorf("netmask 255.255.255.0 sent as bytes %v", raw)
+	}
+	if back, _ := fromMobyService(m); back.Netmask != 0xffffff00 {
+		t.Errorf("netmask read back as %#x", back.Netmask)
 	}
 
 	v6 := Service{Protocol: TCP, Address: netip.MustParseAddr("2001:db8::1"), Port: 80, Scheduler: "wlc"}

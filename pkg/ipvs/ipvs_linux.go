@@ -4,6 +4,7 @@ package ipvs
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -347,7 +348,7 @@ func toMobyService(s Service) (*moby.Service, error) {
 		SchedName:     s.Scheduler,
 		Flags:         uint32(s.Flags &^ FlagHashed),
 		Timeout:       s.Timeout,
-		Netmask:       netmask,
+		Netmask:       kernelNetmask(addr, netmask),
 	}
 	if s.FWMark != 0 {
 		ms.FWMark = s.FWMark
@@ -367,7 +368,6 @@ func fromMobyService(m *moby.Service) (Service, error) {
 		Scheduler: m.SchedName,
 		Flags:     Flags(m.Flags) &^ FlagHashed,
 		Timeout:   m.Timeout,
-		Netmask:   m.Netmask,
 		Stats:     fromMobyStats(m.Stats),
 	}
 	switch {
@@ -382,6 +382,7 @@ func fromMobyService(m *moby.Service) (Service, error) {
 	default:
 		s.Address = netip.IPv4Unspecified()
 	}
+	s.Netmask = kernelNetmask(s.Address, m.Netmask)
 	if s.FWMark != 0 {
 		s.Protocol = 0
 		s.Port = 0
@@ -392,6 +393,20 @@ func fromMobyService(m *moby.Service) (Service, error) {
 		}
 	}
 	return s, nil
+}
+
+// kernelNetmask converts an IPv4 netmask between hala's form (the mask as
+// a number, 255.255.255.0 = 0xffffff00) and the kernel's (the mask's bytes
+// in network order, which moby/ipvs passes through as a native-endian
+// number). The conversion is its own inverse. An IPv6 netmask is a prefix
+// length in both.
+func kernelNetmask(addr netip.Addr, m uint32) uint32 {
+	if !addr.Is4() {
+		return m
+	}
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], m)
+	return binary.NativeEndian.Uint32(b[:])
 }
 
 func toMobyDestination(d Destination) *moby.Destination {

@@ -108,16 +108,26 @@ func TestIntegrationRoundTripEveryField(t *testing.T) {
 		"-A -u 10.0.0.100:5514 -s rr -o",
 		"-a -u 10.0.0.100:5514 -r 10.0.0.12:5514 -m -w 0",
 		"-A -t 10.0.0.100:5044 -s wlc -p 300",
-		"-a -t 10.0.0.100:5044 -r 10.0.0.11:5044 -g -w 65535 -x 100 -y 10",
-		"-A -t 10.0.0.100:80 -s sh -b sh-port -p 60 -M 255.255.255.0",
-		"-a -t 10.0.0.100:80 -r 10.0.0.13:80 -i -w 2",
+		"-a -t 10.0.0.100:5044 -r 10.0.0.11:5044 -g -w 65535",
+		"-A -t 10.0.0.100:80 -s sh -p 60 -M 255.255.255.0 -b sh-port",
+		"-a -t 10.0.0.100:80 -r 10.0.0.13:80 -i -w 2 --tun-type ipip",
 		"-A -u [2001:db8::100]:5514 -s wrr -p 10",
 	} {
 		if !strings.Contains(out, want+"\n") {
 			t.Errorf("ipvsadm -Sn lacks %q:\n%s", want, out)
 		}
 	}
-	_ = ns
+	// ipvsadm -S does not save thresholds; its listing shows them.
+	th := ns.Run(t, testutil.RequireTool(t, "ipvsadm"), "-Ln", "--thresholds", "-t", "10.0.0.100:5044")
+	found := false
+	for _, line := range strings.Split(th, "\n") {
+		if f := strings.Fields(line); len(f) >= 4 && f[0] == "->" && f[1] == "10.0.0.11:5044" {
+			found = f[2] == "100" && f[3] == "10"
+		}
+	}
+	if !found {
+		t.Errorf("ipvsadm -Ln --thresholds does not show 100/10:\n%s", th)
+	}
 }
 
 func TestIntegrationErrors(t *testing.T) {

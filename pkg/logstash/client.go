@@ -200,11 +200,12 @@ func isSyntax(err error) bool {
 // maxRedirects bounds redirects followed on the same host.
 const maxRedirects = 3
 
-// get performs one GET (following same-host redirects) and passes a 200
+// get performs one GET of the escaped path (following same-host redirects) and passes a 200
 // body to read. 404 and 400 give errFallback; other statuses an *HTTPError.
 func (c *Client) get(ctx context.Context, path string, read func(io.Reader) error) error {
 	u := c.base
-	u.Path = path
+	u.Path, _ = url.PathUnescape(path)
+	u.RawPath = path // keeps an escaped "/" in a pipeline id escaped
 	for i := 0; ; i++ {
 		next, err := c.getOnce(ctx, &u, read)
 		if err != nil || next == nil {
@@ -264,6 +265,9 @@ func (c *Client) getOnce(ctx context.Context, u *url.URL, read func(io.Reader) e
 	}
 	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 4096), req)
 	if err != nil {
+		if err := c.ioError(ctx, err); errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			return nil, err
+		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, errors.New("connection closed before a response")
 		}
@@ -273,7 +277,8 @@ func (c *Client) getOnce(ctx context.Context, u *url.URL, read func(io.Reader) e
 		}
 		return nil, c.ioError(ctx, err)
 	}
-	defer resp.Body.Close()
+	// No resp.Body.Close: it would drain the rest of the body. Closing
+	// the connection (deferred above) drops it instead.
 	ex.Status = resp.StatusCode
 	counted := &countingReader{r: resp.Body}
 	defer func() { ex.Bytes = counted.n }()
@@ -340,6 +345,9 @@ func (s *stopConn) Close() error {
 func (c *Client) ioError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {

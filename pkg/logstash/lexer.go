@@ -70,15 +70,21 @@ func (l *lexer) fill() bool {
 // offset is the body offset of the next unread byte.
 func (l *lexer) offset() int64 { return l.off + int64(l.pos) }
 
+// endOfBody reports whether the read error only means the body ended
+// (cleanly, or cut short by a closed connection).
+func (l *lexer) endOfBody() bool {
+	return l.err == nil || l.err == io.EOF || l.err == io.ErrUnexpectedEOF
+}
+
 func (l *lexer) syntax(msg string) error {
-	if l.err != nil && l.err != io.EOF {
+	if !l.endOfBody() {
 		return l.err
 	}
 	return &syntaxError{msg: msg, off: l.offset()}
 }
 
 func (l *lexer) eof() error {
-	if l.err != nil && l.err != io.EOF {
+	if !l.endOfBody() {
 		return l.err
 	}
 	return &syntaxError{msg: "unexpected end of body", off: l.offset()}
@@ -454,7 +460,7 @@ func (l *lexer) number() ([]byte, error) {
 			return nil, bad("in exponent of numeric literal")
 		}
 	}
-	if l.err != nil && l.err != io.EOF {
+	if !l.endOfBody() {
 		return nil, l.err
 	}
 	l.scratch = out

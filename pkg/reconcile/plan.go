@@ -220,15 +220,22 @@ func (p Plan) Counts() (add, update, del int) {
 }
 
 // Summary returns the plan's last line, e.g.
-// "Plan: 3 to add, 1 to update, 0 to delete." or "No changes: ...".
+// "Plan: 3 to add, 1 to update, 0 to delete." or "No changes: ...",
+// followed by Notes.
 func (p Plan) Summary() string {
-	var b strings.Builder
-	if p.Empty() {
-		b.WriteString("No changes: the IPVS table matches the inventory.")
-	} else {
+	s := "No changes: the IPVS table matches the inventory."
+	if !p.Empty() {
 		a, u, d := p.Counts()
-		fmt.Fprintf(&b, "Plan: %d to add, %d to update, %d to delete.", a, u, d)
+		s = fmt.Sprintf("Plan: %d to add, %d to update, %d to delete.", a, u, d)
 	}
+	return s + p.Notes()
+}
+
+// Notes says which services the plan leaves alone, each sentence with a
+// leading space: " 1 owned service no longer in the inventory, kept
+// (--prune deletes it). 2 foreign services left alone." ("" when none).
+func (p Plan) Notes() string {
+	var b strings.Builder
 	if n := len(p.Kept); n > 0 {
 		fmt.Fprintf(&b, " %s no longer in the inventory, kept (--prune deletes %s).", plural(n, "owned service"), pronoun(n))
 	}

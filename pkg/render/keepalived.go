@@ -1,6 +1,7 @@
 package render
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
@@ -101,26 +102,39 @@ func (r *renderer) keepalived(d inventory.Director) ([]byte, error) {
 		}
 		if c.Unicast {
 			in.SrcIP = d.Address.String()
-			for _, o := range r.inv.Directors {
-				if o.Name != d.Name {
-					in.Peers = append(in.Peers, o.Address.String())
-				}
-			}
+			in.Peers = r.peers(d)
 		}
 		data.Instances = append(data.Instances, in)
-	}
-	head, err := execute("keepalived.conf.tmpl", data, 1024+512*len(data.Instances))
-	if err != nil {
-		return nil, err
 	}
 	if r.services == nil {
 		if r.services, err = r.virtualServers(); err != nil {
 			return nil, err
 		}
 	}
-	out := make([]byte, 0, len(head)+len(r.services))
-	out = append(out, head...)
-	return append(out, r.services...), nil
+	var b bytes.Buffer
+	b.Grow(1024 + len(data.Instances)*(640+24*len(r.inv.Directors)) + len(r.services))
+	if err := tmpl.ExecuteTemplate(&b, "keepalived.conf.tmpl", data); err != nil {
+		return nil, err
+	}
+	b.Write(r.services)
+	return b.Bytes(), nil
+}
+
+// peers returns the addresses of every director but d, for unicast_peer.
+func (r *renderer) peers(d inventory.Director) []string {
+	if r.addrs == nil {
+		r.addrs = make([]string, len(r.inv.Directors))
+		for i, o := range r.inv.Directors {
+			r.addrs[i] = o.Address.String()
+		}
+	}
+	out := make([]string, 0, len(r.addrs))
+	for i, o := range r.inv.Directors {
+		if o.Name != d.Name {
+			out = append(out, r.addrs[i])
+		}
+	}
+	return out
 }
 
 // advertInt formats the VRRP advertisement interval: whole seconds for

@@ -40,6 +40,7 @@ const (
 // stops reporting the input.
 func TestIntegrationKeepalivedProgramsIPVS(t *testing.T) {
 	testutil.RequireKernel(t)
+	begin := time.Now()
 	r := startTwoNode(t, true)
 
 	// The VRRP instance is MASTER (the only director running): the VIP is up.
@@ -55,7 +56,7 @@ func TestIntegrationKeepalivedProgramsIPVS(t *testing.T) {
 	testutil.WaitFor(t, 20*time.Second, func() error {
 		return r.expect(t, both)
 	})
-	t.Logf("IPVS after start-up:\n%s", r.ipvsadm(t))
+	t.Logf("IPVS %v after start-up:\n%s", time.Since(begin).Round(100*time.Millisecond), r.ipvsadm(t))
 
 	// stash2's Logstash loses the input: its API still answers, without it.
 	r.api2.serve(testutil.NodeStats(""))
@@ -164,7 +165,7 @@ func startTwoNode(t *testing.T, healthy bool) *twoNode {
 	r.api2 = serveAPI(t, stash2, stash2Addr+":9600", body)
 
 	testutil.Start(t, r.director.Cmd(keepalived,
-		"--dont-fork", "--log-console", "--log-detail", "--use-file", conf,
+		"--dont-fork", "--log-console", "--no-syslog", "--log-detail", "--use-file", conf,
 		"--pid", filepath.Join(dir, "keepalived.pid"),
 		"--vrrp_pid", filepath.Join(dir, "vrrp.pid"),
 		"--checkers_pid", filepath.Join(dir, "checkers.pid")))

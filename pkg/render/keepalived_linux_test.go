@@ -67,7 +67,7 @@ func TestKeepalivedConfigTest(t *testing.T) {
 	ver := keepalivedVersion(t, bin)
 	rootScripts := versionBefore(ver, [3]int{2, 2, 8})
 	hala := testutil.HalaBinary(t)
-	scriptUser := regexp.MustCompile(`(?m)^(\s*script_user) .*$`)
+	userLine := regexp.MustCompile(`(?m)^(\s*script_user) .*$`)
 	tested := 0
 
 	for _, c := range goldenCases(t) {
@@ -99,7 +99,7 @@ func TestKeepalivedConfigTest(t *testing.T) {
 				}
 				data := bytes.ReplaceAll(f.Data, []byte(`misc_path "`+inv.Cluster.HalaPath+" "), []byte(`misc_path "`+hala+" "))
 				if rootScripts {
-					data = scriptUser.ReplaceAll(data, []byte("${1} root"))
+					data = userLine.ReplaceAll(data, []byte("${1} root"))
 				}
 				conf := filepath.Join(dir, strings.ReplaceAll(f.Path, "/", "_"))
 				if err := os.WriteFile(conf, data, 0o600); err != nil {

@@ -47,13 +47,15 @@ type inputKey struct {
 
 // logstashInputs renders host h's Logstash inputs: one per service that has
 // h as a backend, with the id hala check looks for, grouped by pipeline.
-// Services that share one input (same id, plugin, address and port) get it
-// once; one id with two sockets, or one socket with two ids, is an error
-// Logstash would report at start.
+// Services that share one input (same pipeline, id, plugin, address and
+// port) get it once; one id with two sockets in a pipeline, or one socket
+// with two inputs, is an error Logstash would report at start.
 func (r *renderer) logstashInputs(h host) ([]renderedInputs, error) {
 	l := h.logstash
 	byPipeline := map[string][]inputData{"": nil}
-	idOwner := map[string]inputData{}
+	// Logstash needs ids unique within a pipeline; a socket is bound once
+	// per host, whatever the pipeline.
+	idOwner := map[[2]string]inputData{}
 	sockOwner := map[inputKey]inputData{}
 	for _, s := range r.inv.Services {
 		if !backendOf(s, h.name) {
@@ -68,8 +70,12 @@ func (r *renderer) logstashInputs(h host) ([]renderedInputs, error) {
 			in.Host = v.Address.Addr().String()
 			in.Note = "bound to the VIP, which " + s.Forwarding + " forwarding delivers unchanged"
 		}
+		p := s.Pipeline
+		if p == "main" {
+			p = ""
+		}
 		key := inputKey{in.Plugin, in.Host, in.Port}
-		if prev, ok := idOwner[in.ID]; ok {
+		if prev, ok := idOwner[[2]string{p, in.ID}]; ok {
 			if (inputKey{prev.Plugin, prev.Host, prev.Port}) != key {
 				return nil, fmt.Errorf("services %q and %q use input id %q on different sockets (%s %s:%d, %s %s:%d)",
 					prev.Service, s.Name, in.ID, prev.Plugin, prev.Host, prev.Port, in.Plugin, in.Host, in.Port)
@@ -80,12 +86,8 @@ func (r *renderer) logstashInputs(h host) ([]renderedInputs, error) {
 			return nil, fmt.Errorf("services %q and %q need one %s input on %s:%d with two ids (%q, %q)",
 				prev.Service, s.Name, in.Plugin, in.Host, in.Port, prev.ID, in.ID)
 		}
-		idOwner[in.ID] = in
+		idOwner[[2]string{p, in.ID}] = in
 		sockOwner[key] = in
-		p := s.Pipeline
-		if p == "main" {
-			p = ""
-		}
 		byPipeline[p] = append(byPipeline[p], in)
 	}
 	pipelines := make([]string, 0, len(byPipeline))

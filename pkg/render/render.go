@@ -109,6 +109,8 @@ type renderer struct {
 	// services is the virtual_server part of keepalived.conf, the same on
 	// every director; rendered once, on first use.
 	services []byte
+	// addrs holds the directors' addresses as strings, in inventory order.
+	addrs []string
 	// instanceNames maps a VIP name to its vrrp_instance name.
 	instanceNames map[string]string
 }

@@ -7,7 +7,7 @@ scans every pipeline has to read the whole body. Also writes the narrower
 bodies a real node would serve (/_node/stats/pipelines and
 /_node/stats/pipelines/<id>) into a directory tree that mirrors the URL paths.
 
-usage: gen-body.py FIXTURE OUTDIR [--pipelines 100] [--size 5242880]
+usage: gen-body.py FIXTURE OUTDIR [--pipelines 100] [--size 5242880 | --size 0]
 """
 import argparse
 import copy
@@ -45,6 +45,8 @@ def main():
                 {"id": "udp-5514", "name": "udp",
                  "events": {"out": 424242, "queue_push_duration_in_millis": 11},
                  "flow": {"throughput": {"current": 12.5, "lifetime": 10.0}}})
+        if nfilters is None:  # keep the capture's own filters
+            return p
         fs = []
         for j in range(nfilters):
             x = copy.deepcopy(filt)
@@ -60,9 +62,15 @@ def main():
         body["pipelines"] = {n: pipeline(i, n, nfilters) for i, n in enumerate(names)}
         return body
 
-    # Grow the filter count until the body reaches the requested size.
-    one = len(json.dumps(build(1), indent=2)) - len(json.dumps(build(0), indent=2))
-    nfilters = max(0, (args.size - len(json.dumps(build(0), indent=2))) // max(one, 1))
+    # Grow the filter count until the body reaches the requested size
+    # (--size 0: the capture's filters as they are).
+    nfilters = None
+    if args.size > 0:
+        base_len = len(json.dumps(build(0), indent=2))
+        one = len(json.dumps(build(1), indent=2)) - base_len
+        nfilters = max(0, (args.size - base_len) // max(one, 1))
+        while len(json.dumps(build(nfilters), indent=2)) < args.size:
+            nfilters += 1
     body = build(nfilters)
 
     def write(rel, obj):
@@ -79,7 +87,7 @@ def main():
     for n in names:
         write("_node/stats/pipelines/%s/index.json" % n,
               dict(meta, pipelines={n: body["pipelines"][n]}))
-    print("%s: %d bytes, %d pipelines, %d filters each" % (args.outdir, size, len(names), nfilters))
+    print("%s: %d bytes, %d pipelines" % (args.outdir, size, len(names)))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -63,7 +62,8 @@ type node struct {
 	kaRuns []*testutil.Process // every keepalived run, for the logs
 	kaPids [3]string           // parent, vrrp and checkers pid files
 
-	ipvs *os.File // /proc/net/ip_vs of the namespace
+	ipvs   *os.File  // /proc/net/ip_vs of the namespace
+	thread *nsThread // samples the namespace's addresses
 }
 
 func (n *node) String() string { return n.name }
@@ -276,42 +276,43 @@ func (c *cluster) setupNode(n *node) {
 	}
 	n.ipvs = f
 	t.Cleanup(func() { f.Close() })
-}
-
-var (
-	inputBlockRE = regexp.MustCompile(`(?s)\b(udp|tcp)\s*\{(.*?)\}`)
-	inputIDRE    = regexp.MustCompile(`\bid\s*=>\s*"([^"]*)"`)
-	inputHostRE  = regexp.MustCompile(`\bhost\s*=>\s*"([^"]*)"`)
-	inputPortRE  = regexp.MustCompile(`\bport\s*=>\s*(\d+)`)
-)
-
-// logstashInputs reads the udp and tcp inputs of a rendered Logstash
-// pipeline config.
-func logstashInputs(conf string) ([]standin.Input, error) {
-	var out []standin.Input
-	for _, m := range inputBlockRE.FindAllStringSubmatch(conf, -1) {
-		id, host, port := inputIDRE.FindStringSubmatch(m[2]), inputHostRE.FindStringSubmatch(m[2]), inputPortRE.FindStringSubmatch(m[2])
-		if id == nil || port == nil {
-			return nil, fmt.Errorf("%s input without id or port: %q", m[1], m[2])
-		}
-		h := "0.0.0.0"
-		if host != nil {
-			h = host[1]
-		}
-		out = append(out, standin.Input{ID: id[1], Proto: m[1], Addr: net.JoinHostPort(h, port[1])})
+	if n.thread, err = newNSThread(n.ns); err != nil {
+		t.Fatalf("%s: %v", n.name, err)
 	}
-	return out, nil
+	t.Cleanup(n.thread.close)
 }
 
-// apiAddr reads the API host and port from a rendered logstash.yml snippet.
-func apiAddr(yml string) (string, error) {
-	host := regexp.MustCompile(`(?m)^(?:api\.)?http\.host:\s*"?([^"\s]+)"?`).FindStringSubmatch(yml)
-	port := regexp.MustCompile(`(?m)^(?:api\.)?http\.port:\s*(\d+)`).FindStringSubmatch(yml)
-	if host == nil || port == nil {
-		return "", errors.New("no api.http.host or api.http.port")
-	}
-	return net.JoinHostPort(host[1], port[1]), nil
+// nsThread is one OS thread that stays in a namespace and runs functions
+// there: sampling every 100 ms creates no threads.
+type nsThread struct {
+	req chan func()
 }
+
+func newNSThread(ns *testutil.NetNS) (*nsThread, error) {
+	w := &nsThread{req: make(chan func())}
+	ready := make(chan error, 1)
+	go func() {
+		err := ns.Do(func() error {
+			ready <- nil
+			for f := range w.req {
+				f()
+			}
+			return nil
+		})
+		if err != nil {
+			ready <- err
+		}
+	}()
+	return w, <-ready
+}
+
+func (w *nsThread) do(f func()) {
+	done := make(chan struct{})
+	w.req <- func() { f(); close(done) }
+	<-done
+}
+
+func (w *nsThread) close() { close(w.req) }
 
 // startStandin starts the node's stand-in (the test binary itself, see
 // TestMain) in its namespace and waits until it listens.
@@ -459,71 +460,20 @@ func readIPVS(f *os.File, vip netip.Addr, port int) (map[netip.AddrPort]int, err
 	return parseIPVS(string(data), vip, port)
 }
 
-// parseIPVS parses /proc/net/ip_vs:
-//
-//	UDP  C0A801E6:158A rr ops
-//	  -> C0A801DC:158A      Masq    1      0          0
-func parseIPVS(text string, vip netip.Addr, port int) (map[netip.AddrPort]int, error) {
-	want := netip.AddrPortFrom(vip, uint16(port))
-	var out map[netip.AddrPort]int
-	sc := bufio.NewScanner(strings.NewReader(text))
-	inService := false
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		switch {
-		case len(f) >= 2 && (f[0] == "UDP" || f[0] == "TCP"):
-			ap, err := hexAddrPort(f[1])
-			inService = err == nil && ap == want
-			if inService && out == nil {
-				out = map[netip.AddrPort]int{}
-			}
-		case inService && len(f) >= 4 && f[0] == "->":
-			ap, err := hexAddrPort(f[1])
-			if err != nil {
-				return nil, err
-			}
-			w, err := strconv.Atoi(f[3])
-			if err != nil {
-				return nil, err
-			}
-			out[ap] = w
-		}
-	}
-	return out, sc.Err()
-}
-
-func hexAddrPort(s string) (netip.AddrPort, error) {
-	h, p, ok := strings.Cut(s, ":")
-	if !ok || len(h) != 8 {
-		return netip.AddrPort{}, fmt.Errorf("address %q", s)
-	}
-	a, err := strconv.ParseUint(h, 16, 32)
-	if err != nil {
-		return netip.AddrPort{}, err
-	}
-	port, err := strconv.ParseUint(p, 16, 16)
-	if err != nil {
-		return netip.AddrPort{}, err
-	}
-	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}), uint16(port)), nil
-}
-
-// hasAddr reports whether the namespace has addr on an interface.
+// hasAddr reports whether the node's namespace has addr on an interface.
 //
 // Equivalent to: ip -n NS addr show | grep ADDR
-func hasAddr(ns *testutil.NetNS, addr netip.Addr) (bool, error) {
+func (n *node) hasAddr(addr netip.Addr) (bool, error) {
 	var found bool
-	err := ns.Do(func() error {
-		addrs, err := net.InterfaceAddrs()
-		if err != nil {
-			return err
-		}
+	var err error
+	n.thread.do(func() {
+		var addrs []net.Addr
+		addrs, err = net.InterfaceAddrs()
 		for _, a := range addrs {
-			if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr() == addr {
+			if p, perr := netip.ParsePrefix(a.String()); perr == nil && p.Addr() == addr {
 				found = true
 			}
 		}
-		return nil
 	})
 	return found, err
 }
@@ -602,7 +552,7 @@ func (m *monitor) take() sample {
 			errs = append(errs, fmt.Errorf("%s ip_vs: %w", n.name, err))
 		}
 		s.table[n.name] = tab
-		on, err := hasAddr(n.ns, m.c.vip)
+		on, err := n.hasAddr(m.c.vip)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s addresses: %w", n.name, err))
 		}
@@ -715,10 +665,18 @@ func (c *cluster) halaCheck(d, target *node) (int, time.Duration, string) {
 	if len(args) == 0 {
 		return -1, 0, "no misc_path for " + target.addr.String()
 	}
-	cmd := d.ns.Cmd(args[0], args[1:]...)
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	took := time.Since(start)
+	// Started from a thread inside the namespace, like keepalived starts
+	// it: no "ip netns exec" in the measured time.
+	var out []byte
+	var took time.Duration
+	err = d.ns.Do(func() error {
+		cmd := exec.Command(args[0], args[1:]...)
+		start := time.Now()
+		var err error
+		out, err = cmd.CombinedOutput()
+		took = time.Since(start)
+		return err
+	})
 	code := 0
 	if err != nil {
 		var ee *exec.ExitError

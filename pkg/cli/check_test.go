@@ -1,0 +1,251 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hala-lb/hala/pkg/internal/testutil"
+)
+
+// checkAPI serves a node stats body on loopback like Logstash 8.x does.
+func checkAPI(t *testing.T, body string) (host, port string) {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/_node/stats", "/_node/stats/pipelines", "/_node/stats/pipelines/main":
+			io.WriteString(w, body)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	host, port, _ = net.SplitHostPort(srv.Listener.Addr().String())
+	return host, port
+}
+
+const checkBody = `{"version":"8.15.0","pipelines":{"main":{
+	"flow":{"worker_utilization":{"current":50.0}},
+	"plugins":{"inputs":[{"id":"udp-5514","name":"udp","events":{"out":3}},{"id":"tcp-5514","name":"tcp"}]}}}}`
+
+// blackHole accepts connections and never answers.
+func blackHole(t *testing.T) (host, port string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	host, port, _ = net.SplitHostPort(ln.Addr().String())
+	return host, port
+}
+
+// dripBody answers with headers, then feeds the body one byte at a time.
+func dripBody(t *testing.T) (host, port string) {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100000")
+		io.WriteString(w, `{"pipelines":{"main":`)
+		for {
+			w.(http.Flusher).Flush()
+			if _, err := io.WriteString(w, " "); err != nil {
+				return
+			}
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(40 * time.Millisecond):
+			}
+		}
+	}))
+	t.Cleanup(func() {
+		srv.CloseClientConnections()
+		srv.Close()
+	})
+	host, port, _ = net.SplitHostPort(srv.Listener.Addr().String())
+	return host, port
+}
+
+// syslogSink is a unix datagram socket standing in for /dev/log.
+func syslogSink(t *testing.T) (path string, next func() string) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "log")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return path, func() string {
+		conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+		buf := make([]byte, 4096)
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("no syslog message: %v", err)
+		}
+		return string(buf[:n])
+	}
+}
+
+type procResult struct {
+	code           int
+	stdout, stderr string
+	elapsed        time.Duration
+}
+
+// checkProcess runs the built hala binary as keepalived would.
+func checkProcess(t *testing.T, env []string, args ...string) procResult {
+	t.Helper()
+	cmd := exec.Command(testutil.HalaBinary(t), append([]string{"check"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	start := time.Now()
+	err := cmd.Run()
+	r := procResult{stdout: out.String(), stderr: errOut.String(), elapsed: time.Since(start)}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	case err != nil:
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestCheckProcess runs the real binary as a subprocess: exit status,
+// empty stdout, the one stderr line, the syslog line, and the exit-time
+// bound for a black-holed and a drip-feeding API.
+func TestCheckProcess(t *testing.T) {
+	host, port := checkAPI(t, checkBody)
+	sock, nextLog := syslogSink(t)
+	env := []string{"HALA_SYSLOG_SOCKET=" + sock, "HALA_STATE_DIR=" + t.TempDir()}
+
+	r := checkProcess(t, env, "--port", port, host, "udp-5514")
+	if r.code != 0 || r.stdout != "" || r.stderr != "" {
+		t.Errorf("healthy: exit %d stdout %q stderr %q, want 0 and nothing printed", r.code, r.stdout, r.stderr)
+	}
+
+	r = checkProcess(t, env, "--port", port, "--pipeline", "main", host, "beats-5044")
+	want := "hala-check: " + host + ":" + port + ` input "beats-5044" not found in pipeline "main" (inputs there: "udp-5514", "tcp-5514")` + "\n"
+	if r.code != 1 || r.stdout != "" || r.stderr != want {
+		t.Errorf("absent input: exit %d stdout %q stderr %q\n want exit 1, stderr %q", r.code, r.stdout, r.stderr, want)
+	}
+	msg := nextLog()
+	if !strings.HasPrefix(msg, "<27>") || !strings.Contains(msg, " hala-check[") || !strings.HasSuffix(strings.TrimSpace(msg), strings.TrimPrefix(strings.TrimSpace(want), "hala-check: ")) {
+		t.Errorf("syslog got %q, want priority <27> (daemon.err), tag hala-check and the line", msg)
+	}
+
+	r = checkProcess(t, env, "--port", port, "--dynamic-weight", host, "udp-5514")
+	if r.code != 2+127 || r.stdout != "" || r.stderr != "" {
+		t.Errorf("--dynamic-weight at 50%% utilization: exit %d (stderr %q), want %d", r.code, r.stderr, 2+127)
+	}
+
+	for name, server := range map[string]func(*testing.T) (string, string){"black hole": blackHole, "drip-fed body": dripBody} {
+		h, p := server(t)
+		want := "hala-check: " + h + ":" + p + ` input "udp-5514": timed out after 500ms` + "\n"
+		// On a loaded machine a process can be descheduled past any bound,
+		// so the bound must hold in one of three runs (a check that does
+		// not honour its deadline misses it every time).
+		var times []time.Duration
+		for attempt := 0; attempt < 3; attempt++ {
+			r := checkProcess(t, env, "--port", p, "--timeout", "500ms", h, "udp-5514")
+			if r.code != 1 || r.stdout != "" || r.stderr != want {
+				t.Errorf("%s: exit %d stdout %q stderr %q\n want exit 1, stderr %q", name, r.code, r.stdout, r.stderr, want)
+			}
+			if got := nextLog(); !strings.Contains(got, "timed out after 500ms") {
+				t.Errorf("%s: syslog got %q", name, got)
+			}
+			times = append(times, r.elapsed)
+			if r.elapsed <= 600*time.Millisecond {
+				break
+			}
+		}
+		if last := times[len(times)-1]; last > 600*time.Millisecond {
+			t.Errorf("%s: the process took %v to exit, bound is timeout 500ms + 100ms", name, times)
+		}
+	}
+}
+
+func TestCheckExplain(t *testing.T) {
+	host, port := checkAPI(t, checkBody)
+	var out, errOut bytes.Buffer
+	code := Run([]string{"check", "--explain", "--port", port, host, "udp-5514"}, strings.NewReader(""), &out, &errOut)
+	report := out.String()
+	for _, want := range []string{
+		"GET http://" + host + ":" + port + "/_node/stats/pipelines → 200",
+		`* input "udp-5514" (udp): events.out 3`,
+		`verdict: healthy: ` + host + ":" + port + ` input "udp-5514" found in pipeline "main"`,
+		"exit status 0",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
+	if code != 0 || errOut.Len() != 0 {
+		t.Errorf("exit %d stderr %q", code, errOut.String())
+	}
+}
+
+func TestCheckAuthFileMode(t *testing.T) {
+	host, port := checkAPI(t, checkBody)
+	p := filepath.Join(t.TempDir(), "auth")
+	os.WriteFile(p, []byte("u:p\n"), 0o644)
+	os.Chmod(p, 0o644)
+	t.Setenv("HALA_API_AUTH_FILE", p)
+	t.Setenv("HALA_SYSLOG_SOCKET", filepath.Join(t.TempDir(), "none"))
+	var out, errOut bytes.Buffer
+	code := Run([]string{"check", "--port", port, host, "udp-5514"}, strings.NewReader(""), &out, &errOut)
+	want := "hala-check: " + host + ":" + port + ` input "udp-5514": auth file ` + p + ` has mode 0644: it must not be readable by group or others (run: chmod 600 ` + p + ")\n"
+	if code != 1 || out.Len() != 0 || errOut.String() != want {
+		t.Errorf("exit %d stdout %q stderr %q\n want exit 1, stderr %q", code, out.String(), errOut.String(), want)
+	}
+	os.Chmod(p, 0o600)
+	errOut.Reset()
+	if code := Run([]string{"check", "--port", port, host, "udp-5514"}, strings.NewReader(""), &out, &errOut); code != 0 {
+		t.Errorf("0600 auth file: exit %d %s", code, errOut.String())
+	}
+}
+
+func TestCheckUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"check", "127.0.0.1"}, "hala: error: accepts 2 arg(s), received 1\n"},
+		{[]string{"check", "--probe", "127.0.0.1", "tcp-5514"}, "hala: error: --probe needs --probe-port, the input's TCP port\nhala: hint: add --probe-port 5514 (the port the input listens on)\n"},
+		{[]string{"check", "--timeout", "0s", "127.0.0.1", "x"}, "hala: error: --timeout 0s: must be positive\n"},
+	} {
+		var out, errOut bytes.Buffer
+		code := Run(tc.args, strings.NewReader(""), &out, &errOut)
+		if code != 1 || out.Len() != 0 || !strings.HasPrefix(errOut.String(), tc.want) {
+			t.Errorf("%q: exit %d stdout %q stderr %q, want exit 1 and %q", tc.args, code, out.String(), errOut.String(), tc.want)
+		}
+	}
+}
