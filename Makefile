@@ -62,6 +62,7 @@ bench-ipvs: build
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzLoadValidateRender -fuzztime 30s ./pkg/render
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./pkg/inventory
+	$(GO) test -run '^$$' -fuzz FuzzParseNodeStats -fuzztime 30s ./pkg/logstash
 
 clean:
 	rm -rf bin out .cache/vm

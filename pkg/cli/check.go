@@ -30,8 +30,12 @@ const (
 // if the check has not returned; the bound promised is timeout + 100ms.
 const watchdogGrace = 50 * time.Millisecond
 
-// exitProcess ends the process from the watchdog; tests replace it.
-var exitProcess = os.Exit
+// exitProcess ends the process from the watchdog; runChecker runs the
+// check. Tests replace them.
+var (
+	exitProcess = os.Exit
+	runChecker  = check.Run
+)
 
 type checkFlags struct {
 	port            int
@@ -165,7 +169,7 @@ func runCheck(streams IOStreams, f *checkFlags, host, input string) error {
 		if err != nil {
 			v = setupFailure(opts, err)
 		} else {
-			v = check.Run(ctx, client, opts)
+			v = runChecker(ctx, client, opts)
 		}
 	}
 	if f.explain {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -11,9 +12,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/hala-lb/hala/pkg/check"
 	"github.com/hala-lb/hala/pkg/internal/testutil"
 )
 
@@ -248,4 +251,51 @@ func TestCheckUsageErrors(t *testing.T) {
 			t.Errorf("%q: exit %d stdout %q stderr %q, want exit 1 and %q", tc.args, code, out.String(), errOut.String(), tc.want)
 		}
 	}
+}
+
+// TestCheckWatchdog: should the check itself ever hang past its deadline,
+// the watchdog still reports and ends the process at timeout + 50ms.
+func TestCheckWatchdog(t *testing.T) {
+	exited := make(chan int, 1)
+	release := make(chan struct{})
+	defer close(release)
+	oldExit, oldRun := exitProcess, runChecker
+	defer func() { exitProcess, runChecker = oldExit, oldRun }()
+	exitProcess = func(code int) { exited <- code }
+	runChecker = func(ctx context.Context, src check.Source, o check.Options) *check.Verdict {
+		<-release // ignores ctx: a hang the deadline cannot reach
+		return &check.Verdict{Healthy: true}
+	}
+	var out, errOut syncBuffer
+	start := time.Now()
+	go Run([]string{"check", "--timeout", "200ms", "127.0.0.1", "udp-5514"}, strings.NewReader(""), &out, &errOut)
+	select {
+	case code := <-exited:
+		if elapsed := time.Since(start); code != 1 || elapsed > 300*time.Millisecond {
+			t.Errorf("watchdog exit(%d) after %s, want exit(1) within 300ms", code, elapsed)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the watchdog did not end the process")
+	}
+	if want := "hala-check: 127.0.0.1:9600 input \"udp-5514\": timed out after 200ms\n"; errOut.String() != want {
+		t.Errorf("stderr %q, want %q", errOut.String(), want)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the watchdog's goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -1,14 +1,17 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -16,6 +19,9 @@ import (
 	"github.com/hala-lb/hala/pkg/ipvs"
 	"github.com/hala-lb/hala/pkg/reconcile"
 )
+
+// progressEvery bounds how long apply holds printed changes in its buffer.
+const progressEvery = 100 * time.Millisecond
 
 // exitPending is hala ipvs plan's exit status when changes are pending
 // (like terraform plan -detailed-exitcode).
@@ -141,6 +147,8 @@ func openIPVS(netns string) (*ipvs.Handle, error) {
 	switch {
 	case err == nil:
 		return h, nil
+	case errors.Is(err, ipvs.ErrUnsupported) && runtime.GOOS != "linux":
+		return nil, withHint(err, "run hala ipvs on a Linux director")
 	case errors.Is(err, ipvs.ErrUnsupported):
 		return nil, withHint(err, "load the IPVS kernel module: modprobe ip_vs")
 	case errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES):
@@ -170,6 +178,10 @@ func ipvsHint(err error) error {
 func prepareIPVS(ctx context.Context, f *ipvsFlags) (*reconcile.Plan, *ipvs.Handle, error) {
 	inv, err := inventory.Load(f.inventory)
 	if err != nil {
+		return nil, nil, err
+	}
+	// What the inventory asks for is checked before the kernel is opened.
+	if _, err := reconcile.Desired(inv, f.node); err != nil {
 		return nil, nil, err
 	}
 	h, err := openIPVS(f.netns)
@@ -229,9 +241,19 @@ func runIPVSApply(ctx context.Context, streams IOStreams, f *ipvsFlags) error {
 	if f.dryRun {
 		return plan.WriteText(streams.Out)
 	}
+	// Each change is printed as it is made; the output is flushed at least
+	// every progressEvery, so a big apply is not slowed by one write per line.
+	out := bufio.NewWriter(streams.Out)
+	defer out.Flush()
+	last := time.Now()
 	applied, err := reconcile.Execute(ctx, *plan, h, f.state, func(c reconcile.Change) {
-		fmt.Fprintln(streams.Out, c)
+		fmt.Fprintln(out, c)
+		if now := time.Now(); now.Sub(last) >= progressEvery {
+			out.Flush()
+			last = now
+		}
 	})
+	streams.Out = out
 	var ae *reconcile.ApplyError
 	if errors.As(err, &ae) {
 		fmt.Fprintf(streams.Out, "! failed: %s\n", ae.Failed)

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 )
@@ -21,12 +22,25 @@ var ForwardingMethods = []string{"nat", "dr", "tun"}
 
 var (
 	// Names become output directory names and keepalived section names.
-	nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+	nameRE = &lazyRegexp{expr: `^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`}
 	// A user name as Debian's adduser accepts it by default.
-	userRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
+	userRE = &lazyRegexp{expr: `^[a-z_][a-z0-9_-]{0,31}$`}
 	// firewalld zone names.
-	zoneRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,17}$`)
+	zoneRE = &lazyRegexp{expr: `^[A-Za-z0-9_-]{1,17}$`}
 )
+
+// lazyRegexp compiles on first use, not at init: every hala process (hala
+// check runs every few seconds per real server) would otherwise pay for it.
+type lazyRegexp struct {
+	once sync.Once
+	expr string
+	re   *regexp.Regexp
+}
+
+func (l *lazyRegexp) MatchString(s string) bool {
+	l.once.Do(func() { l.re = regexp.MustCompile(l.expr) })
+	return l.re.MatchString(s)
+}
 
 const (
 	minAdvert = 10 * time.Millisecond

@@ -21,7 +21,7 @@ type Handle struct {
 }
 
 func unsupported() error {
-	return fmt.Errorf("IPVS is a Linux kernel feature, this is %s: %w", runtime.GOOS, ErrUnsupported)
+	return fmt.Errorf("%w: IPVS is a Linux kernel feature, this is %s", ErrUnsupported, runtime.GOOS)
 }
 
 // New returns ErrUnsupported: IPVS exists only on Linux.

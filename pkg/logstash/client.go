@@ -189,7 +189,7 @@ func (c *Client) NodeStats(ctx context.Context, pipeline string) (*NodeStats, er
 		}
 		return stats, nil
 	}
-	return nil, fmt.Errorf("%w (no stats endpoint answered: %v)", ErrNotNodeStats, last)
+	return nil, fmt.Errorf("no node stats endpoint answered (last: %v); is this the Logstash API port?", last)
 }
 
 func isSyntax(err error) bool {
@@ -285,7 +285,7 @@ func (c *Client) getOnce(ctx context.Context, u *url.URL, read func(io.Reader) e
 	switch resp.StatusCode {
 	case http.StatusOK:
 	case http.StatusNotFound, http.StatusBadRequest:
-		return nil, errFallback
+		return nil, fmt.Errorf("%w (HTTP %d)", errFallback, resp.StatusCode)
 	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
 		loc, err := resp.Location()
 		if err != nil {
@@ -316,8 +316,9 @@ func (c *Client) dial(ctx context.Context) (net.Conn, error) {
 		conn.SetDeadline(dl)
 	}
 	// Cancellation (not only the deadline) also interrupts blocked I/O.
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	conn = &stopConn{Conn: conn, stop: stop}
+	raw := conn
+	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Unix(1, 0)) })
+	conn = &stopConn{Conn: raw, stop: stop}
 	if c.tls != nil {
 		tc := tls.Client(conn, c.tls)
 		if err := tc.HandshakeContext(ctx); err != nil {

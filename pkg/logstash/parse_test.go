@@ -3,10 +3,12 @@ package logstash
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -316,5 +318,35 @@ func BenchmarkParseNodeStats(b *testing.B) {
 		if _, err := ParseNodeStats(bytes.NewReader(data), 0); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestParseStreamsLargeBody: a 5 MiB body with 100 pipelines is parsed
+// without holding it: allocations stay far below the body's size.
+func TestParseStreamsLargeBody(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"version":"8.15.0","pipelines":{`)
+	filler := strings.Repeat(`{"id":"filter","name":"mutate","events":{"in":1,"out":1,"duration_in_millis":2},"flow":{"worker_utilization":{"current":1.5,"lifetime":"Infinity"}}},`, 100)
+	for i := 0; b.Len() < 5<<20; i++ {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `"p%d":{"plugins":{"inputs":[{"id":"tcp-%d","name":"tcp","events":{"out":%d}}],"filters":[%s{}]}}`, i, i, i, filler)
+	}
+	b.WriteString(`}}`)
+	body := b.String()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	s, err := ParseNodeStats(strings.NewReader(body), 0)
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Pipelines) < 100 {
+		t.Fatalf("%d pipelines", len(s.Pipelines))
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<20 {
+		t.Errorf("parsing a %s body allocated %s; it must stream", FormatBytes(int64(len(body))), FormatBytes(int64(alloc)))
 	}
 }

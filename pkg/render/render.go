@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"net/netip"
@@ -10,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 	"time"
 
@@ -41,15 +43,31 @@ const (
 	LogstashYML    = "logstash/logstash.yml.snippet"
 )
 
-var tmpl = template.Must(template.New("hala").
-	Option("missingkey=error").
-	Funcs(template.FuncMap{
-		"kq":      keepalivedQuote,
-		"lq":      logstashQuote,
-		"sh":      shellQuote,
-		"comment": comment,
-	}).
-	ParseFS(templates.FS, "*.tmpl"))
+// tmpl holds the parsed templates. They are parsed on first use, not at
+// init: every hala process (hala check runs every few seconds per real
+// server) would otherwise pay for it.
+var tmpl = &lazyTemplate{parse: func() *template.Template {
+	return template.Must(template.New("hala").
+		Option("missingkey=error").
+		Funcs(template.FuncMap{
+			"kq":      keepalivedQuote,
+			"lq":      logstashQuote,
+			"sh":      shellQuote,
+			"comment": comment,
+		}).
+		ParseFS(templates.FS, "*.tmpl"))
+}}
+
+type lazyTemplate struct {
+	once  sync.Once
+	parse func() *template.Template
+	t     *template.Template
+}
+
+func (l *lazyTemplate) ExecuteTemplate(w io.Writer, name string, data any) error {
+	l.once.Do(func() { l.t = l.parse() })
+	return l.t.ExecuteTemplate(w, name, data)
+}
 
 // All renders every host's files, sorted by Path.
 func All(inv *inventory.Inventory) ([]File, error) {

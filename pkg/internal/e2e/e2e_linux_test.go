@@ -68,7 +68,7 @@ func TestIntegrationE2E(t *testing.T) {
 	for _, scenario := range []func(*cluster) Row{
 		steadyState, inputStopped, standinKilled, apiBlackholed, keepalivedKilled, rollingRestart,
 	} {
-		start := time.Now()
+		start, busy0 := time.Now(), cpuBusy()
 		marks := map[string]int{}
 		for _, n := range c.nodes {
 			marks[n.name] = len(n.keepalivedLog())
@@ -80,7 +80,7 @@ func TestIntegrationE2E(t *testing.T) {
 			}
 		}
 		table = append(table, row)
-		t.Logf("%s: %s in %s", row.Scenario, map[bool]string{true: "PASS", false: "FAIL"}[row.Pass()], Seconds(time.Since(start)))
+		t.Logf("%s: %s in %s (CPU busy %s)", row.Scenario, map[bool]string{true: "PASS", false: "FAIL"}[row.Pass()], Seconds(time.Since(start)), busy0.since())
 	}
 	text := table.String()
 	fmt.Printf("\n=== end-to-end results (rate %d msg/s, suite %s)\n%s=== end\n", rate, Seconds(time.Since(began)), text)
@@ -218,10 +218,6 @@ type fault struct {
 	// dataPath is true when the fault stops the victim receiving, so
 	// messages sent to it before its removal may be lost.
 	dataPath bool
-	// killed is true when the fault kills the victim's process: the
-	// datagrams queued on its socket, unread, die with it, so the fault
-	// window opens at the last message it wrote rather than at the kill.
-	killed bool
 	// during runs right after inject, while the removal is awaited.
 	during func(row *Row)
 }
@@ -287,14 +283,7 @@ func (c *cluster) removal(f fault) Row {
 	}
 	var windows []Window
 	if f.dataPath {
-		w := Window{From: t0, To: t1}
-		if f.killed {
-			if last, ok := lastBefore(c.sender, span, got, f.victim.name, t0); ok && last.Before(w.From) {
-				w.From = last
-				row.Time = "backlog " + Seconds(t0.Sub(last))
-			}
-		}
-		windows = append(windows, w)
+		windows = append(windows, faultWindow(c.sender, span, got, f.victim.name, t0, t1))
 	}
 	tl := Count(c.sender, span, got, windows...)
 	after := Count(c.sender, c.sender.Within(span, t1, t2), got)
@@ -347,7 +336,6 @@ func standinKilled(c *cluster) Row {
 		inject:   func() error { victim.killStandin(); return nil },
 		repair:   func() error { return c.startStandin(victim, 0) },
 		dataPath: true,
-		killed:   true,
 	})
 }
 
@@ -515,7 +503,11 @@ func rollingRestart(c *cluster) Row {
 	c.settle(&row, holder)
 	st := c.sender.Start()
 	time.Sleep(time.Second)
-	var windows []Window
+	type stop struct {
+		node   string
+		t0, t1 time.Time
+	}
+	var stops []stop
 	var times []string
 	for _, n := range c.nodes {
 		t0 := time.Now()
@@ -523,7 +515,7 @@ func rollingRestart(c *cluster) Row {
 		if err := c.startStandin(n, restartDelay); err != nil {
 			row.Failf("restart %s: %v", n.name, err)
 		}
-		if _, err := testutil.Poll(30*time.Second, sampleEvery, func() error {
+		if _, err := testutil.Poll(30*time.Second, 500*time.Millisecond, func() error {
 			if code, _, out := c.halaCheck(holder, n); code != 0 {
 				return fmt.Errorf("hala check %s: exit %d: %s", n.name, code, out)
 			}
@@ -537,15 +529,24 @@ func rollingRestart(c *cluster) Row {
 			t1 = time.Now()
 			row.Failf("%s not back in %s's table: %s", n.name, holder.name, c.describe(s1))
 		}
-		windows = append(windows, Window{From: t0, To: t1})
+		stops = append(stops, stop{n.name, t0, t1})
 		times = append(times, fmt.Sprintf("%s %s", n.name, Seconds(t1.Sub(t0))))
 		time.Sleep(time.Second)
 	}
 	span := st.Stop()
 	split := c.sender.Burst(splitCount)
 	c.hold()
-	tl := c.count(&row, span, windows...)
-	sp := c.count(&row, split)
+	got, err := c.received()
+	if err != nil {
+		row.Failf("read received messages: %v", err)
+		return row
+	}
+	var windows []Window
+	for _, x := range stops {
+		windows = append(windows, faultWindow(c.sender, span, got, x.node, x.t0, x.t1))
+	}
+	tl := Count(c.sender, span, got, windows...)
+	sp := Count(c.sender, split, got)
 	row.Add(tl)
 	row.Add(sp)
 	row.Time = "restart " + strings.Join(times, ", ")
@@ -557,19 +558,22 @@ func rollingRestart(c *cluster) Row {
 	return row
 }
 
-// lastBefore returns when the last message of span that server wrote,
-// among those sent before t, was sent.
-func lastBefore(s *Sender, span Span, got Received, server string, t time.Time) (time.Time, bool) {
+// faultWindow returns the window in which a fault that stopped server's
+// input at t0, detected at t1, may lose messages. It opens at t0, or
+// earlier at the last message server wrote before t0: datagrams still in
+// flight or queued unread on its socket when the input stopped are lost
+// by the fault even though they were sent just before it. A message sent
+// before that last written one and lost is never the fault's.
+func faultWindow(s *Sender, span Span, got Received, server string, t0, t1 time.Time) Window {
+	w := Window{From: t0, To: t1}
 	for seq := span.End - 1; seq >= span.First; seq-- {
 		at, _ := s.SentAt(seq)
-		if !at.Before(t) {
-			continue
-		}
-		if slices.Contains(got[seq], server) {
-			return at, true
+		if at.Before(t0) && slices.Contains(got[seq], server) {
+			w.From = at
+			break
 		}
 	}
-	return time.Time{}, false
+	return w
 }
 
 // windowsText shows windows relative to t0, e.g. "+0.0s..+3.2s".
@@ -587,4 +591,34 @@ func (c *cluster) lostText(seqs []int, t0 time.Time) string {
 	first, _ := c.sender.SentAt(seqs[0])
 	last, _ := c.sender.SentAt(seqs[len(seqs)-1])
 	return fmt.Sprintf("#%d sent at %+.2fs to #%d at %+.2fs", seqs[0], first.Sub(t0).Seconds(), seqs[len(seqs)-1], last.Sub(t0).Seconds())
+}
+
+// cpuSample is the machine's busy and total CPU time from /proc/stat.
+type cpuSample struct{ busy, total uint64 }
+
+func cpuBusy() cpuSample {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuSample{}
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	f := strings.Fields(line)
+	var s cpuSample
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseUint(v, 10, 64)
+		s.total += n
+		if i != 3 && i != 4 { // idle, iowait
+			s.busy += n
+		}
+	}
+	return s
+}
+
+// since returns the share of CPU time that was busy since s, e.g. "63%".
+func (s cpuSample) since() string {
+	now := cpuBusy()
+	if now.total <= s.total {
+		return "?"
+	}
+	return fmt.Sprintf("%d%%", 100*(now.busy-s.busy)/(now.total-s.total))
 }
