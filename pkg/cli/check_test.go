@@ -257,10 +257,13 @@ func TestCheckUsageErrors(t *testing.T) {
 // the watchdog still reports and ends the process at timeout + 50ms.
 func TestCheckWatchdog(t *testing.T) {
 	exited := make(chan int, 1)
-	release := make(chan struct{})
-	defer close(release)
+	release, returned := make(chan struct{}), make(chan struct{})
 	oldExit, oldRun := exitProcess, runChecker
-	defer func() { exitProcess, runChecker = oldExit, oldRun }()
+	defer func() {
+		close(release)
+		<-returned
+		exitProcess, runChecker = oldExit, oldRun
+	}()
 	exitProcess = func(code int) { exited <- code }
 	runChecker = func(ctx context.Context, src check.Source, o check.Options) *check.Verdict {
 		<-release // ignores ctx: a hang the deadline cannot reach
@@ -268,7 +271,10 @@ func TestCheckWatchdog(t *testing.T) {
 	}
 	var out, errOut syncBuffer
 	start := time.Now()
-	go Run([]string{"check", "--timeout", "200ms", "127.0.0.1", "udp-5514"}, strings.NewReader(""), &out, &errOut)
+	go func() {
+		defer close(returned)
+		Run([]string{"check", "--timeout", "200ms", "127.0.0.1", "udp-5514"}, strings.NewReader(""), &out, &errOut)
+	}()
 	select {
 	case code := <-exited:
 		if elapsed := time.Since(start); code != 1 || elapsed > 300*time.Millisecond {
