@@ -185,6 +185,13 @@ func TestParseInvalid(t *testing.T) {
 			want: []string{`x.toml:4:1: cluster.vrrp_auth_pass: is 9 characters; keepalived's PASS authentication uses at most 8 (it would silently cut the rest)`},
 		},
 		{
+			name: "auth pass with sub-second adverts (VRRPv3)",
+			toml: func(t *testing.T) string {
+				return edit(t, `vrrp_auth_pass = "secret42"`, "vrrp_auth_pass = \"secret42\"\nadvert_interval = \"500ms\"")
+			},
+			want: []string{`x.toml:4:1: cluster.vrrp_auth_pass: is set but advert_interval 500ms is not whole seconds, which needs VRRP version 3, which has no authentication: use whole seconds or drop vrrp_auth_pass`},
+		},
+		{
 			name: "vip prefix length out of range",
 			toml: func(t *testing.T) string {
 				return edit(t, `address = "192.168.1.230/24"`, `address = "192.168.1.230/33"`)

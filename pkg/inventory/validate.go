@@ -221,6 +221,18 @@ func (c *checker) cluster() {
 			}
 		}
 	}
+	// VRRP version 3 (needed below whole-second adverts and for IPv6) has no
+	// authentication: keepalived ignores auth_pass there, so say it now.
+	if cl.VRRPAuthPass != "" {
+		if adv := cl.AdvertInterval.Duration; adv%time.Second != 0 {
+			c.errorf("cluster.vrrp_auth_pass", "is set but advert_interval %s is not whole seconds, which needs VRRP version 3, which has no authentication: use whole seconds or drop vrrp_auth_pass", adv)
+		}
+		for i, v := range c.inv.VIPs {
+			if v.Address.IsValid() && v.Address.Addr().Is6() && c.sameFamilyAsDirectors(v) {
+				c.errorf(indexKey("vip", i)+".address", "is IPv6, which needs VRRP version 3, which has no authentication: drop cluster.vrrp_auth_pass")
+			}
+		}
+	}
 	if adv := cl.AdvertInterval.Duration; adv < minAdvert || adv > maxAdvert {
 		c.errorf("cluster.advert_interval", "%s is outside keepalived's range 10ms-255s", adv)
 	} else if adv%minAdvert != 0 {

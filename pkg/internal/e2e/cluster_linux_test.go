@@ -461,21 +461,43 @@ func readIPVS(f *os.File, vip netip.Addr, port int) (map[netip.AddrPort]int, err
 }
 
 // hasAddr reports whether the node's namespace has addr on an interface.
+// It reads the namespace's IPv4 addresses over rtnetlink, as ip does.
 //
-// Equivalent to: ip -n NS addr show | grep ADDR
+// Equivalent to: ip -n NS -4 addr show | grep ADDR
 func (n *node) hasAddr(addr netip.Addr) (bool, error) {
 	var found bool
 	var err error
-	n.thread.do(func() {
-		var addrs []net.Addr
-		addrs, err = net.InterfaceAddrs()
-		for _, a := range addrs {
-			if p, perr := netip.ParsePrefix(a.String()); perr == nil && p.Addr() == addr {
-				found = true
+	n.thread.do(func() { found, err = hasAddr4(addr) })
+	return found, err
+}
+
+func hasAddr4(addr netip.Addr) (bool, error) {
+	tab, err := syscall.NetlinkRIB(syscall.RTM_GETADDR, syscall.AF_INET)
+	if err != nil {
+		return false, err
+	}
+	msgs, err := syscall.ParseNetlinkMessage(tab)
+	if err != nil {
+		return false, err
+	}
+	for i := range msgs {
+		if msgs[i].Header.Type != syscall.RTM_NEWADDR {
+			continue
+		}
+		attrs, err := syscall.ParseNetlinkRouteAttr(&msgs[i])
+		if err != nil {
+			return false, err
+		}
+		for _, a := range attrs {
+			if a.Attr.Type != syscall.IFA_LOCAL && a.Attr.Type != syscall.IFA_ADDRESS {
+				continue
+			}
+			if ip, ok := netip.AddrFromSlice(a.Value); ok && ip == addr {
+				return true, nil
 			}
 		}
-	})
-	return found, err
+	}
+	return false, nil
 }
 
 // sample is one look at both directors.

@@ -53,6 +53,9 @@ func TestIntegrationE2E(t *testing.T) {
 	began := time.Now()
 	c := newCluster(t, rate)
 	c.converge()
+	idle := cpuBusy()
+	time.Sleep(2 * time.Second)
+	t.Logf("CPU busy with no traffic: %s", idle.since())
 	t.Logf("cluster up in %s: delay_loop %s, misc_timeout %s, check timeout %s, advert_int %s, priorities %v",
 		Seconds(time.Since(began)), c.delayLoop, c.miscTimeout, c.checkTimeout, c.advert, c.priority)
 

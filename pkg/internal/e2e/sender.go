@@ -121,6 +121,8 @@ func (st *Stream) after(n int) <-chan struct{} {
 func (st *Stream) run() {
 	defer close(st.done)
 	start := time.Now()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
 	for i := 0; ; i++ {
 		st.s.mu.Lock()
 		limit := st.limit
@@ -133,10 +135,11 @@ func (st *Stream) run() {
 		// Keep to the schedule; after a stall, catch up without bursting
 		// more than the lost time allows.
 		if d := time.Until(start.Add(time.Duration(i) * st.s.interval)); d > 0 {
+			timer.Reset(d)
 			select {
 			case <-st.stop:
 				return
-			case <-time.After(d):
+			case <-timer.C:
 			}
 		}
 		select {
