@@ -89,7 +89,9 @@ func TestKeepalivedConfigTest(t *testing.T) {
 				if err := ns.Cmd("ip", "link", "add", name, "type", "dummy").Run(); err != nil {
 					ns.IP(t, "link", "add", name, "type", "bridge")
 				}
-				ns.IP(t, "link", "set", name, "up")
+				// keepalived -t refuses a VRRP interface without multicast,
+				// which dummy interfaces lack by default.
+				ns.IP(t, "link", "set", name, "multicast", "on", "up")
 			}
 
 			dir := t.TempDir()
