@@ -277,8 +277,11 @@ func TestCheckWatchdog(t *testing.T) {
 	}()
 	select {
 	case code := <-exited:
-		if elapsed := time.Since(start); code != 1 || elapsed > 300*time.Millisecond {
-			t.Errorf("watchdog exit(%d) after %s, want exit(1) within 300ms", code, elapsed)
+		// The tight bound (timeout+100ms for the whole process) is asserted
+		// by TestCheckProcess on the real binary; here the scheduler of a
+		// loaded -race run gets slack, but never an early exit.
+		if elapsed := time.Since(start); code != 1 || elapsed < 200*time.Millisecond || elapsed > 1200*time.Millisecond {
+			t.Errorf("watchdog exit(%d) after %s, want exit(1) between 200ms and 1.2s", code, elapsed)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the watchdog did not end the process")

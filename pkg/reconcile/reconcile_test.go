@@ -178,6 +178,7 @@ backend_port = 15044`, 1)
 	}
 
 	v6 := strings.Replace(baseInventory, `address = "10.0.0.100/24"`, `address = "2001:db8::100/64"`, 1)
+	v6 = strings.Replace(v6, "vrrp_auth_pass = \"secret42\"\n", "", 1) // VRRPv3 (IPv6) has no authentication
 	v6 = strings.Replace(v6, `address = "10.0.0.1"`, `address = "2001:db8::1"`, 1)
 	v6 = strings.Replace(v6, `address = "10.0.0.2"`, `address = "2001:db8::2"`, 1)
 	v6 = strings.Replace(v6, `address = "10.0.0.11"`, `address = "2001:db8::11"`, 1)
