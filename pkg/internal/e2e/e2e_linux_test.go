@@ -20,12 +20,17 @@ import (
 )
 
 const (
-	// rate is the client's messages per second: low enough for the
-	// emulated (TCG) VM to keep up, high enough to count a loss window in
-	// tens of messages.
-	rate = 200
-	// splitCount is the burst that shows an even round-robin split.
+	// rate is the client's messages per second: high enough to count a
+	// loss window in tens of messages, low enough to leave the emulated
+	// (TCG) VM the CPU that keepalived and hala check need on time (200/s
+	// kept its two vCPUs 60-90 % busy).
+	rate = 100
+	// splitCount is the steady-state burst that shows the even
+	// round-robin split.
 	splitCount = 1000
+	// evenCount is the burst that shows the split is even again after a
+	// scenario.
+	evenCount = 400
 	// restartDelay is how long a restarted stand-in takes to listen again
 	// in the rolling restart, standing in for Logstash's JVM start.
 	restartDelay = 3 * time.Second
@@ -87,9 +92,6 @@ func TestIntegrationE2E(t *testing.T) {
 	}
 	text := table.String()
 	fmt.Printf("\n=== end-to-end results (rate %d msg/s, suite %s)\n%s=== end\n", rate, Seconds(time.Since(began)), text)
-	if p := os.Getenv("HALA_E2E_TABLE"); p != "" {
-		os.WriteFile(p, []byte(text), 0o644)
-	}
 	if !table.Pass() {
 		for _, n := range c.nodes {
 			t.Logf("keepalived log of %s:\n%s", n.name, n.keepalivedLog())
@@ -120,7 +122,9 @@ func (c *cluster) converge() {
 			if done, err := n.ka.Exited(); done {
 				return fmt.Errorf("keepalived on %s exited: %v", n.name, err)
 			}
-			if r, err := n.apiRequests(); err != nil || r < len(c.nodes) {
+			// The checks talk to every stand-in (unless the control run
+			// disabled them).
+			if r, err := n.apiRequests(); os.Getenv(envDisableCheck) != "1" && (err != nil || r < len(c.nodes)) {
 				return fmt.Errorf("stand-in %s answered %d API requests (%v)", n.name, r, err)
 			}
 		}
@@ -276,7 +280,7 @@ func (c *cluster) removal(f fault) Row {
 	row.Check(!ok || back <= backBound+sampleEvery, "%s back after %s; bound delay_loop + check timeout = %s", f.victim.name, Seconds(back), Seconds(backBound))
 	time.Sleep(500 * time.Millisecond)
 	span := st.Stop()
-	split := c.sender.Burst(splitCount)
+	split := c.sender.Burst(evenCount)
 	c.hold()
 
 	got, err := c.received()
@@ -477,7 +481,7 @@ func keepalivedKilled(c *cluster) Row {
 		row.Failf("%s's table not full again: %s", p.name, c.describe(c.mon.last()))
 	}
 	span := st.Stop()
-	split := c.sender.Burst(splitCount)
+	split := c.sender.Burst(evenCount)
 	c.hold()
 
 	tl := c.count(&row, span, Window{From: t0, To: t1}, Window{From: t2, To: t3})
@@ -537,7 +541,7 @@ func rollingRestart(c *cluster) Row {
 		time.Sleep(time.Second)
 	}
 	span := st.Stop()
-	split := c.sender.Burst(splitCount)
+	split := c.sender.Burst(evenCount)
 	c.hold()
 	got, err := c.received()
 	if err != nil {

@@ -259,6 +259,13 @@ func TestIntegrationUDPTraffic(t *testing.T) {
 			}
 		},
 	}, {
+		name: "one_packet_wrr_splits_evenly", scheduler: "wrr", onePacket: true,
+		check: func(t *testing.T, got []int64) {
+			if got[0] != datagrams/2 || got[1] != datagrams/2 {
+				t.Fatalf("wrr with one_packet: rs1 got %d, rs2 got %d; want %d each", got[0], got[1], datagrams/2)
+			}
+		},
+	}, {
 		// A one-packet "connection" is freed as soon as its datagram is
 		// sent, so every real server always counts zero connections and
 		// lc/wlc pick the same one (the head of the kernel's list) for
@@ -270,6 +277,12 @@ func TestIntegrationUDPTraffic(t *testing.T) {
 	}, {
 		name: "one_packet_wlc_uses_one_server", scheduler: "wlc", onePacket: true,
 		check: allOnOneServer,
+	}, {
+		name: "MEASURE_sed", scheduler: "sed", onePacket: true,
+		check: func(t *testing.T, got []int64) {},
+	}, {
+		name: "MEASURE_nq", scheduler: "nq", onePacket: true,
+		check: func(t *testing.T, got []int64) {},
 	}, {
 		// Without one_packet IPVS keeps one UDP connection entry per client
 		// address and port, so one syslog sender's datagrams all go to one
