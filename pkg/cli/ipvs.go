@@ -99,7 +99,8 @@ func newIPVSApplyCommand(streams IOStreams) *cobra.Command {
 		Use:   "apply -i FILE [--node NAME] [--prune] [--dry-run] [--state FILE]",
 		Short: "Make the kernel's IPVS table match the inventory, printing each change",
 		Long: `Compute the plan (see hala ipvs plan) and execute exactly it, one netlink
-call per change, printing each change as it is made. A setting that can be
+request per change (pipelined: many per round trip), printing each change as
+it is made. A setting that can be
 changed in place is updated, never deleted and re-added, so connections and
 counters survive. When the table already matches, apply sends no write.
 
@@ -181,14 +182,15 @@ func prepareIPVS(ctx context.Context, f *ipvsFlags) (*reconcile.Plan, *ipvs.Hand
 		return nil, nil, err
 	}
 	// What the inventory asks for is checked before the kernel is opened.
-	if _, err := reconcile.Desired(inv, f.node); err != nil {
+	desired, err := reconcile.Desired(inv, f.node)
+	if err != nil {
 		return nil, nil, err
 	}
 	h, err := openIPVS(f.netns)
 	if err != nil {
 		return nil, nil, err
 	}
-	plan, err := reconcile.Prepare(ctx, inv, h, reconcile.Options{Node: f.node, Prune: f.prune, StatePath: f.state})
+	plan, err := reconcile.PrepareTable(ctx, desired, h, reconcile.Options{Prune: f.prune, StatePath: f.state})
 	if err != nil {
 		h.Close()
 		return nil, nil, ipvsHint(err)
@@ -257,8 +259,11 @@ func runIPVSApply(ctx context.Context, streams IOStreams, f *ipvsFlags) error {
 	var ae *reconcile.ApplyError
 	if errors.As(err, &ae) {
 		fmt.Fprintf(streams.Out, "! failed: %s\n", ae.Failed)
-		fmt.Fprintf(streams.Out, "Stopped: %d of %d changes applied, 1 failed, %d not attempted (%d netlink writes).\n",
-			len(ae.Applied), len(plan.Changes), ae.NotAttempted, h.Writes())
+		for _, f := range ae.Others {
+			fmt.Fprintf(streams.Out, "! failed: %s\n", f)
+		}
+		fmt.Fprintf(streams.Out, "Stopped: %d of %d changes applied, %d failed, %d not attempted (%d netlink writes).\n",
+			len(ae.Applied), len(plan.Changes), 1+len(ae.Others), ae.NotAttempted, h.Writes())
 		return ipvsHint(err)
 	}
 	if err != nil {

@@ -78,8 +78,7 @@ func TestMobyConversion(t *testing.T) {
 	}
 
 	d := Destination{Address: netip.MustParseAddr("10.0.0.11"), Port: 5514, Forwarding: Route, Weight: MaxWeight}
-	md := toMobyDestination(d)
-	md.Address = md.Address.To4()
+	md := &moby.Destination{Address: net.ParseIP("10.0.0.11").To4(), Port: 5514, ConnectionFlags: uint32(Route), Weight: MaxWeight, AddressFamily: syscall.AF_INET}
 	md.ConnectionFlags |= 0x0100 // a connection flag above the forwarding bits
 	dback, err := fromMobyDestination(md)
 	if err != nil || dback != d {

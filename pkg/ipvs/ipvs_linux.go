@@ -15,8 +15,6 @@ import (
 	"time"
 
 	moby "github.com/moby/ipvs"
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -25,8 +23,12 @@ import (
 const DefaultTimeout = 5 * time.Second
 
 // Handle reads and writes the IPVS table of one network namespace. Its
-// methods are safe for concurrent use: calls are serialised on one netlink
-// socket, each under a deadline.
+// methods are safe for concurrent use: calls are serialised, each under a
+// deadline.
+//
+// Writes and Entries go through hala's own netlink client (see
+// netlink_linux.go), which pipelines requests; Services and Destinations
+// read through github.com/moby/ipvs.
 type Handle struct {
 	// Timeout bounds each netlink call (DefaultTimeout when 0). Set it
 	// before the first call.
@@ -34,54 +36,31 @@ type Handle struct {
 
 	path   string
 	mu     sync.Mutex
-	h      *moby.Handle // nil after Close or after a call timed out
+	c      *conn        // nil after Close or after a transport error
+	h      *moby.Handle // opened on first use; nil after a call timed out
 	closed bool
 	writes atomic.Uint64
 }
 
 // New returns a Handle bound to the network namespace at nsPath (such as
 // /run/netns/NAME or /proc/PID/ns/net); "" means the caller's namespace.
-// It fails, wrapping ErrUnsupported, when the kernel has no IPVS.
+// It fails, wrapping ErrUnsupported, when the kernel has no IPVS: it asks
+// generic netlink for the "IPVS" family, as moby/ipvs does not.
 func New(nsPath string) (*Handle, error) {
-	if err := probe(nsPath); err != nil {
-		return nil, err
-	}
 	h := &Handle{path: nsPath}
-	mh, err := h.open()
+	c, err := dial(nsPath, h.timeout())
 	if err != nil {
 		return nil, err
 	}
-	h.h = mh
+	h.c = c
 	return h, nil
 }
 
-// probe asks generic netlink, in the target namespace, for the "IPVS"
-// family: moby/ipvs would silently talk to family 0 without it.
-func probe(nsPath string) error {
-	ns := netns.None()
-	if nsPath != "" {
-		var err error
-		ns, err = netns.GetFromPath(nsPath)
-		if err != nil {
-			return fmt.Errorf("open network namespace %s: %w", nsPath, err)
-		}
-		defer ns.Close()
+func (h *Handle) timeout() time.Duration {
+	if h.Timeout <= 0 {
+		return DefaultTimeout
 	}
-	nh, err := netlink.NewHandleAt(ns, unix.NETLINK_GENERIC)
-	if err != nil {
-		return fmt.Errorf("open generic netlink socket: %w", err)
-	}
-	defer nh.Close()
-	if err := nh.SetSocketTimeout(DefaultTimeout); err != nil {
-		return fmt.Errorf("set netlink timeout: %w", err)
-	}
-	if _, err := nh.GenlFamilyGet("IPVS"); err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return fmt.Errorf("%w: the kernel has no generic netlink family \"IPVS\" (ip_vs module not loaded)", ErrUnsupported)
-		}
-		return fmt.Errorf("probe IPVS: %w", err)
-	}
-	return nil
+	return h.Timeout
 }
 
 func (h *Handle) open() (*moby.Handle, error) {
@@ -95,7 +74,7 @@ func (h *Handle) open() (*moby.Handle, error) {
 	return mh, nil
 }
 
-// Close releases the netlink socket. The Handle is unusable afterwards.
+// Close releases the netlink sockets. The Handle is unusable afterwards.
 func (h *Handle) Close() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -104,6 +83,10 @@ func (h *Handle) Close() error {
 		h.h.Close()
 		h.h = nil
 	}
+	if h.c != nil {
+		h.c.close()
+		h.c = nil
+	}
 	return nil
 }
 
@@ -111,10 +94,10 @@ func (h *Handle) Close() error {
 // delete) this Handle has sent, successful or not.
 func (h *Handle) Writes() uint64 { return h.writes.Load() }
 
-// do runs f on the netlink socket under the lock and a deadline. When the
-// deadline passes or ctx is cancelled, the socket is closed (which unblocks
-// f) and a fresh one is opened on the next call.
-func (h *Handle) do(ctx context.Context, write bool, f func(*moby.Handle) error) error {
+// do runs f on the moby/ipvs socket under the lock and a deadline. When
+// the deadline passes or ctx is cancelled, the socket is closed (which
+// unblocks f) and a fresh one is opened on the next call.
+func (h *Handle) do(ctx context.Context, f func(*moby.Handle) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -130,17 +113,11 @@ func (h *Handle) do(ctx context.Context, write bool, f func(*moby.Handle) error)
 		}
 		h.h = mh
 	}
-	timeout := h.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
+	timeout := h.timeout()
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	mh := h.h
 	stop := context.AfterFunc(cctx, mh.Close)
-	if write {
-		h.writes.Add(1)
-	}
 	err := f(mh)
 	if !stop() {
 		// The deadline closed the socket: it is useless now.
@@ -155,12 +132,180 @@ func (h *Handle) do(ctx context.Context, write bool, f func(*moby.Handle) error)
 	return err
 }
 
+// conn returns the netlink client, redialled after a transport error, with
+// its socket timeout set from h.Timeout and ctx's deadline. The caller
+// holds h.mu.
+func (h *Handle) conn(ctx context.Context) (*conn, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if h.closed {
+		return nil, errors.New("IPVS handle is closed")
+	}
+	if h.c != nil && h.c.fd < 0 {
+		h.c = nil
+	}
+	timeout := h.timeout()
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
+		timeout = time.Until(dl)
+		if timeout <= 0 {
+			return nil, context.DeadlineExceeded
+		}
+	}
+	if h.c == nil {
+		c, err := dial(h.path, timeout)
+		if err != nil {
+			return nil, err
+		}
+		h.c = c
+	}
+	if err := h.c.setTimeout(timeout); err != nil {
+		h.c.close()
+		h.c = nil
+		return nil, err
+	}
+	return h.c, nil
+}
+
+// transport turns a socket failure into the error callers see, and drops
+// the socket: replies to what was sent may still arrive on it.
+func (h *Handle) transport(ctx context.Context, err error) error {
+	if h.c != nil {
+		h.c.close()
+		h.c = nil
+	}
+	if errors.Is(err, errTimeout) {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("no reply from the kernel within %v: %w", h.timeout(), context.DeadlineExceeded)
+	}
+	return err
+}
+
+// ErrNotAttempted is Batch's result for a request it did not send because
+// an earlier one failed.
+var ErrNotAttempted = errors.New("not attempted: an earlier change failed")
+
+// Batch makes reqs in order and returns one result per request: nil when
+// the kernel made the change, ErrNotAttempted when it was not sent, or why
+// it failed.
+//
+// Requests are pipelined: up to a few hundred go to the kernel in one
+// message, which handles them in order and reports each failure. A batch
+// ends after every OpAddService and OpUpdateService, so no destination is
+// sent before the outcome of its service's own change is known. After a
+// batch with a failure nothing more is sent; the requests of that batch
+// after the failure were made all the same, and their results say so.
+// A request that fails validation ends the batch before it and fails
+// without being sent.
+func (h *Handle) Batch(ctx context.Context, reqs []Request) []error {
+	errs := make([]error, len(reqs))
+	for i := range errs {
+		errs[i] = ErrNotAttempted
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	checked := make([]Request, len(reqs))
+	for i := 0; i < len(reqs); {
+		// The batch: reqs[i:j].
+		j, invalid := i, error(nil)
+		for j < len(reqs) && j-i < maxBatch {
+			r := reqs[j]
+			if invalid = r.check(); invalid != nil {
+				break
+			}
+			checked[j] = r
+			j++
+			if r.Op == OpAddService || r.Op == OpUpdateService {
+				break
+			}
+		}
+		if j > i {
+			c, err := h.conn(ctx)
+			if err != nil {
+				for k := i; k < j; k++ {
+					errs[k] = reqs[k].wrap(err)
+				}
+				return errs
+			}
+			h.writes.Add(uint64(j - i))
+			res := errs[i:j]
+			for k := range res {
+				res[k] = nil
+			}
+			if err := c.exchange(checked[i:j], res); err != nil {
+				err = h.transport(ctx, err)
+				for k := i; k < j; k++ {
+					// The outcome is unknown: the kernel may have made it.
+					errs[k] = reqs[k].wrap(err)
+				}
+				return errs
+			}
+			failed := false
+			for k := i; k < j; k++ {
+				if errs[k] != nil {
+					errs[k] = checked[k].wrap(errs[k])
+					failed = true
+				}
+			}
+			if failed {
+				return errs
+			}
+		}
+		if invalid != nil {
+			errs[j] = invalid
+			return errs
+		}
+		i = j
+	}
+	return errs
+}
+
+// Entry is a virtual service with its destinations, as Entries reads them.
+type Entry struct {
+	Service      Service
+	Destinations []Destination
+}
+
+// Entries reads the whole table: every service and its destinations, with
+// counters, in the kernel's order.
+//
+// Equivalent to: ipvsadm -Ln --stats
+func (h *Handle) Entries(ctx context.Context) ([]Entry, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c, err := h.conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list services: %w", err)
+	}
+	svcs, err := c.services()
+	if err != nil {
+		return nil, fmt.Errorf("list services: %w", h.transport(ctx, err))
+	}
+	out := make([]Entry, 0, len(svcs))
+	for _, s := range svcs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		ds, err := c.destinations(s)
+		if errors.Is(err, unix.ESRCH) {
+			continue // deleted by another tool since the service dump
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list destinations of %s: %w", s.Key(), h.transport(ctx, err))
+		}
+		out = append(out, Entry{Service: s, Destinations: ds})
+	}
+	return out, nil
+}
+
 // Services returns every virtual service in the table, with counters.
 //
 // Equivalent to: ipvsadm -Ln --stats
 func (h *Handle) Services(ctx context.Context) ([]Service, error) {
 	var ms []*moby.Service
-	err := h.do(ctx, false, func(mh *moby.Handle) error {
+	err := h.do(ctx, func(mh *moby.Handle) error {
 		var err error
 		ms, err = mh.GetServices()
 		return err
@@ -188,7 +333,7 @@ func (h *Handle) Destinations(ctx context.Context, svc Service) ([]Destination, 
 		return nil, fmt.Errorf("list destinations of %s: %w", svc.Key(), err)
 	}
 	var md []*moby.Destination
-	err = h.do(ctx, false, func(mh *moby.Handle) error {
+	err = h.do(ctx, func(mh *moby.Handle) error {
 		var err error
 		md, err = mh.GetDestinations(ms)
 		return err
@@ -211,7 +356,7 @@ func (h *Handle) Destinations(ctx context.Context, svc Service) ([]Destination, 
 //
 // Equivalent to: ipvsadm -A -u VIP:PORT -s rr [-o] [-p TIMEOUT]
 func (h *Handle) AddService(ctx context.Context, svc Service) error {
-	return h.writeService(ctx, "add", svc, func(mh *moby.Handle, ms *moby.Service) error { return mh.NewService(ms) })
+	return h.Batch(ctx, []Request{{Op: OpAddService, Service: svc}})[0]
 }
 
 // UpdateService sets every field of the existing service svc.Key() to
@@ -220,41 +365,21 @@ func (h *Handle) AddService(ctx context.Context, svc Service) error {
 //
 // Equivalent to: ipvsadm -E -u VIP:PORT -s rr [-o] [-p TIMEOUT]
 func (h *Handle) UpdateService(ctx context.Context, svc Service) error {
-	return h.writeService(ctx, "update", svc, func(mh *moby.Handle, ms *moby.Service) error { return mh.UpdateService(ms) })
+	return h.Batch(ctx, []Request{{Op: OpUpdateService, Service: svc}})[0]
 }
 
 // DeleteService removes svc and, with it, its destinations.
 //
 // Equivalent to: ipvsadm -D -u VIP:PORT
 func (h *Handle) DeleteService(ctx context.Context, svc Service) error {
-	if svc.Scheduler == "" {
-		svc.Scheduler = "rr" // not compared by the kernel on delete
-	}
-	return h.writeService(ctx, "delete", svc, func(mh *moby.Handle, ms *moby.Service) error { return mh.DelService(ms) })
-}
-
-func (h *Handle) writeService(ctx context.Context, verb string, svc Service, f func(*moby.Handle, *moby.Service) error) error {
-	if err := svc.Validate(); err != nil {
-		return fmt.Errorf("%s service: %w", verb, err)
-	}
-	ms, err := toMobyService(svc)
-	if err != nil {
-		return fmt.Errorf("%s service %s: %w", verb, svc.Key(), err)
-	}
-	err = h.do(ctx, true, func(mh *moby.Handle) error { return f(mh, ms) })
-	if err != nil {
-		return fmt.Errorf("%s service %s: %w", verb, svc.Key(), svcErr(err, svc))
-	}
-	return nil
+	return h.Batch(ctx, []Request{{Op: OpDeleteService, Service: svc}})[0]
 }
 
 // AddDestination adds d to the existing service svc.
 //
 // Equivalent to: ipvsadm -a -u VIP:PORT -r RIP:PORT -m -w 1
 func (h *Handle) AddDestination(ctx context.Context, svc Service, d Destination) error {
-	return h.writeDestination(ctx, "add", svc, d, func(mh *moby.Handle, ms *moby.Service, md *moby.Destination) error {
-		return mh.NewDestination(ms, md)
-	})
+	return h.Batch(ctx, []Request{{Op: OpAddDestination, Service: svc, Destination: d}})[0]
 }
 
 // UpdateDestination sets the forwarding method, weight and thresholds of
@@ -262,40 +387,14 @@ func (h *Handle) AddDestination(ctx context.Context, svc Service, d Destination)
 //
 // Equivalent to: ipvsadm -e -u VIP:PORT -r RIP:PORT -m -w 2
 func (h *Handle) UpdateDestination(ctx context.Context, svc Service, d Destination) error {
-	return h.writeDestination(ctx, "update", svc, d, func(mh *moby.Handle, ms *moby.Service, md *moby.Destination) error {
-		return mh.UpdateDestination(ms, md)
-	})
+	return h.Batch(ctx, []Request{{Op: OpUpdateDestination, Service: svc, Destination: d}})[0]
 }
 
 // DeleteDestination removes the destination d.Key() from svc.
 //
 // Equivalent to: ipvsadm -d -u VIP:PORT -r RIP:PORT
 func (h *Handle) DeleteDestination(ctx context.Context, svc Service, d Destination) error {
-	return h.writeDestination(ctx, "delete", svc, d, func(mh *moby.Handle, ms *moby.Service, md *moby.Destination) error {
-		return mh.DelDestination(ms, md)
-	})
-}
-
-func (h *Handle) writeDestination(ctx context.Context, verb string, svc Service, d Destination, f func(*moby.Handle, *moby.Service, *moby.Destination) error) error {
-	if svc.Scheduler == "" {
-		svc.Scheduler = "rr" // the kernel looks services up by key only
-	}
-	ms, err := toMobyService(svc)
-	if err != nil {
-		return fmt.Errorf("%s destination %s on %s: %w", verb, d.Key(), svc.Key(), err)
-	}
-	if err := d.Validate(); err != nil {
-		return fmt.Errorf("%s destination on %s: %w", verb, svc.Key(), err)
-	}
-	if d.Address.Is4() != svc.Address.Is4() {
-		return fmt.Errorf("%s destination %s on %s: address family differs from the service's", verb, d.Key(), svc.Key())
-	}
-	md := toMobyDestination(d)
-	err = h.do(ctx, true, func(mh *moby.Handle) error { return f(mh, ms, md) })
-	if err != nil {
-		return fmt.Errorf("%s destination %s on %s: %w", verb, d.Key(), svc.Key(), destErr(err, verb))
-	}
-	return nil
+	return h.Batch(ctx, []Request{{Op: OpDeleteDestination, Service: svc, Destination: d}})[0]
 }
 
 // svcErr names what the kernel's errno means for a service request.
@@ -407,19 +506,6 @@ func kernelNetmask(addr netip.Addr, m uint32) uint32 {
 	var b [4]byte
 	binary.BigEndian.PutUint32(b[:], m)
 	return binary.NativeEndian.Uint32(b[:])
-}
-
-func toMobyDestination(d Destination) *moby.Destination {
-	addr := d.Address.Unmap()
-	return &moby.Destination{
-		Address:         net.IP(addr.AsSlice()),
-		Port:            d.Port,
-		Weight:          d.Weight,
-		ConnectionFlags: uint32(d.Forwarding & forwardingMask),
-		AddressFamily:   family(addr),
-		UpperThreshold:  d.UpperThreshold,
-		LowerThreshold:  d.LowerThreshold,
-	}
 }
 
 func fromMobyDestination(m *moby.Destination) (Destination, error) {

@@ -3,9 +3,10 @@ package reconcile
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/hala-lb/hala/pkg/ipvs"
@@ -315,26 +316,31 @@ func Diff(desired, observed Table, owned Owned, prune bool) Plan {
 		if fs := serviceFields(have.Service, want.Service); len(fs) > 0 {
 			p.Changes = append(p.Changes, Change{Action: Update, Name: want.Name, Service: want.Service, Fields: fs})
 		}
-		haveDests := make(map[netip.AddrPort]ipvs.Destination, len(have.Destinations))
-		for _, d := range have.Destinations {
-			haveDests[d.Key()] = d
-		}
+		// Both lists are sorted by key: walk them side by side.
 		var adds, updates, deletes []Change
-		wantDests := make(map[netip.AddrPort]bool, len(want.Destinations))
-		for _, d := range want.Destinations {
-			wantDests[d.Key()] = true
-			o, ok := haveDests[d.Key()]
-			if !ok {
-				adds = append(adds, destChange(Add, want, d, nil))
-				continue
+		hd, wd := have.Destinations, want.Destinations
+		for len(hd) > 0 || len(wd) > 0 {
+			c := 0
+			switch {
+			case len(hd) == 0:
+				c = 1
+			case len(wd) == 0:
+				c = -1
+			default:
+				c = hd[0].Key().Compare(wd[0].Key())
 			}
-			if fs := destinationFields(o, d); len(fs) > 0 {
-				updates = append(updates, destChange(Update, want, d, fs))
-			}
-		}
-		for _, d := range have.Destinations {
-			if !wantDests[d.Key()] {
-				deletes = append(deletes, destChange(Delete, want, d, nil))
+			switch {
+			case c < 0:
+				deletes = append(deletes, destChange(Delete, want, hd[0], nil))
+				hd = hd[1:]
+			case c > 0:
+				adds = append(adds, destChange(Add, want, wd[0], nil))
+				wd = wd[1:]
+			default:
+				if fs := destinationFields(hd[0], wd[0]); len(fs) > 0 {
+					updates = append(updates, destChange(Update, want, wd[0], fs))
+				}
+				hd, wd = hd[1:], wd[1:]
 			}
 		}
 		p.Changes = append(p.Changes, adds...)
@@ -369,7 +375,17 @@ func destChange(a Action, e Entry, d ipvs.Destination, fs []Field) Change {
 	return Change{Action: a, Name: e.Name, Service: e.Service, Destination: &d, Fields: fs}
 }
 
+// sorted returns t sorted, t itself when it already is (Desired and
+// Observe sort), else a sorted copy: the caller's table is not changed.
 func sorted(t Table) Table {
+	byKey := func(a, b Entry) int { return a.Service.Key().Compare(b.Service.Key()) }
+	isSorted := slices.IsSortedFunc(t, byKey)
+	for i := 0; isSorted && i < len(t); i++ {
+		isSorted = slices.IsSortedFunc(t[i].Destinations, func(a, b ipvs.Destination) int { return a.Key().Compare(b.Key()) })
+	}
+	if isSorted {
+		return t
+	}
 	out := make(Table, len(t))
 	for i, e := range t {
 		e.Destinations = append([]ipvs.Destination(nil), e.Destinations...)
@@ -384,25 +400,49 @@ func sorted(t Table) Table {
 type ApplyError struct {
 	Applied []Change
 	Failed  Change
-	// NotAttempted counts the changes after Failed.
+	// NotAttempted counts the changes after Failed that were not sent.
 	NotAttempted int
 	Err          error
+	// Others are changes after Failed that failed too. A pipelined apply
+	// (see Batcher) sends a batch of changes at once, so the changes of
+	// Failed's batch that follow it were made, or failed, all the same:
+	// Applied holds those made, Others those that failed.
+	Others []Failure
 }
+
+// Failure is a change the kernel refused, and why.
+type Failure struct {
+	Change Change
+	Err    error
+}
+
+// String returns the change and the cause.
+func (f Failure) String() string { return f.Change.String() + ": " + f.Err.Error() }
 
 // Error returns "apply stopped after 3 of 7 changes: <cause>".
 func (e *ApplyError) Error() string {
-	total := len(e.Applied) + 1 + e.NotAttempted
+	total := len(e.Applied) + 1 + len(e.Others) + e.NotAttempted
 	return fmt.Sprintf("apply stopped after %d of %d changes: %v", len(e.Applied), total, e.Err)
 }
 
 // Unwrap returns the cause.
 func (e *ApplyError) Unwrap() error { return e.Err }
 
-// Apply makes the plan's changes on target, in order, one call each, and
-// calls progress (when not nil) after each one succeeds. It stops at the
-// first error and returns an *ApplyError. It never reads the table: the
-// plan is executed exactly as computed.
+// batchSize is how many changes a pipelined Apply hands the target at a
+// time, between progress reports.
+const batchSize = 1024
+
+// Apply makes the plan's changes on target, in order, and calls progress
+// (when not nil) for each one that succeeded. It stops at the first error
+// and returns an *ApplyError. It never reads the table: the plan is
+// executed exactly as computed.
+//
+// A target that is a Batcher gets the changes in batches, pipelined; else
+// Apply makes one call per change.
 func Apply(ctx context.Context, plan Plan, target Target, progress func(Change)) ([]Change, error) {
+	if b, ok := target.(Batcher); ok {
+		return applyBatched(ctx, plan, b, progress)
+	}
 	applied := make([]Change, 0, len(plan.Changes))
 	for i, c := range plan.Changes {
 		err := ctx.Err()
@@ -418,6 +458,57 @@ func Apply(ctx context.Context, plan Plan, target Target, progress func(Change))
 		}
 	}
 	return applied, nil
+}
+
+func applyBatched(ctx context.Context, plan Plan, b Batcher, progress func(Change)) ([]Change, error) {
+	changes := plan.Changes
+	applied := make([]Change, 0, len(changes))
+	reqs := make([]ipvs.Request, 0, min(batchSize, len(changes)))
+	for start := 0; start < len(changes); start += batchSize {
+		if err := ctx.Err(); err != nil {
+			return applied, &ApplyError{Applied: applied, Failed: changes[start], NotAttempted: len(changes) - start - 1, Err: err}
+		}
+		chunk := changes[start:min(start+batchSize, len(changes))]
+		reqs = reqs[:0]
+		for _, c := range chunk {
+			reqs = append(reqs, request(c))
+		}
+		results := b.Batch(ctx, reqs)
+		var ae *ApplyError
+		for i, c := range chunk {
+			err := results[i]
+			switch {
+			case err == nil:
+				applied = append(applied, c)
+				if progress != nil {
+					progress(c)
+				}
+			case errors.Is(err, ipvs.ErrNotAttempted):
+			case ae == nil:
+				ae = &ApplyError{Failed: c, Err: err}
+			default:
+				ae.Others = append(ae.Others, Failure{Change: c, Err: err})
+			}
+		}
+		if ae != nil {
+			ae.Applied = applied
+			ae.NotAttempted = len(changes) - len(applied) - 1 - len(ae.Others)
+			return applied, ae
+		}
+	}
+	return applied, nil
+}
+
+// request turns a change into the kernel request that makes it.
+func request(c Change) ipvs.Request {
+	r := ipvs.Request{Service: c.Service}
+	if c.Destination != nil {
+		r.Destination = *c.Destination
+		r.Op = [...]ipvs.Op{Add: ipvs.OpAddDestination, Update: ipvs.OpUpdateDestination, Delete: ipvs.OpDeleteDestination}[c.Action]
+	} else {
+		r.Op = [...]ipvs.Op{Add: ipvs.OpAddService, Update: ipvs.OpUpdateService, Delete: ipvs.OpDeleteService}[c.Action]
+	}
+	return r
 }
 
 func applyOne(ctx context.Context, c Change, t Target) error {

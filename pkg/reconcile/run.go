@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"strconv"
 	"text/tabwriter"
 
@@ -39,6 +40,12 @@ func Prepare(ctx context.Context, inv *inventory.Inventory, target Target, opts 
 	if err != nil {
 		return Plan{}, err
 	}
+	return PrepareTable(ctx, desired, target, opts)
+}
+
+// PrepareTable is Prepare for a desired table the caller already has from
+// Desired (opts.Node is not used).
+func PrepareTable(ctx context.Context, desired Table, target Target, opts Options) (Plan, error) {
 	owned, err := LoadOwned(opts.State())
 	if err != nil {
 		return Plan{}, err
@@ -60,6 +67,9 @@ func Prepare(ctx context.Context, inv *inventory.Inventory, target Target, opts 
 func Execute(ctx context.Context, plan Plan, target Target, statePath string, progress func(Change)) ([]Change, error) {
 	if statePath == "" {
 		statePath = DefaultStatePath
+	}
+	if plan.Empty() && maps.Equal(plan.prior, plan.Owned) {
+		return nil, nil // nothing to change, nothing new to record
 	}
 	during := plan.prior.union(plan.Owned)
 	if !plan.Empty() {

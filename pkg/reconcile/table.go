@@ -27,6 +27,20 @@ type Target interface {
 	DeleteDestination(ctx context.Context, svc ipvs.Service, d ipvs.Destination) error
 }
 
+// Lister is a Target that reads the whole table in one call, faster than
+// a Destinations call per service. *ipvs.Handle is one; Observe uses it
+// when the target has it.
+type Lister interface {
+	Entries(ctx context.Context) ([]ipvs.Entry, error)
+}
+
+// Batcher is a Target that makes a list of changes in one call, pipelined
+// (see ipvs.Handle.Batch for how a failure stops it). *ipvs.Handle is one;
+// Apply uses it when the target has it.
+type Batcher interface {
+	Batch(ctx context.Context, reqs []ipvs.Request) []error
+}
+
 // Entry is one virtual service with its destinations.
 type Entry struct {
 	// Name is the inventory's [[service]] name, "" when unknown.
@@ -87,18 +101,19 @@ func Desired(inv *inventory.Inventory, node string) (Table, error) {
 	var (
 		errs  []error
 		table Table
-		seen  = map[ipvs.ServiceKey]string{}
+		seen  = make(map[ipvs.ServiceKey]string, len(inv.Services))
 	)
+	table = make(Table, 0, len(inv.Services))
 	for i, s := range inv.Services {
-		where := fmt.Sprintf("service[%d] (%s)", i, s.Name)
+		where := func() string { return fmt.Sprintf("service[%d] (%s)", i, s.Name) }
 		e, err := desiredEntry(inv, s)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", where, err))
+			errs = append(errs, fmt.Errorf("%s: %w", where(), err))
 			continue
 		}
 		key := e.Service.Key()
 		if other, dup := seen[key]; dup {
-			errs = append(errs, fmt.Errorf("%s: same IPVS service %s as %s", where, key, other))
+			errs = append(errs, fmt.Errorf("%s: same IPVS service %s as %s", where(), key, other))
 			continue
 		}
 		seen[key] = s.Name
@@ -155,7 +170,7 @@ func desiredEntry(inv *inventory.Inventory, s inventory.Service) (Entry, error) 
 	if err := svc.Validate(); err != nil {
 		return Entry{}, err
 	}
-	e := Entry{Name: s.Name, Service: svc}
+	e := Entry{Name: s.Name, Service: svc, Destinations: make([]ipvs.Destination, 0, len(s.Backends))}
 	for _, l := range inv.Backends(s) {
 		d := ipvs.Destination{
 			Address:    l.Address,
@@ -177,6 +192,18 @@ func desiredEntry(inv *inventory.Inventory, s inventory.Service) (Entry, error) 
 // Observe reads the whole table from the kernel (services, then each one's
 // destinations), sorted.
 func Observe(ctx context.Context, target Target) (Table, error) {
+	if l, ok := target.(Lister); ok {
+		entries, err := l.Entries(ctx)
+		if err != nil {
+			return nil, err
+		}
+		table := make(Table, len(entries))
+		for i, e := range entries {
+			table[i] = Entry{Service: e.Service, Destinations: e.Destinations}
+		}
+		table.sort()
+		return table, nil
+	}
 	svcs, err := target.Services(ctx)
 	if err != nil {
 		return nil, err

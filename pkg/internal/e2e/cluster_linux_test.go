@@ -502,7 +502,8 @@ func hasAddr4(addr netip.Addr) (bool, error) {
 
 // sample is one look at both directors.
 type sample struct {
-	at    time.Time                         // taken after reading
+	at    time.Time                         // taken after reading both
+	seen  map[string]time.Time              // director → when its state was read
 	vip   map[string]bool                   // director → holds the VIP
 	table map[string]map[netip.AddrPort]int // director → real server → weight
 	err   error
@@ -566,7 +567,7 @@ func (m *monitor) run() {
 }
 
 func (m *monitor) take() sample {
-	s := sample{vip: map[string]bool{}, table: map[string]map[netip.AddrPort]int{}}
+	s := sample{seen: map[string]time.Time{}, vip: map[string]bool{}, table: map[string]map[netip.AddrPort]int{}}
 	var errs []error
 	for _, n := range m.c.nodes {
 		tab, err := readIPVS(n.ipvs, m.c.vip, m.c.port)
@@ -579,6 +580,7 @@ func (m *monitor) take() sample {
 			errs = append(errs, fmt.Errorf("%s addresses: %w", n.name, err))
 		}
 		s.vip[n.name] = on
+		s.seen[n.name] = time.Now()
 	}
 	s.at = time.Now()
 	s.err = errors.Join(errs...)

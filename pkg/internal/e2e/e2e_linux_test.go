@@ -34,6 +34,9 @@ const (
 	// restartDelay is how long a restarted stand-in takes to listen again
 	// in the rolling restart, standing in for Logstash's JVM start.
 	restartDelay = 3 * time.Second
+	// vrrpLatency is what the failover bound allows beyond 3 × advert_int +
+	// skew: keepalived's timer firing and adding the address, in the VM.
+	vrrpLatency = 100 * time.Millisecond
 )
 
 // TestMain lets the test binary double as the Logstash stand-in, so the
@@ -257,7 +260,7 @@ func (c *cluster) removal(f fault) Row {
 		f.during(&row)
 	}
 	s1, ok := c.mon.waitFor(t0, 3*bound, func(s sample) bool { return !s.in(f.director.name, rs) })
-	t1 := s1.at
+	t1 := s1.seen[f.director.name]
 	if !ok {
 		t1 = time.Now()
 		row.Failf("%s still in %s's table %s after the fault: %s", f.victim.name, f.director.name, Seconds(t1.Sub(t0)), c.describe(s1))
@@ -271,7 +274,7 @@ func (c *cluster) removal(f fault) Row {
 	}
 	t2 := time.Now()
 	s3, ok := c.mon.waitFor(t2, 3*bound, func(s sample) bool { return c.healthy(s, f.director) })
-	t3 := s3.at
+	t3 := s3.seen[f.director.name]
 	if !ok {
 		t3 = time.Now()
 		row.Failf("%s not back %s after the repair: %s", f.victim.name, Seconds(t3.Sub(t2)), c.describe(s3))
@@ -450,13 +453,14 @@ func keepalivedKilled(c *cluster) Row {
 		row.Failf("kill keepalived: %v", err)
 	}
 	s1, ok := c.mon.waitFor(t0, 10*bound, func(x sample) bool { return x.vip[s.name] })
-	t1 := s1.at
+	t1 := s1.seen[s.name]
 	if !ok {
 		t1 = time.Now()
 		row.Failf("VIP not on %s %s after the kill: %s", s.name, Seconds(t1.Sub(t0)), c.describe(s1))
 	}
 	failover := t1.Sub(t0)
-	row.Check(!ok || failover <= bound+sampleEvery, "VIP on %s after %s; bound 3 × advert_int + skew = %s", s.name, Seconds(failover), Seconds(bound))
+	row.Check(!ok || failover <= bound+sampleEvery+vrrpLatency, "VIP on %s after %s; bound 3 × advert_int + skew = %s (+%s sampling, +%s timer latency)",
+		s.name, Seconds(failover), Seconds(bound), sampleEvery, vrrpLatency)
 	stale := s1.vip[p.name]
 
 	time.Sleep(2 * time.Second)
