@@ -66,7 +66,7 @@ func (r *renderer) firewalld(h host) ([]byte, error) {
 			}
 		}
 		data.Groups = append(data.Groups, ruleGroup{
-			Why:   "VRRP (IP protocol 112) from the other directors: blocked, every director becomes MASTER.",
+			Why:   "VRRP (IP protocol 112) from the other directors only; if it were blocked, every director would become MASTER.",
 			Rules: vrrp.rules,
 		})
 		var logs ruleSet

@@ -15,7 +15,7 @@ add() {
 	fi
 }
 
-# VRRP (IP protocol 112) from the other directors: blocked, every director becomes MASTER.
+# VRRP (IP protocol 112) from the other directors only; if it were blocked, every director would become MASTER.
 add 'rule family="ipv4" source address="10.0.5.11/32" protocol value="vrrp" accept'
 
 # Log ports on the VIPs (any director may hold them), only from firewall.log_sources.
