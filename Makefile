@@ -50,6 +50,7 @@ verify: lint
 
 bench: bench-render bench-check
 
+# Render and parse benchmarks; the full-mesh one produces 1.1 GB per op.
 bench-render:
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/render
 

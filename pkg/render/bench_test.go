@@ -88,3 +88,31 @@ func BenchmarkRenderLarge(b *testing.B) { benchmarkRender(b, true) }
 // all 500 hosts: 25,000 real servers per keepalived.conf, 1.4 GB of output
 // per render, which is bound by memory bandwidth rather than by rendering.
 func BenchmarkRenderLargeFullMesh(b *testing.B) { benchmarkRender(b, false) }
+
+// BenchmarkRenderLargeFullMeshNode renders one director's files of the full
+// mesh, as `hala render --node NAME` does on each director (the usual way
+// config management runs it).
+func BenchmarkRenderLargeFullMeshNode(b *testing.B) {
+	inv, err := inventory.Parse("large.toml", []byte(largeInventory(false)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := render.Node(inv, "lb100"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseLarge loads and validates the large inventory: the part of
+// `hala render` before rendering.
+func BenchmarkParseLarge(b *testing.B) {
+	src := []byte(largeInventory(false))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := inventory.Parse("large.toml", src); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,155 @@
+//go:build linux && integration
+
+package ipvs_test
+
+import (
+	"errors"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hala-lb/hala/pkg/ipvs"
+)
+
+func udp(port uint16, sched string) ipvs.Service {
+	return ipvs.Service{Protocol: ipvs.UDP, Address: netip.MustParseAddr("10.0.0.100"), Port: port, Scheduler: sched, Flags: ipvs.FlagOnePacket}
+}
+
+func dest(last byte, port uint16) ipvs.Destination {
+	return ipvs.Destination{Address: netip.AddrFrom4([4]byte{10, 0, 0, last}), Port: port, Weight: 1}
+}
+
+func sortedRules(s string) []string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	slices.Sort(lines)
+	return lines
+}
+
+// Batch makes every request in order, as ipvsadm sees it; Entries reads
+// back what moby/ipvs reads, field for field.
+func TestIntegrationBatchAndEntries(t *testing.T) {
+	h, _, save := kernel(t)
+	var reqs []ipvs.Request
+	for port := uint16(5000); port < 5300; port++ {
+		s := udp(port, "rr")
+		reqs = append(reqs, ipvs.Request{Op: ipvs.OpAddService, Service: s})
+		for last := byte(11); last <= 13; last++ {
+			reqs = append(reqs, ipvs.Request{Op: ipvs.OpAddDestination, Service: s, Destination: dest(last, port)})
+		}
+	}
+	// Edits and deletes in the same batches as the adds.
+	s := udp(5000, "rr")
+	d := dest(11, 5000)
+	d.Weight, d.Forwarding = 7, ipvs.Tunnel
+	reqs = append(reqs,
+		ipvs.Request{Op: ipvs.OpUpdateDestination, Service: s, Destination: d},
+		ipvs.Request{Op: ipvs.OpDeleteDestination, Service: s, Destination: dest(12, 5000)},
+		ipvs.Request{Op: ipvs.OpDeleteService, Service: udp(5001, "")},
+		ipvs.Request{Op: ipvs.OpUpdateService, Service: udp(5002, "wrr")},
+	)
+	for i, err := range h.Batch(ctx, reqs) {
+		if err != nil {
+			t.Fatalf("request %d (%s): %v", i, reqs[i], err)
+		}
+	}
+	if w := h.Writes(); w != uint64(len(reqs)) {
+		t.Errorf("Writes() = %d after %d requests", w, len(reqs))
+	}
+	rules := sortedRules(save())
+	if n := len(rules); n != 299*4-1 {
+		t.Errorf("ipvsadm -Sn lists %d rules, want %d", n, 299*4-1)
+	}
+	for _, want := range []string{
+		"-A -u 10.0.0.100:5002 -s wrr -o",
+		"-a -u 10.0.0.100:5000 -r 10.0.0.11:5000 -i -w 7",
+		"-a -u 10.0.0.100:5299 -r 10.0.0.13:5299 -m -w 1",
+	} {
+		if _, ok := slices.BinarySearch(rules, want); !ok {
+			t.Errorf("ipvsadm -Sn lacks %q", want)
+		}
+	}
+	for _, gone := range []string{"-A -u 10.0.0.100:5001 -s rr -o", "-a -u 10.0.0.100:5000 -r 10.0.0.12:5000 -m -w 1"} {
+		if _, ok := slices.BinarySearch(rules, gone); ok {
+			t.Errorf("ipvsadm -Sn still has %q", gone)
+		}
+	}
+
+	entries, err := h.Entries(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svcs, err := h.Services(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != len(svcs) || len(svcs) != 299 {
+		t.Fatalf("Entries read %d services, Services %d; want 299", len(entries), len(svcs))
+	}
+	for i, e := range entries {
+		if e.Service != svcs[i] {
+			t.Errorf("Entries: %+v\nServices: %+v", e.Service, svcs[i])
+		}
+		ds, err := h.Destinations(ctx, svcs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(e.Destinations, ds) {
+			t.Errorf("destinations of %s: Entries %+v, Destinations %+v", e.Service.Key(), e.Destinations, ds)
+		}
+	}
+}
+
+// A failure stops Batch after the batch it is in: the requests after it in
+// that batch were made and say so, later batches are not sent. A failed
+// service add ends its batch, so its destinations are never sent.
+func TestIntegrationBatchStopsAfterAFailedBatch(t *testing.T) {
+	h, _, save := kernel(t)
+	a, b := udp(5514, "rr"), udp(6514, "rr")
+	reqs := []ipvs.Request{
+		{Op: ipvs.OpAddService, Service: a},
+		{Op: ipvs.OpAddDestination, Service: a, Destination: dest(11, 5514)},
+		{Op: ipvs.OpAddDestination, Service: a, Destination: dest(11, 5514)}, // again: EEXIST
+		{Op: ipvs.OpAddDestination, Service: a, Destination: dest(12, 5514)},
+		{Op: ipvs.OpAddService, Service: b},
+		{Op: ipvs.OpAddDestination, Service: b, Destination: dest(11, 6514)},
+	}
+	errs := h.Batch(ctx, reqs)
+	if errs[0] != nil || errs[1] != nil || !errors.Is(errs[2], ipvs.ErrExists) || errs[3] != nil || errs[4] != nil ||
+		!errors.Is(errs[5], ipvs.ErrNotAttempted) {
+		t.Errorf("results: %v", errs)
+	}
+	if want := "add destination 10.0.0.11:5514 on UDP 10.0.0.100:5514: destination already exists"; errs[2] == nil || errs[2].Error() != want {
+		t.Errorf("error = %v, want %q", errs[2], want)
+	}
+	if h.Writes() != 5 {
+		t.Errorf("Writes() = %d, want 5 (the last request not sent)", h.Writes())
+	}
+	want := sortedRules(`-A -u 10.0.0.100:5514 -s rr -o
+-a -u 10.0.0.100:5514 -r 10.0.0.11:5514 -m -w 1
+-a -u 10.0.0.100:5514 -r 10.0.0.12:5514 -m -w 1
+-A -u 10.0.0.100:6514 -s rr -o`)
+	if got := sortedRules(save()); !slices.Equal(got, want) {
+		t.Errorf("ipvsadm -Sn:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	c := udp(7514, "nosuch")
+	errs = h.Batch(ctx, []ipvs.Request{
+		{Op: ipvs.OpAddService, Service: c},
+		{Op: ipvs.OpAddDestination, Service: c, Destination: dest(11, 7514)},
+	})
+	if !errors.Is(errs[0], ipvs.ErrNoScheduler) || !errors.Is(errs[1], ipvs.ErrNotAttempted) || h.Writes() != 6 {
+		t.Errorf("missing scheduler: results %v, %d writes", errs, h.Writes())
+	}
+
+	// An invalid request is refused before it is sent; those before it
+	// are made.
+	errs = h.Batch(ctx, []ipvs.Request{
+		{Op: ipvs.OpAddDestination, Service: b, Destination: dest(12, 6514)},
+		{Op: ipvs.OpAddDestination, Service: b, Destination: ipvs.Destination{Address: netip.MustParseAddr("10.0.0.13"), Port: 6514, Weight: 70000}},
+		{Op: ipvs.OpAddDestination, Service: b, Destination: dest(14, 6514)},
+	})
+	if errs[0] != nil || errs[1] == nil || !strings.Contains(errs[1].Error(), "weight 70000 out of range") || !errors.Is(errs[2], ipvs.ErrNotAttempted) || h.Writes() != 7 {
+		t.Errorf("invalid request: results %v, %d writes", errs, h.Writes())
+	}
+}
