@@ -2,8 +2,18 @@
 // and their real servers, "destinations") over generic netlink, in hala's
 // own types built on net/netip.
 //
-// It wraps github.com/moby/ipvs v1.1.0 and works around that library's
-// known limits:
+// Reads of single objects (Handle.Services, Handle.Destinations) go
+// through github.com/moby/ipvs v1.1.0. Writes and the whole-table read
+// (Handle.Batch and the single-change methods built on it, Handle.Entries)
+// go through a small generic netlink client of its own (netlink_linux.go),
+// because moby/ipvs makes one round trip per request and allocates a
+// 64 KiB buffer per call: converging thousands of rules took longer than
+// ipvsadm-restore. Batch pipelines up to a few hundred requests per
+// sendmsg, asks the kernel to acknowledge only the last one (it reports
+// every failure anyway) and stops after a batch with a failure; see Batch
+// for exactly what it reports.
+//
+// The package works around moby/ipvs's known limits, in both paths:
 //
 //   - moby/ipvs returns no error when the kernel has no IPVS (its issue 27):
 //     New probes the generic netlink family "IPVS" first and fails with an
@@ -17,9 +27,9 @@
 //   - Weights above 65535 are misread: Validate rejects them.
 //   - A lost netlink reply makes moby/ipvs retry its receive forever: every
 //     call here runs under a deadline (the caller's context, and at most
-//     Handle.Timeout). When it expires the socket is closed, the call
-//     returns an error, and the next call opens a new socket. Calls on one
-//     Handle are serialised.
+//     Handle.Timeout; socket timeouts in the own client). When it expires
+//     the socket is closed, the call returns an error, and the next call
+//     opens a new socket. Calls on one Handle are serialised.
 //
 // A Handle is bound to one network namespace (New("") is the caller's), so
 // tests aim it at a throwaway namespace. Handle.Writes counts the requests

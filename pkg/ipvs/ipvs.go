@@ -499,3 +499,63 @@ func (d Destination) IpvsadmArgs() string {
 	}
 	return s
 }
+
+// Op is the kind of change a Request makes.
+type Op uint8
+
+// The changes Handle.Batch makes.
+const (
+	OpAddService Op = iota + 1
+	OpUpdateService
+	OpDeleteService
+	OpAddDestination
+	OpUpdateDestination
+	OpDeleteDestination
+)
+
+// String returns e.g. "add service" or "delete destination".
+func (o Op) String() string {
+	switch o {
+	case OpAddService:
+		return "add service"
+	case OpUpdateService:
+		return "update service"
+	case OpDeleteService:
+		return "delete service"
+	case OpAddDestination:
+		return "add destination"
+	case OpUpdateDestination:
+		return "update destination"
+	case OpDeleteDestination:
+		return "delete destination"
+	}
+	return fmt.Sprintf("op(%d)", uint8(o))
+}
+
+func (o Op) onDestination() bool { return o >= OpAddDestination }
+
+// Request is one change to the table, for Handle.Batch.
+type Request struct {
+	Op      Op
+	Service Service
+	// Destination is the destination of the Op*Destination ops.
+	Destination Destination
+}
+
+// String returns e.g. "add destination 192.0.2.21:5514 on UDP 192.0.2.10:5514".
+func (r Request) String() string {
+	if r.Op.onDestination() {
+		return fmt.Sprintf("%s %s on %s", r.Op, r.Destination.Key(), r.Service.Key())
+	}
+	return fmt.Sprintf("%s %s", r.Op, r.Service.Key())
+}
+
+// ErrNotAttempted is Batch's result for a request it did not send because
+// an earlier one failed.
+var ErrNotAttempted = errors.New("not attempted: an earlier change failed")
+
+// Entry is a virtual service with its destinations, as Entries reads them.
+type Entry struct {
+	Service      Service
+	Destinations []Destination
+}

@@ -183,10 +183,6 @@ func (h *Handle) transport(ctx context.Context, err error) error {
 	return err
 }
 
-// ErrNotAttempted is Batch's result for a request it did not send because
-// an earlier one failed.
-var ErrNotAttempted = errors.New("not attempted: an earlier change failed")
-
 // Batch makes reqs in order and returns one result per request: nil when
 // the kernel made the change, ErrNotAttempted when it was not sent, or why
 // it failed.
@@ -260,12 +256,6 @@ func (h *Handle) Batch(ctx context.Context, reqs []Request) []error {
 		i = j
 	}
 	return errs
-}
-
-// Entry is a virtual service with its destinations, as Entries reads them.
-type Entry struct {
-	Service      Service
-	Destinations []Destination
 }
 
 // Entries reads the whole table: every service and its destinations, with

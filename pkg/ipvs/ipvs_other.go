@@ -64,3 +64,15 @@ func (h *Handle) UpdateDestination(ctx context.Context, svc Service, d Destinati
 func (h *Handle) DeleteDestination(ctx context.Context, svc Service, d Destination) error {
 	return unsupported()
 }
+
+// Batch returns ErrUnsupported for every request.
+func (h *Handle) Batch(ctx context.Context, reqs []Request) []error {
+	errs := make([]error, len(reqs))
+	for i := range errs {
+		errs[i] = unsupported()
+	}
+	return errs
+}
+
+// Entries returns ErrUnsupported.
+func (h *Handle) Entries(ctx context.Context) ([]Entry, error) { return nil, unsupported() }

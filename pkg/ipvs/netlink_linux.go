@@ -455,43 +455,9 @@ func attrs(b []byte, f func(typ uint16, v []byte)) {
 	}
 }
 
-// Op is the kind of change a Request makes.
-type Op uint8
-
-// The changes Handle.Batch makes.
-const (
-	OpAddService Op = iota + 1
-	OpUpdateService
-	OpDeleteService
-	OpAddDestination
-	OpUpdateDestination
-	OpDeleteDestination
-)
-
-// String returns e.g. "add service" or "delete destination".
-func (o Op) String() string {
-	switch o {
-	case OpAddService:
-		return "add service"
-	case OpUpdateService:
-		return "update service"
-	case OpDeleteService:
-		return "delete service"
-	case OpAddDestination:
-		return "add destination"
-	case OpUpdateDestination:
-		return "update destination"
-	case OpDeleteDestination:
-		return "delete destination"
-	}
-	return fmt.Sprintf("op(%d)", uint8(o))
-}
-
 func (o Op) cmd() uint8 {
 	return [...]uint8{0, cmdNewService, cmdSetService, cmdDelService, cmdNewDest, cmdSetDest, cmdDelDest}[o]
 }
-
-func (o Op) onDestination() bool { return o >= OpAddDestination }
 
 // verb returns "add", "update" or "delete".
 func (o Op) verb() string {
@@ -502,22 +468,6 @@ func (o Op) verb() string {
 		return "update"
 	}
 	return "delete"
-}
-
-// Request is one change to the table, for Handle.Batch.
-type Request struct {
-	Op      Op
-	Service Service
-	// Destination is the destination of the Op*Destination ops.
-	Destination Destination
-}
-
-// String returns e.g. "add destination 192.0.2.21:5514 on UDP 192.0.2.10:5514".
-func (r Request) String() string {
-	if r.Op.onDestination() {
-		return fmt.Sprintf("%s %s on %s", r.Op, r.Destination.Key(), r.Service.Key())
-	}
-	return fmt.Sprintf("%s %s", r.Op, r.Service.Key())
 }
 
 // check validates r as the single-call methods do, and fills in what the

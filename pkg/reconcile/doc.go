@@ -13,9 +13,11 @@
 //     thresholds), never counters. Anything that can be updated in place is
 //     an Update, never a Delete and an Add.
 //  3. Apply(ctx, plan, target, progress) executes exactly the plan, one
-//     kernel call per Change, and stops at the first error, returning an
+//     kernel request per Change, and stops at the first error, returning an
 //     *ApplyError that says what was applied and what failed. Applying
-//     again converges.
+//     again converges. A target that is a Batcher (*ipvs.Handle) gets the
+//     requests pipelined, and one that is a Lister is read in one call; a
+//     failure then also reports the changes of the failed batch after it.
 //
 // Ownership: hala touches only services it owns. A service is owned when it
 // is in the inventory, or when it is recorded in the state file (see
