@@ -58,7 +58,7 @@ func TestValidatePrintsWarnings(t *testing.T) {
 	if code != 0 || !strings.HasSuffix(stdout, ": ok (2 directors, 2 logstash hosts, 1 VIP, 1 service)\n") {
 		t.Fatalf("exit %d, stdout %q", code, stdout)
 	}
-	if !strings.HasPrefix(stderr, "hala: warning: "+file+":") || !strings.Contains(stderr, `one_packet: with scheduler "lc" may send every packet to the same backend`) {
+	if !strings.HasPrefix(stderr, "hala: warning: "+file+":") || !strings.Contains(stderr, `one_packet: with scheduler "lc" sends every datagram to one backend`) {
 		t.Errorf("stderr %q", stderr)
 	}
 }

@@ -487,9 +487,9 @@ func TestWarnings(t *testing.T) {
 		want []string
 	}{
 		{
-			name: "one_packet with lc",
+			name: "one_packet with wlc",
 			toml: func(t *testing.T) string { return edit(t, `scheduler = "rr"`, `scheduler = "wlc"`) },
-			want: []string{`x.toml:35:1: service[0] ("syslog-udp").one_packet: with scheduler "wlc" may send every packet to the same backend: one-packet scheduling keeps no connection entries for wlc to count; rr or wrr spread them`},
+			want: []string{`x.toml:35:1: service[0] ("syslog-udp").one_packet: with scheduler "wlc" sends every datagram to one backend: one-packet scheduling keeps no connection entries for wlc to count; use rr or wrr`},
 		},
 		{
 			name: "weight 0 is kept",
