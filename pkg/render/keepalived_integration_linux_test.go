@@ -128,7 +128,9 @@ func startTwoNode(t *testing.T, healthy bool) *twoNode {
 	t.Helper()
 	keepalived := testutil.RequireTool(t, "keepalived")
 	r := &twoNode{ipvsadmPath: testutil.RequireTool(t, "ipvsadm")}
-	hala := testutil.HalaBinary(t)
+	// MISC_CHECK runs this copy: keepalived refuses a binary under a
+	// world-writable directory, and a checkout may live under /tmp.
+	hala := testutil.ScriptSafeBinary(t, testutil.HalaBinary(t))
 	dir := t.TempDir()
 
 	invPath := filepath.Join(dir, "inventory.toml")

@@ -1,0 +1,473 @@
+//go:build linux && integration
+
+package render_test
+
+import (
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hala-lb/hala/pkg/internal/testutil"
+	"github.com/hala-lb/hala/pkg/inventory"
+	"github.com/hala-lb/hala/pkg/render"
+)
+
+// These tests hand the rendered firewalld.sh rules to firewalld's own
+// rich-rule parser and store: firewall-offline-cmd (Debian package
+// firewalld), which edits the permanent configuration without a daemon.
+// Every test keeps its configuration in a temporary directory
+// (--system-config), so /etc/firewalld is never touched; the tool insists
+// on root all the same.
+
+// logSource is examples/two-node.toml's firewall.log_sources.
+const logSource = "192.168.1.111/32"
+
+// shimScript is put in PATH as firewall-cmd: it turns the rendered
+// script's `firewall-cmd --permanent --zone=Z …` into
+// `firewall-offline-cmd --system-config DIR --zone=Z …` and `--reload` into
+// a no-op. It only translates; parsing and storage are firewalld's. A call
+// without --permanent fails: a runtime-only rule would vanish at the
+// script's own --reload. Every call is logged to DIR/calls.
+const shimScript = `#!/bin/sh
+dir=${FIREWALLD_TEST_DIR:?FIREWALLD_TEST_DIR is not set}
+printf '%s\n' "$*" >>"$dir/calls"
+n=$#
+permanent=0
+for a in "$@"; do
+	case $a in
+	--reload) exit 0 ;;
+	--permanent) permanent=1 ;;
+	*) set -- "$@" "$a" ;;
+	esac
+done
+shift "$n"
+if [ "$permanent" != 1 ]; then
+	echo "firewall-cmd shim: call without --permanent: $*" >&2
+	exit 2
+fi
+exec OFFLINE --system-config "$dir" "$@"
+`
+
+// firewalld is a firewall-cmd shim plus the firewall-offline-cmd it calls.
+type firewalld struct {
+	offline string // firewall-offline-cmd
+	shimDir string // holds firewall-cmd
+}
+
+// requireFirewalld returns the shim, skipping (or failing under
+// HALA_REQUIRE_TOOLS / HALA_REQUIRE_KERNEL) when firewall-offline-cmd or
+// root is missing.
+func requireFirewalld(t *testing.T) *firewalld {
+	t.Helper()
+	offline := testutil.RequireTool(t, "firewall-offline-cmd")
+	if os.Geteuid() != 0 {
+		msg := "firewall-offline-cmd refuses to run without root"
+		if os.Getenv(testutil.EnvRequireKernel) == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	fw := &firewalld{offline: offline, shimDir: t.TempDir()}
+	shim := strings.Replace(shimScript, "OFFLINE", shQuote(offline), 1)
+	if err := os.WriteFile(filepath.Join(fw.shimDir, "firewall-cmd"), []byte(shim), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return fw
+}
+
+// configDir returns a fresh firewalld system configuration directory:
+// the distribution's defaults apply (/usr/lib/firewalld), with no rule of
+// ours yet.
+func (fw *firewalld) configDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "zones"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	conf, err := os.ReadFile("/etc/firewalld/firewalld.conf")
+	if err != nil {
+		conf = nil // firewalld falls back to built-in settings, with a warning
+	}
+	if err := os.WriteFile(filepath.Join(dir, "firewalld.conf"), conf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// cmd returns a command that runs with the shim first in PATH and the
+// configuration in dir.
+func (fw *firewalld) cmd(dir, name string, args ...string) *exec.Cmd {
+	c := exec.Command(name, args...)
+	c.Env = append(os.Environ(),
+		"PATH="+fw.shimDir+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"FIREWALLD_TEST_DIR="+dir,
+		"LC_ALL=C")
+	return c
+}
+
+// shim is the path of the firewall-cmd shim (exec.Command resolves a bare
+// name with the test's own PATH, not the one given to the command).
+func (fw *firewalld) shim() string { return filepath.Join(fw.shimDir, "firewall-cmd") }
+
+// offlineCmd runs firewall-offline-cmd directly on dir, fails the test
+// when it exits non-zero, and returns its trimmed output.
+func (fw *firewalld) offlineCmd(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(fw.offline, append([]string{"--system-config", dir}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("firewall-offline-cmd %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// richRules lists the zone's rich rules as firewalld stores them.
+func (fw *firewalld) richRules(t *testing.T, dir, zone string) []string {
+	t.Helper()
+	out := fw.offlineCmd(t, dir, "--zone="+zone, "--list-rich-rules")
+	if out == "" {
+		return nil
+	}
+	return strings.Split(out, "\n")
+}
+
+// expectStored asserts that the zone holds exactly rules: as many rich
+// rules, and firewalld finds each one by --query-rich-rule (it compares
+// parsed rules, so its normalised text need not match ours byte for byte).
+func (fw *firewalld) expectStored(t *testing.T, dir, zone string, rules []string) {
+	t.Helper()
+	stored := fw.richRules(t, dir, zone)
+	if len(stored) != len(rules) {
+		t.Fatalf("zone %s holds %d rich rules, want the %d the script adds:\n%s",
+			zone, len(stored), len(rules), strings.Join(stored, "\n"))
+	}
+	args := []string{"--zone=" + zone}
+	for _, r := range rules {
+		args = append(args, "--query-rich-rule="+r)
+	}
+	// Several queries in one call answer "'RULE': yes|no" each.
+	out := fw.offlineCmd(t, dir, args...)
+	for _, r := range rules {
+		if !strings.Contains(out, "'"+r+"': yes") {
+			t.Errorf("firewalld does not find %s in zone %s:\n%s", r, zone, out)
+		}
+	}
+}
+
+var addLine = regexp.MustCompile(`(?m)^add '([^']*)'$`)
+
+// scriptRules returns the rich rules a rendered firewalld.sh adds, in order.
+func scriptRules(t *testing.T, script []byte) []string {
+	t.Helper()
+	var rules []string
+	for _, m := range addLine.FindAllSubmatch(script, -1) {
+		rules = append(rules, string(m[1]))
+	}
+	if n := strings.Count(string(script), "\nadd '"); n != len(rules) {
+		t.Fatalf("%d add lines, %d of them in the form add '<rule>'", n, len(rules))
+	}
+	return rules
+}
+
+// firewalldScripts renders the inventory and returns host → firewalld.sh.
+func firewalldScripts(t *testing.T, path string) (*inventory.Inventory, map[string][]byte) {
+	t.Helper()
+	inv, err := inventory.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := render.All(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scripts := map[string][]byte{}
+	for _, f := range files {
+		if host, ok := strings.CutSuffix(f.Path, "/firewalld.sh"); ok {
+			scripts[host] = f.Data
+		}
+	}
+	if len(scripts) == 0 {
+		t.Fatalf("%s: no firewalld.sh rendered", path)
+	}
+	return inv, scripts
+}
+
+// runScript runs a rendered firewalld.sh with sh, through the shim, on
+// dir; it returns the output lines and the exit error.
+func (fw *firewalld) runScript(t *testing.T, dir string, script []byte) ([]string, error) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "firewalld.sh")
+	if err := os.WriteFile(path, script, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := fw.cmd(dir, "sh", path).CombinedOutput()
+	return strings.Split(strings.TrimRight(string(out), "\n"), "\n"), err
+}
+
+// expectLines asserts the script printed "<verb> <rule>" for every rule,
+// in order, and nothing else.
+func expectLines(t *testing.T, run string, got []string, verb string, rules []string) {
+	t.Helper()
+	var want []string
+	for _, r := range rules {
+		want = append(want, verb+" "+r)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("%s printed:\n%s\nwant:\n%s", run, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestIntegrationFirewalldScriptTwoNode runs each rendered firewalld.sh of
+// examples/two-node.toml twice, through firewall-cmd that is firewalld's
+// own offline tool: the first run adds every rule, the zone then holds
+// exactly those rules; the second run finds every rule present and changes
+// nothing. Each host's rules must carry the setup's security intent.
+func TestIntegrationFirewalldScriptTwoNode(t *testing.T) {
+	fw := requireFirewalld(t)
+	inv, scripts := firewalldScripts(t, "../../examples/two-node.toml")
+	zone := inv.Firewall.Zone
+	for _, host := range []string{"stash1", "stash2"} {
+		t.Run(host, func(t *testing.T) {
+			t.Parallel()
+			script, ok := scripts[host]
+			if !ok {
+				t.Fatalf("no firewalld.sh for %s", host)
+			}
+			rules := scriptRules(t, script)
+			if len(rules) == 0 {
+				t.Fatal("the script adds no rule")
+			}
+			if dup := duplicates(rules); len(dup) > 0 {
+				t.Fatalf("the script adds these rules more than once: %v", dup)
+			}
+			dir := fw.configDir(t)
+
+			got, err := fw.runScript(t, dir, script)
+			if err != nil {
+				t.Fatalf("first run: %v\n%s", err, strings.Join(got, "\n"))
+			}
+			expectLines(t, "first run", got, "added:  ", rules)
+			fw.expectStored(t, dir, zone, rules)
+			before := fw.richRules(t, dir, zone)
+
+			got, err = fw.runScript(t, dir, script)
+			if err != nil {
+				t.Fatalf("second run: %v\n%s", err, strings.Join(got, "\n"))
+			}
+			expectLines(t, "second run", got, "present:", rules)
+			if after := fw.richRules(t, dir, zone); !slices.Equal(after, before) {
+				t.Fatalf("the second run changed the zone:\nbefore:\n%s\nafter:\n%s",
+					strings.Join(before, "\n"), strings.Join(after, "\n"))
+			}
+			calls := readCalls(t, dir)
+			if last := calls[len(calls)-1]; last != "--reload" {
+				t.Errorf("the script's last firewall-cmd call is %q, want --reload (rules take effect)", last)
+			}
+
+			self, other := stash1Addr, stash2Addr
+			if host == "stash2" {
+				self, other = stash2Addr, stash1Addr
+			}
+			checkTwoNodeIntent(t, fw.richRules(t, dir, zone), self, other)
+		})
+	}
+}
+
+// richRule is the part of a stored rich rule the intent checks look at.
+type richRule struct {
+	text, src, dst, port, proto, ipProto, action string
+}
+
+var (
+	srcAttr    = regexp.MustCompile(`\bsource address="([^"]*)"`)
+	dstAttr    = regexp.MustCompile(`\bdestination address="([^"]*)"`)
+	portAttr   = regexp.MustCompile(`\bport port="([^"]*)" protocol="([^"]*)"`)
+	ipProtoElt = regexp.MustCompile(`(?:^|\s)protocol value="([^"]*)"`)
+	actionElt  = regexp.MustCompile(`\s(accept|reject|drop|mark)\b[^"]*$`)
+)
+
+func parseRichRule(text string) richRule {
+	r := richRule{text: text}
+	if m := srcAttr.FindStringSubmatch(text); m != nil {
+		r.src = m[1]
+	}
+	if m := dstAttr.FindStringSubmatch(text); m != nil {
+		r.dst = m[1]
+	}
+	if m := portAttr.FindStringSubmatch(text); m != nil {
+		r.port, r.proto = m[1], m[2]
+	}
+	if m := ipProtoElt.FindStringSubmatch(text); m != nil {
+		r.ipProto = m[1]
+	}
+	if m := actionElt.FindStringSubmatch(text); m != nil {
+		r.action = m[1]
+	}
+	return r
+}
+
+// checkTwoNodeIntent asserts, on the rules firewalld stored for one
+// two-node host (address self, peer other): VRRP is accepted only from the
+// other director; the Logstash API (9600/tcp) only from directors, toward
+// this host; the log port (5514/udp) only from firewall.log_sources,
+// toward the VIP and this host, and both of those are open. Nothing else
+// is accepted, and nothing from anywhere.
+func checkTwoNodeIntent(t *testing.T, stored []string, self, other string) {
+	t.Helper()
+	directors := []string{stash1Addr + "/32", stash2Addr + "/32"}
+	var vrrpFrom, apiFrom []string
+	logTo := map[string]bool{}
+	for _, text := range stored {
+		r := parseRichRule(text)
+		switch {
+		case r.action != "accept":
+			t.Errorf("rule with action %q, want accept: %s", r.action, text)
+		case r.src == "":
+			t.Errorf("rule accepts from any source: %s", text)
+		case r.ipProto == "vrrp" && r.dst == "" && r.port == "":
+			vrrpFrom = append(vrrpFrom, r.src)
+		case r.port == "9600" && r.proto == "tcp":
+			if r.dst != self+"/32" {
+				t.Errorf("Logstash API rule toward %q, want %s/32: %s", r.dst, self, text)
+			}
+			if !slices.Contains(directors, r.src) {
+				t.Errorf("Logstash API open to %s, not a director: %s", r.src, text)
+			}
+			apiFrom = append(apiFrom, r.src)
+		case r.port == vsPort && r.proto == "udp":
+			if r.src != logSource {
+				t.Errorf("log port open to %s, want only %s: %s", r.src, logSource, text)
+			}
+			if r.dst != vipAddr+"/32" && r.dst != self+"/32" {
+				t.Errorf("log port rule toward %q, want the VIP %s or this host %s: %s", r.dst, vipAddr, self, text)
+			}
+			logTo[r.dst] = true
+		default:
+			t.Errorf("rule outside the two-node setup's intent: %s", text)
+		}
+	}
+	if want := []string{other + "/32"}; !slices.Equal(vrrpFrom, want) {
+		t.Errorf("VRRP accepted from %v, want exactly %v (the other director)", vrrpFrom, want)
+	}
+	if !slices.Contains(apiFrom, other+"/32") {
+		t.Errorf("Logstash API not open to the other director %s (its hala check would fail); open to %v", other, apiFrom)
+	}
+	for _, dst := range []string{vipAddr + "/32", self + "/32"} {
+		if !logTo[dst] {
+			t.Errorf("log port %s/udp not open toward %s", vsPort, dst)
+		}
+	}
+}
+
+// TestIntegrationFirewalldRulesParse gives every rich rule of every
+// rendered firewalld.sh, for every example and test inventory, to
+// firewalld's parser and store in one batch per inventory: all are
+// accepted without a warning, stored, and found again by query.
+func TestIntegrationFirewalldRulesParse(t *testing.T) {
+	fw := requireFirewalld(t)
+	for _, c := range goldenCases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			inv, scripts := firewalldScripts(t, c.inventory)
+			var rules []string
+			for _, host := range slices.Sorted(maps.Keys(scripts)) {
+				script := scripts[host]
+				if !strings.Contains(string(script), "\nzone="+shQuote(inv.Firewall.Zone)+"\n") {
+					t.Fatalf("%s/firewalld.sh does not use zone %q", host, inv.Firewall.Zone)
+				}
+				for _, r := range scriptRules(t, script) {
+					if !slices.Contains(rules, r) {
+						rules = append(rules, r)
+					}
+				}
+			}
+			if len(rules) == 0 {
+				t.Skip("no rich rules rendered")
+			}
+			dir := fw.configDir(t)
+			args := []string{"--zone=" + inv.Firewall.Zone}
+			for _, r := range rules {
+				args = append(args, "--add-rich-rule="+r)
+			}
+			// In a batch an invalid rule is only a warning (exit 0): the
+			// output must be exactly "success".
+			if out := fw.offlineCmd(t, dir, args...); out != "success" {
+				t.Fatalf("firewalld did not take every rule cleanly:\n%s", out)
+			}
+			fw.expectStored(t, dir, inv.Firewall.Zone, rules)
+			t.Logf("%d distinct rich rules accepted by firewalld", len(rules))
+		})
+	}
+}
+
+// TestIntegrationFirewalldParserIsReal is the negative control: through
+// the same shim a malformed rule is refused by firewalld's parser, a rule
+// never added is not "present", and a rendered script stops at a refused
+// rule, before --reload.
+func TestIntegrationFirewalldParserIsReal(t *testing.T) {
+	fw := requireFirewalld(t)
+	dir := fw.configDir(t)
+	bad := `rule family="ipv4" source adress="192.168.1.111/32" accept`
+	out, err := fw.cmd(dir, fw.shim(), "--permanent", "--zone=public", "--add-rich-rule="+bad).CombinedOutput()
+	if err == nil {
+		t.Fatalf("firewalld accepted a malformed rule:\n%s", out)
+	}
+	if !strings.Contains(string(out), "INVALID_RULE") {
+		t.Errorf("malformed rule refused without INVALID_RULE:\n%s", out)
+	}
+
+	good := `rule family="ipv4" source address="192.168.1.111/32" accept`
+	if out, err := fw.cmd(dir, fw.shim(), "--permanent", "--zone=public", "--query-rich-rule="+good).CombinedOutput(); err == nil {
+		t.Fatalf("a rule never added is reported present:\n%s", out)
+	}
+	if out, err := fw.cmd(dir, fw.shim(), "--zone=public", "--add-rich-rule="+good).CombinedOutput(); err == nil {
+		t.Fatalf("the shim let a call without --permanent through:\n%s", out)
+	}
+
+	_, scripts := firewalldScripts(t, "../../examples/two-node.toml")
+	script := string(scripts["stash1"])
+	first := strings.Index(script, "\nadd '")
+	if first < 0 {
+		t.Fatal("stash1/firewalld.sh has no add line")
+	}
+	broken := script[:first] + "\nadd '" + bad + "'" + script[first:]
+	lines, err := fw.runScript(t, dir, []byte(broken))
+	if err == nil {
+		t.Fatalf("the script went on past a refused rule:\n%s", strings.Join(lines, "\n"))
+	}
+	if calls := readCalls(t, dir); slices.Contains(calls, "--reload") {
+		t.Errorf("the script reloaded after a refused rule; calls:\n%s", strings.Join(calls, "\n"))
+	}
+	if stored := fw.richRules(t, dir, "public"); len(stored) != 0 {
+		t.Errorf("rules stored after the refused one stopped the script:\n%s", strings.Join(stored, "\n"))
+	}
+}
+
+// readCalls returns the shim's log: the arguments of each firewall-cmd call.
+func readCalls(t *testing.T, dir string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "calls"))
+	if err != nil {
+		t.Fatalf("no firewall-cmd call was made: %v", err)
+	}
+	return strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+}
+
+func duplicates(list []string) []string {
+	seen := map[string]bool{}
+	var dup []string
+	for _, s := range list {
+		if seen[s] {
+			dup = append(dup, s)
+		}
+		seen[s] = true
+	}
+	return dup
+}
+
+// shQuote is the single-quoted form the template writes the zone in.
+func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
