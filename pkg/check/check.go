@@ -51,12 +51,17 @@ type Options struct {
 	Probe     bool
 	ProbePort int
 	// MaxIdle > 0 fails the input when its events.out has not grown for
-	// that long.
+	// that long. Each failure restarts the idle clock, so the node is
+	// readmitted at the next run and judged again after another MaxIdle:
+	// a removed node gets no traffic, and its counter could never move.
 	MaxIdle time.Duration
 	// DynamicWeight derives Verdict.Weight from the pipeline's load.
 	DynamicWeight bool
 	// StateDir keeps state between runs (default DefaultStateDir).
 	StateDir string
+	// ReadOnly reads state but never writes it (--explain: a run by hand
+	// must not change what keepalived's next check decides).
+	ReadOnly bool
 
 	// Now and Dial default to time.Now and a net.Dialer; tests replace them.
 	Now  func() time.Time
@@ -78,6 +83,10 @@ type Verdict struct {
 	Reason string
 	// Notes explain the steps taken (for --explain), in order.
 	Notes []string
+	// Warnings are problems that did not decide the verdict but that an
+	// operator must hear of, such as state that cannot be kept; the
+	// caller logs them.
+	Warnings []string
 	// Stats is what the node answered (nil when it did not).
 	Stats *logstash.NodeStats
 	// Err is the error behind an unhealthy verdict, if any.
@@ -106,6 +115,12 @@ func (v *Verdict) ExitCode() int {
 
 func (v *Verdict) note(format string, args ...any) {
 	v.Notes = append(v.Notes, fmt.Sprintf(format, args...))
+}
+
+func (v *Verdict) warn(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	v.Warnings = append(v.Warnings, msg)
+	v.Notes = append(v.Notes, "warning: "+msg)
 }
 
 func (v *Verdict) fail(reason string, err error) *Verdict {
@@ -160,13 +175,9 @@ func Run(ctx context.Context, src Source, o Options) *Verdict {
 	v.note("%s found in %s%s", in, p, eventsNote(in))
 
 	if o.MaxIdle > 0 {
-		if reason, err := checkIdle(o, p, in); reason != "" || err != nil {
-			if err != nil {
-				return v.fail(fmt.Sprintf(" in pipeline %q: --max-idle state: %v", p.ID, err), err)
-			}
+		if reason := checkIdle(o, v, p, in); reason != "" {
 			return v.fail(fmt.Sprintf(" in pipeline %q %s", p.ID, reason), nil)
 		}
-		v.note("max-idle %s: events.out is moving", o.MaxIdle)
 	}
 	if o.RequireRunning {
 		if reason, err := checkRunning(ctx, src, o, v, p); reason != "" {
@@ -277,15 +288,33 @@ func notFoundAnywhere(s *logstash.NodeStats) string {
 	case 1:
 		return fmt.Sprintf(" not found in pipeline %q (%s)", s.Pipelines[0].ID, listInputs(&s.Pipelines[0]))
 	}
-	var ids, inputs []string
+	var ids []string
+	var groups []string
+	listed := 0
 	for i := range s.Pipelines {
-		ids = append(ids, s.Pipelines[i].ID)
-		inputs = append(inputs, s.Pipelines[i].InputIDs()...)
+		p := &s.Pipelines[i]
+		ids = append(ids, p.ID)
+		in := p.InputIDs()
+		if len(in) == 0 {
+			continue
+		}
+		// At most maxListed ids in all, so the line stays readable.
+		if listed >= maxListed {
+			groups = append(groups, fmt.Sprintf("%s: %d more", p.ID, len(in)))
+			continue
+		}
+		shown := in[:min(len(in), maxListed-listed)]
+		g := fmt.Sprintf("%s: %s", p.ID, quoteList(shown))
+		if more := len(in) - len(shown); more > 0 {
+			g += fmt.Sprintf(" and %d more", more)
+		}
+		groups = append(groups, g)
+		listed += len(shown)
 	}
-	if len(inputs) == 0 {
+	if len(groups) == 0 {
 		return fmt.Sprintf(" not found in pipelines %s (none has inputs)", quoteList(ids))
 	}
-	return fmt.Sprintf(" not found in pipelines %s (inputs there: %s)", quoteList(ids), quoteList(inputs))
+	return fmt.Sprintf(" not found in pipelines %s (inputs there: %s)", quoteList(ids), strings.Join(groups, "; "))
 }
 
 // Weight derives a misc_dynamic weight (1..MaxWeight) from the pipeline's

@@ -1,7 +1,6 @@
 package check
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -126,42 +125,36 @@ func fixture(t *testing.T, name string) []byte {
 	return data
 }
 
-var nodeStatsFixtures = []string{
-	"node_stats_pipeline-5.3-telegraf.json",
-	"node_stats-5.6-bonniernews.json",
-	"node_stats-6.0-logstash-benchmark.json",
-	"node_stats-6.4-metricbeat.json",
-	"node_stats-6.4-sagap.json",
-	"node_stats-7.0-metricbeat.json",
-	"node_stats_pipelines-7.4-telegraf.json",
-	"node_stats-7.8-metricbeat.json",
-	"node_stats_vertices-7.10-metricbeat.json",
-	"node_stats-7.11-logstash-benchmark.json",
-	"node_stats_partial-8.4-metricbeat.json",
-	"node_stats-8.6-kuskoman.json",
-	"node_stats-8.8-kuskoman.json",
-	"node_stats-8.15-kuskoman.json",
-	"node_stats_pipelines-8.x-docs.json",
-	"node_stats_pipelines_test-8.x-docs.json",
-	"node_stats-9.1-openapi.json",
-	"node_stats_pipelines-9.x-openapi.json",
+// fixtureWant is one entry of pkg/logstash/testdata/fixture_wants.json:
+// what a body holds, written by hand (not derived from the parser).
+type fixtureWant struct {
+	File      string `json:"file"`
+	Pipelines []struct {
+		ID     string `json:"id"`
+		Inputs []struct {
+			ID string `json:"id"`
+		} `json:"inputs"`
+	} `json:"pipelines"`
 }
 
 // TestEveryFixture: every input of every body is found (healthy, exit 0,
 // in its own pipeline, with and without --pipeline); an absent id is
 // unhealthy (exit 1) with a message naming the pipeline and its inputs.
+// What each body holds comes from the hand-written fixture_wants.json.
 func TestEveryFixture(t *testing.T) {
-	for _, name := range nodeStatsFixtures {
-		t.Run(name, func(t *testing.T) {
-			body := fixture(t, name)
-			stats, err := logstash.ParseNodeStats(bytes.NewReader(body), 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n := newNode(t, body)
+	var wants []fixtureWant
+	if err := json.Unmarshal(fixture(t, "fixture_wants.json"), &wants); err != nil || len(wants) == 0 {
+		t.Fatalf("fixture_wants.json: %v (%d entries)", err, len(wants))
+	}
+	for _, fw := range wants {
+		t.Run(fw.File, func(t *testing.T) {
+			n := newNode(t, fixture(t, fw.File))
 			addr := n.srv.Listener.Addr().String()
-			for _, p := range stats.Pipelines {
+			var groups []string
+			for _, p := range fw.Pipelines {
+				var ids []string
 				for _, in := range p.Inputs {
+					ids = append(ids, in.ID)
 					for _, pipeline := range []string{"", p.ID} {
 						v := run(t, addr, Options{Input: in.ID, Pipeline: pipeline})
 						if !v.Healthy || v.ExitCode() != 0 || v.Pipeline != p.ID {
@@ -172,9 +165,12 @@ func TestEveryFixture(t *testing.T) {
 						}
 					}
 				}
+				if len(ids) > 0 {
+					groups = append(groups, p.ID+": "+strings.TrimPrefix(inputsThere(ids), "inputs there: "))
+				}
 				// An absent id, looked for in this pipeline.
 				v := run(t, addr, Options{Input: "udp-5514", Pipeline: p.ID})
-				want := fmt.Sprintf("%s input \"udp-5514\" not found in pipeline %q (%s)", addr, p.ID, inputsThere(p.InputIDs()))
+				want := fmt.Sprintf("%s input \"udp-5514\" not found in pipeline %q (%s)", addr, p.ID, inputsThere(ids))
 				if v.Healthy || v.ExitCode() != 1 || v.String() != want {
 					t.Errorf("absent input: %q exit %d\n want %q exit 1", v, v.ExitCode(), want)
 				}
@@ -182,21 +178,48 @@ func TestEveryFixture(t *testing.T) {
 			// An absent id, in any pipeline.
 			v := run(t, addr, Options{Input: "udp-5514"})
 			var want string
-			if len(stats.Pipelines) == 1 {
-				p := stats.Pipelines[0]
-				want = fmt.Sprintf("%s input \"udp-5514\" not found in pipeline %q (%s)", addr, p.ID, inputsThere(p.InputIDs()))
-			} else {
-				var ids, inputs []string
-				for _, p := range stats.Pipelines {
-					ids = append(ids, strconv.Quote(p.ID))
-					inputs = append(inputs, p.InputIDs()...)
+			if len(fw.Pipelines) == 1 {
+				p := fw.Pipelines[0]
+				var ids []string
+				for _, in := range p.Inputs {
+					ids = append(ids, in.ID)
 				}
-				want = fmt.Sprintf("%s input \"udp-5514\" not found in pipelines %s (%s)", addr, strings.Join(ids, ", "), inputsThere(inputs))
+				want = fmt.Sprintf("%s input \"udp-5514\" not found in pipeline %q (%s)", addr, p.ID, inputsThere(ids))
+			} else {
+				var ids []string
+				for _, p := range fw.Pipelines {
+					ids = append(ids, strconv.Quote(p.ID))
+				}
+				want = fmt.Sprintf("%s input \"udp-5514\" not found in pipelines %s (inputs there: %s)", addr, strings.Join(ids, ", "), strings.Join(groups, "; "))
 			}
 			if v.Healthy || v.ExitCode() != 1 || v.String() != want {
 				t.Errorf("absent input, any pipeline: %q\n want %q", v, want)
 			}
 		})
+	}
+}
+
+// TestNotFoundGroupsByPipeline: with several pipelines the message says
+// which inputs each has, within the usual bound on listed ids.
+func TestNotFoundGroupsByPipeline(t *testing.T) {
+	n := newNode(t, []byte(`{"pipelines":{"main":{"plugins":{"inputs":[{"id":"a"},{"id":"b"}]}},
+		"empty":{"plugins":{"inputs":[]}},"other":{"plugins":{"inputs":[{"id":"c"}]}}}}`))
+	addr := n.srv.Listener.Addr().String()
+	v := run(t, addr, Options{Input: "udp-5514"})
+	want := addr + ` input "udp-5514" not found in pipelines "main", "empty", "other" (inputs there: main: "a", "b"; other: "c")`
+	if v.Healthy || v.String() != want {
+		t.Errorf("got  %q\nwant %q", v, want)
+	}
+	var ins []string
+	for i := 0; i < 10; i++ {
+		ins = append(ins, fmt.Sprintf(`{"id":"t-%d"}`, i))
+	}
+	n.set([]byte(`{"pipelines":{"p1":{"plugins":{"inputs":[` + strings.Join(ins[:6], ",") + `]}},
+		"p2":{"plugins":{"inputs":[` + strings.Join(ins[6:], ",") + `]}},"p3":{"plugins":{"inputs":[{"id":"z"}]}}}}`))
+	v = run(t, addr, Options{Input: "udp-5514"})
+	want = addr + ` input "udp-5514" not found in pipelines "p1", "p2", "p3" (inputs there: p1: "t-0", "t-1", "t-2", "t-3", "t-4", "t-5"; p2: "t-6", "t-7" and 2 more; p3: 1 more)`
+	if v.String() != want {
+		t.Errorf("got  %q\nwant %q", v, want)
 	}
 }
 
@@ -336,12 +359,99 @@ func TestMaxIdle(t *testing.T) {
 	if fi.Mode().Perm()&0o077 != 0 {
 		t.Errorf("state file mode %v, want private", fi.Mode())
 	}
-	// A state dir that cannot be created makes --max-idle fail loudly.
+}
+
+// TestMaxIdleReadmits: a node failed for idleness gets no traffic, so its
+// counter cannot move; the failure restarts the idle clock, the next run
+// readmits it, and it fails again only after another --max-idle.
+func TestMaxIdleReadmits(t *testing.T) {
+	n := newNode(t, statsWithOut(5))
+	addr := n.srv.Listener.Addr().String()
+	dir := t.TempDir()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	at := func(d time.Duration) *Verdict {
+		return run(t, addr, Options{Input: "udp-5514", MaxIdle: 2 * time.Minute, StateDir: dir, Now: func() time.Time { return t0.Add(d) }})
+	}
+	at(0)
+	if v := at(2 * time.Minute); v.Healthy {
+		t.Fatalf("idle 2m: healthy, want the idle failure")
+	}
+	// delay_loop later: out of IPVS, no events, yet readmitted.
+	if v := at(2*time.Minute + 5*time.Second); !v.Healthy {
+		t.Fatalf("the run after the idle failure: %v, want readmitted", v)
+	}
+	if v := at(3*time.Minute + 55*time.Second); !v.Healthy {
+		t.Fatalf("1m55s after the restart: %v", v)
+	}
+	v := at(4 * time.Minute)
+	want := addr + ` input "udp-5514" in pipeline "main" has received no events for 2m0s (events.out stuck at 5 since 2026-01-02T03:06:05Z; --max-idle 2m0s)`
+	if v.Healthy || v.String() != want {
+		t.Fatalf("another 2m idle: %q\n want %q", v, want)
+	}
+}
+
+// TestStateTroubleDoesNotFail: state that cannot be written (or read)
+// never fails the check: healthy, with a warning for the log.
+func TestStateTroubleDoesNotFail(t *testing.T) {
+	n := newNode(t, statsWithOut(5))
+	addr := n.srv.Listener.Addr().String()
 	blocker := filepath.Join(t.TempDir(), "file")
 	os.WriteFile(blocker, nil, 0o600)
-	v = run(t, addr, Options{Input: "udp-5514", MaxIdle: time.Minute, StateDir: filepath.Join(blocker, "sub")})
-	if v.Healthy || !strings.Contains(v.String(), `in pipeline "main": --max-idle state: read state: open `) {
-		t.Errorf("unwritable state dir: %v", v)
+	for _, o := range []Options{
+		{Input: "udp-5514", MaxIdle: time.Minute, StateDir: filepath.Join(blocker, "sub")},
+		{Input: "udp-5514", MaxIdle: time.Minute, StateDir: blocker}, // read: not a directory
+	} {
+		v := run(t, addr, o)
+		if !v.Healthy || v.ExitCode() != 0 || len(v.Warnings) != 1 || !strings.HasPrefix(v.Warnings[0], "--max-idle not enforced: ") {
+			t.Errorf("state dir %s: %v, warnings %q; want healthy with one warning", o.StateDir, v, v.Warnings)
+		}
+	}
+	// Permissions that deny the current user: only meaningful without root
+	// (TestCheckStateOwnedByAnotherUser in pkg/cli covers it as root).
+	if os.Geteuid() != 0 {
+		dir := t.TempDir()
+		run(t, addr, Options{Input: "udp-5514", MaxIdle: time.Minute, StateDir: dir})
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			os.Chmod(filepath.Join(dir, e.Name()), 0)
+		}
+		os.Chmod(dir, 0o500)
+		t.Cleanup(func() { os.Chmod(dir, 0o700) })
+		v := run(t, addr, Options{Input: "udp-5514", MaxIdle: time.Minute, StateDir: dir})
+		if !v.Healthy || len(v.Warnings) != 1 || !strings.Contains(v.Warnings[0], "permission denied") {
+			t.Errorf("unreadable state: %v, warnings %q", v, v.Warnings)
+		}
+	}
+	// --require-running's cache: a warning, and the endpoint asked anyway.
+	n8 := newNode(t, []byte(`{"version":"8.17.0","pipelines":{"main":{"plugins":{"inputs":[{"id":"udp-5514"}]}}}}`))
+	n8.health = fixture(t, "health_report_example_blocked-9.x-openapi.json")
+	v := run(t, n8.srv.Listener.Addr().String(), Options{Input: "udp-5514", RequireRunning: true, StateDir: filepath.Join(blocker, "sub")})
+	if len(v.Warnings) != 1 || !strings.Contains(v.Warnings[0], "cannot cache") {
+		t.Errorf("require-running with unwritable state: %v, warnings %q", v, v.Warnings)
+	}
+}
+
+// TestReadOnlyWritesNoState: --explain (ReadOnly) judges from the state
+// but leaves it as it was.
+func TestReadOnlyWritesNoState(t *testing.T) {
+	n := newNode(t, statsWithOut(5))
+	addr := n.srv.Listener.Addr().String()
+	dir := t.TempDir()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	at := func(d time.Duration, ro bool) *Verdict {
+		return run(t, addr, Options{Input: "udp-5514", MaxIdle: 2 * time.Minute, StateDir: dir, ReadOnly: ro, Now: func() time.Time { return t0.Add(d) }})
+	}
+	at(0, true)
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("read-only first run wrote %v", entries)
+	}
+	at(0, false)
+	if v := at(3*time.Minute, true); v.Healthy {
+		t.Fatalf("read-only idle 3m: healthy, want the idle verdict")
+	}
+	// The read-only failure did not restart the clock: still idle.
+	if v := at(3*time.Minute+time.Second, false); v.Healthy {
+		t.Errorf("after a read-only run the idle clock was restarted")
 	}
 }
 

@@ -12,10 +12,17 @@
 //     RUNNING. The answer is cached per node in StateDir and asked at most
 //     once per RunningInterval, because the endpoint is expensive.
 //   - Probe: for an input that listens on TCP, a connection to its port
-//     succeeds. UDP inputs are skipped (nothing answers a UDP probe).
+//     succeeds. UDP inputs are skipped (nothing answers a UDP probe). It
+//     dials Host, so it suits NAT forwarding only (with DR/TUN the input
+//     binds the VIP).
 //   - MaxIdle: the input's events.out has grown within the duration. The
 //     last value is kept in a small state file in StateDir, written
-//     atomically.
+//     atomically. A failure restarts the idle clock, so the removed node is
+//     readmitted at the next run and judged again after another MaxIdle.
+//
+// State that cannot be read or written never fails a check: the verdict
+// stays healthy and carries a Warning. ReadOnly runs (--explain) never
+// write state.
 //
 // With DynamicWeight the verdict carries a weight for keepalived's
 // misc_dynamic (exit code 2+weight), derived by Weight from the pipeline's

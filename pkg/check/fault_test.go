@@ -2,17 +2,24 @@ package check
 
 import (
 	"bufio"
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hala-lb/hala/pkg/internal/testutil"
 )
 
 // rawServer accepts connections on loopback and hands each to serve in its
@@ -199,6 +206,60 @@ func TestFaults(t *testing.T) {
 			if tc.hangs && elapsed < timeout-50*time.Millisecond {
 				t.Errorf("took %s: ended before the %s timeout", elapsed, timeout)
 			}
+
+			// The same fault through the real binary, as keepalived runs it:
+			// exit 1, nothing on stdout, the one line on stderr, and the
+			// process gone within --timeout 500ms + 100ms. For the 50 MiB
+			// bodies the bound is what matters: reading 8 MiB may lose the
+			// race against the deadline, so a timeout is accepted too.
+			want := regexp.MustCompile(tc.want)
+			if strings.HasPrefix(tc.name, "50 MiB") {
+				want = regexp.MustCompile(tc.want + `|^timed out after 500ms$`)
+			}
+			var r procResult
+			for attempt := 0; attempt < 3; attempt++ {
+				r = checkProcess(t, addr, "--timeout", "500ms")
+				if r.elapsed <= 600*time.Millisecond {
+					break
+				}
+			}
+			line := strings.TrimSuffix(r.stderr, "\n")
+			if r.code != 1 || r.stdout != "" || strings.Count(r.stderr, "\n") != 1 ||
+				!strings.HasPrefix(line, "hala-check: "+prefix) || !want.MatchString(strings.TrimPrefix(line, "hala-check: "+prefix)) {
+				t.Errorf("process: exit %d stdout %q stderr %q\n want exit 1, stderr %q + /%s/", r.code, r.stdout, r.stderr, "hala-check: "+prefix, want)
+			}
+			if r.elapsed > 600*time.Millisecond {
+				t.Errorf("process took %s to exit, bound is 600ms", r.elapsed)
+			}
 		})
 	}
+}
+
+type procResult struct {
+	code           int
+	stdout, stderr string
+	elapsed        time.Duration
+}
+
+// checkProcess runs `hala check [args] <host> udp-5514` against addr
+// (host:port) with the built binary, as keepalived would, with no syslog.
+func checkProcess(t *testing.T, addr string, args ...string) procResult {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(addr)
+	args = append(append([]string{"check", "--port", port}, args...), host, "udp-5514")
+	cmd := exec.Command(testutil.HalaBinary(t), args...)
+	cmd.Env = append(os.Environ(), "HALA_SYSLOG_SOCKET="+filepath.Join(t.TempDir(), "no-syslog"), "HALA_STATE_DIR="+t.TempDir())
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	start := time.Now()
+	err := cmd.Run()
+	r := procResult{stdout: out.String(), stderr: errOut.String(), elapsed: time.Since(start)}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	case err != nil:
+		t.Fatal(err)
+	}
+	return r
 }

@@ -22,31 +22,53 @@ type idleState struct {
 	Since int64 `json:"since_unix_ms"` // when Out last changed
 }
 
-// checkIdle fails the input when events.out has not changed for MaxIdle.
-// It returns a reason for an unhealthy verdict, or an error when the state
-// cannot be kept (the check cannot do its job then).
-func checkIdle(o Options, p *logstash.Pipeline, in *logstash.Input) (string, error) {
+// checkIdle fails the input when events.out has not changed for MaxIdle,
+// returning the reason. Each failure restarts the idle clock: keepalived
+// then removes the real server, IPVS sends it nothing and its counter
+// cannot move, so without the restart the node would stay out for good
+// (and a quiet night would empty the whole service). The node is
+// readmitted at the next run and judged again after another MaxIdle.
+//
+// State that cannot be read or written never fails the check: the API
+// answered and the input is there, so the verdict is healthy with a
+// warning (a root-owned state dir must not take every backend down).
+func checkIdle(o Options, v *Verdict, p *logstash.Pipeline, in *logstash.Input) string {
 	var out int64
 	if in.Events != nil {
 		out = in.Events.Out
 	}
 	now := o.Now()
 	path := statePath(o.StateDir, "idle", o.Address, p.ID, in.ID)
+	save := func(st idleState) {
+		if o.ReadOnly {
+			v.note("max-idle: state not written (read-only run)")
+			return
+		}
+		if err := writeState(o.StateDir, path, st); err != nil {
+			v.warn("--max-idle not enforced: %v", err)
+		}
+	}
 	var st idleState
 	data, err := os.ReadFile(path)
 	switch {
 	case err == nil && json.Unmarshal(data, &st) == nil && st.Out == out:
 		since := time.UnixMilli(st.Since)
 		if idle := now.Sub(since); idle >= o.MaxIdle {
+			save(idleState{Out: out, Since: now.UnixMilli()})
+			v.note("max-idle %s: idle clock restarted; the node is readmitted at the next run", o.MaxIdle)
 			return fmt.Sprintf("has received no events for %s (events.out stuck at %d since %s; --max-idle %s)",
-				idle.Round(time.Second), out, since.Format(time.RFC3339), o.MaxIdle), nil
+				idle.Round(time.Second), out, since.Format(time.RFC3339), o.MaxIdle)
 		}
-		return "", nil
+		v.note("max-idle %s: events.out %d unchanged for %s", o.MaxIdle, out, now.Sub(since).Round(time.Second))
+		return ""
 	case err != nil && !errors.Is(err, os.ErrNotExist):
-		return "", fmt.Errorf("read state: %w", err)
+		v.warn("--max-idle not enforced: read state: %v", err)
+		return ""
 	}
 	// First run, or the counter moved (or went back: a restart).
-	return "", writeState(o.StateDir, path, idleState{Out: out, Since: now.UnixMilli()})
+	v.note("max-idle %s: events.out is moving (%d)", o.MaxIdle, out)
+	save(idleState{Out: out, Since: now.UnixMilli()})
+	return ""
 }
 
 // runningState caches /_health_report per node for --require-running.
@@ -90,8 +112,10 @@ func checkRunning(ctx context.Context, src Source, o Options, v *Verdict, p *log
 				st.State[id] = ph.State
 			}
 		}
-		if err := writeState(o.StateDir, path, st); err != nil {
-			v.note("require-running: cannot cache the health report (%v); asking every run", err)
+		if o.ReadOnly {
+			v.note("require-running: health report not cached (read-only run)")
+		} else if err := writeState(o.StateDir, path, st); err != nil {
+			v.warn("--require-running cannot cache /_health_report (%v): asking it every run", err)
 		}
 	}
 	if !st.Supported {

@@ -72,8 +72,20 @@ Stronger, opt-in checks:
   --require-running  the pipeline's state in /_health_report is RUNNING
                      (Logstash 8.16+; skipped with a note on older nodes;
                      asked at most once per --running-interval per node)
-  --probe            for a TCP input, also connect to --probe-port
-  --max-idle DUR     fail when the input's events.out has not grown for DUR
+  --probe            for a TCP input, also connect to <ip>:--probe-port;
+                     NAT forwarding only: with DR or TUN the input binds
+                     the VIP, not <ip>, so the probe would always fail
+  --max-idle DUR     fail when the input's events.out has not grown for DUR;
+                     each failure restarts the idle clock, so the node is
+                     readmitted at the next run and judged again after
+                     another DUR (a removed node gets no traffic: without
+                     this it could never come back). A quiet source thus
+                     flaps out for one delay_loop every DUR.
+
+State for --max-idle and --require-running lives in --state-dir. When it
+cannot be read or written the check does not fail on that account: it
+passes with a warning on stderr and syslog. --explain reads state but
+never writes it.
 
 --dynamic-weight is for keepalived's misc_dynamic: healthy exits 2+weight,
 the weight (1..253) falling as the pipeline's worker_utilization (or
@@ -85,7 +97,12 @@ $HALA_API_AUTH_FILE) that group and others cannot read; never a flag.`,
 		Example: `  hala check 192.168.1.210 udp-5514
   hala check --explain --pipeline main 192.168.1.210 udp-5514
   hala check --scheme https --ca /etc/hala/api-ca.pem --auth-file /etc/hala/api-auth 192.168.1.210 udp-5514`,
-		Args: cobra.ExactArgs(2),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := cobra.ExactArgs(2)(cmd, args); err != nil {
+				return usageError(fmt.Errorf("%w: %q", err, args))
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.authFile == "" {
 				f.authFile = os.Getenv(logstash.AuthFileEnv)
@@ -93,6 +110,9 @@ $HALA_API_AUTH_FILE) that group and others cannot read; never a flag.`,
 			return runCheck(streams, f, args[0], args[1])
 		},
 	}
+	// Under keepalived stderr goes nowhere: a bad misc_path must show in
+	// syslog too, not only as "exited with status 1".
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	fl := cmd.Flags()
 	fl.SortFlags = false
 	fl.IntVar(&f.port, "port", logstash.DefaultPort, "monitoring API port")
@@ -104,9 +124,9 @@ $HALA_API_AUTH_FILE) that group and others cannot read; never a flag.`,
 	fl.StringVar(&f.authFile, "auth-file", "", `file holding "user:password" for basic auth, mode 0600 (or $`+logstash.AuthFileEnv+`)`)
 	fl.BoolVar(&f.requireRunning, "require-running", false, "also require pipeline state RUNNING in /_health_report (8.16+)")
 	fl.DurationVar(&f.runningInterval, "running-interval", check.DefaultRunningInterval, "reuse a /_health_report answer this long")
-	fl.BoolVar(&f.probe, "probe", false, "for a TCP input, also connect to --probe-port")
+	fl.BoolVar(&f.probe, "probe", false, "for a TCP input, also connect to <ip>:--probe-port (NAT forwarding only)")
 	fl.IntVar(&f.probePort, "probe-port", 0, "the input's TCP port, for --probe")
-	fl.DurationVar(&f.maxIdle, "max-idle", 0, "fail when the input's events.out has not grown for this long")
+	fl.DurationVar(&f.maxIdle, "max-idle", 0, "fail when the input's events.out has not grown for this long (readmitted at the next run)")
 	fl.StringVar(&f.stateDir, "state-dir", envOr(envStateDir, check.DefaultStateDir), "where --max-idle and --require-running keep state (or $"+envStateDir+")")
 	fl.BoolVar(&f.dynamicWeight, "dynamic-weight", false, "exit 2+weight when healthy, for keepalived's misc_dynamic")
 	fl.BoolVar(&f.explain, "explain", false, "print a report of what was asked, what came back and why")
@@ -125,37 +145,48 @@ func envOr(name, def string) string {
 // stderr and syslog on failure, a report on stdout with --explain.
 func runCheck(streams IOStreams, f *checkFlags, host, input string) error {
 	if f.timeout <= 0 {
-		return withHint(fmt.Errorf("--timeout %s: must be positive", f.timeout), "keepalived's misc_timeout must be larger than --timeout; 2s is the default")
+		return usageError(withHint(fmt.Errorf("--timeout %s: must be positive", f.timeout), "keepalived's misc_timeout must be larger than --timeout; 2s is the default"))
 	}
 	if f.probe && (f.probePort < 1 || f.probePort > 65535) {
-		return withHint(errors.New("--probe needs --probe-port, the input's TCP port"), "add --probe-port 5514 (the port the input listens on)")
+		return usageError(withHint(errors.New("--probe needs --probe-port, the input's TCP port"), "add --probe-port 5514 (the port the input listens on)"))
 	}
 	rep := &reporter{streams: streams}
-	// Last resort: whatever happens below, the process ends in time.
-	watchdog := time.AfterFunc(f.timeout+watchdogGrace, func() {
-		rep.fail(fmt.Sprintf("%s input %q: timed out after %s", addrOf(host, f.port), input, f.timeout))
-		exitProcess(1)
-	})
-	defer watchdog.Stop()
-
-	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
-	defer cancel()
 	start := time.Now()
-
-	var exchanges []logstash.Exchange
+	var exchanges exchangeLog
 	cfg := logstash.Config{
 		Host: host, Port: f.port, Scheme: f.scheme, CAFile: f.caFile, Insecure: f.insecure,
 		MaxBody: f.maxBody,
 	}
 	if f.explain {
-		cfg.Observe = func(e logstash.Exchange) { exchanges = append(exchanges, e) }
+		cfg.Observe = exchanges.add
 	}
 	opts := check.Options{
 		Address: addrOf(host, f.port), Host: host, Input: input, Pipeline: f.pipeline, Timeout: f.timeout,
 		RequireRunning: f.requireRunning, RunningInterval: f.runningInterval,
 		Probe: f.probe, ProbePort: f.probePort, MaxIdle: f.maxIdle,
 		DynamicWeight: f.dynamicWeight, StateDir: f.stateDir,
+		ReadOnly: f.explain, // a run by hand must not change keepalived's next verdict
 	}
+	// Last resort: whatever happens below, the process ends in time, and
+	// --explain still shows what was gathered.
+	var finish sync.Once
+	watchdog := time.AfterFunc(f.timeout+watchdogGrace, func() {
+		finish.Do(func() {
+			v := &check.Verdict{Address: opts.Address, Input: input, Pipeline: f.pipeline, Weight: -1,
+				Reason: fmt.Sprintf(": timed out after %s", f.timeout)}
+			if f.explain {
+				v.Notes = []string{"the check did not return by its deadline; the watchdog ended it"}
+				explain(streams.Out, f, opts, v, exchanges.list(), time.Since(start))
+			}
+			rep.fail(v.String())
+		})
+		exitProcess(1)
+	})
+	defer watchdog.Stop()
+
+	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+	defer cancel()
+
 	var v *check.Verdict
 	if f.authFile != "" {
 		creds, err := logstash.ReadAuthFile(f.authFile)
@@ -172,16 +203,54 @@ func runCheck(streams IOStreams, f *checkFlags, host, input string) error {
 			v = runChecker(ctx, client, opts)
 		}
 	}
-	if f.explain {
-		explain(streams.Out, f, opts, v, exchanges, time.Since(start))
-	}
-	if !v.Healthy {
-		rep.fail(v.String())
+	reported := false
+	finish.Do(func() {
+		reported = true
+		if f.explain {
+			explain(streams.Out, f, opts, v, exchanges.list(), time.Since(start))
+		}
+		for _, w := range v.Warnings {
+			rep.warn(fmt.Sprintf("%s input %q: warning: %s", opts.Address, input, w))
+		}
+		if !v.Healthy {
+			rep.fail(v.String())
+		}
+	})
+	if !reported { // the watchdog has reported a timeout
+		return &ExitError{Code: 1}
 	}
 	if code := v.ExitCode(); code != 0 {
 		return &ExitError{Code: code}
 	}
 	return nil
+}
+
+// exchangeLog collects --explain's HTTP exchanges; the watchdog may read
+// it while the client still appends.
+type exchangeLog struct {
+	mu sync.Mutex
+	es []logstash.Exchange
+}
+
+func (l *exchangeLog) add(e logstash.Exchange) {
+	l.mu.Lock()
+	l.es = append(l.es, e)
+	l.mu.Unlock()
+}
+
+func (l *exchangeLog) list() []logstash.Exchange {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]logstash.Exchange(nil), l.es...)
+}
+
+// usageError sends a command-line error to syslog as well: under
+// keepalived stderr is discarded, and a bad misc_path would otherwise show
+// only as "exited with status 1". cli.Run prints it on stderr and exits 1.
+func usageError(err error) error {
+	line := fmt.Sprintf("bad command line: %v (see hala check --help)", err)
+	withDeadline(func() { logSyslog(syslog.LOG_ERR, line) })
+	return err
 }
 
 func addrOf(host string, port int) string {
@@ -206,32 +275,49 @@ type reporter struct {
 func (r *reporter) fail(line string) {
 	r.once.Do(func() {
 		fmt.Fprintf(r.streams.ErrOut, "hala-check: %s\n", line)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			logSyslog(line)
-		}()
-		select { // syslog must not hold the process past its bound
-		case <-done:
-		case <-time.After(30 * time.Millisecond):
-		}
+		withDeadline(func() { logSyslog(syslog.LOG_ERR, line) })
 	})
 }
 
-// logSyslog sends line with facility daemon and tag hala-check. Without a
-// syslog socket (no /dev/log) it does nothing.
-func logSyslog(line string) {
+// warn reports a problem that did not decide the verdict (priority warning).
+func (r *reporter) warn(line string) {
+	fmt.Fprintf(r.streams.ErrOut, "hala-check: %s\n", line)
+	withDeadline(func() { logSyslog(syslog.LOG_WARNING, line) })
+}
+
+// withDeadline runs f but waits at most 30ms: syslog must not hold the
+// process past its bound.
+func withDeadline(f func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Millisecond):
+	}
+}
+
+// logSyslog sends line with facility daemon, the given severity and tag
+// hala-check. Without a syslog socket (no /dev/log) it does nothing.
+func logSyslog(severity syslog.Priority, line string) {
 	var w *syslog.Writer
 	var err error
+	prio := syslog.LOG_DAEMON | severity
 	if sock := os.Getenv(envSyslogSocket); sock != "" {
-		w, err = syslog.Dial("unixgram", sock, syslog.LOG_DAEMON|syslog.LOG_ERR, "hala-check")
+		w, err = syslog.Dial("unixgram", sock, prio, "hala-check")
 	} else {
-		w, err = syslog.New(syslog.LOG_DAEMON|syslog.LOG_ERR, "hala-check")
+		w, err = syslog.New(prio, "hala-check")
 	}
 	if err != nil {
 		return
 	}
 	defer w.Close()
+	if severity == syslog.LOG_WARNING {
+		_ = w.Warning(line)
+		return
+	}
 	_ = w.Err(line)
 }
 

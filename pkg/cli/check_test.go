@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -170,6 +171,27 @@ func TestCheckProcess(t *testing.T) {
 		t.Errorf("--dynamic-weight at 50%% utilization: exit %d (stderr %q), want %d", r.code, r.stderr, 2+127)
 	}
 
+	// Command-line errors: stderr is lost under keepalived, so each also
+	// goes to syslog, and the exit status is 1 (down).
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--bogus", host, "udp-5514"}, "unknown flag: --bogus"},
+		{[]string{host}, `accepts 2 arg(s), received 1: ["` + host + `"]`},
+		{[]string{"--timeout", "0", host, "udp-5514"}, "--timeout 0s: must be positive"},
+		{[]string{"--probe", host, "tcp-5514"}, "--probe needs --probe-port, the input's TCP port"},
+	} {
+		r := checkProcess(t, env, tc.args...)
+		if r.code != 1 || r.stdout != "" || !strings.HasPrefix(r.stderr, "hala: error: "+tc.want+"\n") {
+			t.Errorf("%q: exit %d stdout %q stderr %q, want exit 1 and the error", tc.args, r.code, r.stdout, r.stderr)
+		}
+		msg := nextLog()
+		if want := "bad command line: " + tc.want + " (see hala check --help)"; !strings.HasPrefix(msg, "<27>") || !strings.Contains(msg, " hala-check[") || !strings.HasSuffix(strings.TrimSpace(msg), want) {
+			t.Errorf("%q: syslog got %q, want daemon.err, tag hala-check, ending %q", tc.args, msg, want)
+		}
+	}
+
 	for name, server := range map[string]func(*testing.T) (string, string){"black hole": blackHole, "drip-fed body": dripBody} {
 		h, p := server(t)
 		want := "hala-check: " + h + ":" + p + ` input "udp-5514": timed out after 500ms` + "\n"
@@ -237,11 +259,12 @@ func TestCheckAuthFileMode(t *testing.T) {
 }
 
 func TestCheckUsageErrors(t *testing.T) {
+	t.Setenv("HALA_SYSLOG_SOCKET", filepath.Join(t.TempDir(), "none"))
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"check", "127.0.0.1"}, "hala: error: accepts 2 arg(s), received 1\n"},
+		{[]string{"check", "127.0.0.1"}, "hala: error: accepts 2 arg(s), received 1: [\"127.0.0.1\"]\n"},
 		{[]string{"check", "--probe", "127.0.0.1", "tcp-5514"}, "hala: error: --probe needs --probe-port, the input's TCP port\nhala: hint: add --probe-port 5514 (the port the input listens on)\n"},
 		{[]string{"check", "--timeout", "0s", "127.0.0.1", "x"}, "hala: error: --timeout 0s: must be positive\n"},
 	} {
@@ -307,4 +330,114 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestCheckExplainWatchdog: when the watchdog ends a hung check, --explain
+// still prints what was asked and why it failed.
+func TestCheckExplainWatchdog(t *testing.T) {
+	exited := make(chan int, 1)
+	release, returned := make(chan struct{}), make(chan struct{})
+	oldExit, oldRun := exitProcess, runChecker
+	defer func() {
+		close(release)
+		<-returned
+		exitProcess, runChecker = oldExit, oldRun
+	}()
+	exitProcess = func(code int) { exited <- code }
+	runChecker = func(ctx context.Context, src check.Source, o check.Options) *check.Verdict {
+		src.NodeStats(ctx, o.Pipeline) // a real exchange, ended by the deadline
+		<-release
+		return &check.Verdict{Healthy: true}
+	}
+	h, p := blackHole(t)
+	t.Setenv("HALA_SYSLOG_SOCKET", filepath.Join(t.TempDir(), "none"))
+	var out, errOut syncBuffer
+	go func() {
+		defer close(returned)
+		Run([]string{"check", "--explain", "--timeout", "200ms", "--port", p, h, "udp-5514"}, strings.NewReader(""), &out, &errOut)
+	}()
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the watchdog did not end the process")
+	}
+	report := out.String()
+	for _, want := range []string{
+		"GET http://" + h + ":" + p + "/_node/stats/pipelines",
+		"the watchdog ended it",
+		`verdict: UNHEALTHY: ` + h + ":" + p + ` input "udp-5514": timed out after 200ms`,
+		"exit status 1",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
+}
+
+// TestCheckExplainWritesNoState: an operator's --explain run leaves the
+// --max-idle state as keepalived's runs left it.
+func TestCheckExplainWritesNoState(t *testing.T) {
+	host, port := checkAPI(t, checkBody)
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	code := Run([]string{"check", "--explain", "--max-idle", "1m", "--state-dir", dir, "--port", port, host, "udp-5514"}, strings.NewReader(""), &out, &errOut)
+	if entries, _ := os.ReadDir(dir); code != 0 || len(entries) != 0 {
+		t.Errorf("exit %d, state dir holds %v after --explain; want 0 and nothing", code, entries)
+	}
+	if code := Run([]string{"check", "--max-idle", "1m", "--state-dir", dir, "--port", port, host, "udp-5514"}, strings.NewReader(""), &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("state dir holds %v after a normal run, want one file", entries)
+	}
+}
+
+// TestCheckStateOwnedByAnotherUser: a state dir and file left by `sudo hala
+// check --max-idle` (root, 0700/0600) must not fail the checks keepalived
+// runs as script_user: healthy, with a warning on stderr and syslog.
+func TestCheckStateOwnedByAnotherUser(t *testing.T) {
+	host, port := checkAPI(t, checkBody)
+	sock, nextLog := syslogSink(t)
+	dir := filepath.Join(t.TempDir(), "hala")
+	var out, errOut bytes.Buffer
+	if code := Run([]string{"check", "--max-idle", "1m", "--state-dir", dir, "--port", port, host, "udp-5514"}, strings.NewReader(""), &out, &errOut); code != 0 {
+		t.Fatalf("first run: exit %d %s", code, errOut.String())
+	}
+	env := []string{"HALA_SYSLOG_SOCKET=" + sock}
+	var cred *syscall.Credential
+	if os.Geteuid() == 0 {
+		// Root: the state is root's; run the check as nobody. The syslog
+		// socket must be writable by that user.
+		// t.TempDir's parent is private too: open the path down to the
+		// state dir, so what denies access is the state itself (0700/0600).
+		os.Chmod(filepath.Dir(filepath.Dir(sock)), 0o755)
+		os.Chmod(filepath.Dir(sock), 0o755)
+		os.Chmod(sock, 0o777)
+		os.Chmod(filepath.Dir(dir), 0o755)
+		if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+			t.Fatalf("state dir: %v %v, want mode 0700", fi, err)
+		}
+		cred = &syscall.Credential{Uid: 65534, Gid: 65534}
+	} else {
+		// Not root: permissions that deny the current user.
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			os.Chmod(filepath.Join(dir, e.Name()), 0)
+		}
+		os.Chmod(dir, 0o500)
+		t.Cleanup(func() { os.Chmod(dir, 0o700) })
+	}
+	cmd := exec.Command(testutil.HalaBinary(t), "check", "--max-idle", "1m", "--state-dir", dir, "--port", port, host, "udp-5514")
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil || stdout.Len() != 0 || !strings.Contains(stderr.String(), `input "udp-5514": warning: --max-idle not enforced: read state: open `) ||
+		!strings.Contains(stderr.String(), "permission denied") {
+		t.Fatalf("state owned by another user: %v, stdout %q stderr %q; want exit 0 and a warning", err, stdout.String(), stderr.String())
+	}
+	if msg := nextLog(); !strings.HasPrefix(msg, "<28>") || !strings.Contains(msg, "--max-idle not enforced") {
+		t.Errorf("syslog got %q, want daemon.warning with the warning", msg)
+	}
 }

@@ -2,6 +2,7 @@ package logstash
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,67 +14,34 @@ import (
 	"testing"
 )
 
-type wantPipeline struct {
-	id     string
-	inputs []wantInput
+// fixtureWant is what one node stats body in testdata holds, read off the
+// body by hand and kept in testdata/fixture_wants.json, which pkg/check's
+// tests read too: pipelines in body order with their inputs. EventsOut is
+// null for an input without events (a start-up body).
+type fixtureWant struct {
+	File      string `json:"file"`
+	Version   string `json:"version"`
+	Layout    string `json:"layout"`
+	Pipelines []struct {
+		ID     string `json:"id"`
+		Inputs []struct {
+			ID        string `json:"id"`
+			Name      string `json:"name"`
+			EventsOut *int64 `json:"events_out"`
+		} `json:"inputs"`
+	} `json:"pipelines"`
 }
 
-type wantInput struct {
-	id, name string
-	out      int64 // -1: no events (start-up body)
-}
-
-// fixtureWants is what every node stats body in testdata holds, read off
-// the bodies by hand: pipelines in body order with their inputs.
-var fixtureWants = []struct {
-	file    string
-	version string
-	layout  Layout
-	want    []wantPipeline
-}{
-	{"node_stats_pipeline-5.3-telegraf.json", "5.3.0", LayoutSinglePipeline, []wantPipeline{
-		{"main", []wantInput{{"a35197a509596954e905e38521bae12b1498b17d-1", "beats", 2}}}}},
-	{"node_stats-5.6-bonniernews.json", "5.6.4", LayoutSinglePipeline, []wantPipeline{
-		{"main", []wantInput{{"5681ae93b83a24a100eacdb291ca4679effa35bf-1", "stdin", 0}}}}},
-	{"node_stats-6.0-logstash-benchmark.json", "6.0.0-alpha3", LayoutPipelines, []wantPipeline{
-		{"main", []wantInput{{"1db6e3e8163d4cf302e5b5ee12f6fc3dcfe783ba-1", "stdin", 24125}}}}},
-	{"node_stats-6.4-metricbeat.json", "6.4.1", LayoutPipelines, []wantPipeline{
-		{"main", []wantInput{{"fc1bd2827edc6b55a3caf4af83c5ac8c5c32b84cb54453bdac8c0d1dcb37ee46", "stdin", 0}}}}},
-	{"node_stats-6.4-sagap.json", "6.4.2", LayoutPipelines, []wantPipeline{
-		{"main", []wantInput{{"2e751834e57957fe3925003eb2567a0a737fdf74971baefc8cbd483a4a2eee10", "stdin", 2}}}}},
-	{"node_stats-7.0-metricbeat.json", "7.0.0-alpha1", LayoutPipelines, []wantPipeline{
-		{"main", []wantInput{{"fc1bd2827edc6b55a3caf4af83c5ac8c5c32b84cb54453bdac8c0d1dcb37ee46", "stdin", 5}}}}},
-	{"node_stats_pipelines-7.4-telegraf.json", "7.4.2", LayoutPipelines, []wantPipeline{
-		{"infra", []wantInput{{"8526dc80bc2257ab08f96018f96b0c68dd03abc5695bb22fb9e96339a8dfb4f86", "beats", 2665549}}}}},
-	{"node_stats-7.8-metricbeat.json", "7.8.1", LayoutPipelines, []wantPipeline{
-		{"main", []wantInput{{"adc9aa83962ecb7f9e68a9b25d9ef5473a197dbb8f6cd7d6025742b2e2bcadcf", "file", 0}}}}},
-	{"node_stats_vertices-7.10-metricbeat.json", "7.10.0", LayoutPipelines, []wantPipeline{
-		{"main", []wantInput{{"0710cad67e8f47667bc7612580d5b91f691dd8262a4187d9eca8cf87229d04aa", "beats", 0}}}}},
-	{"node_stats-7.11-logstash-benchmark.json", "7.11.1", LayoutPipelines, []wantPipeline{
-		{"main", []wantInput{{"3ca119230f5eaf03a261b674ee2f2dfe1491894c1b2b8f21e1d9a02b656b36f1", "stdin", 361126}}}}},
-	{"node_stats_partial-8.4-metricbeat.json", "8.4.0", LayoutPipelines, []wantPipeline{
-		{"main", []wantInput{{"0a94a2ce1283b96e0a916019722411e62435f584371347d36e10f72edd02a578", "java_generator", -1}}}}},
-	{"node_stats-8.6-kuskoman.json", "8.6.1", LayoutPipelines, []wantPipeline{
-		{".monitoring-logstash", nil},
-		{"main", []wantInput{{"c75c0c6f97fd2c8605b95a5b2694fdae97189fe49553787a923faeaa3342c54a", "generator", 80553557}}}}},
-	{"node_stats-8.8-kuskoman.json", "8.8.1", LayoutPipelines, []wantPipeline{
-		{"main", []wantInput{{"c75c0c6f97fd2c8605b95a5b2694fdae97189fe49553787a923faeaa3342c54a", "generator", 4001}}},
-		{".monitoring-logstash", nil}}},
-	{"node_stats-8.15-kuskoman.json", "8.15.0", LayoutPipelines, []wantPipeline{
-		{".monitoring-logstash", []wantInput{{"9a9bed30135e19c8047fe6aa0588b70b15280fb9161fea8ed8e7368e1fb1e6d3", "", 0}}},
-		{"main", []wantInput{
-			{"5ee0ea3d45c32bab3b41963bd900e758ba6e193a11079649302574c706fd5e2f", "dead_letter_queue", 0},
-			{"95bb3e4f2a40f87147b6ab5035e08ba31858eace7604a57d2e719db790097222", "generator", 3751}}}}},
-	{"node_stats_pipelines-8.x-docs.json", "", LayoutPipelines, []wantPipeline{
-		{"test", []wantInput{{"35131f351e2dc5ed13ee04265a8a5a1f95292165-1", "beats", 216485}}},
-		{"test2", []wantInput{{"d7ea8941c0fc48ac58f89c84a9da482107472b82-1", "twitter", 87247}}}}},
-	{"node_stats_pipelines_test-8.x-docs.json", "", LayoutPipelines, []wantPipeline{
-		{"test", []wantInput{{"35131f351e2dc5ed13ee04265a8a5a1f95292165-1", "beats", 216485}}}}},
-	{"node_stats-9.1-openapi.json", "9.1.0", LayoutPipelines, []wantPipeline{
-		{"heartbeat-ruby-stdout", []wantInput{{"c9ca46e359d73146590ca8af40092342afa922f3cbf07adc4b5009e346cb19f7", "heartbeat", 1}}}}},
-	{"node_stats_pipelines-9.x-openapi.json", "", LayoutPipelines, []wantPipeline{
-		{"beats-es", []wantInput{{"35131f351e2dc5ed13ee04265a8a5a1f95292165-1", "beats", 216485}}},
-		{"heartbeat-ruby-stdout", []wantInput{{"c9ca46e359d73146590ca8af40092342afa922f3cbf07adc4b5009e346cb19f7", "heartbeat", 45}}}}},
+func loadFixtureWants(t testing.TB) []fixtureWant {
+	t.Helper()
+	var fws []fixtureWant
+	if err := json.Unmarshal(readTestdata(t, "fixture_wants.json"), &fws); err != nil {
+		t.Fatalf("fixture_wants.json: %v", err)
+	}
+	if len(fws) == 0 {
+		t.Fatal("fixture_wants.json lists no bodies")
+	}
+	return fws
 }
 
 func readTestdata(t testing.TB, name string) []byte {
@@ -89,42 +57,43 @@ func TestParseNodeStatsEveryFixture(t *testing.T) {
 	// Every node stats body with pipelines in testdata must be in the table.
 	files, _ := filepath.Glob("testdata/node_stats*.json")
 	covered := map[string]bool{}
+	fixtureWants := loadFixtureWants(t)
 	for _, fw := range fixtureWants {
-		covered[fw.file] = true
+		covered[fw.File] = true
 	}
 	for _, f := range files {
 		base := filepath.Base(f)
 		if !covered[base] && !strings.Contains(base, "_jvm-") && !strings.Contains(base, "_process-") {
-			t.Errorf("%s is not in fixtureWants", base)
+			t.Errorf("%s is not in fixture_wants.json", base)
 		}
 	}
 	for _, fw := range fixtureWants {
-		t.Run(fw.file, func(t *testing.T) {
-			s, err := ParseNodeStats(bytes.NewReader(readTestdata(t, fw.file)), DefaultMaxBody)
+		t.Run(fw.File, func(t *testing.T) {
+			s, err := ParseNodeStats(bytes.NewReader(readTestdata(t, fw.File)), DefaultMaxBody)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s.Version != fw.version || s.Layout != fw.layout {
-				t.Errorf("version %q layout %v, want %q %v", s.Version, s.Layout, fw.version, fw.layout)
+			if s.Version != fw.Version || s.Layout.String() != fw.Layout {
+				t.Errorf("version %q layout %v, want %q %v", s.Version, s.Layout, fw.Version, fw.Layout)
 			}
-			if len(s.Pipelines) != len(fw.want) {
-				t.Fatalf("%d pipelines, want %d", len(s.Pipelines), len(fw.want))
+			if len(s.Pipelines) != len(fw.Pipelines) {
+				t.Fatalf("%d pipelines, want %d", len(s.Pipelines), len(fw.Pipelines))
 			}
-			for i, wp := range fw.want {
+			for i, wp := range fw.Pipelines {
 				p := s.Pipelines[i]
-				if p.ID != wp.id || len(p.Inputs) != len(wp.inputs) {
-					t.Fatalf("pipeline %d: %q with %d inputs, want %q with %d", i, p.ID, len(p.Inputs), wp.id, len(wp.inputs))
+				if p.ID != wp.ID || len(p.Inputs) != len(wp.Inputs) {
+					t.Fatalf("pipeline %d: %q with %d inputs, want %q with %d", i, p.ID, len(p.Inputs), wp.ID, len(wp.Inputs))
 				}
-				for j, wi := range wp.inputs {
+				for j, wi := range wp.Inputs {
 					in := p.Inputs[j]
-					if in.ID != wi.id || in.Name != wi.name {
-						t.Errorf("input %d: %s, want %q (%s)", j, &in, wi.id, wi.name)
+					if in.ID != wi.ID || in.Name != wi.Name {
+						t.Errorf("input %d: %s, want %q (%s)", j, &in, wi.ID, wi.Name)
 					}
 					switch {
-					case wi.out < 0 && in.Events != nil:
+					case wi.EventsOut == nil && in.Events != nil:
 						t.Errorf("input %q: events %+v, want none (start-up body)", in.ID, in.Events)
-					case wi.out >= 0 && (in.Events == nil || in.Events.Out != wi.out):
-						t.Errorf("input %q: events %+v, want out %d", in.ID, in.Events, wi.out)
+					case wi.EventsOut != nil && (in.Events == nil || in.Events.Out != *wi.EventsOut):
+						t.Errorf("input %q: events %+v, want out %d", in.ID, in.Events, *wi.EventsOut)
 					}
 				}
 			}
@@ -264,18 +233,18 @@ func (o oneByteReader) Read(p []byte) (int, error) {
 }
 
 func TestParseOneByteReads(t *testing.T) {
-	for _, fw := range fixtureWants {
-		data := readTestdata(t, fw.file)
+	for _, fw := range loadFixtureWants(t) {
+		data := readTestdata(t, fw.File)
 		a, err := ParseNodeStats(bytes.NewReader(data), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, err := ParseNodeStats(oneByteReader{bytes.NewReader(data)}, 0)
 		if err != nil {
-			t.Fatalf("%s: %v", fw.file, err)
+			t.Fatalf("%s: %v", fw.File, err)
 		}
 		if len(a.Pipelines) != len(b.Pipelines) || a.Version != b.Version {
-			t.Errorf("%s: different result with one-byte reads", fw.file)
+			t.Errorf("%s: different result with one-byte reads", fw.File)
 		}
 	}
 	// Escapes split across reads, including a surrogate pair.
