@@ -35,6 +35,7 @@ type ipvsFlags struct {
 	state     string
 	netns     string
 	output    string
+	adopt     bool
 }
 
 func newIPVSCommand(streams IOStreams) *cobra.Command {
@@ -47,7 +48,10 @@ per backend. Every director carries the same table, so --node only checks
 that the name is a [[director]].
 
 hala changes only services it owns: those in the inventory, and those it
-managed before (recorded in the state file, default ` + reconcile.DefaultStatePath + `).
+managed before (recorded in the state file, default ` + reconcile.DefaultStatePath + `;
+with --netns, one file per namespace: ipvs-owned-netns-INODE.json beside it).
+A service in the inventory that exists but was not created by hala is
+taken over only with apply --adopt.
 Other services (kube-proxy's, docker's, hand-made ones) and their real servers
 are never touched. apply --prune deletes owned services that are no longer in
 the inventory.`,
@@ -62,7 +66,7 @@ func addIPVSFlags(cmd *cobra.Command, f *ipvsFlags, withInventory bool) {
 		cmd.Flags().StringVarP(&f.inventory, "inventory", "i", "", "inventory `FILE` (TOML)")
 		cmd.Flags().StringVar(&f.node, "node", "", "director `NAME` to plan for (optional: every director carries the same table)")
 	}
-	cmd.Flags().StringVar(&f.state, "state", reconcile.DefaultStatePath, "ownership state `FILE`")
+	cmd.Flags().StringVar(&f.state, "state", "", "ownership state `FILE` (default "+reconcile.DefaultStatePath+"; with --netns one per namespace, ipvs-owned-netns-INODE.json)")
 	cmd.Flags().StringVar(&f.netns, "netns", "", "network namespace `PATH` to act in, e.g. /run/netns/NAME (default: the current one)")
 }
 
@@ -75,6 +79,10 @@ func newIPVSPlanCommand(streams IOStreams) *cobra.Command {
 sorted plan: "+ add", "~ update" (with the fields that differ) and "- delete"
 lines, then a summary. Only kernel fields are compared (scheduler, flags,
 persistence, forwarding method, weight, thresholds), never counters.
+
+Services in the inventory that exist in the kernel but that hala did not
+create are listed as "~ adopt service ... (not created by hala)": apply
+takes them over only with --adopt.
 
 Exit status: 0 nothing to do, 2 changes pending, 1 error.
 -o json prints the same plan as JSON; -o shell prints the ipvsadm commands
@@ -96,7 +104,7 @@ that would make the same changes.`,
 func newIPVSApplyCommand(streams IOStreams) *cobra.Command {
 	f := &ipvsFlags{}
 	cmd := &cobra.Command{
-		Use:   "apply -i FILE [--node NAME] [--prune] [--dry-run] [--state FILE]",
+		Use:   "apply -i FILE [--node NAME] [--prune] [--dry-run] [--adopt] [--state FILE]",
 		Short: "Make the kernel's IPVS table match the inventory, printing each change",
 		Long: `Compute the plan (see hala ipvs plan) and execute exactly it, one netlink
 request per change (pipelined: many per round trip), printing each change as
@@ -106,7 +114,13 @@ counters survive. When the table already matches, apply sends no write.
 
 On error apply stops, says what it already changed and what failed, and
 exits 1; running it again converges. --dry-run prints the plan and changes
-nothing.`,
+nothing.
+
+A service at an inventory address that exists in the kernel but was not
+created by hala ("~ adopt" in the plan) is taken over only with --adopt;
+without it apply changes nothing and exits 1. Never run hala ipvs apply on a
+director where keepalived manages the same virtual_server: it would re-add
+the real servers keepalived removed for failing their health check.`,
 		Example: `  hala ipvs apply -i /etc/hala/cluster.toml
   hala ipvs apply -i /etc/hala/cluster.toml --prune`,
 		Args: cobra.NoArgs,
@@ -117,6 +131,7 @@ nothing.`,
 	addIPVSFlags(cmd, f, true)
 	cmd.Flags().BoolVar(&f.prune, "prune", false, "delete owned services no longer in the inventory")
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "print the plan, change nothing")
+	cmd.Flags().BoolVar(&f.adopt, "adopt", false, "take over existing services at the inventory's addresses that hala did not create")
 	_ = cmd.MarkFlagRequired("inventory")
 	return cmd
 }
@@ -176,9 +191,28 @@ func ipvsHint(err error) error {
 	return err
 }
 
-func prepareIPVS(ctx context.Context, f *ipvsFlags) (*reconcile.Plan, *ipvs.Handle, error) {
+// resolveState sets f.state to the default for f.netns when not given: one
+// state file per network namespace, so ownership recorded in one namespace
+// never makes hala prune or adopt in another.
+func resolveState(f *ipvsFlags) error {
+	if f.state != "" {
+		return nil
+	}
+	p, err := reconcile.StatePathFor(f.netns)
+	if err != nil {
+		return withHint(err, "pass --netns a namespace path such as /run/netns/NAME, or --state FILE")
+	}
+	f.state = p
+	return nil
+}
+
+func prepareIPVS(ctx context.Context, streams IOStreams, f *ipvsFlags) (*reconcile.Plan, *ipvs.Handle, error) {
 	inv, err := inventory.Load(f.inventory)
 	if err != nil {
+		return nil, nil, err
+	}
+	printWarnings(streams, inv)
+	if err := resolveState(f); err != nil {
 		return nil, nil, err
 	}
 	// What the inventory asks for is checked before the kernel is opened.
@@ -190,7 +224,7 @@ func prepareIPVS(ctx context.Context, f *ipvsFlags) (*reconcile.Plan, *ipvs.Hand
 	if err != nil {
 		return nil, nil, err
 	}
-	plan, err := reconcile.PrepareTable(ctx, desired, h, reconcile.Options{Prune: f.prune, StatePath: f.state})
+	plan, err := reconcile.PrepareTable(ctx, desired, h, reconcile.Options{Prune: f.prune, StatePath: f.state, Adopt: f.adopt})
 	if err != nil {
 		h.Close()
 		return nil, nil, ipvsHint(err)
@@ -204,7 +238,7 @@ func runIPVSPlan(ctx context.Context, streams IOStreams, f *ipvsFlags) error {
 	default:
 		return withHint(fmt.Errorf("unknown output format %q", f.output), "use -o text, -o json or -o shell")
 	}
-	plan, h, err := prepareIPVS(ctx, f)
+	plan, h, err := prepareIPVS(ctx, streams, f)
 	if err != nil {
 		return err
 	}
@@ -235,13 +269,20 @@ func runIPVSPlan(ctx context.Context, streams IOStreams, f *ipvsFlags) error {
 func runIPVSApply(ctx context.Context, streams IOStreams, f *ipvsFlags) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	plan, h, err := prepareIPVS(ctx, f)
+	plan, h, err := prepareIPVS(ctx, streams, f)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
 	if f.dryRun {
 		return plan.WriteText(streams.Out)
+	}
+	if len(plan.Adopt) > 0 && !f.adopt {
+		for _, r := range plan.Adopt {
+			fmt.Fprintln(streams.Out, reconcile.AdoptLine(r))
+		}
+		return withHint(fmt.Errorf("%d service(s) in the inventory exist in the kernel but were not created by hala: nothing changed", len(plan.Adopt)),
+			"if keepalived manages them, leave them to it (never run hala ipvs apply there); otherwise run apply again with --adopt")
 	}
 	// Each change is printed as it is made; the output is flushed at least
 	// every progressEvery, so a big apply is not slowed by one write per line.
@@ -269,6 +310,9 @@ func runIPVSApply(ctx context.Context, streams IOStreams, f *ipvsFlags) error {
 	if err != nil {
 		return ipvsHint(err)
 	}
+	for _, r := range plan.Adopt {
+		fmt.Fprintf(streams.Out, "adopted service %s\n", r)
+	}
 	if len(applied) == 0 {
 		_, err = fmt.Fprintf(streams.Out, "No changes: the IPVS table matches the inventory (%d netlink writes).%s\n", h.Writes(), plan.Notes())
 		return err
@@ -288,6 +332,10 @@ func runIPVSShow(ctx context.Context, streams IOStreams, f *ipvsFlags) error {
 		if inv, err = inventory.Load(f.inventory); err != nil {
 			return err
 		}
+		printWarnings(streams, inv)
+	}
+	if err := resolveState(f); err != nil {
+		return err
 	}
 	owned, err := reconcile.LoadOwned(f.state)
 	if err != nil {
@@ -313,4 +361,13 @@ func runIPVSShow(ctx context.Context, streams IOStreams, f *ipvsFlags) error {
 		}{table})
 	}
 	return table.WriteText(streams.Out)
+}
+
+// printWarnings prints the inventory's non-fatal findings to stderr, as
+// validate and render do, so a command acting on the inventory never
+// hides them.
+func printWarnings(streams IOStreams, inv *inventory.Inventory) {
+	for _, w := range inv.Warnings {
+		fmt.Fprintf(streams.ErrOut, "hala: warning: %s\n", w)
+	}
 }

@@ -25,6 +25,10 @@ vrrp_auth_pass = "secret42"
 name = "d1"
 address = "10.0.0.1"
 
+[[director]]
+name = "d2"
+address = "10.0.0.2"
+
 [[logstash]]
 name = "l1"
 address = "10.0.0.11"
@@ -45,6 +49,9 @@ port = 5514
 protocol = "udp"
 input_id = "udp-5514"
 one_packet = true
+
+[firewall]
+log_sources = ["10.0.0.0/24"]
 `
 
 // ipvsCLI runs the hala binary against a fresh namespace and state file.
@@ -218,18 +225,33 @@ func TestIntegrationIPVSInvalidInventoryChangesNothing(t *testing.T) {
 	}
 }
 
+// unloadableScheduler returns a scheduler keepalived and the inventory
+// accept but this kernel cannot load: not loaded, and no module modprobe
+// can find. The inventory refuses names no kernel ships, so the CLI test
+// needs one of these; reconcile's tests use a made-up name.
+func unloadableScheduler(t *testing.T) string {
+	t.Helper()
+	for _, s := range []string{"twos", "mh", "ovf", "fo", "nq", "sed", "dh", "lblcr", "lblc"} {
+		if _, err := os.Stat("/sys/module/ip_vs_" + s); err == nil {
+			continue
+		}
+		if exec.Command("modprobe", "-n", "-q", "ip_vs_"+s).Run() != nil {
+			return s
+		}
+	}
+	t.Skip("this kernel can load every IPVS scheduler keepalived knows: no refusal to provoke")
+	return ""
+}
+
 // A change the kernel refuses: exit 1, the applied changes on stdout, the
 // failure and a hint on stderr; a re-run after fixing the cause converges.
-// The scheduler is "twos", which keepalived and the inventory accept but
-// the test VM's kernel cannot load (6.1 has no ip_vs_twos, and the VM has
-// only the modules it loads at boot).
+// The scheduler is one keepalived and the inventory accept but this kernel
+// cannot load.
 func TestIntegrationIPVSApplyReportsAFailure(t *testing.T) {
-	if os.Getenv("HALA_VM") != "1" {
-		t.Skip("relies on the test VM's kernel lacking ip_vs_twos: runs only there (make test-vm)")
-	}
 	c := newIPVSCLI(t)
-	// A TCP service that sorts first and works, then the UDP one with twos.
-	inv := strings.Replace(ipvsInventory, `one_packet = true`, "one_packet = true\nscheduler = \"twos\"", 1) + `
+	bad := unloadableScheduler(t)
+	// A TCP service that sorts first and works, then the UDP one with bad.
+	inv := strings.Replace(ipvsInventory, `one_packet = true`, "one_packet = true\nscheduler = \""+bad+"\"", 1) + `
 [[service]]
 name = "beats"
 vip = "logs"
@@ -243,23 +265,23 @@ input_id = "beats"
 	wantOut := `+ add service beats TCP 10.0.0.100:5044 rr
 + add destination beats TCP 10.0.0.100:5044 -> 10.0.0.11:5044 Masq weight 1
 + add destination beats TCP 10.0.0.100:5044 -> 10.0.0.12:5044 Masq weight 1
-! failed: + add service syslog-udp UDP 10.0.0.100:5514 twos ops
+! failed: + add service syslog-udp UDP 10.0.0.100:5514 ` + bad + ` ops
 Stopped: 3 of 6 changes applied, 1 failed, 2 not attempted (4 netlink writes).
 `
 	if code != 1 || out != wantOut {
 		t.Errorf("apply: exit %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s", code, out, wantOut, errOut)
 	}
 	if !strings.Contains(errOut, "hala: error: apply stopped after 3 of 6 changes: add service UDP 10.0.0.100:5514: ") ||
-		!strings.Contains(errOut, "hala: hint: load the scheduler's module (modprobe ip_vs_twos)") {
+		!strings.Contains(errOut, "hala: hint: load the scheduler's module (modprobe ip_vs_"+bad+")") {
 		t.Errorf("apply failure report on stderr:\n%s", errOut)
 	}
 	if rules := c.save(); !strings.Contains(rules, "-A -t 10.0.0.100:5044 -s rr") || strings.Contains(rules, "5514") {
 		t.Errorf("kernel after the failure:\n%s", rules)
 	}
 
-	c.write("inv.toml", strings.Replace(inv, `scheduler = "twos"`, `scheduler = "sed"`, 1))
+	c.write("inv.toml", strings.Replace(inv, `scheduler = "`+bad+`"`, `scheduler = "rr"`, 1))
 	out, errOut, code = c.hala("apply")
-	want := `+ add service syslog-udp UDP 10.0.0.100:5514 sed ops
+	want := `+ add service syslog-udp UDP 10.0.0.100:5514 rr ops
 + add destination syslog-udp UDP 10.0.0.100:5514 -> 10.0.0.11:5514 Masq weight 1
 + add destination syslog-udp UDP 10.0.0.100:5514 -> 10.0.0.12:5514 Masq weight 1
 Applied: 3 added, 0 updated, 0 deleted (3 netlink writes).
@@ -269,5 +291,51 @@ Applied: 3 added, 0 updated, 0 deleted (3 netlink writes).
 	}
 	if _, _, code := c.hala("plan"); code != 0 {
 		t.Errorf("plan after the re-run: exit %d, want 0", code)
+	}
+}
+
+// A service at the inventory's address made by another tool (here ipvsadm,
+// as keepalived would) is not silently taken over: plan shows "~ adopt",
+// apply without --adopt refuses and changes nothing, apply --adopt
+// converges and from then on the service is hala's.
+func TestIntegrationIPVSAdoptNeedsFlag(t *testing.T) {
+	c := newIPVSCLI(t)
+	c.ns.Run(t, c.ipvsadm, "-A", "-u", "10.0.0.100:5514", "-s", "rr", "-o")
+	c.ns.Run(t, c.ipvsadm, "-a", "-u", "10.0.0.100:5514", "-r", "10.0.0.12:5514", "-m", "-w", "1")
+	before := c.save()
+	state := filepath.Join(c.dir, "owned.json")
+
+	out, errOut, code := c.hala("plan")
+	wantPlan := `~ adopt service syslog-udp UDP 10.0.0.100:5514 (not created by hala)
++ add destination syslog-udp UDP 10.0.0.100:5514 -> 10.0.0.11:5514 Masq weight 1
+Plan: 1 service to adopt (--adopt), 1 to add, 0 to update, 0 to delete.
+`
+	if code != 2 || out != wantPlan {
+		t.Errorf("plan: exit %d\n%s\nwant:\n%s%s", code, out, wantPlan, errOut)
+	}
+
+	out, errOut, code = c.hala("apply")
+	if code != 1 || !strings.Contains(out, "~ adopt service syslog-udp UDP 10.0.0.100:5514 (not created by hala)") ||
+		!strings.Contains(errOut, "not created by hala: nothing changed") || !strings.Contains(errOut, "hala: hint: ") ||
+		!strings.Contains(errOut, "--adopt") {
+		t.Errorf("apply without --adopt: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if after := c.save(); after != before {
+		t.Errorf("refused apply changed the kernel:\n%s\nwas:\n%s", after, before)
+	}
+	if _, err := os.Stat(state); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("refused apply wrote the state file (%v)", err)
+	}
+
+	out, errOut, code = c.hala("apply", "--adopt")
+	if code != 0 || !strings.Contains(out, "adopted service syslog-udp (UDP 10.0.0.100:5514)") ||
+		!strings.Contains(out, "Applied: 1 added, 0 updated, 0 deleted") {
+		t.Errorf("apply --adopt: exit %d\n%s%s", code, out, errOut)
+	}
+	if rules := c.save(); !strings.Contains(rules, "-a -u 10.0.0.100:5514 -r 10.0.0.11:5514 -m -w 1\n") {
+		t.Errorf("after --adopt:\n%s", rules)
+	}
+	if out, _, code = c.hala("plan"); code != 0 {
+		t.Errorf("plan after adoption: exit %d\n%s", code, out)
 	}
 }

@@ -57,3 +57,34 @@ func TestIPVSWithoutKernelSupport(t *testing.T) {
 		}
 	}
 }
+
+// Every command that acts on the inventory prints its warnings, as render
+// and validate do: wlc with one_packet sends every packet to one backend,
+// and an operator running apply must be told. The warning is printed right
+// after loading, before the kernel is asked anything, so it shows whatever
+// the command's outcome on this machine.
+func TestKernelCommandsPrintInventoryWarnings(t *testing.T) {
+	data, err := os.ReadFile("testdata/vip-sysctl.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	warn := strings.Replace(string(data), "one_packet = true", "one_packet = true\nscheduler = \"wlc\"", 1)
+	dir := t.TempDir()
+	inv := filepath.Join(dir, "warn.toml")
+	if err := os.WriteFile(inv, []byte(warn), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(dir, "state.json")
+	for _, args := range [][]string{
+		{"ipvs", "plan", "-i", inv, "--state", state},
+		{"ipvs", "apply", "-i", inv, "--state", state, "--dry-run"},
+		{"ipvs", "show", "-i", inv, "--state", state},
+		{"vip", "show", "-i", inv, "--node", "stash1", "--netns", filepath.Join(dir, "no-such-netns")},
+		{"sysctl", "apply", "-i", inv, "--node", "stash1", "--dry-run", "--sysctl-root", dir},
+	} {
+		_, _, stderr := runHala(t, args...)
+		if !strings.HasPrefix(stderr, "hala: warning: "+inv+":") || !strings.Contains(stderr, "one_packet") {
+			t.Errorf("%v: stderr does not start with the one_packet warning:\n%s", args, stderr)
+		}
+	}
+}

@@ -59,6 +59,7 @@ func runSysctlApply(streams IOStreams, f *sysctlFlags) error {
 	if err != nil {
 		return err
 	}
+	printWarnings(streams, inv)
 	node := f.node
 	if node == "" {
 		if node, err = shortHostname(); err != nil {

@@ -68,6 +68,7 @@ func runVIP(streams IOStreams, verb string, f *vipFlags) error {
 	if err != nil {
 		return err
 	}
+	printWarnings(streams, inv)
 	node, err := directorNode(inv, f.node)
 	if err != nil {
 		return err

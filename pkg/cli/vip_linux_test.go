@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && integration
 
 package cli
 
@@ -9,9 +9,10 @@ import (
 	"github.com/hala-lb/hala/pkg/internal/testutil"
 )
 
-// TestVIPAddShowDel drives hala vip through a throwaway namespace with the
+// TestIntegrationVIPAddShowDel drives hala vip through a throwaway namespace with the
 // director's interface eth0, proving --netns aims every change there.
-func TestVIPAddShowDel(t *testing.T) {
+func TestIntegrationVIPAddShowDel(t *testing.T) {
+	testutil.RequireKernel(t)
 	ns := testutil.NewNetNS(t)
 	ns.IP(t, "link", "add", "eth0", "type", "veth", "peer", "name", "eth1")
 	ns.IP(t, "addr", "add", "10.0.0.1/24", "dev", "eth0")
@@ -59,7 +60,8 @@ func TestVIPAddShowDel(t *testing.T) {
 	}
 }
 
-func TestVIPErrors(t *testing.T) {
+func TestIntegrationVIPErrors(t *testing.T) {
+	testutil.RequireKernel(t)
 	ns := testutil.NewNetNS(t)
 	for _, tc := range []struct {
 		name     string

@@ -102,6 +102,51 @@ func TestIntegrationRoundTripEveryField(t *testing.T) {
 		}
 	}
 
+	// hala's own decoder (Entries: one dump of services, one per service of
+	// destinations) reads back the same fields: persistence timeout,
+	// non-default netmask, IPv6, flags, thresholds.
+	entries, err := h.Entries(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != len(svcs) {
+		t.Fatalf("Entries read %d services, wrote %d", len(entries), len(svcs))
+	}
+	for i, s := range svcs {
+		want := s
+		if want.Netmask == 0 {
+			want.Netmask = ipvs.DefaultNetmask(s.Address)
+		}
+		var e *ipvs.Entry
+		for j := range entries {
+			if entries[j].Service.Key() == s.Key() {
+				e = &entries[j]
+			}
+		}
+		if e == nil {
+			t.Errorf("Entries lacks %s", s.Key())
+			continue
+		}
+		g := e.Service
+		g.Stats = ipvs.Stats{}
+		if g != want {
+			t.Errorf("Entries read service as %+v, wrote %+v", g, want)
+		}
+		if len(e.Destinations) != len(dests[i]) {
+			t.Errorf("%s: Entries read %d destinations, wrote %d", s.Key(), len(e.Destinations), len(dests[i]))
+		}
+		for _, d := range dests[i] {
+			found := false
+			for _, o := range e.Destinations {
+				o.Stats, o.ActiveConns, o.InactiveConns = ipvs.Stats{}, 0, 0
+				found = found || o == d
+			}
+			if !found {
+				t.Errorf("%s: Entries did not read back destination %+v; got %+v", s.Key(), d, e.Destinations)
+			}
+		}
+	}
+
 	// The oracle agrees, in ipvsadm's own words.
 	out := save()
 	for _, want := range []string{

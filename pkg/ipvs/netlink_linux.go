@@ -115,7 +115,7 @@ func dial(nsPath string, timeout time.Duration) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &conn{fd: fd, in: make([]byte, recvBufSize), seq: uint32(time.Now().UnixNano())}
+	c := &conn{fd: fd, in: make([]byte, recvBufSize)} // sequence numbers start at 1
 	// Failures and acknowledgements carry only the request's header.
 	_ = unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_CAP_ACK, 1)
 	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, sockRcvBuf) != nil {
@@ -552,7 +552,9 @@ func (c *conn) exchange(reqs []Request, errs []error) error {
 		}
 		done := false
 		err = messages(b, func(m message) error {
-			if m.typ != unix.NLMSG_ERROR || m.seq < first || m.seq > last {
+			// m.seq-first wraps like the sequence numbers do, so a batch
+			// that crosses 2^32 is still recognised.
+			if m.typ != unix.NLMSG_ERROR || m.seq-first >= uint32(len(reqs)) {
 				return nil // not ours: a late reply to an abandoned request
 			}
 			errs[m.seq-first] = m.errno()

@@ -29,7 +29,7 @@ func (r *recorder) log(format string, args ...any) {
 func (r *recorder) writes() []string {
 	var w []string
 	for _, c := range r.calls {
-		if !strings.HasPrefix(c, "Services") && !strings.HasPrefix(c, "Destinations") {
+		if !strings.HasPrefix(c, "Services") && !strings.HasPrefix(c, "Destinations") && c != "Entries" {
 			w = append(w, c)
 		}
 	}

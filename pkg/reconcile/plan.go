@@ -195,6 +195,14 @@ type Plan struct {
 	// Kept are owned services missing from the inventory, kept because
 	// prune is off.
 	Kept []ServiceRef
+	// Adopt are services in the inventory that already exist in the
+	// kernel but that hala did not create (the state file does not record
+	// them): keepalived's, ipvsadm's. Applying the plan takes them over,
+	// which Execute does only when AdoptConfirmed is set.
+	Adopt []ServiceRef
+	// AdoptConfirmed allows Execute to take over the services in Adopt
+	// (hala ipvs apply --adopt; Options.Adopt).
+	AdoptConfirmed bool
 	// Owned is the ownership to record once the plan is applied.
 	Owned Owned
 
@@ -202,8 +210,9 @@ type Plan struct {
 	prior Owned
 }
 
-// Empty reports whether the plan has nothing to do.
-func (p Plan) Empty() bool { return len(p.Changes) == 0 }
+// Empty reports whether the plan has nothing to do: no change to the
+// kernel and no service to adopt.
+func (p Plan) Empty() bool { return len(p.Changes) == 0 && len(p.Adopt) == 0 }
 
 // Counts returns how many changes add, update and delete.
 func (p Plan) Counts() (add, update, del int) {
@@ -228,6 +237,9 @@ func (p Plan) Summary() string {
 	if !p.Empty() {
 		a, u, d := p.Counts()
 		s = fmt.Sprintf("Plan: %d to add, %d to update, %d to delete.", a, u, d)
+		if n := len(p.Adopt); n > 0 {
+			s = fmt.Sprintf("Plan: %s to adopt (--adopt), %d to add, %d to update, %d to delete.", plural(n, "service"), a, u, d)
+		}
 	}
 	return s + p.Notes()
 }
@@ -260,9 +272,24 @@ func pronoun(n int) string {
 	return "them"
 }
 
-// WriteText prints one line per change, then Summary.
+// AdoptLine returns the plan line for taking over r, e.g.
+// "~ adopt service syslog UDP 192.0.2.10:5514 (not created by hala)".
+func AdoptLine(r ServiceRef) string {
+	name := ""
+	if r.Name != "" {
+		name = r.Name + " "
+	}
+	return "~ adopt service " + name + r.Key.String() + " (not created by hala)"
+}
+
+// WriteText prints one line per service to adopt, one per change, then
+// Summary.
 func (p Plan) WriteText(w io.Writer) error {
 	var b strings.Builder
+	for _, r := range p.Adopt {
+		b.WriteString(AdoptLine(r))
+		b.WriteByte('\n')
+	}
 	for _, c := range p.Changes {
 		b.WriteString(c.String())
 		b.WriteByte('\n')
@@ -285,9 +312,10 @@ func (p Plan) MarshalJSON() ([]byte, error) {
 		Add     int          `json:"add"`
 		Update  int          `json:"update"`
 		Delete  int          `json:"delete"`
+		Adopt   []ServiceRef `json:"adopt,omitempty"`
 		Kept    []ServiceRef `json:"kept,omitempty"`
 		Foreign []ServiceRef `json:"foreign,omitempty"`
-	}{changes, a, u, d, p.Kept, p.Foreign})
+	}{changes, a, u, d, p.Adopt, p.Kept, p.Foreign})
 }
 
 // Diff compares the desired table with the observed one and returns the
@@ -313,6 +341,9 @@ func Diff(desired, observed Table, owned Owned, prune bool) Plan {
 			continue
 		}
 		have := observed[i]
+		if !owned.Has(key) {
+			p.Adopt = append(p.Adopt, ServiceRef{Key: key, Name: want.Name})
+		}
 		if fs := serviceFields(have.Service, want.Service); len(fs) > 0 {
 			p.Changes = append(p.Changes, Change{Action: Update, Name: want.Name, Service: want.Service, Fields: fs})
 		}

@@ -3,6 +3,7 @@
 package reconcile_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -17,13 +18,45 @@ import (
 )
 
 // realKernel is a recorder around a real handle on a fresh namespace, with
-// ipvsadm run in that namespace as the independent oracle.
+// ipvsadm run in that namespace as the independent oracle. It forwards
+// Batch and Entries too, so reconcile takes the production path (one
+// Entries dump to observe, pipelined batches to apply), and logs each
+// request of a batch as the recorder logs the single calls.
 type realKernel struct {
 	*recorder
 	h       *ipvs.Handle
 	ns      *testutil.NetNS
 	ipvsadm string
 	opts    reconcile.Options
+	batches int // Batch calls since reset
+	dumps   int // Entries calls since reset
+}
+
+func (k *realKernel) Batch(ctx context.Context, reqs []ipvs.Request) []error {
+	k.batches++
+	for _, r := range reqs {
+		switch r.Op {
+		case ipvs.OpAddService:
+			k.log("AddService %s", r.Service.Key())
+		case ipvs.OpUpdateService:
+			k.log("UpdateService %s", r.Service.Key())
+		case ipvs.OpDeleteService:
+			k.log("DeleteService %s", r.Service.Key())
+		case ipvs.OpAddDestination:
+			k.log("AddDestination %s %s", r.Service.Key(), r.Destination.Key())
+		case ipvs.OpUpdateDestination:
+			k.log("UpdateDestination %s %s", r.Service.Key(), r.Destination.Key())
+		case ipvs.OpDeleteDestination:
+			k.log("DeleteDestination %s %s", r.Service.Key(), r.Destination.Key())
+		}
+	}
+	return k.h.Batch(ctx, reqs)
+}
+
+func (k *realKernel) Entries(ctx context.Context) ([]ipvs.Entry, error) {
+	k.dumps++
+	k.log("Entries")
+	return k.h.Entries(ctx)
 }
 
 func newRealKernel(t *testing.T) *realKernel {
@@ -66,13 +99,24 @@ func (k *realKernel) ipvsadmDo(t *testing.T, args string) {
 // checking the recorder's count against the handle's own counter.
 func (k *realKernel) converge(t *testing.T, inv string) (reconcile.Plan, []string) {
 	t.Helper()
+	k.reset()
+	k.batches, k.dumps = 0, 0
 	plan := prepare(t, inv, k, k.opts)
+	if k.dumps != 1 || len(k.calls) != 1 {
+		t.Errorf("observing the table made %v; want one Entries dump", k.calls)
+	}
 	k.reset()
 	before := k.h.Writes()
 	if _, err := reconcile.Execute(ctx, plan, k, k.opts.State(), nil); err != nil {
 		t.Fatalf("apply: %v", err)
 	}
 	w := k.writes()
+	if len(w) != len(k.calls) {
+		t.Errorf("apply made calls other than Batch: %v", k.calls)
+	}
+	if len(plan.Changes) > 0 && k.batches == 0 {
+		t.Errorf("apply of %d changes did not go through Batch", len(plan.Changes))
+	}
 	if got := k.h.Writes() - before; got != uint64(len(w)) {
 		t.Errorf("handle counted %d netlink writes, recorder %d", got, len(w))
 	}
@@ -317,4 +361,26 @@ func TestIntegrationFailureHalfwayThenConverge(t *testing.T) {
 		t.Errorf("re-run writes = %v", writes)
 	}
 	assertRules(t, k, baseRules)
+}
+
+// Each namespace gets its own default state file: what hala owns in one is
+// never pruned or counted as owned in another.
+func TestIntegrationStatePathPerNamespace(t *testing.T) {
+	testutil.RequireKernel(t)
+	a, b := testutil.NewNetNS(t), testutil.NewNetNS(t)
+	pa, err := reconcile.StatePathFor(a.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := reconcile.StatePathFor(b.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := reconcile.StatePathFor(a.Path)
+	if pa == pb || pa == reconcile.DefaultStatePath || pb == reconcile.DefaultStatePath || again != pa {
+		t.Errorf("state paths: %s and %s (again %s); want one per namespace, none the default", pa, pb, again)
+	}
+	if filepath.Dir(pa) != filepath.Dir(reconcile.DefaultStatePath) {
+		t.Errorf("state path %s is not beside %s", pa, reconcile.DefaultStatePath)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -342,6 +343,7 @@ func TestPlanOrder(t *testing.T) {
 	opts := tempState(t)
 	if _, err := reconcile.SaveOwned(opts.State(), reconcile.Owned{
 		{Protocol: ipvs.UDP, AddrPort: mustAP("10.0.0.100:6514")}: "old",
+		{Protocol: ipvs.UDP, AddrPort: mustAP("10.0.0.100:5514")}: "syslog-udp",
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -672,5 +674,48 @@ func TestShowNamesOwnedAndForeign(t *testing.T) {
 		if strings.Count(out, "foreign") != 1 {
 			t.Errorf("inventory %v: want exactly one foreign service:\n%s", withInv, out)
 		}
+	}
+}
+
+// A service at an inventory key that hala did not create (keepalived's,
+// one made with ipvsadm) is not silently taken over: the plan says
+// "adopt", Execute refuses it without AdoptConfirmed and changes nothing,
+// and with it converges and records the service as hala's.
+func TestAdoptionNeedsConfirmation(t *testing.T) {
+	f := newFake()
+	// As keepalived leaves it after removing a failing real server.
+	f.put(ipvs.Service{Protocol: ipvs.UDP, Address: addr("10.0.0.100"), Port: 5514, Scheduler: "rr", Flags: ipvs.FlagOnePacket, Netmask: 0xffffffff},
+		ipvs.Destination{Address: addr("10.0.0.12"), Port: 5514, Weight: 1})
+	rec := &recorder{Target: f}
+	opts := tempState(t)
+	plan := prepare(t, baseInventory, rec, opts)
+	text := planText(t, plan)
+	if !strings.HasPrefix(text, "~ adopt service syslog-udp UDP 10.0.0.100:5514 (not created by hala)\n") ||
+		!strings.Contains(text, "Plan: 1 service to adopt (--adopt), 4 to add, 0 to update, 0 to delete.") {
+		t.Errorf("plan does not announce the adoption:\n%s", text)
+	}
+	rec.reset()
+	if _, err := reconcile.Execute(ctx, plan, rec, opts.State(), nil); !errors.Is(err, reconcile.ErrAdopt) ||
+		!strings.Contains(err.Error(), "syslog-udp (UDP 10.0.0.100:5514)") {
+		t.Errorf("execute without confirmation: %v, want ErrAdopt naming the service", err)
+	}
+	if w := rec.writes(); len(w) != 0 {
+		t.Errorf("refused plan wrote %v", w)
+	}
+	if _, err := os.Stat(opts.State()); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("refused plan wrote the state file: %v", err)
+	}
+
+	opts.Adopt = true
+	plan = converge(t, baseInventory, rec, opts)
+	if len(plan.Adopt) != 1 || !plan.AdoptConfirmed {
+		t.Errorf("adopt plan: %v confirmed %v", plan.Adopt, plan.AdoptConfirmed)
+	}
+	if w := rec.writes(); !slices.Contains(w, "AddDestination UDP 10.0.0.100:5514 10.0.0.11:5514") {
+		t.Errorf("adoption did not converge the service: %v", w)
+	}
+	opts.Adopt = false
+	if p := prepare(t, baseInventory, rec, opts); !p.Empty() || len(p.Adopt) != 0 {
+		t.Errorf("after adoption the service is hala's; plan:\n%s", planText(t, p))
 	}
 }

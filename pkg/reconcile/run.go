@@ -3,10 +3,12 @@ package reconcile
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/hala-lb/hala/pkg/inventory"
@@ -22,6 +24,9 @@ type Options struct {
 	Prune bool
 	// StatePath is the ownership state file ("" = DefaultStatePath).
 	StatePath string
+	// Adopt lets the plan take over existing kernel services at the
+	// inventory's keys that hala did not create (Plan.AdoptConfirmed).
+	Adopt bool
 }
 
 // State returns the ownership state file's path.
@@ -54,8 +59,14 @@ func PrepareTable(ctx context.Context, desired Table, target Target, opts Option
 	if err != nil {
 		return Plan{}, err
 	}
-	return Diff(desired, observed, owned, opts.Prune), nil
+	p := Diff(desired, observed, owned, opts.Prune)
+	p.AdoptConfirmed = opts.Adopt
+	return p, nil
 }
+
+// ErrAdopt is returned by Execute for a plan that would take over services
+// hala did not create without AdoptConfirmed.
+var ErrAdopt = errors.New("would take over services hala did not create")
 
 // Execute applies plan to target (see Apply) and keeps the ownership state
 // file at statePath true throughout: before the first change it records
@@ -63,10 +74,18 @@ func PrepareTable(ctx context.Context, desired Table, target Target, opts Option
 // interruption never forgets a service hala created; afterwards it records
 // plan.Owned. When Apply fails, the state keeps everything that was not
 // deleted, and a re-run converges. The state file is rewritten only when
-// its contents change.
+// its contents change. A plan with services to adopt is refused, wrapping
+// ErrAdopt and changing nothing, unless plan.AdoptConfirmed is set.
 func Execute(ctx context.Context, plan Plan, target Target, statePath string, progress func(Change)) ([]Change, error) {
 	if statePath == "" {
 		statePath = DefaultStatePath
+	}
+	if len(plan.Adopt) > 0 && !plan.AdoptConfirmed {
+		keys := make([]string, len(plan.Adopt))
+		for i, r := range plan.Adopt {
+			keys[i] = r.String()
+		}
+		return nil, fmt.Errorf("%w: %s", ErrAdopt, strings.Join(keys, ", "))
 	}
 	if plan.Empty() && maps.Equal(plan.prior, plan.Owned) {
 		return nil, nil // nothing to change, nothing new to record

@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && integration
 
 package sysctl_test
 
@@ -11,10 +11,11 @@ import (
 	"github.com/hala-lb/hala/pkg/sysctl"
 )
 
-// TestApplyRealProcInNamespace sets a per-namespace key through the real
+// TestIntegrationApplyRealProcInNamespace sets a per-namespace key through the real
 // /proc/sys, from a thread inside a throwaway namespace, and proves the
 // kernel took the value there and nowhere else.
-func TestApplyRealProcInNamespace(t *testing.T) {
+func TestIntegrationApplyRealProcInNamespace(t *testing.T) {
+	testutil.RequireKernel(t)
 	ns := testutil.NewNetNS(t)
 	hostBefore, err := os.ReadFile("/proc/sys/net/ipv4/conf/all/arp_ignore")
 	if err != nil {

@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && integration
 
 package vip_test
 
@@ -44,7 +44,8 @@ func addrs(t *testing.T, ns *testutil.NetNS, ifname string) string {
 	return strings.Join(out, " ")
 }
 
-func TestAddIsIdempotentAndKeepsOtherAddresses(t *testing.T) {
+func TestIntegrationAddIsIdempotentAndKeepsOtherAddresses(t *testing.T) {
+	testutil.RequireKernel(t)
 	ns, h := newNS(t)
 	a := vip.Address{Name: "vip1", Prefix: netip.MustParsePrefix("10.0.0.100/24"), Interface: "eth0"}
 
@@ -74,7 +75,8 @@ func TestAddIsIdempotentAndKeepsOtherAddresses(t *testing.T) {
 	}
 }
 
-func TestAddReplacesOtherPrefixLength(t *testing.T) {
+func TestIntegrationAddReplacesOtherPrefixLength(t *testing.T) {
+	testutil.RequireKernel(t)
 	ns, h := newNS(t)
 	ns.IP(t, "addr", "add", "10.0.0.100/32", "dev", "eth0")
 	c, err := h.Add(vip.Address{Name: "vip1", Prefix: netip.MustParsePrefix("10.0.0.100/24"), Interface: "eth0"})
@@ -89,7 +91,8 @@ func TestAddReplacesOtherPrefixLength(t *testing.T) {
 	}
 }
 
-func TestDeleteIsIdempotentAndKeepsOtherAddresses(t *testing.T) {
+func TestIntegrationDeleteIsIdempotentAndKeepsOtherAddresses(t *testing.T) {
+	testutil.RequireKernel(t)
 	ns, h := newNS(t)
 	a := vip.Address{Name: "vip1", Prefix: netip.MustParsePrefix("10.0.0.100/24"), Interface: "eth0"}
 	ns.IP(t, "addr", "add", "10.0.0.100/24", "dev", "eth0")
@@ -119,7 +122,8 @@ func TestDeleteIsIdempotentAndKeepsOtherAddresses(t *testing.T) {
 	}
 }
 
-func TestAddIPv6(t *testing.T) {
+func TestIntegrationAddIPv6(t *testing.T) {
+	testutil.RequireKernel(t)
 	ns, h := newNS(t)
 	a := vip.Address{Name: "vip6", Prefix: netip.MustParsePrefix("fd00::100/64"), Interface: "eth0"}
 	if c, err := h.Add(a); err != nil || c.Action != vip.Added {
@@ -134,7 +138,8 @@ func TestAddIPv6(t *testing.T) {
 	}
 }
 
-func TestAddMissingInterface(t *testing.T) {
+func TestIntegrationAddMissingInterface(t *testing.T) {
+	testutil.RequireKernel(t)
 	_, h := newNS(t)
 	_, err := h.Add(vip.Address{Name: "vip1", Prefix: netip.MustParsePrefix("10.0.0.100/24"), Interface: "bond0"})
 	if !errors.Is(err, vip.ErrNoInterface) {
@@ -145,7 +150,8 @@ func TestAddMissingInterface(t *testing.T) {
 	}
 }
 
-func TestShow(t *testing.T) {
+func TestIntegrationShow(t *testing.T) {
+	testutil.RequireKernel(t)
 	ns, h := newNS(t)
 	ns.IP(t, "link", "set", "eth1", "up")
 	ns.IP(t, "addr", "add", "10.0.0.100/24", "dev", "eth0")
@@ -176,7 +182,8 @@ func TestShow(t *testing.T) {
 	}
 }
 
-func TestHandleStaysInItsNamespace(t *testing.T) {
+func TestIntegrationHandleStaysInItsNamespace(t *testing.T) {
+	testutil.RequireKernel(t)
 	ns1, h1 := newNS(t)
 	ns2, _ := newNS(t)
 	if _, err := h1.Add(vip.Address{Name: "vip1", Prefix: netip.MustParsePrefix("10.0.0.100/24"), Interface: "eth0"}); err != nil {
