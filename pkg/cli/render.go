@@ -67,6 +67,10 @@ func runRender(streams IOStreams, flags *renderFlags) error {
 	}
 	inv, err := inventory.Load(flags.inventory)
 	if err != nil {
+		if _, problems := err.(interface{ Unwrap() []error }); !problems {
+			// A missing or unreadable file: validate would say the same.
+			return err
+		}
 		return withHint(problemsError(flags.inventory, err), "nothing was written; hala validate -i "+flags.inventory+" lists the same problems")
 	}
 	for _, w := range inv.Warnings {

@@ -177,3 +177,25 @@ one_packet = true
 		t.Errorf("stderr lacks the one_packet warning:\n%s", stderr)
 	}
 }
+
+// TestRenderMissingInventory: a file that cannot be read is reported as
+// such, without the hint that validate would list "the same problems"
+// (there are none to list), and nothing is written.
+func TestRenderMissingInventory(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.toml")
+	out := filepath.Join(dir, "out")
+	code, stdout, stderr := runHala(t, "render", "-i", missing, "-o", out)
+	if code != 1 || stdout != "" {
+		t.Errorf("exit %d, stdout %q", code, stdout)
+	}
+	if !strings.Contains(stderr, "hala: error: ") || !strings.Contains(stderr, missing) {
+		t.Errorf("stderr does not name the missing file:\n%s", stderr)
+	}
+	if strings.Contains(stderr, "hala validate") || strings.Contains(stderr, "same problems") {
+		t.Errorf("stderr sends the user to validate for a missing file:\n%s", stderr)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("output directory created for a missing inventory: %v", err)
+	}
+}

@@ -57,15 +57,18 @@ func (inv *Inventory) ServicesOn(vip string) []Service {
 }
 
 // Priority returns the VRRP priority of director d for vip: the VIP's
-// master gets the highest, the others strictly lower and distinct, so every
-// VIP has exactly one preferred master and no tie is broken by IP address.
+// master gets 150, the others strictly lower and distinct, so every VIP has
+// exactly one preferred master and no tie is broken by IP address. Backups
+// count down from 100 in file order; with more than 100 backups they count
+// down from 149 instead, and beyond 149 backups (more than VRRP's range
+// leaves room for) the rest share priority 1 (validation warns).
 // A director's explicit Priority overrides the derived value.
 func (inv *Inventory) Priority(vip VIP, d Director) int {
 	if d.Priority != 0 {
 		return d.Priority
 	}
 	if d.Name == vip.Master {
-		return 150
+		return MasterPriority
 	}
 	rank := 0
 	for _, o := range inv.Directors {
@@ -76,9 +79,20 @@ func (inv *Inventory) Priority(vip VIP, d Director) int {
 			rank++
 		}
 	}
-	p := 100 - rank
+	top := 100
+	if backups := len(inv.Directors) - 1; backups > top {
+		top = MasterPriority - 1
+	}
+	p := top - rank
 	if p < 1 {
 		p = 1
 	}
 	return p
 }
+
+// MasterPriority is the derived VRRP priority of a VIP's preferred master.
+const MasterPriority = 150
+
+// MaxDistinctBackups is how many backups of one VIP get distinct derived
+// priorities (1..149, below the master's 150).
+const MaxDistinctBackups = MasterPriority - 1

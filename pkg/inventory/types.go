@@ -56,6 +56,13 @@ type Cluster struct {
 	HalaPath string `toml:"hala_path"`
 	// ScriptUser runs keepalived's check scripts (default keepalived_script).
 	ScriptUser string `toml:"script_user"`
+	// SMTPServer is the mail relay keepalived sends notification_email
+	// alerts through: "host" or "host:port" (port default 25). Without it
+	// keepalived mails nothing.
+	SMTPServer string `toml:"smtp_server"`
+	// NotificationEmailFrom is the alerts' sender address (keepalived's
+	// default is keepalived@<host name>).
+	NotificationEmailFrom string `toml:"notification_email_from"`
 }
 
 // Director is a host that runs keepalived and IPVS.

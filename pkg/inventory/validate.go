@@ -3,6 +3,7 @@ package inventory
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"path"
 	"regexp"
@@ -25,6 +26,8 @@ var (
 	nameRE = &lazyRegexp{expr: `^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`}
 	// A user name as Debian's adduser accepts it by default.
 	userRE = &lazyRegexp{expr: `^[a-z_][a-z0-9_-]{0,31}$`}
+	// DNS host names (smtp_server).
+	hostRE = &lazyRegexp{expr: `^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?$`}
 	// firewalld zone names.
 	zoneRE = &lazyRegexp{expr: `^[A-Za-z0-9_-]{1,17}$`}
 )
@@ -239,12 +242,20 @@ func (c *checker) cluster() {
 		c.errorf("cluster.advert_interval", "%s is not a multiple of 10ms (VRRP counts centiseconds)", adv)
 	}
 	for i, e := range cl.NotificationEmail {
-		at := strings.Index(e, "@")
-		if at <= 0 || at == len(e)-1 || strings.ContainsFunc(e, func(r rune) bool {
-			return unicode.IsSpace(r) || unicode.IsControl(r) || strings.ContainsRune(`"'\{}#!`, r)
-		}) {
+		if !isEmail(e) {
 			c.errorf(indexKey("cluster.notification_email", i), "%q is not an email address", e)
 		}
+	}
+	if cl.NotificationEmailFrom != "" && !isEmail(cl.NotificationEmailFrom) {
+		c.errorf("cluster.notification_email_from", "%q is not an email address", cl.NotificationEmailFrom)
+	}
+	if cl.SMTPServer != "" {
+		if _, _, err := SplitSMTPServer(cl.SMTPServer); err != nil {
+			c.errorf("cluster.smtp_server", "%q: %v", cl.SMTPServer, err)
+		}
+	} else if len(cl.NotificationEmail) > 0 {
+		k := "cluster.notification_email"
+		c.warnf(k, "is set but cluster.smtp_server is not: keepalived mails nothing without a mail relay; set smtp_server = \"HOST[:PORT]\"")
 	}
 	c.port("cluster.api_port", cl.APIPort)
 	switch cl.APIScheme {
@@ -280,6 +291,36 @@ func (c *checker) cluster() {
 	if cl.Unicast && len(c.inv.Directors) == 1 {
 		c.errorf("cluster.unicast", "unicast VRRP needs at least two directors (keepalived has no peer to send adverts to)")
 	}
+}
+
+// isEmail reports whether e looks like an email address keepalived can
+// take as one word.
+func isEmail(e string) bool {
+	at := strings.Index(e, "@")
+	return at > 0 && at < len(e)-1 && !strings.ContainsFunc(e, func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r) || strings.ContainsRune(`"'\{}#!`, r)
+	})
+}
+
+// SplitSMTPServer splits cluster.smtp_server, "host" or "host:port" (an
+// IPv6 address with a port in brackets), into keepalived's smtp_server
+// host and port (port 25 when none is given).
+func SplitSMTPServer(s string) (host string, port int, err error) {
+	host, port = s, 25
+	if h, p, splitErr := net.SplitHostPort(s); splitErr == nil {
+		n, convErr := strconv.Atoi(p)
+		if convErr != nil || n < 1 || n > 65535 {
+			return "", 0, fmt.Errorf("port %q is out of range 1-65535", p)
+		}
+		host, port = h, n
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return host, port, nil
+	}
+	if !hostRE.MatchString(host) {
+		return "", 0, fmt.Errorf("not a host name or IP address, optionally with :PORT")
+	}
+	return host, port, nil
 }
 
 // name checks a required name (it becomes a directory and a keepalived
@@ -352,6 +393,9 @@ func (c *checker) directors() {
 	}
 	if len(ds) == 1 && !c.inv.Cluster.Unicast {
 		c.warnf("director", "only one director: the VIPs have no failover")
+	}
+	if backups := len(ds) - 1; backups > MaxDistinctBackups {
+		c.warnf("director", "%d directors: VRRP priorities leave room for %d backups of a VIP below its master (%d); the other %d share priority 1, so keepalived orders them by address: give the ones that matter an explicit priority", len(ds), MaxDistinctBackups, MasterPriority, backups-MaxDistinctBackups+1)
 	}
 	names := map[string]int{}
 	addrs := map[netip.Addr]int{}
@@ -659,6 +703,17 @@ func (c *checker) services() {
 		if c.set(key+".backend_port") || s.BackendPort != s.Port {
 			c.port(key+".backend_port", s.BackendPort)
 		}
+		if s.BackendPort >= 1 && s.BackendPort < 1024 {
+			k := key + ".backend_port"
+			if !c.set(k) {
+				k = key + ".port"
+			}
+			if s.Forwarding == "nat" {
+				c.warnf(k, "Logstash input port %d is below 1024: Debian's Logstash runs as user logstash and cannot bind it; set backend_port = 5514 (NAT maps port %d to it)", s.BackendPort, s.Port)
+			} else {
+				c.warnf(k, "Logstash input port %d is below 1024: Debian's Logstash runs as user logstash and cannot bind it, and %q cannot map ports; use forwarding = \"nat\" with backend_port = 5514, or a port above 1023", s.BackendPort, s.Forwarding)
+			}
+		}
 
 		protoOK := false
 		switch s.Protocol {
@@ -751,7 +806,7 @@ func (c *checker) backends(key string, i int, s Service, vip VIP, vipOK bool, ls
 		return
 	}
 	seen := map[string]bool{}
-	var alsoDirectors []string
+	var alsoDirectors, notDirectors []string
 	for j, b := range s.Backends {
 		bk := indexKey(key+".backends", j)
 		l, ok := c.inv.LogstashHost(b)
@@ -773,6 +828,9 @@ func (c *checker) backends(key string, i int, s Service, vip VIP, vipOK bool, ls
 		if _, isDirector := c.inv.Director(b); isDirector {
 			alsoDirectors = append(alsoDirectors, strconv.Quote(b))
 		}
+		if l.Address.IsValid() && c.directorIndex(func(d Director) bool { return d.Address == l.Address }) < 0 {
+			notDirectors = append(notDirectors, strconv.Quote(b))
+		}
 		if !protoOK || s.BackendPort == 0 {
 			continue
 		}
@@ -785,6 +843,13 @@ func (c *checker) backends(key string, i int, s Service, vip VIP, vipOK bool, ls
 		} else {
 			binds[bd] = i
 		}
+	}
+	if s.Forwarding == "nat" && s.Protocol == "tcp" && len(notDirectors) > 0 {
+		k := key + ".forwarding"
+		if !c.set(k) {
+			k = key + ".protocol"
+		}
+		c.warnf(k, "tcp with \"nat\" to backends that are not directors (%s): IPVS NAT rewrites only the destination, so their replies must go back through the director holding the VIP, or clients drop the SYN-ACK; route replies via the directors (default gateway on a director-side address), or use forwarding = \"dr\"", strings.Join(notDirectors, ", "))
 	}
 	if s.Forwarding == "dr" && len(alsoDirectors) > 0 {
 		c.warnf(key+".forwarding", "\"dr\" with backends that are also directors (%s): the backup director's IPVS may forward packets it should deliver locally; nat avoids that", strings.Join(alsoDirectors, ", "))

@@ -4,6 +4,7 @@ package render_test
 
 import (
 	"maps"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -106,9 +107,14 @@ func (fw *firewalld) cmd(dir, name string, args ...string) *exec.Cmd {
 	c.Env = append(os.Environ(),
 		"PATH="+fw.shimDir+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"FIREWALLD_TEST_DIR="+dir,
+		"HALA_FIREWALLD_STATE="+stateFile(dir),
 		"LC_ALL=C")
 	return c
 }
+
+// stateFile is where a rendered firewalld.sh run on configuration dir
+// records the rules it added (instead of /var/lib/hala).
+func stateFile(dir string) string { return filepath.Join(dir, "hala-firewalld.rules") }
 
 // shim is the path of the firewall-cmd shim (exec.Command resolves a bare
 // name with the test's own PATH, not the one given to the command).
@@ -471,3 +477,94 @@ func duplicates(list []string) []string {
 
 // shQuote is the single-quoted form the template writes the zone in.
 func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// nodeScript renders host's firewalld.sh from inv.
+func nodeScript(t *testing.T, inv *inventory.Inventory, host string) []byte {
+	t.Helper()
+	files, err := render.Node(inv, host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if f.Path == host+"/"+render.FirewalldPath {
+			return f.Data
+		}
+	}
+	t.Fatalf("no firewalld.sh for %s", host)
+	return nil
+}
+
+// TestIntegrationFirewalldScriptConverges follows an operator who removes
+// a log source from the inventory: the re-rendered firewalld.sh removes the
+// rules it had added for it, keeps the others, and leaves alone the rules
+// it did not add: an unrelated one added by hand, and a hand-added copy of
+// one of its own rules that was there before hala's first run.
+func TestIntegrationFirewalldScriptConverges(t *testing.T) {
+	fw := requireFirewalld(t)
+	inv, err := inventory.Load("../../examples/two-node.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	zone := inv.Firewall.Zone
+	withExtra := *inv
+	withExtra.Firewall.LogSources = append(slices.Clone(inv.Firewall.LogSources), netip.MustParsePrefix("198.51.100.0/24"))
+	before := scriptRules(t, nodeScript(t, &withExtra, "stash1"))
+	after := scriptRules(t, nodeScript(t, inv, "stash1"))
+	var dropped []string
+	for _, r := range before {
+		if !slices.Contains(after, r) {
+			if !strings.Contains(r, `source address="198.51.100.0/24"`) {
+				t.Fatalf("removing a log source drops an unrelated rule: %s", r)
+			}
+			dropped = append(dropped, r)
+		}
+	}
+	if len(dropped) < 2 {
+		t.Fatalf("the extra log source adds %d rules to stash1, want at least 2 (VIP and host)", len(dropped))
+	}
+
+	dir := fw.configDir(t)
+	handOwn := `rule family="ipv4" source address="203.0.113.7/32" port port="22" protocol="tcp" accept`
+	handSame := dropped[0]
+	fw.offlineCmd(t, dir, "--zone="+zone, "--add-rich-rule="+handOwn, "--add-rich-rule="+handSame)
+
+	got, err := fw.runScript(t, dir, nodeScript(t, &withExtra, "stash1"))
+	if err != nil {
+		t.Fatalf("run with the extra log source: %v\n%s", err, strings.Join(got, "\n"))
+	}
+	if !slices.Contains(got, "present: "+handSame) {
+		t.Errorf("the hand-added rule is not reported present:\n%s", strings.Join(got, "\n"))
+	}
+	fw.expectStored(t, dir, zone, append(slices.Clone(before), handOwn))
+
+	got, err = fw.runScript(t, dir, nodeScript(t, inv, "stash1"))
+	if err != nil {
+		t.Fatalf("run without the extra log source: %v\n%s", err, strings.Join(got, "\n"))
+	}
+	var removed []string
+	for _, line := range got {
+		if r, ok := strings.CutPrefix(line, "removed: "); ok {
+			removed = append(removed, r)
+		}
+	}
+	if want := dropped[1:]; !slices.Equal(removed, want) {
+		t.Errorf("removed:\n%s\nwant (the rules hala added for the dropped source):\n%s\noutput:\n%s",
+			strings.Join(removed, "\n"), strings.Join(want, "\n"), strings.Join(got, "\n"))
+	}
+	// The wanted rules stay, and so do both rules hala did not add.
+	fw.expectStored(t, dir, zone, append(slices.Clone(after), handOwn, handSame))
+	state, err := os.ReadFile(stateFile(dir))
+	if err != nil {
+		t.Fatalf("no state file: %v", err)
+	}
+	if recorded := strings.Split(strings.TrimRight(string(state), "\n"), "\n"); !slices.Equal(slices.Sorted(slices.Values(recorded)), slices.Sorted(slices.Values(after))) {
+		t.Errorf("state file records:\n%s\nwant the rules hala added and still wants:\n%s", state, strings.Join(after, "\n"))
+	}
+
+	// Converged: a third run finds every wanted rule and removes nothing.
+	got, err = fw.runScript(t, dir, nodeScript(t, inv, "stash1"))
+	if err != nil {
+		t.Fatalf("third run: %v\n%s", err, strings.Join(got, "\n"))
+	}
+	expectLines(t, "third run", got, "present:", after)
+}

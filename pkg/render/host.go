@@ -26,6 +26,8 @@ type setupData struct {
 	HalaPath   string
 	Tunnel     bool
 	LocalVIPs  []localVIP
+	// Unit is the file name of the systemd unit that restores LocalVIPs at boot.
+	Unit string
 }
 
 // localVIP is a VIP a DR or TUN real server must hold on a local device so
@@ -127,9 +129,20 @@ func (r *renderer) setup(h host, local []localVIP) ([]byte, error) {
 		ScriptUser: r.inv.Cluster.ScriptUser,
 		HalaPath:   r.inv.Cluster.HalaPath,
 		LocalVIPs:  local,
+		Unit:       LocalVIPsUnitPath,
 	}
 	for _, lv := range local {
 		data.Tunnel = data.Tunnel || lv.Dev == "tunl0"
 	}
 	return execute("setup.sh.tmpl", data, 4096)
+}
+
+// localVIPsUnit renders the systemd oneshot unit that puts a DR/TUN real
+// server's VIPs back on lo/tunl0 at boot.
+func (r *renderer) localVIPsUnit(h host, local []localVIP) ([]byte, error) {
+	data := setupData{Cluster: r.inv.Cluster.Name, Host: h.name, LocalVIPs: local}
+	for _, lv := range local {
+		data.Tunnel = data.Tunnel || lv.Dev == "tunl0"
+	}
+	return execute("hala-local-vips.service.tmpl", data, 1024)
 }

@@ -15,6 +15,9 @@ type keepalivedData struct {
 	Director   string
 	ScriptUser string
 	Emails     []string
+	EmailFrom  string
+	SMTPServer string
+	SMTPPort   int
 	Instances  []instanceData
 }
 
@@ -27,6 +30,7 @@ type instanceData struct {
 	RouterID  int
 	Priority  int
 	AdvertInt string
+	SMTPAlert bool
 	Version3  bool
 	AuthPass  string
 	Unicast   bool
@@ -72,6 +76,16 @@ func (r *renderer) keepalived(d inventory.Director) ([]byte, error) {
 		ScriptUser: c.ScriptUser,
 		Emails:     c.NotificationEmail,
 	}
+	if len(c.NotificationEmail) > 0 {
+		data.EmailFrom = c.NotificationEmailFrom
+		if c.SMTPServer != "" {
+			host, port, err := inventory.SplitSMTPServer(c.SMTPServer)
+			if err != nil {
+				return nil, fmt.Errorf("cluster.smtp_server %q: %w", c.SMTPServer, err)
+			}
+			data.SMTPServer, data.SMTPPort = host, port
+		}
+	}
 	advert, v3, err := advertInt(c.AdvertInterval.Duration)
 	if err != nil {
 		return nil, err
@@ -92,6 +106,7 @@ func (r *renderer) keepalived(d inventory.Director) ([]byte, error) {
 			RouterID:  v.RouterID,
 			Priority:  r.inv.Priority(v, d),
 			AdvertInt: advert,
+			SMTPAlert: len(c.NotificationEmail) > 0,
 			Version3:  v3,
 			AuthPass:  c.VRRPAuthPass,
 			Unicast:   c.Unicast,

@@ -68,7 +68,7 @@ func TestKeepalivedConfigTest(t *testing.T) {
 	rootScripts := versionBefore(ver, [3]int{2, 2, 8})
 	hala := testutil.HalaBinary(t)
 	userLine := regexp.MustCompile(`(?m)^(\s*script_user) .*$`)
-	tested := 0
+	tested, rendered := 0, 0
 
 	for _, c := range goldenCases(t) {
 		t.Run(c.name, func(t *testing.T) {
@@ -99,6 +99,7 @@ func TestKeepalivedConfigTest(t *testing.T) {
 				if filepath.Base(f.Path) != render.KeepalivedPath {
 					continue
 				}
+				rendered++
 				data := bytes.ReplaceAll(f.Data, []byte(`misc_path "`+inv.Cluster.HalaPath+" "), []byte(`misc_path "`+hala+" "))
 				if rootScripts {
 					data = userLine.ReplaceAll(data, []byte("${1} root"))
@@ -124,6 +125,12 @@ func TestKeepalivedConfigTest(t *testing.T) {
 	}
 	if rootScripts {
 		t.Logf("keepalived %d.%d.%d < 2.2.8: tested copies use script_user root (its -t exits 143 with a non-root script user)", ver[0], ver[1], ver[2])
+	}
+	if tested == 0 {
+		t.Fatal("no keepalived.conf was config-tested: a test that tests nothing must not pass")
+	}
+	if tested != rendered && !t.Failed() {
+		t.Fatalf("%d of %d rendered keepalived.conf files were config-tested", tested, rendered)
 	}
 	t.Logf("misc_path of tested copies points at %s; %d configurations passed keepalived --config-test", hala, tested)
 }

@@ -41,6 +41,8 @@ const (
 	FirewalldPath  = "firewalld.sh"
 	InputsPath     = "logstash/conf.d/hala-inputs.conf"
 	LogstashYML    = "logstash/logstash.yml.snippet"
+	// LocalVIPsUnitPath is the systemd unit of a DR/TUN real server.
+	LocalVIPsUnitPath = "hala-local-vips.service"
 )
 
 // tmpl holds the parsed templates. They are parsed on first use, not at
@@ -220,6 +222,13 @@ func (r *renderer) host(h host) ([]File, error) {
 			return nil, fmt.Errorf("render %s/%s: %w", h.name, SetupPath, err)
 		}
 		add(SetupPath, 0o755, data)
+	}
+	if len(local) > 0 {
+		data, err := r.localVIPsUnit(h, local)
+		if err != nil {
+			return nil, fmt.Errorf("render %s/%s: %w", h.name, LocalVIPsUnitPath, err)
+		}
+		add(LocalVIPsUnitPath, 0o644, data)
 	}
 	data, err := r.firewalld(h)
 	if err != nil {

@@ -10,6 +10,16 @@ install -D -m 0644 "$here/sysctl.d/90-hala.conf" /etc/sysctl.d/90-hala.conf
 sysctl -q -p /etc/sysctl.d/90-hala.conf
 
 # Direct routing: the director forwards packets for VIP logs unchanged; holding it on lo lets this host accept them.
-# Not persistent: add it to the network configuration to survive a reboot.
 ip addr replace 10.0.5.50/32 dev lo
+
+# The addresses above last until reboot; this unit restores them at boot,
+# before Logstash starts.
+install -D -m 0644 "$here/hala-local-vips.service" /etc/systemd/system/hala-local-vips.service
+if [ -d /run/systemd/system ]; then
+	systemctl daemon-reload
+	systemctl enable hala-local-vips.service
+	echo "setup: enabled hala-local-vips.service"
+else
+	echo "setup: systemd is not running: make sure hala-local-vips.service (or your network configuration) restores the VIPs at boot" >&2
+fi
 echo "setup: ls1 done"

@@ -14,6 +14,16 @@ install -D -m 0644 "$here/sysctl.d/90-hala.conf" /etc/sysctl.d/90-hala.conf
 sysctl -q -p /etc/sysctl.d/90-hala.conf
 
 # IP-in-IP: the director tunnels packets for VIP logs to this host; holding it on tunl0 lets this host accept them.
-# Not persistent: add it to the network configuration to survive a reboot.
 ip addr replace 172.16.0.50/32 dev tunl0
+
+# The addresses above last until reboot; this unit restores them at boot,
+# before Logstash starts.
+install -D -m 0644 "$here/hala-local-vips.service" /etc/systemd/system/hala-local-vips.service
+if [ -d /run/systemd/system ]; then
+	systemctl daemon-reload
+	systemctl enable hala-local-vips.service
+	echo "setup: enabled hala-local-vips.service"
+else
+	echo "setup: systemd is not running: make sure hala-local-vips.service (or your network configuration) restores the VIPs at boot" >&2
+fi
 echo "setup: remote-1 done"
