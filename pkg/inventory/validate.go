@@ -385,6 +385,46 @@ func family(a netip.Addr) string {
 	return "IPv6"
 }
 
+// hostSet tracks the names and addresses seen in one table of hosts
+// ([[director]] or [[logstash]]), which must be unique within it.
+type hostSet struct {
+	table, nameWhat, addrWhat string
+	names                     map[string]int
+	addrs                     map[netip.Addr]int
+}
+
+func newHostSet(table, nameWhat, addrWhat string) *hostSet {
+	return &hostSet{table: table, nameWhat: nameWhat, addrWhat: addrWhat,
+		names: map[string]int{}, addrs: map[netip.Addr]int{}}
+}
+
+// host checks element i's name and address for presence, form and
+// uniqueness within its table; it reports whether the address is usable
+// for further checks.
+func (c *checker) host(seen *hostSet, i int, name string, addr netip.Addr) bool {
+	key := indexKey(seen.table, i)
+	c.name(key+".name", name, seen.nameWhat)
+	if j, dup := seen.names[name]; dup && name != "" {
+		c.errorf(key+".name", "%q is also the name of %s", name, c.ref(indexKey(seen.table, j)))
+	} else if name != "" {
+		seen.names[name] = i
+	}
+	switch {
+	case !addr.IsValid():
+		c.errorf(key+".address", "required: %s", seen.addrWhat)
+		return false
+	case addr.IsUnspecified() || addr.IsMulticast():
+		c.errorf(key+".address", "%s is not a host address", addr)
+		return false
+	}
+	if j, dup := seen.addrs[addr]; dup {
+		c.errorf(key+".address", "%s is also the address of %s", addr, c.ref(indexKey(seen.table, j)))
+	} else {
+		seen.addrs[addr] = i
+	}
+	return true
+}
+
 func (c *checker) directors() {
 	ds := c.inv.Directors
 	if len(ds) == 0 {
@@ -397,27 +437,10 @@ func (c *checker) directors() {
 	if backups := len(ds) - 1; backups > MaxDistinctBackups {
 		c.warnf("director", "%d directors: VRRP priorities leave room for %d backups of a VIP below its master (%d); the other %d share priority 1, so keepalived orders them by address: give the ones that matter an explicit priority", len(ds), MaxDistinctBackups, MasterPriority, backups-MaxDistinctBackups+1)
 	}
-	names := map[string]int{}
-	addrs := map[netip.Addr]int{}
+	seen := newHostSet("director", "the director's host name", "the director's own IP address")
 	for i, d := range ds {
 		key := indexKey("director", i)
-		c.name(key+".name", d.Name, "the director's host name")
-		if j, dup := names[d.Name]; dup && d.Name != "" {
-			c.errorf(key+".name", "%q is also the name of %s", d.Name, c.ref(indexKey("director", j)))
-		} else if d.Name != "" {
-			names[d.Name] = i
-		}
-		switch {
-		case !d.Address.IsValid():
-			c.errorf(key+".address", "required: the director's own IP address")
-		case d.Address.IsUnspecified() || d.Address.IsMulticast():
-			c.errorf(key+".address", "%s is not a host address", d.Address)
-		default:
-			if j, dup := addrs[d.Address]; dup {
-				c.errorf(key+".address", "%s is also the address of %s", d.Address, c.ref(indexKey("director", j)))
-			} else {
-				addrs[d.Address] = i
-			}
+		if c.host(seen, i, d.Name, d.Address) {
 			if first := ds[0].Address; i > 0 && first.IsValid() && first.Is4() != d.Address.Is4() {
 				c.errorf(key+".address", "%s is %s but %s is %s: all directors need one address family", d.Address, family(d.Address), c.ref("director[0]"), family(first))
 			}
@@ -439,27 +462,10 @@ func (c *checker) logstash() {
 		c.errorf("logstash", "at least one [[logstash]] host is required")
 		return
 	}
-	names := map[string]int{}
-	addrs := map[netip.Addr]int{}
+	seen := newHostSet("logstash", "the Logstash host's name", "the Logstash host's IP address")
 	for i, l := range ls {
 		key := indexKey("logstash", i)
-		c.name(key+".name", l.Name, "the Logstash host's name")
-		if j, dup := names[l.Name]; dup && l.Name != "" {
-			c.errorf(key+".name", "%q is also the name of %s", l.Name, c.ref(indexKey("logstash", j)))
-		} else if l.Name != "" {
-			names[l.Name] = i
-		}
-		switch {
-		case !l.Address.IsValid():
-			c.errorf(key+".address", "required: the Logstash host's IP address")
-		case l.Address.IsUnspecified() || l.Address.IsMulticast():
-			c.errorf(key+".address", "%s is not a host address", l.Address)
-		default:
-			if j, dup := addrs[l.Address]; dup {
-				c.errorf(key+".address", "%s is also the address of %s", l.Address, c.ref(indexKey("logstash", j)))
-			} else {
-				addrs[l.Address] = i
-			}
+		if c.host(seen, i, l.Name, l.Address) {
 			// A director and a Logstash host may be one machine (as in the
 			// classic two-node setup); then name and address must agree,
 			// since each host's files go to one directory.
