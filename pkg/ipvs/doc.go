@@ -2,34 +2,33 @@
 // and their real servers, "destinations") over generic netlink, in hala's
 // own types built on net/netip.
 //
-// Reads of single objects (Handle.Services, Handle.Destinations) go
-// through github.com/moby/ipvs v1.1.0. Writes and the whole-table read
-// (Handle.Batch and the single-change methods built on it, Handle.Entries)
-// go through a small generic netlink client of its own (netlink_linux.go),
-// because moby/ipvs makes one round trip per request and allocates a
-// 64 KiB buffer per call: converging thousands of rules took longer than
-// ipvsadm-restore. Batch pipelines up to a few hundred requests per
-// sendmsg, asks the kernel to acknowledge only the last one (it reports
-// every failure anyway) and stops after a batch with a failure; see Batch
-// for exactly what it reports.
+// Every call goes through a small generic netlink client of its own
+// (netlink_linux.go): Handle.Batch for writes, Handle.Entries for reads.
+// It replaced github.com/moby/ipvs, which makes one round trip per request
+// and allocates a 64 KiB buffer per call (converging thousands of rules took
+// longer than ipvsadm-restore), has no deadline on a lost reply, and reports
+// no error when the kernel has no IPVS. Batch pipelines up to a few hundred
+// requests per sendmsg, asks the kernel to acknowledge only the last one (it
+// reports every failure anyway) and stops after a batch with a failure; see
+// Batch for exactly what it reports. moby/ipvs is still used by the tests,
+// next to ipvsadm, as an independent reader of what Batch wrote.
 //
-// The package works around moby/ipvs's known limits, in both paths:
+// What the client takes care of:
 //
-//   - moby/ipvs returns no error when the kernel has no IPVS (its issue 27):
-//     New probes the generic netlink family "IPVS" first and fails with an
-//     error that wraps ErrUnsupported.
+//   - New probes the generic netlink family "IPVS" and fails with an error
+//     that wraps ErrUnsupported when the kernel has none.
 //   - Flags read back include the kernel's hashed bit (FlagHashed): reads
 //     mask it off, so a Service read from the kernel compares equal to the
 //     one that was written.
 //   - A persistence netmask of 0 would put every client in one persistence
-//     group: New* fill in DefaultNetmask (255.255.255.255 for IPv4, /128 for
-//     IPv6) when Netmask is 0.
-//   - Weights above 65535 are misread: Validate rejects them.
-//   - A lost netlink reply makes moby/ipvs retry its receive forever: every
-//     call here runs under a deadline (the caller's context, and at most
-//     Handle.Timeout; socket timeouts in the own client). When it expires
-//     the socket is closed, the call returns an error, and the next call
-//     opens a new socket. Calls on one Handle are serialised.
+//     group: requests fill in DefaultNetmask (255.255.255.255 for IPv4, /128
+//     for IPv6) when Netmask is 0.
+//   - Weights above MaxWeight (65535) are rejected by Validate before any
+//     request is sent.
+//   - Every call runs under a deadline (the caller's context, and at most
+//     Handle.Timeout, as a socket timeout). When it expires the socket is
+//     closed, the call returns an error, and the next call opens a new
+//     socket. Calls on one Handle are serialised.
 //
 // A Handle is bound to one network namespace (New("") is the caller's), so
 // tests aim it at a throwaway namespace. Handle.Writes counts the requests

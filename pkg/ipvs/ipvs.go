@@ -22,8 +22,8 @@ var (
 )
 
 // MaxWeight is the largest weight hala writes. The kernel accepts more, but
-// github.com/moby/ipvs reads weights as 16 bits, so a larger one would read
-// back wrong and never compare equal.
+// ipvsadm takes at most 65535 and github.com/moby/ipvs reads weights as 16
+// bits, so a larger one would read back wrong in other tools.
 const MaxWeight = 65535
 
 // Protocol is a virtual service's transport protocol (an IP protocol number).

@@ -33,38 +33,6 @@ func (h *Handle) Close() error { return nil }
 // Writes returns 0.
 func (h *Handle) Writes() uint64 { return 0 }
 
-// Services returns ErrUnsupported.
-func (h *Handle) Services(ctx context.Context) ([]Service, error) { return nil, unsupported() }
-
-// Destinations returns ErrUnsupported.
-func (h *Handle) Destinations(ctx context.Context, svc Service) ([]Destination, error) {
-	return nil, unsupported()
-}
-
-// AddService returns ErrUnsupported.
-func (h *Handle) AddService(ctx context.Context, svc Service) error { return unsupported() }
-
-// UpdateService returns ErrUnsupported.
-func (h *Handle) UpdateService(ctx context.Context, svc Service) error { return unsupported() }
-
-// DeleteService returns ErrUnsupported.
-func (h *Handle) DeleteService(ctx context.Context, svc Service) error { return unsupported() }
-
-// AddDestination returns ErrUnsupported.
-func (h *Handle) AddDestination(ctx context.Context, svc Service, d Destination) error {
-	return unsupported()
-}
-
-// UpdateDestination returns ErrUnsupported.
-func (h *Handle) UpdateDestination(ctx context.Context, svc Service, d Destination) error {
-	return unsupported()
-}
-
-// DeleteDestination returns ErrUnsupported.
-func (h *Handle) DeleteDestination(ctx context.Context, svc Service, d Destination) error {
-	return unsupported()
-}
-
 // Batch returns ErrUnsupported for every request.
 func (h *Handle) Batch(ctx context.Context, reqs []Request) []error {
 	errs := make([]error, len(reqs))

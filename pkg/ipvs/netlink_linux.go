@@ -10,9 +10,9 @@ package ipvs
 // in one sendmsg (the kernel handles them in order before sendmsg
 // returns), asks for an acknowledgement of the last one only (the kernel
 // still reports every failure, with its sequence number), and reads
-// destination dumps into one reusable buffer. moby/ipvs still serves the
-// single reads (Handle.Services, Handle.Destinations), which also makes it
-// an independent decoder the tests compare this one with.
+// destination dumps into one reusable buffer. It is the package's only
+// kernel client; the integration tests read the table back with moby/ipvs
+// and ipvsadm as independent decoders.
 
 import (
 	"encoding/binary"

@@ -13,11 +13,15 @@
 //     thresholds), never counters. Anything that can be updated in place is
 //     an Update, never a Delete and an Add.
 //  3. Apply(ctx, plan, target, progress) executes exactly the plan, one
-//     kernel request per Change, and stops at the first error, returning an
-//     *ApplyError that says what was applied and what failed. Applying
-//     again converges. A target that is a Batcher (*ipvs.Handle) gets the
-//     requests pipelined, and one that is a Lister is read in one call; a
-//     failure then also reports the changes of the failed batch after it.
+//     kernel request per Change, pipelined through Target.Batch, and stops
+//     after the first failed batch, returning an *ApplyError that says what
+//     was applied, what failed (also the changes of the failed batch after
+//     the first failure) and what was not attempted. Applying again
+//     converges.
+//
+// Target is the two calls the kernel path makes: Entries reads the whole
+// table in one call (Observe) and Batch makes a list of changes (Apply).
+// *ipvs.Handle satisfies it.
 //
 // Ownership: hala touches only services it owns. A service is owned when it
 // is in the inventory, or when it is recorded in the state file (see

@@ -2,10 +2,9 @@ package reconcile_test
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"net/netip"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/hala-lb/hala/pkg/inventory"
@@ -14,22 +13,19 @@ import (
 )
 
 // recorder wraps a Target and logs every call, so a test can assert which
-// kernel calls were made: the fake below in unit tests, a real *ipvs.Handle
-// in the integration tests.
+// kernel requests were made: the fake below in unit tests, a real
+// *ipvs.Handle in the integration tests. Entries is logged as "Entries",
+// each request of a Batch that was attempted as call(r) ("AddService …").
 type recorder struct {
 	reconcile.Target
 	calls []string
-}
-
-func (r *recorder) log(format string, args ...any) {
-	r.calls = append(r.calls, fmt.Sprintf(format, args...))
 }
 
 // writes returns the calls that change the table.
 func (r *recorder) writes() []string {
 	var w []string
 	for _, c := range r.calls {
-		if !strings.HasPrefix(c, "Services") && !strings.HasPrefix(c, "Destinations") && c != "Entries" {
+		if c != "Entries" {
 			w = append(w, c)
 		}
 	}
@@ -38,51 +34,44 @@ func (r *recorder) writes() []string {
 
 func (r *recorder) reset() { r.calls = nil }
 
-func (r *recorder) Services(ctx context.Context) ([]ipvs.Service, error) {
-	r.log("Services")
-	return r.Target.Services(ctx)
+func (r *recorder) Entries(ctx context.Context) ([]ipvs.Entry, error) {
+	r.calls = append(r.calls, "Entries")
+	return r.Target.Entries(ctx)
 }
 
-func (r *recorder) Destinations(ctx context.Context, s ipvs.Service) ([]ipvs.Destination, error) {
-	r.log("Destinations %s", s.Key())
-	return r.Target.Destinations(ctx, s)
+func (r *recorder) Batch(ctx context.Context, reqs []ipvs.Request) []error {
+	errs := r.Target.Batch(ctx, reqs)
+	for i, req := range reqs {
+		if !errors.Is(errs[i], ipvs.ErrNotAttempted) {
+			r.calls = append(r.calls, call(req))
+		}
+	}
+	return errs
 }
 
-func (r *recorder) AddService(ctx context.Context, s ipvs.Service) error {
-	r.log("AddService %s", s.Key())
-	return r.Target.AddService(ctx, s)
-}
-
-func (r *recorder) UpdateService(ctx context.Context, s ipvs.Service) error {
-	r.log("UpdateService %s", s.Key())
-	return r.Target.UpdateService(ctx, s)
-}
-
-func (r *recorder) DeleteService(ctx context.Context, s ipvs.Service) error {
-	r.log("DeleteService %s", s.Key())
-	return r.Target.DeleteService(ctx, s)
-}
-
-func (r *recorder) AddDestination(ctx context.Context, s ipvs.Service, d ipvs.Destination) error {
-	r.log("AddDestination %s %s", s.Key(), d.Key())
-	return r.Target.AddDestination(ctx, s, d)
-}
-
-func (r *recorder) UpdateDestination(ctx context.Context, s ipvs.Service, d ipvs.Destination) error {
-	r.log("UpdateDestination %s %s", s.Key(), d.Key())
-	return r.Target.UpdateDestination(ctx, s, d)
-}
-
-func (r *recorder) DeleteDestination(ctx context.Context, s ipvs.Service, d ipvs.Destination) error {
-	r.log("DeleteDestination %s %s", s.Key(), d.Key())
-	return r.Target.DeleteDestination(ctx, s, d)
+// call names a request as the recorder logs it and fake.fail sees it:
+// "AddService UDP 10.0.0.100:5514",
+// "AddDestination UDP 10.0.0.100:5514 10.0.0.11:5514".
+func call(r ipvs.Request) string {
+	name := [...]string{
+		ipvs.OpAddService:        "AddService",
+		ipvs.OpUpdateService:     "UpdateService",
+		ipvs.OpDeleteService:     "DeleteService",
+		ipvs.OpAddDestination:    "AddDestination",
+		ipvs.OpUpdateDestination: "UpdateDestination",
+		ipvs.OpDeleteDestination: "DeleteDestination",
+	}[r.Op]
+	if r.Op >= ipvs.OpAddDestination {
+		return name + " " + r.Service.Key().String() + " " + r.Destination.Key().String()
+	}
+	return name + " " + r.Service.Key().String()
 }
 
 // fake is an in-memory IPVS table that behaves like the kernel's for the
-// calls reconcile makes: services keyed by protocol/address/port,
+// requests reconcile makes: services keyed by protocol/address/port,
 // destinations by address/port, the hashed flag set on every service, and
 // errors for duplicates and missing objects. fail, when set, can make a
-// write fail before it happens.
+// request fail before it happens.
 type fake struct {
 	svcs  map[ipvs.ServiceKey]*fakeSvc
 	order []ipvs.ServiceKey // kernel order: insertion, not sorted
@@ -96,119 +85,96 @@ type fakeSvc struct {
 
 func newFake() *fake { return &fake{svcs: map[ipvs.ServiceKey]*fakeSvc{}} }
 
-func (f *fake) check(call string) error {
-	if f.fail != nil {
-		return f.fail(call)
-	}
-	return nil
-}
-
-func (f *fake) Services(ctx context.Context) ([]ipvs.Service, error) {
-	var out []ipvs.Service
+// Entries returns every service, in the kernel's order, with the hashed
+// flag set as the kernel reports it.
+func (f *fake) Entries(ctx context.Context) ([]ipvs.Entry, error) {
+	var out []ipvs.Entry
 	for _, k := range f.order {
-		s := f.svcs[k].svc
-		s.Flags |= ipvs.FlagHashed // as the kernel reports it
-		out = append(out, s)
+		fs := f.svcs[k]
+		s := fs.svc
+		s.Flags |= ipvs.FlagHashed
+		out = append(out, ipvs.Entry{Service: s, Destinations: slices.Clone(fs.dests)})
 	}
 	return out, nil
 }
 
-func (f *fake) Destinations(ctx context.Context, s ipvs.Service) ([]ipvs.Destination, error) {
-	fs, ok := f.svcs[s.Key()]
-	if !ok {
-		return nil, ipvs.ErrNotFound
+// Batch makes reqs in order and stops after the first that fails, or
+// before the first after ctx is done (failing it with ctx's error): the
+// rest are ipvs.ErrNotAttempted.
+func (f *fake) Batch(ctx context.Context, reqs []ipvs.Request) []error {
+	errs := make([]error, len(reqs))
+	for i := range errs {
+		errs[i] = ipvs.ErrNotAttempted
 	}
-	return slices.Clone(fs.dests), nil
+	for i, r := range reqs {
+		if errs[i] = ctx.Err(); errs[i] != nil {
+			break
+		}
+		if errs[i] = f.do(r); errs[i] != nil {
+			break
+		}
+	}
+	return errs
 }
 
-func (f *fake) AddService(ctx context.Context, s ipvs.Service) error {
-	if err := f.check("AddService " + s.Key().String()); err != nil {
-		return err
+// do makes one request, as the kernel would.
+func (f *fake) do(r ipvs.Request) error {
+	if f.fail != nil {
+		if err := f.fail(call(r)); err != nil {
+			return err
+		}
 	}
-	if err := s.Validate(); err != nil {
-		return err
+	s, d := r.Service, r.Destination
+	switch r.Op {
+	case ipvs.OpAddService:
+		if err := s.Validate(); err != nil {
+			return err
+		}
+		if _, ok := f.svcs[s.Key()]; ok {
+			return ipvs.ErrExists
+		}
+		s.Stats = ipvs.Stats{}
+		f.svcs[s.Key()] = &fakeSvc{svc: s}
+		f.order = append(f.order, s.Key())
+		return nil
+	case ipvs.OpUpdateService:
+		fs, ok := f.svcs[s.Key()]
+		if !ok {
+			return ipvs.ErrNotFound
+		}
+		s.Stats = fs.svc.Stats // counters survive an update
+		fs.svc = s
+		return nil
+	case ipvs.OpDeleteService:
+		if _, ok := f.svcs[s.Key()]; !ok {
+			return ipvs.ErrNotFound
+		}
+		delete(f.svcs, s.Key())
+		f.order = slices.DeleteFunc(f.order, func(k ipvs.ServiceKey) bool { return k == s.Key() })
+		return nil
 	}
-	if _, ok := f.svcs[s.Key()]; ok {
-		return ipvs.ErrExists
-	}
-	s.Stats = ipvs.Stats{}
-	f.svcs[s.Key()] = &fakeSvc{svc: s}
-	f.order = append(f.order, s.Key())
-	return nil
-}
-
-func (f *fake) UpdateService(ctx context.Context, s ipvs.Service) error {
-	if err := f.check("UpdateService " + s.Key().String()); err != nil {
-		return err
-	}
-	fs, ok := f.svcs[s.Key()]
-	if !ok {
-		return ipvs.ErrNotFound
-	}
-	s.Stats = fs.svc.Stats // counters survive an update
-	fs.svc = s
-	return nil
-}
-
-func (f *fake) DeleteService(ctx context.Context, s ipvs.Service) error {
-	if err := f.check("DeleteService " + s.Key().String()); err != nil {
-		return err
-	}
-	if _, ok := f.svcs[s.Key()]; !ok {
-		return ipvs.ErrNotFound
-	}
-	delete(f.svcs, s.Key())
-	f.order = slices.DeleteFunc(f.order, func(k ipvs.ServiceKey) bool { return k == s.Key() })
-	return nil
-}
-
-func (f *fake) AddDestination(ctx context.Context, s ipvs.Service, d ipvs.Destination) error {
-	if err := f.check("AddDestination " + s.Key().String() + " " + d.Key().String()); err != nil {
-		return err
-	}
-	if err := d.Validate(); err != nil {
-		return err
-	}
-	fs, ok := f.svcs[s.Key()]
-	if !ok {
-		return ipvs.ErrNotFound
-	}
-	if slices.ContainsFunc(fs.dests, func(o ipvs.Destination) bool { return o.Key() == d.Key() }) {
-		return ipvs.ErrExists
-	}
-	fs.dests = append(fs.dests, d)
-	return nil
-}
-
-func (f *fake) UpdateDestination(ctx context.Context, s ipvs.Service, d ipvs.Destination) error {
-	if err := f.check("UpdateDestination " + s.Key().String() + " " + d.Key().String()); err != nil {
-		return err
+	if r.Op == ipvs.OpAddDestination {
+		if err := d.Validate(); err != nil {
+			return err
+		}
 	}
 	fs, ok := f.svcs[s.Key()]
 	if !ok {
 		return ipvs.ErrNotFound
 	}
 	i := slices.IndexFunc(fs.dests, func(o ipvs.Destination) bool { return o.Key() == d.Key() })
-	if i < 0 {
+	switch {
+	case r.Op == ipvs.OpAddDestination && i >= 0:
+		return ipvs.ErrExists
+	case r.Op == ipvs.OpAddDestination:
+		fs.dests = append(fs.dests, d)
+	case i < 0:
 		return ipvs.ErrNotFound
-	}
-	d.Stats, d.ActiveConns, d.InactiveConns = fs.dests[i].Stats, fs.dests[i].ActiveConns, fs.dests[i].InactiveConns
-	fs.dests[i] = d
-	return nil
-}
-
-func (f *fake) DeleteDestination(ctx context.Context, s ipvs.Service, d ipvs.Destination) error {
-	if err := f.check("DeleteDestination " + s.Key().String() + " " + d.Key().String()); err != nil {
-		return err
-	}
-	fs, ok := f.svcs[s.Key()]
-	if !ok {
-		return ipvs.ErrNotFound
-	}
-	n := len(fs.dests)
-	fs.dests = slices.DeleteFunc(fs.dests, func(o ipvs.Destination) bool { return o.Key() == d.Key() })
-	if len(fs.dests) == n {
-		return ipvs.ErrNotFound
+	case r.Op == ipvs.OpUpdateDestination:
+		d.Stats, d.ActiveConns, d.InactiveConns = fs.dests[i].Stats, fs.dests[i].ActiveConns, fs.dests[i].InactiveConns
+		fs.dests[i] = d
+	default:
+		fs.dests = slices.Delete(fs.dests, i, i+1)
 	}
 	return nil
 }

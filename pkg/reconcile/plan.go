@@ -434,8 +434,8 @@ type ApplyError struct {
 	// NotAttempted counts the changes after Failed that were not sent.
 	NotAttempted int
 	Err          error
-	// Others are changes after Failed that failed too. A pipelined apply
-	// (see Batcher) sends a batch of changes at once, so the changes of
+	// Others are changes after Failed that failed too. Apply pipelines
+	// (see ipvs.Handle.Batch): it sends a batch of changes at once, so the changes of
 	// Failed's batch that follow it were made, or failed, all the same:
 	// Applied holds those made, Others those that failed.
 	Others []Failure
@@ -464,34 +464,11 @@ func (e *ApplyError) Unwrap() error { return e.Err }
 const batchSize = 1024
 
 // Apply makes the plan's changes on target, in order, and calls progress
-// (when not nil) for each one that succeeded. It stops at the first error
-// and returns an *ApplyError. It never reads the table: the plan is
-// executed exactly as computed.
-//
-// A target that is a Batcher gets the changes in batches, pipelined; else
-// Apply makes one call per change.
+// (when not nil) for each one that succeeded. It stops after the first
+// failed batch and returns an *ApplyError. It never reads the table: the
+// plan is executed exactly as computed. The changes go to target.Batch
+// batchSize at a time, pipelined.
 func Apply(ctx context.Context, plan Plan, target Target, progress func(Change)) ([]Change, error) {
-	if b, ok := target.(Batcher); ok {
-		return applyBatched(ctx, plan, b, progress)
-	}
-	applied := make([]Change, 0, len(plan.Changes))
-	for i, c := range plan.Changes {
-		err := ctx.Err()
-		if err == nil {
-			err = applyOne(ctx, c, target)
-		}
-		if err != nil {
-			return applied, &ApplyError{Applied: applied, Failed: c, NotAttempted: len(plan.Changes) - i - 1, Err: err}
-		}
-		applied = append(applied, c)
-		if progress != nil {
-			progress(c)
-		}
-	}
-	return applied, nil
-}
-
-func applyBatched(ctx context.Context, plan Plan, b Batcher, progress func(Change)) ([]Change, error) {
 	changes := plan.Changes
 	applied := make([]Change, 0, len(changes))
 	reqs := make([]ipvs.Request, 0, min(batchSize, len(changes)))
@@ -504,7 +481,7 @@ func applyBatched(ctx context.Context, plan Plan, b Batcher, progress func(Chang
 		for _, c := range chunk {
 			reqs = append(reqs, request(c))
 		}
-		results := b.Batch(ctx, reqs)
+		results := target.Batch(ctx, reqs)
 		var ae *ApplyError
 		for i, c := range chunk {
 			err := results[i]
@@ -540,27 +517,4 @@ func request(c Change) ipvs.Request {
 		r.Op = [...]ipvs.Op{Add: ipvs.OpAddService, Update: ipvs.OpUpdateService, Delete: ipvs.OpDeleteService}[c.Action]
 	}
 	return r
-}
-
-func applyOne(ctx context.Context, c Change, t Target) error {
-	if c.Destination == nil {
-		switch c.Action {
-		case Add:
-			return t.AddService(ctx, c.Service)
-		case Update:
-			return t.UpdateService(ctx, c.Service)
-		case Delete:
-			return t.DeleteService(ctx, c.Service)
-		}
-	} else {
-		switch c.Action {
-		case Add:
-			return t.AddDestination(ctx, c.Service, *c.Destination)
-		case Update:
-			return t.UpdateDestination(ctx, c.Service, *c.Destination)
-		case Delete:
-			return t.DeleteDestination(ctx, c.Service, *c.Destination)
-		}
-	}
-	return fmt.Errorf("unknown action %v", c.Action)
 }

@@ -472,7 +472,7 @@ func TestOwnershipIsForgottenWhenTheServiceIsGone(t *testing.T) {
 	converge(t, baseInventory, f, opts)
 	withoutBeats := baseInventory[:strings.Index(baseInventory, "[[service]]\nname = \"beats\"")]
 	tcp := ipvs.ServiceKey{Protocol: ipvs.TCP, AddrPort: mustAP("10.0.0.100:5044")}
-	_ = f.DeleteService(ctx, f.svcs[tcp].svc) // an operator removes it by hand
+	_ = f.do(ipvs.Request{Op: ipvs.OpDeleteService, Service: f.svcs[tcp].svc}) // an operator removes it by hand
 	converge(t, withoutBeats, f, opts)
 
 	f.put(ipvs.Service{Protocol: ipvs.TCP, Address: addr("10.0.0.100"), Port: 5044, Scheduler: "rr"}) // another tool
@@ -530,24 +530,31 @@ func TestApplyStopsAtTheFirstErrorAndReRunConverges(t *testing.T) {
 	}
 }
 
+// Cancelling the context stops Apply: nothing is made after the cancel,
+// and the error says what was applied.
 func TestApplyHonoursCancellation(t *testing.T) {
 	f := newFake()
-	rec := &recorder{Target: f}
-	plan := prepare(t, baseInventory, rec, tempState(t))
+	plan := prepare(t, baseInventory, f, tempState(t))
 	cctx, cancel := context.WithCancel(ctx)
 	n := 0
-	rec.reset()
-	_, err := reconcile.Apply(cctx, plan, rec, func(reconcile.Change) {
+	f.fail = func(string) error {
 		n++
 		if n == 2 {
-			cancel()
+			cancel() // while the second request is made
 		}
-	})
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want context.Canceled", err)
+		return nil
 	}
-	if len(rec.writes()) != 2 {
-		t.Errorf("writes after cancel: %v", rec.writes())
+	applied, err := reconcile.Apply(cctx, plan, f, nil)
+	var ae *reconcile.ApplyError
+	if !errors.Is(err, context.Canceled) || !errors.As(err, &ae) {
+		t.Fatalf("err = %v, want an *ApplyError wrapping context.Canceled", err)
+	}
+	if len(applied) != 2 || len(ae.Applied) != 2 || ae.NotAttempted != 3 {
+		t.Errorf("applied %d (error says %d), not attempted %d; want 2 and 3", len(applied), len(ae.Applied), ae.NotAttempted)
+	}
+	entries, _ := f.Entries(ctx)
+	if len(entries) != 1 || len(entries[0].Destinations) != 1 {
+		t.Errorf("table after cancel: %v, want one service with one destination", entries)
 	}
 }
 

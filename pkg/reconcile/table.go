@@ -14,30 +14,15 @@ import (
 	"github.com/hala-lb/hala/pkg/ipvs"
 )
 
-// Target is the kernel's IPVS table as reconcile sees it. *ipvs.Handle
-// satisfies it; tests use a fake that records calls.
+// Target is the kernel's IPVS table as reconcile sees it: one read of the
+// whole table and one pipelined write of a list of changes. *ipvs.Handle
+// satisfies it; tests use a fake that records the requests.
 type Target interface {
-	Services(ctx context.Context) ([]ipvs.Service, error)
-	Destinations(ctx context.Context, svc ipvs.Service) ([]ipvs.Destination, error)
-	AddService(ctx context.Context, svc ipvs.Service) error
-	UpdateService(ctx context.Context, svc ipvs.Service) error
-	DeleteService(ctx context.Context, svc ipvs.Service) error
-	AddDestination(ctx context.Context, svc ipvs.Service, d ipvs.Destination) error
-	UpdateDestination(ctx context.Context, svc ipvs.Service, d ipvs.Destination) error
-	DeleteDestination(ctx context.Context, svc ipvs.Service, d ipvs.Destination) error
-}
-
-// Lister is a Target that reads the whole table in one call, faster than
-// a Destinations call per service. *ipvs.Handle is one; Observe uses it
-// when the target has it.
-type Lister interface {
+	// Entries reads every service with its destinations.
 	Entries(ctx context.Context) ([]ipvs.Entry, error)
-}
-
-// Batcher is a Target that makes a list of changes in one call, pipelined
-// (see ipvs.Handle.Batch for how a failure stops it). *ipvs.Handle is one;
-// Apply uses it when the target has it.
-type Batcher interface {
+	// Batch makes reqs in order and returns one result per request, as
+	// ipvs.Handle.Batch does: nil when made, ipvs.ErrNotAttempted when
+	// not sent, else why it failed.
 	Batch(ctx context.Context, reqs []ipvs.Request) []error
 }
 
@@ -189,32 +174,16 @@ func desiredEntry(inv *inventory.Inventory, s inventory.Service) (Entry, error) 
 	return e, nil
 }
 
-// Observe reads the whole table from the kernel (services, then each one's
-// destinations), sorted.
+// Observe reads the whole table from the kernel in one Entries call,
+// sorted.
 func Observe(ctx context.Context, target Target) (Table, error) {
-	if l, ok := target.(Lister); ok {
-		entries, err := l.Entries(ctx)
-		if err != nil {
-			return nil, err
-		}
-		table := make(Table, len(entries))
-		for i, e := range entries {
-			table[i] = Entry{Service: e.Service, Destinations: e.Destinations}
-		}
-		table.sort()
-		return table, nil
-	}
-	svcs, err := target.Services(ctx)
+	entries, err := target.Entries(ctx)
 	if err != nil {
 		return nil, err
 	}
-	table := make(Table, 0, len(svcs))
-	for _, s := range svcs {
-		ds, err := target.Destinations(ctx, s)
-		if err != nil {
-			return nil, err
-		}
-		table = append(table, Entry{Service: s, Destinations: ds})
+	table := make(Table, len(entries))
+	for i, e := range entries {
+		table[i] = Entry{Service: e.Service, Destinations: e.Destinations}
 	}
 	table.sort()
 	return table, nil
