@@ -36,6 +36,7 @@ type ipvsFlags struct {
 	netns     string
 	output    string
 	adopt     bool
+	timings   bool
 }
 
 func newIPVSCommand(streams IOStreams) *cobra.Command {
@@ -68,6 +69,9 @@ func addIPVSFlags(cmd *cobra.Command, f *ipvsFlags, withInventory bool) {
 	}
 	cmd.Flags().StringVar(&f.state, "state", "", "ownership state `FILE` (default "+reconcile.DefaultStatePath+"; with --netns one per namespace, ipvs-owned-netns-INODE.json)")
 	cmd.Flags().StringVar(&f.netns, "netns", "", "network namespace `PATH` to act in, e.g. /run/netns/NAME (default: the current one)")
+	if withInventory {
+		cmd.Flags().BoolVar(&f.timings, "timings", false, "print to stderr how long each phase took (inventory load, kernel read, plan, kernel write)")
+	}
 }
 
 func newIPVSPlanCommand(streams IOStreams) *cobra.Command {
@@ -206,30 +210,38 @@ func resolveState(f *ipvsFlags) error {
 	return nil
 }
 
-func prepareIPVS(ctx context.Context, streams IOStreams, f *ipvsFlags) (*reconcile.Plan, *ipvs.Handle, error) {
+// prepareIPVS loads the inventory and computes the plan against the
+// kernel's table. The returned target is the kernel's table, its calls
+// timed by timer.
+func prepareIPVS(ctx context.Context, streams IOStreams, f *ipvsFlags, timer *phaseTimer) (*reconcile.Plan, timedTarget, error) {
+	var none timedTarget
 	inv, err := inventory.Load(f.inventory)
 	if err != nil {
-		return nil, nil, err
+		return nil, none, err
 	}
 	printWarnings(streams, inv)
 	if err := resolveState(f); err != nil {
-		return nil, nil, err
+		return nil, none, err
 	}
 	// What the inventory asks for is checked before the kernel is opened.
 	desired, err := reconcile.Desired(inv, f.node)
 	if err != nil {
-		return nil, nil, err
+		return nil, none, err
 	}
+	timer.lap("load")
 	h, err := openIPVS(f.netns)
 	if err != nil {
-		return nil, nil, err
+		return nil, none, err
 	}
-	plan, err := reconcile.PrepareTable(ctx, desired, h, reconcile.Options{Prune: f.prune, StatePath: f.state, Adopt: f.adopt})
+	timer.lap("open")
+	target := timedTarget{Handle: h, timer: timer}
+	plan, err := reconcile.PrepareTable(ctx, desired, target, reconcile.Options{Prune: f.prune, StatePath: f.state, Adopt: f.adopt})
 	if err != nil {
 		h.Close()
-		return nil, nil, ipvsHint(err)
+		return nil, none, ipvsHint(err)
 	}
-	return &plan, h, nil
+	timer.lap("plan")
+	return &plan, target, nil
 }
 
 func runIPVSPlan(ctx context.Context, streams IOStreams, f *ipvsFlags) error {
@@ -238,11 +250,15 @@ func runIPVSPlan(ctx context.Context, streams IOStreams, f *ipvsFlags) error {
 	default:
 		return withHint(fmt.Errorf("unknown output format %q", f.output), "use -o text, -o json or -o shell")
 	}
-	plan, h, err := prepareIPVS(ctx, streams, f)
+	timer := newPhaseTimer()
+	plan, h, err := prepareIPVS(ctx, streams, f, timer)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
+	if f.timings {
+		defer timer.write(streams.ErrOut)
+	}
 	switch f.output {
 	case "json":
 		enc := json.NewEncoder(streams.Out)
@@ -269,11 +285,15 @@ func runIPVSPlan(ctx context.Context, streams IOStreams, f *ipvsFlags) error {
 func runIPVSApply(ctx context.Context, streams IOStreams, f *ipvsFlags) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	plan, h, err := prepareIPVS(ctx, streams, f)
+	timer := newPhaseTimer()
+	plan, h, err := prepareIPVS(ctx, streams, f, timer)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
+	if f.timings {
+		defer timer.write(streams.ErrOut)
+	}
 	if f.dryRun {
 		return plan.WriteText(streams.Out)
 	}
@@ -296,6 +316,7 @@ func runIPVSApply(ctx context.Context, streams IOStreams, f *ipvsFlags) error {
 			last = now
 		}
 	})
+	timer.lap("apply")
 	streams.Out = out
 	var ae *reconcile.ApplyError
 	if errors.As(err, &ae) {

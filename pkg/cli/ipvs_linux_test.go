@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -138,11 +139,17 @@ Plan: 3 to add, 0 to update, 0 to delete. 1 foreign service left alone.
 		t.Errorf("apply --dry-run: exit %d, changed the kernel or printed:\n%s%s", code, out, errOut)
 	}
 
-	out, errOut, code = c.hala("apply")
+	out, errOut, code = c.hala("apply", "--timings")
 	wantApply := strings.Replace(wantPlan, "Plan: 3 to add, 0 to update, 0 to delete. 1 foreign service left alone.",
 		"Applied: 3 added, 0 updated, 0 deleted (3 netlink writes). 1 foreign service left alone.", 1)
 	if code != 0 || out != wantApply {
 		t.Errorf("apply: exit %d\nstdout:\n%s\nwant:\n%s\nstderr: %s", code, out, wantApply, errOut)
+	}
+	// --timings adds one line on stderr, the phases in the order they ran.
+	d := `[0-9.]+[µnm]?s`
+	if !regexp.MustCompile(`^timings: load ` + d + `, open ` + d + `, kernel read ` + d + `, plan ` + d +
+		`, kernel write ` + d + `, apply ` + d + `, total ` + d + `\n$`).MatchString(errOut) {
+		t.Errorf("apply --timings: stderr %q", errOut)
 	}
 	rules := c.save()
 	for _, want := range []string{
@@ -156,9 +163,12 @@ Plan: 3 to add, 0 to update, 0 to delete. 1 foreign service left alone.
 		}
 	}
 
-	out, _, code = c.hala("apply")
+	out, errOut, code = c.hala("apply", "--timings")
 	if code != 0 || out != "No changes: the IPVS table matches the inventory (0 netlink writes). 1 foreign service left alone.\n" {
 		t.Errorf("second apply: exit %d:\n%s", code, out)
+	}
+	if !strings.Contains(errOut, ", kernel read ") || strings.Contains(errOut, "kernel write") {
+		t.Errorf("no-op apply --timings: want a kernel read and no kernel write, stderr %q", errOut)
 	}
 	if _, _, code = c.hala("plan"); code != 0 {
 		t.Errorf("plan after apply: exit %d, want 0", code)

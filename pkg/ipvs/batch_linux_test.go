@@ -38,6 +38,13 @@ func TestIntegrationBatchAndEntries(t *testing.T) {
 			reqs = append(reqs, ipvs.Request{Op: ipvs.OpAddDestination, Service: s, Destination: dest(last, port)})
 		}
 	}
+	// One service with 200 destinations: its destination dump takes several
+	// parts (replies are read with a buffer of a page or two).
+	wide := udp(6000, "rr")
+	reqs = append(reqs, ipvs.Request{Op: ipvs.OpAddService, Service: wide})
+	for port := uint16(7000); port < 7200; port++ {
+		reqs = append(reqs, ipvs.Request{Op: ipvs.OpAddDestination, Service: wide, Destination: dest(11, port)})
+	}
 	// Edits and deletes in the same batches as the adds.
 	s := udp(5000, "rr")
 	d := dest(11, 5000)
@@ -57,8 +64,8 @@ func TestIntegrationBatchAndEntries(t *testing.T) {
 		t.Errorf("Writes() = %d after %d requests", w, len(reqs))
 	}
 	rules := sortedRules(save())
-	if n := len(rules); n != 299*4-1 {
-		t.Errorf("ipvsadm -Sn lists %d rules, want %d", n, 299*4-1)
+	if n, want := len(rules), 299*4-1+201; n != want {
+		t.Errorf("ipvsadm -Sn lists %d rules, want %d", n, want)
 	}
 	for _, want := range []string{
 		"-A -u 10.0.0.100:5002 -s wrr -o",
@@ -80,13 +87,16 @@ func TestIntegrationBatchAndEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	mobys := mobyEntries(t, ns.Path)
-	if len(entries) != len(mobys) || len(mobys) != 299 {
-		t.Fatalf("Entries read %d services, moby/ipvs %d; want 299", len(entries), len(mobys))
+	if len(entries) != len(mobys) || len(mobys) != 300 {
+		t.Fatalf("Entries read %d services, moby/ipvs %d; want 300", len(entries), len(mobys))
 	}
 	for i, e := range entries {
 		e = withoutCounters(e)
 		if e.Service != mobys[i].Service {
 			t.Errorf("Entries: %+v\nmoby/ipvs: %+v", e.Service, mobys[i].Service)
+		}
+		if e.Service.Port == 6000 && len(e.Destinations) != 200 {
+			t.Errorf("service %s: Entries read %d destinations, want 200", e.Service.Key(), len(e.Destinations))
 		}
 		if !slices.Equal(e.Destinations, mobys[i].Destinations) {
 			t.Errorf("destinations of %s: Entries %+v, moby/ipvs %+v", e.Service.Key(), e.Destinations, mobys[i].Destinations)

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"runtime"
 	"syscall"
 	"time"
@@ -90,11 +91,18 @@ const (
 	// maxBatch bounds the requests in one sendmsg, so that even if every
 	// one fails, the kernel's error replies fit the receive buffer.
 	maxBatch = 256
-	// recvBufSize is the receive buffer: a dump part is at most 32 KiB.
-	recvBufSize = 64 << 10
 	// sockRcvBuf is the socket receive buffer asked for (as root).
 	sockRcvBuf = 1 << 20
 )
+
+// recvBufSize is the receive buffer. The kernel sizes each part of a dump
+// to the largest buffer the socket has been read with (at most 32 KiB), but
+// never below NLMSG_GOODSIZE (a page, at most 8 KiB), and allocates it anew
+// for every part: reading with the smallest safe buffer makes the per-service
+// destination dumps of a 1,000-service table about 1.5 times faster than with
+// 64 KiB (measured in the test VM). A reply that does not fit is reported,
+// never cut silently (MSG_TRUNC).
+var recvBufSize = min(max(os.Getpagesize(), 4096), 8192)
 
 // conn is one generic netlink socket in a network namespace, talking to
 // the IPVS family.
