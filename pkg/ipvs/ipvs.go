@@ -463,7 +463,7 @@ func (d Destination) Key() netip.AddrPort { return netip.AddrPortFrom(d.Address,
 
 // String returns e.g. "192.0.2.21:5514 Masq weight 1".
 func (d Destination) String() string {
-	s := fmt.Sprintf("%s %s weight %d", d.Key(), d.Forwarding, d.Weight)
+	s := d.Key().String() + " " + d.Forwarding.String() + " weight " + strconv.Itoa(d.Weight)
 	if d.UpperThreshold != 0 || d.LowerThreshold != 0 {
 		s += fmt.Sprintf(" thresholds %d-%d", d.LowerThreshold, d.UpperThreshold)
 	}

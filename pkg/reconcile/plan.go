@@ -77,10 +77,17 @@ func (c Change) Object() string {
 // String returns the plan line, e.g.
 // "~ update destination syslog UDP 192.0.2.10:5514 -> 192.0.2.21:5514: weight 1 -> 2".
 func (c Change) String() string {
+	// Built without fmt: apply prints one line per change, thousands of
+	// them for a big table.
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s %s ", c.Action.Symbol(), c.Action, c.Object())
+	b.Grow(96)
+	for _, part := range []string{c.Action.Symbol(), c.Action.String(), c.Object()} {
+		b.WriteString(part)
+		b.WriteByte(' ')
+	}
 	if c.Name != "" {
-		b.WriteString(c.Name + " ")
+		b.WriteString(c.Name)
+		b.WriteByte(' ')
 	}
 	if c.Destination == nil {
 		if c.Action == Add {
@@ -89,7 +96,8 @@ func (c Change) String() string {
 			b.WriteString(c.Service.Key().String())
 		}
 	} else {
-		b.WriteString(c.Service.Key().String() + " -> ")
+		b.WriteString(c.Service.Key().String())
+		b.WriteString(" -> ")
 		if c.Action == Add {
 			b.WriteString(c.Destination.String())
 		} else {
@@ -327,7 +335,17 @@ func Diff(desired, observed Table, owned Owned, prune bool) Plan {
 	desired, observed = sorted(desired), sorted(observed)
 	obsIdx := observed.index()
 	desIdx := desired.index()
-	p := Plan{Owned: Owned{}, prior: owned.clone()}
+	p := Plan{Owned: make(Owned, len(desired)), prior: owned.clone()}
+	// Room for every service to add and its destinations, known up front:
+	// an apply from an empty table plans thousands of changes, and growing
+	// the slice step by step would copy them over and over.
+	adds := 0
+	for _, want := range desired {
+		if _, ok := obsIdx[want.Service.Key()]; !ok {
+			adds += 1 + len(want.Destinations)
+		}
+	}
+	p.Changes = make([]Change, 0, adds)
 
 	for _, want := range desired {
 		key := want.Service.Key()
