@@ -66,12 +66,10 @@ func addIPVSFlags(cmd *cobra.Command, f *ipvsFlags, withInventory bool) {
 	if withInventory {
 		cmd.Flags().StringVarP(&f.inventory, "inventory", "i", "", "inventory `FILE` (TOML)")
 		cmd.Flags().StringVar(&f.node, "node", "", "director `NAME` to plan for (optional: every director carries the same table)")
+		cmd.Flags().BoolVar(&f.timings, "timings", false, "print to stderr how long each phase took (inventory load, kernel read, plan, kernel write)")
 	}
 	cmd.Flags().StringVar(&f.state, "state", "", "ownership state `FILE` (default "+reconcile.DefaultStatePath+"; with --netns one per namespace, ipvs-owned-netns-INODE.json)")
 	cmd.Flags().StringVar(&f.netns, "netns", "", "network namespace `PATH` to act in, e.g. /run/netns/NAME (default: the current one)")
-	if withInventory {
-		cmd.Flags().BoolVar(&f.timings, "timings", false, "print to stderr how long each phase took (inventory load, kernel read, plan, kernel write)")
-	}
 }
 
 func newIPVSPlanCommand(streams IOStreams) *cobra.Command {
