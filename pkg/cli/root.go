@@ -103,6 +103,7 @@ checks Logstash inputs for keepalived's MISC_CHECK, and can program IPVS itself.
 		newIPVSCommand(streams),
 		newVIPCommand(streams),
 		newSysctlCommand(streams),
+		newDirectorCommand(streams),
 	)
 	return root
 }

@@ -18,6 +18,24 @@ const (
 	DefaultDelayLoop      = 5 * time.Second
 	DefaultWeight         = 1
 	DefaultZone           = "public"
+
+	DefaultIPVS              = IPVSKeepalived
+	DefaultReconcileInterval = 10 * time.Second
+	DefaultInterval          = time.Second
+	DefaultRise              = 2
+	DefaultFall              = 2
+	DefaultOnFailure         = OnFailureRemove
+	DefaultAllDown           = AllDownKeep
+)
+
+// Values of cluster.ipvs, service.on_failure and service.all_down.
+const (
+	IPVSKeepalived   = "keepalived"
+	IPVSDirector     = "director"
+	OnFailureRemove  = "remove"
+	OnFailureQuiesce = "quiesce"
+	AllDownKeep      = "keep"
+	AllDownRemove    = "remove"
 )
 
 // SetDefaults fills every optional field that is unset with its effective
@@ -100,6 +118,7 @@ func (inv *Inventory) SetDefaults() {
 			s.Weight = DefaultWeight
 		}
 	}
+	inv.setDirectorDefaults()
 	if inv.Firewall.Zone == "" {
 		inv.Firewall.Zone = DefaultZone
 	}

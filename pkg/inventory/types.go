@@ -63,6 +63,13 @@ type Cluster struct {
 	// NotificationEmailFrom is the alerts' sender address (keepalived's
 	// default is keepalived@<host name>).
 	NotificationEmailFrom string `toml:"notification_email_from"`
+	// IPVS says who programs the IPVS table: "keepalived" (default:
+	// virtual_server blocks with MISC_CHECKs) or "director" (hala director;
+	// keepalived keeps only VRRP).
+	IPVS string `toml:"ipvs"`
+	// ReconcileInterval is how often hala director re-applies the whole
+	// table to repair drift (default 10s).
+	ReconcileInterval Duration `toml:"reconcile_interval"`
 }
 
 // Director is a host that runs keepalived and IPVS.
@@ -110,6 +117,26 @@ type Service struct {
 	Pipeline string `toml:"pipeline"`
 	// Weight is every backend's IPVS weight (default 1).
 	Weight int `toml:"weight"`
+
+	// Keys read by hala director (cluster.ipvs = "director").
+
+	// Interval is how often the director checks each backend (default 1s).
+	Interval Duration `toml:"interval"`
+	// Rise is how many checks in a row must pass before a backend is
+	// (re)admitted (default 2).
+	Rise int `toml:"rise"`
+	// Fall is how many checks in a row must fail before a backend is
+	// removed (default 2).
+	Fall int `toml:"fall"`
+	// OnFailure is what a failed backend's destination gets: "remove"
+	// (default) or "quiesce" (TCP only: weight 0, so established sessions
+	// finish while new ones go elsewhere).
+	OnFailure string `toml:"on_failure"`
+	// AllDown is what happens when every backend of the service fails:
+	// "keep" (default: the destinations in the table stay, so traffic still
+	// reaches whatever can take it) or "remove" (keepalived's behaviour:
+	// the service is left empty and drops everything).
+	AllDown string `toml:"all_down"`
 }
 
 // Firewall describes the firewalld rules rendered for every host.

@@ -203,6 +203,7 @@ func (inv *Inventory) validate(bad map[string]bool) []finding {
 	c.logstash()
 	c.vips()
 	c.services()
+	c.directorKeys()
 	c.firewall()
 	return c.findings
 }

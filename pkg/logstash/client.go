@@ -37,6 +37,9 @@ type Config struct {
 	Credentials *Credentials
 	// MaxBody limits every response body; 0 means DefaultMaxBody.
 	MaxBody int64
+	// KeepAlive keeps the connection open between requests (hala director,
+	// which asks every interval); hala check, one short process, does not.
+	KeepAlive bool
 	// Observe, when set, is called after each HTTP exchange (for reports).
 	Observe func(Exchange)
 }

@@ -1,0 +1,629 @@
+package director
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hala-lb/hala/pkg/check"
+	"github.com/hala-lb/hala/pkg/inventory"
+	"github.com/hala-lb/hala/pkg/ipvs"
+	"github.com/hala-lb/hala/pkg/reconcile"
+)
+
+// Config is what a Director runs with.
+type Config struct {
+	// Inventory must be validated and say cluster.ipvs = "director".
+	Inventory *inventory.Inventory
+	// Node is the director this runs on ("" = any: all carry one table).
+	Node string
+	// Target is the kernel's IPVS table (*ipvs.Handle).
+	Target reconcile.Target
+	// Logger receives every transition, repair and error.
+	Logger *slog.Logger
+	// StatePath is reconcile's ownership state file ("" = its default).
+	StatePath string
+	// CheckStateDir keeps check state (idle clocks) between rounds.
+	CheckStateDir string
+	// NewSource builds each backend's API client (default: the Logstash
+	// client with the inventory's TLS and credentials).
+	NewSource NewSource
+	// FlushOnExit deletes the services hala owns when Run returns.
+	FlushOnExit bool
+	// Ready is called once, after the first apply.
+	Ready func()
+	// Watchdog, when set, is called from the main loop every
+	// WatchdogInterval, so that a wedged loop stops the pings.
+	Watchdog         func()
+	WatchdogInterval time.Duration
+}
+
+// Director is the resident loop. Run it once; Reload and the HTTP handler
+// may be used from other goroutines while it runs.
+type Director struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
+
+	// Owned by the loop goroutine.
+	sp      *spec
+	gen     uint64
+	health  map[string]map[checkKey]*health
+	present map[ipvs.ServiceKey]map[netip.AddrPort]ipvs.Destination
+	allDown map[ipvs.ServiceKey]bool
+	results chan result
+	stop    context.CancelFunc
+
+	reloads chan reloadRequest
+
+	mu     sync.Mutex
+	status status
+}
+
+// status is what /healthz reports; guarded by Director.mu.
+type status struct {
+	ready        bool
+	reconcileErr string
+	lastResult   map[string]time.Time
+	intervals    map[string]time.Duration
+	loopAt       time.Time
+}
+
+type reloadRequest struct {
+	inv  *inventory.Inventory
+	done chan error
+}
+
+// New prepares a director; it neither checks nor touches the kernel.
+func New(cfg Config) (*Director, error) {
+	sp, err := newSpec(cfg.Inventory, cfg.Node)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.NewSource == nil {
+		cfg.NewSource = logstashSource
+	}
+	if cfg.CheckStateDir == "" {
+		cfg.CheckStateDir = check.DefaultStateDir
+	}
+	return &Director{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		metrics: newMetrics(),
+		sp:      sp,
+		health:  map[string]map[checkKey]*health{},
+		present: map[ipvs.ServiceKey]map[netip.AddrPort]ipvs.Destination{},
+		allDown: map[ipvs.ServiceKey]bool{},
+		results: make(chan result, 64),
+		reloads: make(chan reloadRequest),
+		status:  status{lastResult: map[string]time.Time{}, intervals: map[string]time.Duration{}},
+	}, nil
+}
+
+// Run starts the director and serves until ctx ends; it returns nil then
+// (the kernel table is left as it is, unless FlushOnExit), or an error
+// when the start fails.
+//
+// Start: it reads the kernel table, runs one round of checks of every
+// backend at once (bounded by the check timeout, so a black-holed API
+// cannot hold it), then applies the desired table with those verdicts
+// (see health.start): a restart neither removes a healthy backend nor
+// adds one it has not seen healthy. Only then does it call Ready and
+// start the per-backend loops, their first checks spread over the
+// interval.
+func (d *Director) Run(ctx context.Context) error {
+	observed, err := reconcile.Observe(ctx, d.cfg.Target)
+	if err != nil {
+		return fmt.Errorf("read the IPVS table: %w", err)
+	}
+	inTable := map[ipvs.ServiceKey]map[netip.AddrPort]bool{}
+	for _, e := range observed {
+		m := map[netip.AddrPort]bool{}
+		for _, dst := range e.Destinations {
+			m[dst.Key()] = true
+		}
+		inTable[e.Service.Key()] = m
+	}
+	probers, err := d.newProbers(d.sp)
+	if err != nil {
+		return err
+	}
+	first := d.firstRound(ctx, probers)
+	for name, r := range first {
+		for _, c := range d.sp.backends[name].Checks {
+			h := d.healthOf(name, c.checkKey)
+			v := r.verdicts[c.checkKey]
+			in := false
+			for _, ss := range d.sp.users[name][c.checkKey] {
+				for _, m := range ss.Members {
+					if m.Backend == name && inTable[ss.Key][m.Destination.Key()] {
+						in = true
+					}
+				}
+			}
+			h.start(in, v.Healthy, c.Fall)
+			d.record(r, c.checkKey, v)
+			d.log.Info("first check", "backend", name, "check", c.checkKey.String(), "healthy", v.Healthy, "in_table", in, "up", h.up, "reason", v.String())
+		}
+	}
+	if err := d.reconcile(ctx, "start"); err != nil {
+		return err
+	}
+	d.setReady()
+	if d.cfg.Ready != nil {
+		d.cfg.Ready()
+	}
+	d.startProbers(ctx, probers, true)
+	defer func() {
+		if d.stop != nil {
+			d.stop()
+		}
+	}()
+	return d.loop(ctx)
+}
+
+func (d *Director) loop(ctx context.Context) error {
+	reconcileEvery := d.sp.inv.Cluster.ReconcileInterval.Duration
+	repair := time.NewTicker(reconcileEvery)
+	defer repair.Stop()
+	var wd <-chan time.Time
+	if d.cfg.Watchdog != nil && d.cfg.WatchdogInterval > 0 {
+		t := time.NewTicker(d.cfg.WatchdogInterval)
+		defer t.Stop()
+		wd = t.C
+	}
+	for {
+		d.mu.Lock()
+		d.status.loopAt = time.Now()
+		d.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			if d.cfg.FlushOnExit {
+				return d.flush()
+			}
+			d.log.Info("stopping; the IPVS table is left as it is")
+			return nil
+		case r := <-d.results:
+			if r.gen == d.gen {
+				d.handle(ctx, r)
+			}
+		case <-repair.C:
+			_ = d.reconcile(ctx, "repair")
+		case req := <-d.reloads:
+			err := d.reload(ctx, req.inv)
+			req.done <- err
+			if err == nil && d.sp.inv.Cluster.ReconcileInterval.Duration != reconcileEvery {
+				reconcileEvery = d.sp.inv.Cluster.ReconcileInterval.Duration
+				repair.Reset(reconcileEvery)
+			}
+		case <-wd:
+			d.cfg.Watchdog()
+		}
+	}
+}
+
+// Reload replaces the inventory while Run runs: inv must already be loaded
+// and validated (the caller logs its file:line problems otherwise). An
+// inventory the director cannot use is refused with the error and the
+// running one kept. Backends and services are added and removed through
+// the plan/apply path, so unchanged rules are not touched.
+func (d *Director) Reload(ctx context.Context, inv *inventory.Inventory) error {
+	req := reloadRequest{inv: inv, done: make(chan error, 1)}
+	select {
+	case d.reloads <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (d *Director) reload(ctx context.Context, inv *inventory.Inventory) error {
+	sp, err := newSpec(inv, d.cfg.Node)
+	if err != nil {
+		d.log.Error("reload refused; keeping the running inventory", "error", err)
+		return err
+	}
+	probers, err := d.newProbers(sp)
+	if err != nil {
+		d.log.Error("reload refused; keeping the running inventory", "error", err)
+		return err
+	}
+	old := d.sp
+	// Health carries over for a backend × input that is still checked at
+	// the same API; a new one starts down and needs rise passes.
+	next := map[string]map[checkKey]*health{}
+	for name, b := range sp.backends {
+		ob := old.backends[name]
+		for _, c := range b.Checks {
+			if ob != nil && ob.Address == b.Address && ob.APIPort == b.APIPort {
+				if h := d.health[name][c.checkKey]; h != nil {
+					if next[name] == nil {
+						next[name] = map[checkKey]*health{}
+					}
+					next[name][c.checkKey] = h
+				}
+			}
+		}
+	}
+	d.health = next
+	d.sp = sp
+	for k := range d.present {
+		if !slices.ContainsFunc(sp.services, func(s *serviceSpec) bool { return s.Key == k }) {
+			delete(d.present, k)
+		}
+	}
+	if d.stop != nil {
+		d.stop()
+	}
+	d.startProbers(ctx, probers, false)
+	d.log.Info("inventory reloaded", "file", inv.File, "services", len(sp.services), "backends", len(sp.backends))
+	return d.reconcile(ctx, "reload")
+}
+
+func (d *Director) newProbers(sp *spec) ([]*prober, error) {
+	var ps []*prober
+	for _, name := range sp.backendNames() {
+		b := sp.backends[name]
+		src, err := d.cfg.NewSource(sp.inv, b.Address.String(), b.APIPort)
+		if err != nil {
+			return nil, fmt.Errorf("backend %s: %w", name, err)
+		}
+		ps = append(ps, &prober{b: b, src: src, stateDir: d.cfg.CheckStateDir, now: time.Now})
+	}
+	return ps, nil
+}
+
+// firstRound checks every backend once, all at once.
+func (d *Director) firstRound(ctx context.Context, ps []*prober) map[string]result {
+	out := make(map[string]result, len(ps))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, p := range ps {
+		wg.Go(func() {
+			r := p.once(ctx)
+			mu.Lock()
+			out[p.b.Name] = r
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+func (d *Director) startProbers(ctx context.Context, ps []*prober, spread bool) {
+	d.gen++
+	pctx, cancel := context.WithCancel(ctx)
+	d.stop = cancel
+	d.mu.Lock()
+	d.status.intervals = map[string]time.Duration{}
+	now := time.Now()
+	for _, p := range ps {
+		d.status.intervals[p.b.Name] = p.b.Interval + p.b.Timeout
+		if _, ok := d.status.lastResult[p.b.Name]; !ok || !spread {
+			d.status.lastResult[p.b.Name] = now
+		}
+	}
+	d.mu.Unlock()
+	for _, p := range ps {
+		p.gen = d.gen
+		delay := jitter(p.b.Interval)
+		go p.run(pctx, delay, d.results)
+	}
+}
+
+func (d *Director) healthOf(backend string, c checkKey) *health {
+	m := d.health[backend]
+	if m == nil {
+		m = map[checkKey]*health{}
+		d.health[backend] = m
+	}
+	h := m[c]
+	if h == nil {
+		h = &health{}
+		m[c] = h
+	}
+	return h
+}
+
+// handle applies one round of one backend's verdicts.
+func (d *Director) handle(ctx context.Context, r result) {
+	b := d.sp.backends[r.backend]
+	if b == nil {
+		return
+	}
+	d.mu.Lock()
+	d.status.lastResult[r.backend] = time.Now()
+	d.mu.Unlock()
+	for _, c := range b.Checks {
+		v := r.verdicts[c.checkKey]
+		d.record(r, c.checkKey, v)
+		h := d.healthOf(r.backend, c.checkKey)
+		if !h.observe(v.Healthy, c.Rise, c.Fall) {
+			continue
+		}
+		state := "down"
+		if h.up {
+			state = "up"
+		}
+		attrs := []any{"backend", r.backend, "address", b.Address.String(), "check", c.checkKey.String(), "state", state, "reason", v.String()}
+		if h.up {
+			d.log.Info("backend up", attrs...)
+		} else {
+			d.log.Warn("backend down", attrs...)
+		}
+		for _, ss := range d.sp.users[r.backend][c.checkKey] {
+			d.metrics.transition(ss.Name, r.backend, state)
+			d.converge(ctx, ss)
+		}
+	}
+}
+
+// record updates the check metrics of one verdict.
+func (d *Director) record(r result, c checkKey, v *check.Verdict) {
+	b := d.sp.backends[r.backend]
+	d.metrics.checkDuration.WithLabelValues(r.backend, b.Address.String()).Observe(r.duration.Seconds())
+	if !v.Healthy {
+		d.metrics.checkFailures.WithLabelValues(r.backend, b.Address.String(), c.Input).Inc()
+	}
+}
+
+// want is the service's destinations under the current verdicts: the
+// healthy members at their weight; with on_failure = "quiesce", failed
+// members still in the table at weight 0. When no member is healthy and
+// all_down = "keep", the destinations in the table stay, at their
+// configured weight (a quiesced one is restored): a check can fail while
+// the input still receives (the API black-holed), and an empty syslog
+// service drops everything.
+func (d *Director) want(ss *serviceSpec) (map[netip.AddrPort]ipvs.Destination, bool) {
+	have := d.present[ss.Key]
+	out := map[netip.AddrPort]ipvs.Destination{}
+	healthy := 0
+	for _, m := range ss.Members {
+		h := d.healthOf(m.Backend, m.Check)
+		k := m.Destination.Key()
+		switch {
+		case h.up:
+			out[k] = m.Destination
+			healthy++
+		case ss.Quiesce:
+			if _, in := have[k]; in {
+				q := m.Destination
+				q.Weight = 0
+				out[k] = q
+			}
+		}
+	}
+	if healthy > 0 || len(ss.Members) == 0 {
+		return out, false
+	}
+	if ss.KeepAll {
+		kept := map[netip.AddrPort]ipvs.Destination{}
+		for _, m := range ss.Members {
+			if _, in := have[m.Destination.Key()]; in {
+				kept[m.Destination.Key()] = m.Destination
+			}
+		}
+		return kept, true
+	}
+	return out, true
+}
+
+// converge moves one service's destinations to what the verdicts say, one
+// request per destination that changes.
+func (d *Director) converge(ctx context.Context, ss *serviceSpec) {
+	want, down := d.want(ss)
+	d.noteAllDown(ss, down, len(want))
+	have := d.present[ss.Key]
+	var reqs []ipvs.Request
+	for _, m := range ss.Members {
+		k := m.Destination.Key()
+		w, wok := want[k]
+		h, hok := have[k]
+		switch {
+		case wok && !hok:
+			reqs = append(reqs, ipvs.Request{Op: ipvs.OpAddDestination, Service: ss.Service, Destination: w})
+		case wok && hok && w.Weight != h.Weight:
+			reqs = append(reqs, ipvs.Request{Op: ipvs.OpUpdateDestination, Service: ss.Service, Destination: w})
+		case !wok && hok:
+			reqs = append(reqs, ipvs.Request{Op: ipvs.OpDeleteDestination, Service: ss.Service, Destination: h})
+		}
+	}
+	if len(reqs) == 0 {
+		d.publish(ss)
+		return
+	}
+	start := time.Now()
+	errs := d.cfg.Target.Batch(ctx, reqs)
+	if have == nil {
+		have = map[netip.AddrPort]ipvs.Destination{}
+		d.present[ss.Key] = have
+	}
+	for i, req := range reqs {
+		k := req.Destination.Key()
+		if err := errs[i]; err != nil {
+			d.metrics.netlinkErrors.Inc()
+			d.log.Error("IPVS change failed; the next repair retries", "service", ss.Name, "change", req.String(), "error", err)
+			continue
+		}
+		if req.Op == ipvs.OpDeleteDestination {
+			delete(have, k)
+		} else {
+			have[k] = req.Destination
+		}
+		d.log.Info("IPVS changed", "service", ss.Name, "change", req.String(), "weight", req.Destination.Weight, "took", time.Since(start).String())
+	}
+	d.publish(ss)
+}
+
+// noteAllDown logs, loudly and once per episode, a service whose every
+// backend fails.
+func (d *Director) noteAllDown(ss *serviceSpec, down bool, kept int) {
+	was := d.allDown[ss.Key]
+	d.allDown[ss.Key] = down
+	switch {
+	case down && !was && ss.KeepAll:
+		d.log.Error("every backend of the service is failing; keeping its destinations in the table (all_down = \"keep\")", "service", ss.Name, "kept", kept)
+	case down && !was:
+		d.log.Error("every backend of the service is failing; it has no destination left and drops all its traffic (all_down = \"remove\")", "service", ss.Name)
+	case !down && was:
+		d.log.Info("the service has a healthy backend again", "service", ss.Name)
+	}
+}
+
+// publish sets the service's per-backend gauges from its table.
+func (d *Director) publish(ss *serviceSpec) {
+	have := d.present[ss.Key]
+	for _, m := range ss.Members {
+		dst, in := have[m.Destination.Key()]
+		up := 0.0
+		if d.healthOf(m.Backend, m.Check).up {
+			up = 1
+		}
+		port := fmt.Sprint(m.Destination.Port)
+		d.metrics.up.WithLabelValues(ss.Name, m.Backend, m.Destination.Address.String(), port, m.Check.Input).Set(up)
+		w := -1.0 // not in the table
+		if in {
+			w = float64(dst.Weight)
+		}
+		d.metrics.weight.WithLabelValues(ss.Name, m.Backend, m.Destination.Address.String(), port).Set(w)
+	}
+}
+
+// adjusted is the desired table with the current verdicts applied.
+func (d *Director) adjusted() reconcile.Table {
+	byKey := map[ipvs.ServiceKey]*serviceSpec{}
+	for _, ss := range d.sp.services {
+		byKey[ss.Key] = ss
+	}
+	out := make(reconcile.Table, 0, len(d.sp.desired))
+	for _, e := range d.sp.desired {
+		ss := byKey[e.Service.Key()]
+		want, down := d.want(ss)
+		d.noteAllDown(ss, down, len(want))
+		dests := make([]ipvs.Destination, 0, len(want))
+		for _, dst := range e.Destinations {
+			if w, ok := want[dst.Key()]; ok {
+				dests = append(dests, w)
+			}
+		}
+		e.Destinations = dests
+		out = append(out, e)
+	}
+	return out
+}
+
+// reconcile applies the whole adjusted table through the plan/apply path
+// hala ipvs apply uses, and logs what it changed: at "repair" every change
+// is drift (a rule removed or edited by hand, or a write that failed).
+func (d *Director) reconcile(ctx context.Context, why string) error {
+	start := time.Now()
+	desired := d.adjusted()
+	opts := reconcile.Options{Node: d.cfg.Node, Prune: true, StatePath: d.cfg.StatePath}
+	plan, err := reconcile.PrepareTable(ctx, desired, d.cfg.Target, opts)
+	var applied []reconcile.Change
+	if err == nil {
+		applied, err = reconcile.Execute(ctx, plan, d.cfg.Target, opts.State(), nil)
+	}
+	d.metrics.reconcileDuration.Observe(time.Since(start).Seconds())
+	d.metrics.reconcileChanges.Add(float64(len(applied)))
+	for _, c := range applied {
+		if why == "repair" {
+			d.log.Warn("repaired drift", "change", c.String())
+		} else {
+			d.log.Info("applied", "reason", why, "change", c.String())
+		}
+	}
+	result := "ok"
+	if err != nil {
+		result = "error"
+		if errors.Is(err, reconcile.ErrAdopt) {
+			err = fmt.Errorf("%w (take them over once with: hala ipvs apply --adopt -i %s)", err, d.sp.inv.File)
+		}
+		d.log.Error("reconcile failed", "reason", why, "error", err)
+	}
+	d.metrics.reconcileTotal.WithLabelValues(result).Inc()
+	d.mu.Lock()
+	d.status.reconcileErr = ""
+	if err != nil {
+		d.status.reconcileErr = err.Error()
+	}
+	d.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	d.present = map[ipvs.ServiceKey]map[netip.AddrPort]ipvs.Destination{}
+	for _, e := range desired {
+		m := make(map[netip.AddrPort]ipvs.Destination, len(e.Destinations))
+		for _, dst := range e.Destinations {
+			m[dst.Key()] = dst
+		}
+		d.present[e.Service.Key()] = m
+	}
+	for _, ss := range d.sp.services {
+		d.publish(ss)
+	}
+	return nil
+}
+
+// flush deletes every service hala owns (--flush-on-exit).
+func (d *Director) flush() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	opts := reconcile.Options{Prune: true, StatePath: d.cfg.StatePath}
+	plan, err := reconcile.PrepareTable(ctx, reconcile.Table{}, d.cfg.Target, opts)
+	if err == nil {
+		_, err = reconcile.Execute(ctx, plan, d.cfg.Target, opts.State(), nil)
+	}
+	if err != nil {
+		return fmt.Errorf("flush on exit: %w", err)
+	}
+	d.log.Info("stopping; removed the services hala owns (--flush-on-exit)")
+	return nil
+}
+
+func (d *Director) setReady() {
+	d.mu.Lock()
+	d.status.ready = true
+	d.mu.Unlock()
+}
+
+// Healthy reports whether the director is doing its job: started, the last
+// reconcile succeeded, the main loop turns, and every backend's loop has
+// reported within its interval plus timeout (three times over). The
+// reason names what is wrong.
+func (d *Director) Healthy() (bool, string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := d.status
+	now := time.Now()
+	switch {
+	case !st.ready:
+		return false, "starting: the first checks and apply have not finished"
+	case st.reconcileErr != "":
+		return false, "last reconcile failed: " + st.reconcileErr
+	}
+	names := make([]string, 0, len(st.intervals))
+	for n := range st.intervals {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		if late := now.Sub(st.lastResult[n]); late > 3*st.intervals[n]+time.Second {
+			return false, fmt.Sprintf("no check of backend %s for %s", n, late.Round(time.Millisecond))
+		}
+	}
+	return true, "ok"
+}

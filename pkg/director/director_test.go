@@ -1,0 +1,642 @@
+package director
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hala-lb/hala/pkg/check"
+	"github.com/hala-lb/hala/pkg/inventory"
+	"github.com/hala-lb/hala/pkg/ipvs"
+	"github.com/hala-lb/hala/pkg/logstash"
+)
+
+// fixture is a real Logstash 8.15 node stats body with pipelines "main"
+// (two inputs) and ".monitoring-logstash" (one), their ids replaced by
+// the ones the test inventories check.
+func fixture(t testing.TB) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "logstash", "testdata", "node_stats-8.15-kuskoman.json"))
+	if err != nil {
+		t.Fatalf("fixture: %v", err)
+	}
+	for old, id := range map[string]string{
+		"5ee0ea3d45c32bab3b41963bd900e758ba6e193a11079649302574c706fd5e2f": "udp-5514",
+		"95bb3e4f2a40f87147b6ab5035e08ba31858eace7604a57d2e719db790097222": "tcp-5514",
+		"9a9bed30135e19c8047fe6aa0588b70b15280fb9161fea8ed8e7368e1fb1e6d3": "beats-5044",
+	} {
+		if !bytes.Contains(b, []byte(old)) {
+			t.Fatalf("fixture lacks input id %s", old)
+		}
+		b = bytes.ReplaceAll(b, []byte(old), []byte(id))
+	}
+	return b
+}
+
+// api is a real HTTP server standing in for one Logstash API. Its mode
+// says how it answers: "ok" (every input), "missing" (udp-5514 gone),
+// "blackhole" (accepts, never answers).
+type api struct {
+	srv      *httptest.Server
+	body     atomic.Value // []byte
+	mode     atomic.Value
+	requests atomic.Int64
+}
+
+func newAPI(t *testing.T) *api {
+	a := &api{}
+	a.body.Store(fixture(t))
+	a.mode.Store("ok")
+	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.requests.Add(1)
+		body := a.body.Load().([]byte)
+		switch a.mode.Load().(string) {
+		case "blackhole":
+			<-r.Context().Done()
+			return
+		case "missing":
+			_, _ = w.Write(bytes.ReplaceAll(body, []byte(`"udp-5514"`), []byte(`"udp-9999"`)))
+			return
+		}
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(a.srv.Close)
+	return a
+}
+
+func (a *api) set(mode string) { a.mode.Store(mode) }
+
+// fakeTable is an in-memory IPVS table that logs every write.
+type fakeTable struct {
+	mu     sync.Mutex
+	table  map[ipvs.ServiceKey]*ipvs.Entry
+	writes []string
+}
+
+func newFakeTable() *fakeTable { return &fakeTable{table: map[ipvs.ServiceKey]*ipvs.Entry{}} }
+
+func (f *fakeTable) Entries(context.Context) ([]ipvs.Entry, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []ipvs.Entry
+	for _, e := range f.table {
+		out = append(out, ipvs.Entry{Service: e.Service, Destinations: slices.Clone(e.Destinations)})
+	}
+	return out, nil
+}
+
+func (f *fakeTable) Batch(_ context.Context, reqs []ipvs.Request) []error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	errs := make([]error, len(reqs))
+	for i, r := range reqs {
+		f.writes = append(f.writes, r.String())
+		k := r.Service.Key()
+		e := f.table[k]
+		switch r.Op {
+		case ipvs.OpAddService:
+			f.table[k] = &ipvs.Entry{Service: r.Service}
+		case ipvs.OpUpdateService:
+			e.Service = r.Service
+		case ipvs.OpDeleteService:
+			delete(f.table, k)
+		case ipvs.OpAddDestination, ipvs.OpUpdateDestination, ipvs.OpDeleteDestination:
+			if e == nil {
+				errs[i] = fmt.Errorf("no service %s", k)
+				continue
+			}
+			e.Destinations = slices.DeleteFunc(e.Destinations, func(d ipvs.Destination) bool { return d.Key() == r.Destination.Key() })
+			if r.Op != ipvs.OpDeleteDestination {
+				e.Destinations = append(e.Destinations, r.Destination)
+			}
+		}
+	}
+	return errs
+}
+
+// dests returns "addr:port/weight" of the service on port, sorted.
+func (f *fakeTable) dests(port uint16) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for k, e := range f.table {
+		if k.AddrPort.Port() != port {
+			continue
+		}
+		for _, d := range e.Destinations {
+			out = append(out, d.Key().String()+"/"+strconv.Itoa(d.Weight))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (f *fakeTable) takeWrites() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w := f.writes
+	f.writes = nil
+	return w
+}
+
+// cluster is an inventory of two backends, l1 (10.0.0.11) and l2
+// (10.0.0.12), behind a UDP service on udp-5514 (port 5514), a TCP one on
+// tcp-5514 (port 5515) and a TCP one on beats-5044 (port 5044): three
+// inputs of one API per backend. extra is appended to [cluster].
+func cluster(t *testing.T, extraCluster, extraServices string) *inventory.Inventory {
+	t.Helper()
+	return parse(t, clusterSource(extraCluster, extraServices))
+}
+
+func parse(t *testing.T, src string) *inventory.Inventory {
+	t.Helper()
+	inv, err := inventory.Parse("test.toml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv
+}
+
+func clusterSource(extraCluster, extraServices string) string {
+	return `
+[cluster]
+name = "t"
+interface = "eth0"
+ipvs = "director"
+` + extraCluster + `
+
+[[director]]
+name = "d1"
+address = "10.0.0.1"
+
+[[logstash]]
+name = "l1"
+address = "10.0.0.11"
+
+[[logstash]]
+name = "l2"
+address = "10.0.0.12"
+
+[[vip]]
+name = "logs"
+address = "10.0.0.100/24"
+router_id = 1
+
+[[service]]
+name = "syslog-udp"
+vip = "logs"
+port = 5514
+protocol = "udp"
+input_id = "udp-5514"
+interval = "100ms"
+` + extraServices + `
+
+[[service]]
+name = "syslog-tcp"
+vip = "logs"
+port = 5515
+protocol = "tcp"
+input_id = "tcp-5514"
+scheduler = "wlc"
+interval = "100ms"
+
+[[service]]
+name = "beats"
+vip = "logs"
+port = 5044
+protocol = "tcp"
+input_id = "beats-5044"
+scheduler = "wlc"
+interval = "100ms"
+`
+}
+
+// rig runs a director against the fake table and two real API servers.
+type rig struct {
+	t      *testing.T
+	apis   map[string]*api // by backend address
+	table  *fakeTable
+	d      *Director
+	cancel context.CancelFunc
+	done   chan error
+	logs   *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newRig(t *testing.T, inv *inventory.Inventory, table *fakeTable) *rig {
+	r := &rig{t: t, table: table, logs: &syncBuffer{},
+		apis: map[string]*api{"10.0.0.11": newAPI(t), "10.0.0.12": newAPI(t)}}
+	if r.table == nil {
+		r.table = newFakeTable()
+	}
+	d, err := New(Config{
+		Inventory: inv, Target: r.table,
+		Logger:        slog.New(slog.NewTextHandler(r.logs, nil)),
+		StatePath:     filepath.Join(t.TempDir(), "owned.json"),
+		CheckStateDir: t.TempDir(),
+		NewSource:     r.source,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.d = d
+	return r
+}
+
+// source points a backend's client at its test server.
+func (r *rig) source(_ *inventory.Inventory, host string, _ int) (check.Source, error) {
+	a := r.apis[host]
+	if a == nil {
+		return nil, fmt.Errorf("no test API for %s", host)
+	}
+	u, _ := url.Parse(a.srv.URL)
+	port, _ := strconv.Atoi(u.Port())
+	return logstash.New(logstash.Config{Host: u.Hostname(), Port: port, KeepAlive: true})
+}
+
+func (r *rig) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	r.done = make(chan error, 1)
+	ready := make(chan struct{})
+	r.d.cfg.Ready = func() { close(ready) }
+	go func() { r.done <- r.d.Run(ctx) }()
+	select {
+	case <-ready:
+	case err := <-r.done:
+		r.t.Fatalf("Run: %v", err)
+	case <-time.After(10 * time.Second):
+		r.t.Fatal("director not ready after 10s")
+	}
+	r.t.Cleanup(r.stop)
+}
+
+func (r *rig) stop() {
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	r.cancel = nil
+	if err := <-r.done; err != nil {
+		r.t.Errorf("Run returned %v", err)
+	}
+}
+
+// waitFor polls cond for up to 5s.
+func (r *rig) waitFor(what string, cond func() bool) {
+	r.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("%s: not within 5s\nlogs:\n%s", what, r.logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestHealthRiseFall(t *testing.T) {
+	// Each case feeds results to a backend that starts up (or down) and
+	// lists the state after each one.
+	cases := []struct {
+		name    string
+		up      bool
+		results string // p = pass, f = fail
+		want    string // u = up, d = down after each result
+	}{
+		{"one failure is not enough", true, "fp", "uu"},
+		{"fall failures in a row take it down", true, "ff", "ud"},
+		{"a pass resets the fall count", true, "fpfpf", "uuuuu"},
+		{"rise passes bring it back", false, "pp", "du"},
+		{"a failure during rise starts the rise over", false, "pfpp", "dddu"},
+		{"flapping never moves it", true, "fpfpfp", "uuuuuu"},
+		{"down stays down on failures", false, "fff", "ddd"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &health{up: tc.up}
+			var got strings.Builder
+			for _, c := range tc.results {
+				h.observe(c == 'p', 2, 2)
+				if h.up {
+					got.WriteByte('u')
+				} else {
+					got.WriteByte('d')
+				}
+			}
+			if got.String() != tc.want {
+				t.Errorf("states = %s, want %s", got.String(), tc.want)
+			}
+		})
+	}
+}
+
+func TestHealthStart(t *testing.T) {
+	cases := []struct {
+		inTable, ok bool
+		fall        int
+		want        bool
+	}{
+		{inTable: true, ok: true, fall: 2, want: true},   // kept
+		{inTable: false, ok: true, fall: 2, want: true},  // seen healthy: added
+		{inTable: true, ok: false, fall: 2, want: true},  // one failure of two: kept for now
+		{inTable: true, ok: false, fall: 1, want: false}, // fall 1: out
+		{inTable: false, ok: false, fall: 2, want: false},
+	}
+	for _, tc := range cases {
+		h := &health{}
+		h.start(tc.inTable, tc.ok, tc.fall)
+		if h.up != tc.want {
+			t.Errorf("start(inTable=%v, ok=%v, fall=%d): up=%v, want %v", tc.inTable, tc.ok, tc.fall, h.up, tc.want)
+		}
+	}
+	// The one failure counted at start needs only fall-1 more.
+	h := &health{}
+	h.start(true, false, 2)
+	if !h.observe(false, 2, 2) || h.up {
+		t.Error("a backend failing at start and once more with fall 2 should go down")
+	}
+}
+
+func TestTimeoutCountsAsFailure(t *testing.T) {
+	inv := cluster(t, "", "")
+	r := newRig(t, inv, nil)
+	r.apis["10.0.0.12"].set("blackhole")
+	b := r.d.sp.backends["l2"]
+	src, _ := r.source(inv, "10.0.0.12", 0)
+	p := &prober{b: b, src: src, stateDir: t.TempDir(), now: time.Now}
+	start := time.Now()
+	res := p.once(context.Background())
+	if took := time.Since(start); took > b.Timeout+200*time.Millisecond {
+		t.Errorf("check of a black hole took %v, timeout %v", took, b.Timeout)
+	}
+	v := res.verdicts[checkKey{Input: "udp-5514"}]
+	if v.Healthy || !strings.Contains(v.String(), "timed out after") {
+		t.Fatalf("verdict = %v healthy=%v, want a timeout failure", v, v.Healthy)
+	}
+	h := &health{up: true}
+	h.observe(v.Healthy, 2, 2)
+	h.observe(v.Healthy, 2, 2)
+	if h.up {
+		t.Error("two timeouts in a row did not take the backend down")
+	}
+}
+
+func TestOneRequestPerBackendPerRound(t *testing.T) {
+	inv := cluster(t, "", "")
+	r := newRig(t, inv, nil)
+	b := r.d.sp.backends["l1"]
+	if len(b.Checks) != 3 {
+		t.Fatalf("l1 has %d checks, want 3 (one per input)", len(b.Checks))
+	}
+	if b.pipeline() != "" {
+		t.Errorf("narrowest pipeline = %q; the inputs are all in main", b.pipeline())
+	}
+	src, _ := r.source(inv, "10.0.0.11", 0)
+	p := &prober{b: b, src: src, stateDir: t.TempDir(), now: time.Now}
+	res := p.once(context.Background())
+	if n := r.apis["10.0.0.11"].requests.Load(); n != 1 {
+		t.Errorf("one round asked the API %d times, want 1", n)
+	}
+	for k, v := range res.verdicts {
+		if !v.Healthy {
+			t.Errorf("%s: %v", k, v)
+		}
+	}
+
+	// Running: about one request per interval, however many services.
+	r.start()
+	before := r.apis["10.0.0.11"].requests.Load()
+	time.Sleep(1050 * time.Millisecond)
+	n := r.apis["10.0.0.11"].requests.Load() - before
+	if n < 8 || n > 12 {
+		t.Errorf("%d requests in 1.05s at interval 100ms for 3 services, want about 10", n)
+	}
+}
+
+func TestTransitionIsOneWritePerDestination(t *testing.T) {
+	inv := cluster(t, "", "")
+	r := newRig(t, inv, nil)
+	r.start()
+	if got := r.table.dests(5514); len(got) != 2 {
+		t.Fatalf("after start: %v, want both backends", got)
+	}
+	r.table.takeWrites()
+
+	r.apis["10.0.0.12"].set("missing") // only udp-5514 goes
+	r.waitFor("l2 out of syslog-udp", func() bool { return len(r.table.dests(5514)) == 1 })
+	if w := r.table.takeWrites(); !slices.Equal(w, []string{"delete destination 10.0.0.12:5514 on UDP 10.0.0.100:5514"}) {
+		t.Errorf("writes for the failure = %q, want the one delete", w)
+	}
+	if got := r.table.dests(5515); len(got) != 2 {
+		t.Errorf("syslog-tcp lost a destination although tcp-5514 is fine: %v", got)
+	}
+	if !strings.Contains(r.logs.String(), `not found in pipeline`) {
+		t.Errorf("transition not logged with the check's reason:\n%s", r.logs.String())
+	}
+
+	r.apis["10.0.0.12"].set("ok")
+	r.waitFor("l2 back", func() bool { return len(r.table.dests(5514)) == 2 })
+	if w := r.table.takeWrites(); !slices.Equal(w, []string{"add destination 10.0.0.12:5514 on UDP 10.0.0.100:5514"}) {
+		t.Errorf("writes for the recovery = %q, want the one add", w)
+	}
+}
+
+func TestStartNeitherRemovesHealthyNorAddsUnseen(t *testing.T) {
+	inv := cluster(t, "", "")
+	// A first director fills the table, then stops, leaving it.
+	r1 := newRig(t, inv, nil)
+	r1.start()
+	r1.stop()
+	table := r1.table
+	table.takeWrites()
+
+	// Restart with l2 failing: l1 stays untouched, l2 counts one failure
+	// (fall 2) and goes only at the next one.
+	r2 := newRig(t, inv, table)
+	r2.d.cfg.StatePath = r1.d.cfg.StatePath
+	r2.apis["10.0.0.12"].set("missing")
+	r2.start()
+	if w := table.takeWrites(); len(w) != 0 {
+		t.Errorf("restart wrote %q; a restart must not touch a table that matches", w)
+	}
+	r2.waitFor("l2 out after its second failure", func() bool { return len(table.dests(5514)) == 1 })
+	for _, w := range table.takeWrites() {
+		if strings.Contains(w, "10.0.0.11") {
+			t.Errorf("healthy l1 touched: %s", w)
+		}
+	}
+	r2.stop()
+
+	// From an empty table, a failing backend is never added.
+	r3 := newRig(t, inv, nil)
+	r3.apis["10.0.0.12"].set("missing")
+	r3.start()
+	if got := r3.table.dests(5514); !slices.Equal(got, []string{"10.0.0.11:5514/1"}) {
+		t.Errorf("start from empty with l2 failing: %v, want l1 only", got)
+	}
+}
+
+func TestAllBackendsFailing(t *testing.T) {
+	for _, tc := range []struct {
+		policy string
+		want   int
+		log    string
+	}{
+		{"keep", 1, `all_down = \"keep\"`},
+		{"remove", 0, `all_down = \"remove\"`},
+	} {
+		t.Run(tc.policy, func(t *testing.T) {
+			inv := cluster(t, "", `all_down = "`+tc.policy+`"`)
+			r := newRig(t, inv, nil)
+			r.start()
+			r.apis["10.0.0.12"].set("missing")
+			r.waitFor("l2 out", func() bool { return len(r.table.dests(5514)) == 1 })
+			r.apis["10.0.0.11"].set("missing")
+			time.Sleep(600 * time.Millisecond) // well over fall × interval
+			if got := r.table.dests(5514); len(got) != tc.want {
+				t.Errorf("every backend failing, all_down=%s: table %v, want %d destination(s)", tc.policy, got, tc.want)
+			}
+			if !strings.Contains(r.logs.String(), tc.log) || !strings.Contains(r.logs.String(), "level=ERROR") {
+				t.Errorf("all-down not logged as an error:\n%s", r.logs.String())
+			}
+			// A repair keeps to the same decision.
+			if err := r.d.Reload(context.Background(), inv); err != nil {
+				t.Fatal(err)
+			}
+			if got := r.table.dests(5514); len(got) != tc.want {
+				t.Errorf("after a reconcile: %v, want %d", got, tc.want)
+			}
+			r.apis["10.0.0.12"].set("ok")
+			r.waitFor("l2 back, l1 out", func() bool {
+				got := r.table.dests(5514)
+				return slices.Equal(got, []string{"10.0.0.12:5514/1"})
+			})
+		})
+	}
+}
+
+func TestQuiesceSetsWeightZero(t *testing.T) {
+	// The TCP service on tcp-5514 quiesces instead of removing.
+	inv := parse(t, strings.Replace(clusterSource("", ""), `input_id = "tcp-5514"`, `input_id = "tcp-5514"`+"\non_failure = \"quiesce\"", 1))
+	r := newRig(t, inv, nil)
+	r.start()
+	a := r.apis["10.0.0.12"]
+	a.body.Store(bytes.ReplaceAll(a.body.Load().([]byte), []byte(`"tcp-5514"`), []byte(`"tcp-gone"`)))
+	r.waitFor("l2 quiesced", func() bool {
+		return slices.Equal(r.table.dests(5515), []string{"10.0.0.11:5515/1", "10.0.0.12:5515/0"})
+	})
+}
+
+func TestReloadRefusesUnusableInventoryAndKeepsRunning(t *testing.T) {
+	inv := cluster(t, "", "")
+	r := newRig(t, inv, nil)
+	r.start()
+	bad := cluster(t, "", "")
+	bad.Cluster.IPVS = inventory.IPVSKeepalived
+	if err := r.d.Reload(context.Background(), bad); err == nil || !strings.Contains(err.Error(), "keepalived") {
+		t.Fatalf("reload of an inventory for keepalived: %v, want refused", err)
+	}
+	// Still checking under the old inventory: a failure still takes effect.
+	r.apis["10.0.0.12"].set("missing")
+	r.waitFor("l2 out after a refused reload", func() bool { return len(r.table.dests(5514)) == 1 })
+}
+
+func TestReloadAddsBackendWithoutTouchingOthers(t *testing.T) {
+	inv := cluster(t, "", `backends = ["l1"]`)
+	r := newRig(t, inv, nil)
+	r.start()
+	if got := r.table.dests(5514); !slices.Equal(got, []string{"10.0.0.11:5514/1"}) {
+		t.Fatalf("start: %v", got)
+	}
+	r.table.takeWrites()
+	if err := r.d.Reload(context.Background(), cluster(t, "", "")); err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor("l2 added after rise passes", func() bool { return len(r.table.dests(5514)) == 2 })
+	if w := r.table.takeWrites(); !slices.Equal(w, []string{"add destination 10.0.0.12:5514 on UDP 10.0.0.100:5514"}) {
+		t.Errorf("reload adding l2 wrote %q, want only its add", w)
+	}
+}
+
+func TestDriftRepaired(t *testing.T) {
+	inv := cluster(t, `reconcile_interval = "1s"`, "")
+	r := newRig(t, inv, nil)
+	r.start()
+	// Delete a destination by hand.
+	svc := r.d.sp.services[0].Service
+	r.table.Batch(context.Background(), []ipvs.Request{{Op: ipvs.OpDeleteDestination, Service: svc,
+		Destination: ipvs.Destination{Address: netip.MustParseAddr("10.0.0.11"), Port: 5514}}})
+	r.waitFor("destination back", func() bool { return len(r.table.dests(5514)) == 2 })
+	if !strings.Contains(r.logs.String(), "repaired drift") {
+		t.Errorf("repair not logged:\n%s", r.logs.String())
+	}
+}
+
+func TestMetricsAfterTransition(t *testing.T) {
+	inv := cluster(t, "", "")
+	r := newRig(t, inv, nil)
+	r.start()
+	srv := httptest.NewServer(r.d.Handler())
+	defer srv.Close()
+	r.apis["10.0.0.12"].set("missing")
+	r.waitFor("l2 out", func() bool { return len(r.table.dests(5514)) == 1 })
+	body := get(t, srv.URL+"/metrics")
+	for _, want := range []string{
+		`hala_backend_up{address="10.0.0.12",backend="l2",input_id="udp-5514",port="5514",service="syslog-udp"} 0`,
+		`hala_backend_up{address="10.0.0.11",backend="l1",input_id="udp-5514",port="5514",service="syslog-udp"} 1`,
+		`hala_backend_weight{address="10.0.0.12",backend="l2",port="5514",service="syslog-udp"} -1`,
+		`hala_backend_transitions_total{backend="l2",service="syslog-udp",state="down"} 1`,
+		`hala_reconcile_total{result="ok"} 1`,
+		`hala_backend_check_duration_seconds_count{address="10.0.0.11",backend="l1"}`,
+		`hala_build_info{`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if got := get(t, srv.URL+"/healthz"); got != "ok\n" {
+		t.Errorf("/healthz = %q", got)
+	}
+}
+
+func get(t *testing.T, u string) string {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}

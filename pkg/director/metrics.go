@@ -1,0 +1,111 @@
+package director
+
+import (
+	"net/http"
+	"runtime"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the director's Prometheus series, named in the manner of
+// node_exporter's ipvs collector and HAProxy's exporter: hala_backend_*
+// per backend, hala_reconcile_* per repair.
+type metrics struct {
+	reg               *prometheus.Registry
+	up                *prometheus.GaugeVec
+	weight            *prometheus.GaugeVec
+	checkDuration     *prometheus.HistogramVec
+	checkFailures     *prometheus.CounterVec
+	transitions       *prometheus.CounterVec
+	lastChange        *prometheus.GaugeVec
+	reconcileTotal    *prometheus.CounterVec
+	reconcileChanges  prometheus.Counter
+	reconcileDuration prometheus.Histogram
+	netlinkErrors     prometheus.Counter
+}
+
+// Version is reported by hala_build_info; the CLI sets it.
+var Version = "dev"
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "hala_backend_up",
+			Help: "1 while the backend's input passes its checks (rise/fall applied), else 0.",
+		}, []string{"service", "backend", "address", "port", "input_id"}),
+		weight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "hala_backend_weight",
+			Help: "The destination's IPVS weight as hala set it; -1 when it is not in the table.",
+		}, []string{"service", "backend", "address", "port"}),
+		checkDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "hala_backend_check_duration_seconds",
+			Help:    "Time of one check round of a backend (one API request, every input judged).",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"backend", "address"}),
+		checkFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hala_backend_check_failures_total",
+			Help: "Checks of a backend's input that failed.",
+		}, []string{"backend", "address", "input_id"}),
+		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hala_backend_transitions_total",
+			Help: "State changes of a backend in a service, by new state.",
+		}, []string{"service", "backend", "state"}),
+		lastChange: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "hala_backend_last_change_timestamp_seconds",
+			Help: "Unix time of the backend's last state change in the service.",
+		}, []string{"service", "backend"}),
+		reconcileTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hala_reconcile_total",
+			Help: "Whole-table reconciles (start, repair, reload), by result.",
+		}, []string{"result"}),
+		reconcileChanges: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hala_reconcile_changes_total",
+			Help: "Kernel changes made by reconciles: drift repaired, reloads applied.",
+		}),
+		reconcileDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "hala_reconcile_duration_seconds",
+			Help:    "Time of one whole-table reconcile (read, plan, apply).",
+			Buckets: prometheus.ExponentialBuckets(.001, 2.5, 12),
+		}),
+		netlinkErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hala_netlink_errors_total",
+			Help: "IPVS netlink requests of transitions that failed.",
+		}),
+	}
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "hala_build_info",
+		Help: "Always 1; labels carry the build.",
+	}, []string{"version", "goversion"})
+	build.WithLabelValues(Version, runtime.Version()).Set(1)
+	m.reg.MustRegister(m.up, m.weight, m.checkDuration, m.checkFailures, m.transitions, m.lastChange,
+		m.reconcileTotal, m.reconcileChanges, m.reconcileDuration, m.netlinkErrors, build,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, r := range []string{"ok", "error"} {
+		m.reconcileTotal.WithLabelValues(r)
+	}
+	return m
+}
+
+func (m *metrics) transition(service, backend, state string) {
+	m.transitions.WithLabelValues(service, backend, state).Inc()
+	m.lastChange.WithLabelValues(service, backend).SetToCurrentTime()
+}
+
+// Handler serves /metrics (Prometheus text format) and /healthz (200 "ok",
+// or 503 with the reason, see Healthy).
+func (d *Director) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		ok, why := d.Healthy()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !ok {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_, _ = w.Write([]byte(why + "\n"))
+	})
+	return mux
+}

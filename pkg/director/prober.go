@@ -1,0 +1,122 @@
+package director
+
+import (
+	"context"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/hala-lb/hala/pkg/check"
+	"github.com/hala-lb/hala/pkg/inventory"
+	"github.com/hala-lb/hala/pkg/logstash"
+)
+
+// result is one round of checks of one backend: a verdict per input, all
+// computed from the one response.
+type result struct {
+	backend  string
+	gen      uint64 // the spec generation the prober was started for
+	start    time.Time
+	duration time.Duration
+	verdicts map[checkKey]*check.Verdict
+}
+
+// fetched is a check.Source that answers node stats from a response
+// already read, so that every input's verdict comes from one request.
+type fetched struct {
+	stats *logstash.NodeStats
+	err   error
+	src   check.Source
+}
+
+func (f fetched) NodeStats(context.Context, string) (*logstash.NodeStats, error) {
+	return f.stats, f.err
+}
+
+func (f fetched) HealthReport(ctx context.Context) (*logstash.HealthReport, error) {
+	return f.src.HealthReport(ctx)
+}
+
+// prober checks one backend once per interval.
+type prober struct {
+	b        *backendSpec
+	gen      uint64
+	src      check.Source
+	stateDir string
+	now      func() time.Time
+}
+
+// once asks the backend's API one time and judges every input from it.
+func (p *prober) once(ctx context.Context) result {
+	ctx, cancel := context.WithTimeout(ctx, p.b.Timeout)
+	defer cancel()
+	start := p.now()
+	stats, err := p.src.NodeStats(ctx, p.b.pipeline())
+	src := fetched{stats: stats, err: err, src: p.src}
+	r := result{backend: p.b.Name, gen: p.gen, start: start, verdicts: make(map[checkKey]*check.Verdict, len(p.b.Checks))}
+	addr := net.JoinHostPort(p.b.Address.String(), strconv.Itoa(p.b.APIPort))
+	for _, c := range p.b.Checks {
+		r.verdicts[c.checkKey] = check.Run(ctx, src, check.Options{
+			Address: addr, Host: p.b.Address.String(), Input: c.Input, Pipeline: c.Pipeline,
+			Timeout: p.b.Timeout, StateDir: p.stateDir, Now: p.now,
+		})
+	}
+	r.duration = p.now().Sub(start)
+	return r
+}
+
+// run checks every interval until ctx ends, the first time after delay
+// (the jitter that spreads many backends over the interval). A round never
+// overlaps the next: its timeout is below the interval.
+func (p *prober) run(ctx context.Context, delay time.Duration, out chan<- result) {
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
+	next := time.Now().Add(delay)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		r := p.once(ctx)
+		select {
+		case out <- r:
+		case <-ctx.Done():
+			return
+		}
+		next = next.Add(p.b.Interval)
+		if now := time.Now(); next.Before(now) {
+			next = now // fell behind (a stalled host): don't burst to catch up
+		}
+		timer.Reset(time.Until(next))
+	}
+}
+
+// jitter is a random delay in [0, interval).
+func jitter(interval time.Duration) time.Duration {
+	if interval <= 0 {
+		return 0
+	}
+	return time.Duration(rand.Int64N(int64(interval)))
+}
+
+// NewSource builds the client that asks one backend's API; Config.NewSource
+// replaces it in tests.
+type NewSource func(inv *inventory.Inventory, host string, port int) (check.Source, error)
+
+// logstashSource is the default NewSource: the monitoring API client with
+// the inventory's scheme, CA and credentials, keeping its connection open
+// between checks.
+func logstashSource(inv *inventory.Inventory, host string, port int) (check.Source, error) {
+	c := inv.Cluster
+	cfg := logstash.Config{Host: host, Port: port, Scheme: c.APIScheme, CAFile: c.APICA, KeepAlive: true}
+	if c.APIAuthFile != "" {
+		creds, err := logstash.ReadAuthFile(c.APIAuthFile)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Credentials = creds
+	}
+	return logstash.New(cfg)
+}

@@ -1,0 +1,118 @@
+package inventory
+
+import (
+	"strings"
+	"time"
+)
+
+// MinInterval is the shortest service.interval: below it a check cannot
+// finish on a loaded host and the director would only measure itself.
+const MinInterval = 50 * time.Millisecond
+
+// UsesDirector reports whether hala director, not keepalived, programs IPVS.
+func (inv *Inventory) UsesDirector() bool { return inv.Cluster.IPVS == IPVSDirector }
+
+func (inv *Inventory) setDirectorDefaults() {
+	set := inv.pos.has
+	c := &inv.Cluster
+	c.IPVS = strings.ToLower(c.IPVS)
+	if c.IPVS == "" {
+		c.IPVS = DefaultIPVS
+	}
+	if c.ReconcileInterval.Duration == 0 && !set("cluster.reconcile_interval") {
+		c.ReconcileInterval.Duration = DefaultReconcileInterval
+	}
+	for i := range inv.Services {
+		s := &inv.Services[i]
+		key := indexKey("service", i)
+		if s.Interval.Duration == 0 && !set(key+".interval") {
+			s.Interval.Duration = DefaultInterval
+		}
+		if s.Rise == 0 && !set(key+".rise") {
+			s.Rise = DefaultRise
+		}
+		if s.Fall == 0 && !set(key+".fall") {
+			s.Fall = DefaultFall
+		}
+		s.OnFailure = strings.ToLower(s.OnFailure)
+		if s.OnFailure == "" {
+			s.OnFailure = DefaultOnFailure
+		}
+		s.AllDown = strings.ToLower(s.AllDown)
+		if s.AllDown == "" {
+			s.AllDown = DefaultAllDown
+		}
+	}
+}
+
+// DirectorCheckTimeout is the bound on one of the director's checks of a
+// backend asked every interval: cluster.check_timeout when the inventory
+// sets it (validation keeps it below every interval), else the smaller of
+// the default check timeout (2s) and 80% of the interval, so that a check
+// always ends before the next one is due.
+func (inv *Inventory) DirectorCheckTimeout(interval time.Duration) time.Duration {
+	if inv.pos.has("cluster.check_timeout") {
+		return inv.Cluster.CheckTimeout.Duration
+	}
+	return min(DefaultCheckTimeout, interval*4/5)
+}
+
+// ServicesOfBackend lists the services that have the [[logstash]] host
+// named name among their backends, in file order.
+func (inv *Inventory) ServicesOfBackend(name string) []Service {
+	var out []Service
+	for _, s := range inv.Services {
+		if contains(s.Backends, name) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (c *checker) directorKeys() {
+	cl := c.inv.Cluster
+	switch cl.IPVS {
+	case IPVSKeepalived, IPVSDirector:
+	default:
+		c.errorf("cluster.ipvs", "%q: want %q (keepalived's virtual_server blocks and MISC_CHECKs) or %q (hala director; keepalived does VRRP only)", cl.IPVS, IPVSKeepalived, IPVSDirector)
+	}
+	if r := cl.ReconcileInterval.Duration; r < time.Second {
+		c.errorf("cluster.reconcile_interval", "%v is below 1s: each repair reads the whole IPVS table", r)
+	}
+	director := cl.IPVS == IPVSDirector
+	for i, s := range c.inv.Services {
+		key := indexKey("service", i)
+		if s.Interval.Duration < MinInterval {
+			c.errorf(key+".interval", "%v is below %v", s.Interval.Duration, MinInterval)
+		} else if director && c.set("cluster.check_timeout") && cl.CheckTimeout.Duration >= s.Interval.Duration {
+			c.errorf(key+".interval", "%v is not above cluster.check_timeout (%v): a check must end before the next one is due (leave check_timeout unset and the director derives 80%% of the interval)", s.Interval.Duration, cl.CheckTimeout.Duration)
+		}
+		if s.Rise < 1 || s.Rise > 100 {
+			c.errorf(key+".rise", "%d is out of range 1-100", s.Rise)
+		}
+		if s.Fall < 1 || s.Fall > 100 {
+			c.errorf(key+".fall", "%d is out of range 1-100", s.Fall)
+		}
+		switch s.OnFailure {
+		case OnFailureRemove:
+		case OnFailureQuiesce:
+			if s.Protocol == "udp" {
+				c.errorf(key+".on_failure", "%q needs protocol tcp: a UDP destination at weight 0 keeps receiving its existing flows' datagrams, so a failed input would keep losing them", s.OnFailure)
+			}
+		default:
+			c.errorf(key+".on_failure", "%q: want %q or %q", s.OnFailure, OnFailureRemove, OnFailureQuiesce)
+		}
+		switch s.AllDown {
+		case AllDownKeep, AllDownRemove:
+		default:
+			c.errorf(key+".all_down", "%q: want %q (keep the last destinations when every backend fails) or %q (leave the service empty)", s.AllDown, AllDownKeep, AllDownRemove)
+		}
+		if !director {
+			for _, k := range []string{"interval", "rise", "fall", "on_failure", "all_down"} {
+				if c.set(key + "." + k) {
+					c.warnf(key+"."+k, "read only by hala director; keepalived's MISC_CHECK uses delay_loop (set cluster.ipvs = \"director\")")
+				}
+			}
+		}
+	}
+}
