@@ -58,7 +58,7 @@ type api struct {
 	requests atomic.Int64
 }
 
-func newAPI(t *testing.T) *api {
+func newAPI(t testing.TB) *api {
 	a := &api{}
 	a.body.Store(fixture(t))
 	a.mode.Store("ok")
@@ -163,7 +163,7 @@ func cluster(t *testing.T, extraCluster, extraServices string) *inventory.Invent
 	return parse(t, clusterSource(extraCluster, extraServices))
 }
 
-func parse(t *testing.T, src string) *inventory.Inventory {
+func parse(t testing.TB, src string) *inventory.Inventory {
 	t.Helper()
 	inv, err := inventory.Parse("test.toml", []byte(src))
 	if err != nil {

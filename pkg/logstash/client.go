@@ -15,6 +15,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 )
 
@@ -104,6 +106,31 @@ type Client struct {
 	creds   *Credentials
 	maxBody int64
 	observe func(Exchange)
+
+	// keepAlive keeps one idle connection between requests (Config.KeepAlive).
+	keepAlive bool
+	mu        sync.Mutex
+	idle      *pconn
+}
+
+// pconn is a connection with the reader its responses are read through.
+type pconn struct {
+	conn net.Conn // what requests go through (TLS, when https)
+	raw  net.Conn // the TCP connection, whose deadline bounds every call
+	br   *bufio.Reader
+}
+
+// Close closes the idle kept-alive connection, if any. The client remains
+// usable: the next request dials again.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	p := c.idle
+	c.idle = nil
+	c.mu.Unlock()
+	if p != nil {
+		return p.conn.Close()
+	}
+	return nil
 }
 
 // New prepares a client; it reads CAFile but makes no request.
@@ -130,9 +157,10 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{
 		base:    url.URL{Scheme: cfg.Scheme, Host: net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))},
 		host:    cfg.Host,
-		creds:   cfg.Credentials,
-		maxBody: cfg.MaxBody,
-		observe: cfg.Observe,
+		creds:     cfg.Credentials,
+		maxBody:   cfg.MaxBody,
+		observe:   cfg.Observe,
+		keepAlive: cfg.KeepAlive,
 	}
 	if cfg.Scheme == "https" {
 		tc := &tls.Config{ServerName: cfg.Host, MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.Insecure} // #nosec G402 -- only with --insecure
@@ -242,11 +270,26 @@ func (c *Client) getOnce(ctx context.Context, u *url.URL, read func(io.Reader) e
 			c.observe(ex)
 		}()
 	}
-	conn, err := c.dial(ctx)
+	pc, reused, err := c.connection(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
+	// The call's deadline and cancellation bound every read and write,
+	// also on a connection kept from an earlier call.
+	if dl, ok := ctx.Deadline(); ok {
+		pc.raw.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { pc.raw.SetDeadline(time.Unix(1, 0)) })
+	keep := false
+	defer func() {
+		if stop() && keep {
+			pc.raw.SetDeadline(time.Time{})
+			c.putIdle(pc)
+			return
+		}
+		pc.conn.Close()
+	}()
+	conn := pc.conn
 	req := &http.Request{
 		Method:     http.MethodGet,
 		URL:        u,
@@ -254,7 +297,7 @@ func (c *Client) getOnce(ctx context.Context, u *url.URL, read func(io.Reader) e
 		Proto:      "HTTP/1.1",
 		ProtoMajor: 1,
 		ProtoMinor: 1,
-		Close:      true,
+		Close:      !c.keepAlive,
 		Header: http.Header{
 			"Accept":     {"application/json"},
 			"User-Agent": {"hala-check"},
@@ -264,9 +307,18 @@ func (c *Client) getOnce(ctx context.Context, u *url.URL, read func(io.Reader) e
 		req.SetBasicAuth(c.creds.Username, c.creds.Password)
 	}
 	if err := req.Write(conn); err != nil {
+		if reused && ctx.Err() == nil {
+			pc.conn.Close()
+			return c.getOnce(ctx, u, read) // the server closed the idle connection
+		}
 		return nil, c.ioError(ctx, err)
 	}
-	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 4096), req)
+	resp, err := http.ReadResponse(pc.br, req)
+	if err != nil && reused && ctx.Err() == nil && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)) {
+		// A kept connection the server had closed: nothing was answered,
+		// so asking again on a fresh one is safe (a GET).
+		return c.getOnce(ctx, u, read)
+	}
 	if err != nil {
 		if err := c.ioError(ctx, err); errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 			return nil, err
@@ -304,44 +356,63 @@ func (c *Client) getOnce(ctx context.Context, u *url.URL, read func(io.Reader) e
 	if err := read(counted); err != nil {
 		return nil, c.ioError(ctx, err)
 	}
+	if c.keepAlive && !resp.Close {
+		// Reuse only a connection whose response was read to its end.
+		n, err := io.Copy(io.Discard, io.LimitReader(resp.Body, c.maxBody-counted.n+1))
+		keep = err == nil && counted.n+n <= c.maxBody
+	}
 	return nil, nil
 }
 
-// dial connects (and shakes hands for https) under ctx, and sets the
-// connection's deadline to ctx's so every later read and write is bounded.
-func (c *Client) dial(ctx context.Context) (net.Conn, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", c.base.Host)
-	if err != nil {
-		return nil, c.ioError(ctx, err)
-	}
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
-	}
-	// Cancellation (not only the deadline) also interrupts blocked I/O.
-	raw := conn
-	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Unix(1, 0)) })
-	conn = &stopConn{Conn: raw, stop: stop}
-	if c.tls != nil {
-		tc := tls.Client(conn, c.tls)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			conn.Close()
-			return nil, c.ioError(ctx, err)
+// connection returns the idle kept-alive connection, or a new one.
+func (c *Client) connection(ctx context.Context) (*pconn, bool, error) {
+	if c.keepAlive {
+		c.mu.Lock()
+		p := c.idle
+		c.idle = nil
+		c.mu.Unlock()
+		if p != nil {
+			return p, true, nil
 		}
-		return tc, nil
 	}
-	return conn, nil
+	conn, raw, err := c.dial(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	size := 4096
+	if c.keepAlive {
+		size = 32 << 10 // one read for a typical stats body
+	}
+	return &pconn{conn: conn, raw: raw, br: bufio.NewReaderSize(conn, size)}, false, nil
 }
 
-// stopConn releases the cancellation hook when the connection is closed.
-type stopConn struct {
-	net.Conn
-	stop func() bool
+func (c *Client) putIdle(p *pconn) {
+	c.mu.Lock()
+	old := c.idle
+	c.idle = p
+	c.mu.Unlock()
+	if old != nil {
+		old.conn.Close()
+	}
 }
 
-func (s *stopConn) Close() error {
-	s.stop()
-	return s.Conn.Close()
+// dial connects (and shakes hands for https) under ctx. It returns the
+// connection requests use and the TCP connection beneath it.
+func (c *Client) dial(ctx context.Context) (net.Conn, net.Conn, error) {
+	var d net.Dialer
+	raw, err := d.DialContext(ctx, "tcp", c.base.Host)
+	if err != nil {
+		return nil, nil, c.ioError(ctx, err)
+	}
+	if c.tls != nil {
+		tc := tls.Client(raw, c.tls)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			raw.Close()
+			return nil, nil, c.ioError(ctx, err)
+		}
+		return tc, raw, nil
+	}
+	return raw, raw, nil
 }
 
 // ioError reports a passed deadline or cancellation as ctx's error, so
