@@ -155,8 +155,8 @@ func New(cfg Config) (*Client, error) {
 		cfg.MaxBody = DefaultMaxBody
 	}
 	c := &Client{
-		base:    url.URL{Scheme: cfg.Scheme, Host: net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))},
-		host:    cfg.Host,
+		base:      url.URL{Scheme: cfg.Scheme, Host: net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))},
+		host:      cfg.Host,
 		creds:     cfg.Credentials,
 		maxBody:   cfg.MaxBody,
 		observe:   cfg.Observe,

@@ -348,4 +348,3 @@ func (m *memTable) destinations() int {
 	}
 	return n
 }
-
