@@ -28,6 +28,10 @@ type setupData struct {
 	LocalVIPs  []localVIP
 	// Unit is the file name of the systemd unit that restores LocalVIPs at boot.
 	Unit string
+	// DirectorUnit is hala director's unit file ("" unless cluster.ipvs =
+	// "director"), reading the inventory at Inventory.
+	DirectorUnit string
+	Inventory    string
 }
 
 // localVIP is a VIP a DR or TUN real server must hold on a local device so
@@ -130,6 +134,9 @@ func (r *renderer) setup(h host, local []localVIP) ([]byte, error) {
 		HalaPath:   r.inv.Cluster.HalaPath,
 		LocalVIPs:  local,
 		Unit:       LocalVIPsUnitPath,
+	}
+	if h.director != nil && r.inv.UsesDirector() {
+		data.DirectorUnit, data.Inventory = DirectorUnitPath, DirectorInventory
 	}
 	for _, lv := range local {
 		data.Tunnel = data.Tunnel || lv.Dev == "tunl0"

@@ -19,6 +19,10 @@ type keepalivedData struct {
 	SMTPServer string
 	SMTPPort   int
 	Instances  []instanceData
+	// TrackDirector tracks the hala director process (cluster.ipvs =
+	// "director"); the virtual_server blocks are then left out.
+	TrackDirector bool
+	HalaPath      string
 }
 
 type instanceData struct {
@@ -37,6 +41,8 @@ type instanceData struct {
 	SrcIP     string
 	Peers     []string
 	Address   string
+	// TrackDirector adds track_process for hala director.
+	TrackDirector bool
 }
 
 type servicesData struct {
@@ -75,6 +81,9 @@ func (r *renderer) keepalived(d inventory.Director) ([]byte, error) {
 		Director:   d.Name,
 		ScriptUser: c.ScriptUser,
 		Emails:     c.NotificationEmail,
+		HalaPath:   c.HalaPath,
+		// keepalived does VRRP only; hala director owns the IPVS table.
+		TrackDirector: r.inv.UsesDirector(),
 	}
 	if len(c.NotificationEmail) > 0 {
 		data.EmailFrom = c.NotificationEmailFrom
@@ -111,6 +120,8 @@ func (r *renderer) keepalived(d inventory.Director) ([]byte, error) {
 			AuthPass:  c.VRRPAuthPass,
 			Unicast:   c.Unicast,
 			Address:   v.Address.String(),
+
+			TrackDirector: data.TrackDirector,
 		}
 		if v.Master == d.Name {
 			in.State = "MASTER"
@@ -121,7 +132,7 @@ func (r *renderer) keepalived(d inventory.Director) ([]byte, error) {
 		}
 		data.Instances = append(data.Instances, in)
 	}
-	if r.services == nil {
+	if r.services == nil && !data.TrackDirector {
 		if r.services, err = r.virtualServers(); err != nil {
 			return nil, err
 		}

@@ -43,6 +43,10 @@ const (
 	LogstashYML    = "logstash/logstash.yml.snippet"
 	// LocalVIPsUnitPath is the systemd unit of a DR/TUN real server.
 	LocalVIPsUnitPath = "hala-local-vips.service"
+	// DirectorUnitPath is hala director's systemd unit (cluster.ipvs = "director").
+	DirectorUnitPath = "hala-director.service"
+	// DirectorInventory is where the director's unit reads the inventory.
+	DirectorInventory = "/etc/hala/inventory.toml"
 )
 
 // tmpl holds the parsed templates. They are parsed on first use, not at
@@ -209,6 +213,16 @@ func (r *renderer) host(h host) ([]File, error) {
 			return nil, fmt.Errorf("render %s/%s: %w", h.name, KeepalivedPath, err)
 		}
 		add(KeepalivedPath, 0o600, data)
+		if r.inv.UsesDirector() {
+			data, err := execute("hala-director.service.tmpl", directorUnitData{
+				Cluster: r.inv.Cluster.Name, Director: h.director.Name,
+				HalaPath: r.inv.Cluster.HalaPath, Inventory: DirectorInventory,
+			}, 2048)
+			if err != nil {
+				return nil, fmt.Errorf("render %s/%s: %w", h.name, DirectorUnitPath, err)
+			}
+			add(DirectorUnitPath, 0o644, data)
+		}
 	}
 	local := r.localVIPs(h)
 	if h.director != nil || len(local) > 0 {
@@ -250,6 +264,10 @@ func (r *renderer) host(h host) ([]File, error) {
 		add(LogstashYML, 0o644, data)
 	}
 	return files, nil
+}
+
+type directorUnitData struct {
+	Cluster, Director, HalaPath, Inventory string
 }
 
 func execute(name string, data any, size int) ([]byte, error) {
