@@ -618,7 +618,9 @@ func TestWarnings(t *testing.T) {
 		},
 		{
 			name: "log sources open to everyone",
-			toml: func(t *testing.T) string { return edit(t, `log_sources = ["192.168.1.111/32"]`, `log_sources = ["0.0.0.0/0"]`) },
+			toml: func(t *testing.T) string {
+				return edit(t, `log_sources = ["192.168.1.111/32"]`, `log_sources = ["0.0.0.0/0"]`)
+			},
 			want: []string{`x.toml:40:16: firewall.log_sources[0]: 0.0.0.0/0 admits log senders from every address to the log ports; list the senders' networks instead`},
 		},
 	}
