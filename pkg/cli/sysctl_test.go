@@ -100,3 +100,37 @@ func TestSysctlApplyUnknownNode(t *testing.T) {
 		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
 	}
 }
+
+// An IPv6 director forwards, which makes the kernel ignore router
+// advertisements: sysctl apply sets accept_ra = 2 on the director's
+// interface, written in the slash form a VLAN name with a dot needs.
+func TestSysctlApplyAcceptRAOnIPv6Director(t *testing.T) {
+	root := procTree(t, map[string]string{
+		"net.ipv4.ip_forward":                   "0",
+		"net.ipv4.ip_nonlocal_bind":             "0",
+		"net.ipv6.conf.all.forwarding":          "0",
+		"net.ipv6.ip_nonlocal_bind":             "0",
+		"net.ipv4.vs.expire_nodest_conn":        "0",
+		"net.ipv4.vs.expire_quiescent_template": "0",
+		"net.ipv4.vs.conntrack":                 "0",
+	})
+	ra := filepath.Join(root, "net", "ipv6", "conf", "eth0.10", "accept_ra")
+	if err := os.MkdirAll(filepath.Dir(ra), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ra, []byte("1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runCapture("sysctl", "apply", "-i", "testdata/ipv6-vlan.toml", "--node", "v6a", "--sysctl-root", root)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"net.ipv6.conf.all.forwarding: 0 → 1\n", "net/ipv6/conf/eth0.10/accept_ra: 1 → 2\n", "8 of 8 settings changed\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if b, _ := os.ReadFile(ra); string(b) != "2\n" {
+		t.Errorf("accept_ra = %q after apply, want 2", b)
+	}
+}
