@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"reflect"
 	"strings"
@@ -38,6 +39,10 @@ func Load(path string) (*Inventory, error) {
 func readInventory(path string) ([]byte, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			pe.Op = "open" // what the user asked for: "stat" would puzzle
+		}
 		return nil, fmt.Errorf("read inventory: %w", err)
 	}
 	if err := regularFile(path, fi); err != nil {

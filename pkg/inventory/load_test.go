@@ -262,7 +262,7 @@ func TestExamples(t *testing.T) {
 
 func TestLoadMissingFile(t *testing.T) {
 	_, err := Load(filepath.Join(t.TempDir(), "nope.toml"))
-	if err == nil || !strings.HasPrefix(err.Error(), "read inventory: stat ") || !errors.Is(err, fs.ErrNotExist) {
+	if err == nil || !strings.HasPrefix(err.Error(), "read inventory: open ") || !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Load of a missing file = %v", err)
 	}
 }
