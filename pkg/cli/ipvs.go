@@ -214,10 +214,13 @@ func resolveState(f *ipvsFlags) error {
 	return nil
 }
 
+// netnsUsage is the hint for a --netns path that is not a namespace.
+const netnsUsage = "--netns takes a network namespace: /run/netns/NAME (ip netns list names them) or /proc/PID/ns/net"
+
 // netnsHint adds what --netns takes to an error about its path.
 func netnsHint(err error) error {
 	if errors.Is(err, ipvs.ErrNotNamespace) || errors.Is(err, fs.ErrNotExist) {
-		return withHint(err, "--netns takes a network namespace: /run/netns/NAME (ip netns list names them) or /proc/PID/ns/net")
+		return withHint(err, netnsUsage)
 	}
 	return err
 }
