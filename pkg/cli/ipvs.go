@@ -363,12 +363,3 @@ func runIPVSShow(ctx context.Context, streams IOStreams, f *ipvsFlags) error {
 	}
 	return table.WriteText(streams.Out)
 }
-
-// printWarnings prints the inventory's non-fatal findings to stderr, as
-// validate and render do, so a command acting on the inventory never
-// hides them.
-func printWarnings(streams IOStreams, inv *inventory.Inventory) {
-	for _, w := range inv.Warnings {
-		fmt.Fprintf(streams.ErrOut, "hala: warning: %s\n", w)
-	}
-}
