@@ -228,10 +228,13 @@ func netnsHint(err error) error {
 // runIPVS loads the inventory and hands it to reconcile.Run with the
 // kernel's table of f.netns, opened only once the inventory checked out.
 func runIPVS(ctx context.Context, streams IOStreams, f *ipvsFlags, opts reconcile.Options) (reconcile.Result, error) {
-	timer := newPhaseTimer()
-	if f.timings {
-		defer timer.write(streams.ErrOut)
-	}
+	// --timings reports runs that got as far as a plan.
+	timer, planned := newPhaseTimer(), false
+	defer func() {
+		if f.timings && planned {
+			timer.write(streams.ErrOut)
+		}
+	}()
 	inv, err := inventory.Load(f.inventory)
 	if err != nil {
 		return reconcile.Result{}, err
@@ -250,6 +253,7 @@ func runIPVS(ctx context.Context, streams IOStreams, f *ipvsFlags, opts reconcil
 		default:
 			timer.lap(p.String())
 		}
+		planned = planned || p == reconcile.PhasePlan
 	}
 	res, err := reconcile.Run(ctx, inv, k, opts)
 	return res, ipvsHint(err)
