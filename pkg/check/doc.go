@@ -24,6 +24,10 @@
 // stays healthy and carries a Warning. ReadOnly runs (--explain) never
 // write state.
 //
+// Report is hala check --explain's account of one run (what was asked,
+// what came back, what was checked, the verdict), printed by WriteText, so
+// any caller can show the same.
+//
 // With DynamicWeight the verdict carries a weight for keepalived's
 // misc_dynamic (exit code 2+weight), derived by Weight from the pipeline's
 // worker_utilization or queue_backpressure flow metric.

@@ -176,7 +176,7 @@ func runCheck(streams IOStreams, f *checkFlags, host, input string) error {
 				Reason: fmt.Sprintf(": timed out after %s", f.timeout)}
 			if f.explain {
 				v.Notes = []string{"the check did not return by its deadline; the watchdog ended it"}
-				explain(streams.Out, f, opts, v, exchanges.list(), time.Since(start))
+				report(streams.Out, f, opts, v, exchanges.list(), start)
 			}
 			rep.fail(v.String())
 		})
@@ -207,7 +207,7 @@ func runCheck(streams IOStreams, f *checkFlags, host, input string) error {
 	finish.Do(func() {
 		reported = true
 		if f.explain {
-			explain(streams.Out, f, opts, v, exchanges.list(), time.Since(start))
+			report(streams.Out, f, opts, v, exchanges.list(), start)
 		}
 		for _, w := range v.Warnings {
 			rep.warn(fmt.Sprintf("%s input %q: warning: %s", opts.Address, input, w))
@@ -321,68 +321,8 @@ func logSyslog(severity syslog.Priority, line string) {
 	_ = w.Err(line)
 }
 
-// explain prints the human report of --explain.
-func explain(out io.Writer, f *checkFlags, o check.Options, v *check.Verdict, exchanges []logstash.Exchange, elapsed time.Duration) {
-	where := "any pipeline"
-	if o.Pipeline != "" {
-		where = fmt.Sprintf("pipeline %q", o.Pipeline)
-	}
-	fmt.Fprintf(out, "hala check: input %q in %s on %s://%s, timeout %s\n", o.Input, where, f.scheme, o.Address, f.timeout)
-	if f.authFile != "" {
-		fmt.Fprintf(out, "  basic auth from %s\n", f.authFile)
-		if f.scheme != "https" {
-			fmt.Fprintf(out, "  note: credentials travel in clear over http; prefer --scheme https\n")
-		}
-	}
-	if f.insecure {
-		fmt.Fprintf(out, "  note: --insecure: the API's certificate is not verified\n")
-	}
-	fmt.Fprintf(out, "asked:\n")
-	if len(exchanges) == 0 {
-		fmt.Fprintf(out, "  nothing (the check could not start)\n")
-	}
-	for _, e := range exchanges {
-		fmt.Fprintf(out, "  %s\n", e)
-	}
-	if s := v.Stats; s != nil {
-		fmt.Fprintf(out, "got:\n")
-		for i, p := range s.Pipelines {
-			if i == 20 {
-				fmt.Fprintf(out, "  ... and %d more pipelines\n", len(s.Pipelines)-20)
-				break
-			}
-			fmt.Fprintf(out, "  %s: %d input(s)", &s.Pipelines[i], len(p.Inputs))
-			if q := p.Queue.Type; q != "" {
-				fmt.Fprintf(out, ", %s queue", q)
-			}
-			if m, w, ok := p.Flow["worker_utilization"].Recent(); ok {
-				fmt.Fprintf(out, ", worker_utilization %.1f%% (%s)", m, w)
-			}
-			fmt.Fprintln(out)
-			for j := range p.Inputs {
-				in := &p.Inputs[j]
-				ev := "no events yet"
-				if in.Events != nil {
-					ev = fmt.Sprintf("events.out %d, queue_push_duration %dms", in.Events.Out, in.Events.QueuePushDurationMillis)
-				}
-				mark := " "
-				if in.ID == o.Input {
-					mark = "*"
-				}
-				fmt.Fprintf(out, "   %s %s: %s\n", mark, in, ev)
-			}
-		}
-	}
-	if len(v.Notes) > 0 {
-		fmt.Fprintf(out, "checked:\n")
-		for _, n := range v.Notes {
-			fmt.Fprintf(out, "  %s\n", n)
-		}
-	}
-	verdict := "UNHEALTHY"
-	if v.Healthy {
-		verdict = "healthy"
-	}
-	fmt.Fprintf(out, "verdict: %s: %s\n", verdict, v)
-	fmt.Fprintf(out, "exit status %d (in %s)\n", v.ExitCode(), elapsed.Round(10*time.Microsecond))
+// report prints --explain's report (see check.Report).
+func report(out io.Writer, f *checkFlags, o check.Options, v *check.Verdict, exchanges []logstash.Exchange, start time.Time) {
+	r := check.Report{Options: o, Scheme: f.scheme, AuthFile: f.authFile, Insecure: f.insecure, Exchanges: exchanges, Verdict: v, Elapsed: time.Since(start)}
+	_ = r.WriteText(out) // nothing to do about a closed stdout: the exit status still tells
 }

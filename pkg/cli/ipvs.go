@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"runtime"
@@ -165,6 +166,8 @@ func openIPVS(netns string) (*ipvs.Handle, error) {
 	switch {
 	case err == nil:
 		return h, nil
+	case errors.Is(err, ipvs.ErrNotNamespace) || errors.Is(err, fs.ErrNotExist):
+		return nil, netnsHint(err)
 	case errors.Is(err, ipvs.ErrUnsupported) && runtime.GOOS != "linux":
 		return nil, withHint(err, "run hala ipvs on a Linux director")
 	case errors.Is(err, ipvs.ErrUnsupported):
@@ -175,8 +178,11 @@ func openIPVS(netns string) (*ipvs.Handle, error) {
 	return nil, err
 }
 
-// ipvsHint adds what to try to a kernel error.
+// ipvsHint adds what to try to a kernel error that has no hint yet.
 func ipvsHint(err error) error {
+	if h := (*hintError)(nil); errors.As(err, &h) {
+		return err
+	}
 	var sched string
 	if errors.Is(err, ipvs.ErrNoScheduler) {
 		if _, after, ok := strings.Cut(err.Error(), "kernel module "); ok {
@@ -202,44 +208,55 @@ func resolveState(f *ipvsFlags) error {
 	}
 	p, err := reconcile.StatePathFor(f.netns)
 	if err != nil {
-		return withHint(err, "pass --netns a namespace path such as /run/netns/NAME, or --state FILE")
+		return netnsHint(err)
 	}
 	f.state = p
 	return nil
 }
 
-// prepareIPVS loads the inventory and computes the plan against the
-// kernel's table. The returned target is the kernel's table, its calls
-// timed by timer.
-func prepareIPVS(ctx context.Context, streams IOStreams, f *ipvsFlags, timer *phaseTimer) (*reconcile.Plan, timedTarget, error) {
-	var none timedTarget
+// netnsUsage is the hint for a --netns path that is not a namespace.
+const netnsUsage = "--netns takes a network namespace: /run/netns/NAME (ip netns list names them) or /proc/PID/ns/net"
+
+// netnsHint adds what --netns takes to an error about its path.
+func netnsHint(err error) error {
+	if errors.Is(err, ipvs.ErrNotNamespace) || errors.Is(err, fs.ErrNotExist) {
+		return withHint(err, netnsUsage)
+	}
+	return err
+}
+
+// runIPVS loads the inventory and hands it to reconcile.Run with the
+// kernel's table of f.netns, opened only once the inventory checked out.
+func runIPVS(ctx context.Context, streams IOStreams, f *ipvsFlags, opts reconcile.Options) (reconcile.Result, error) {
+	// --timings reports runs that got as far as a plan.
+	timer, planned := newPhaseTimer(), false
+	defer func() {
+		if f.timings && planned {
+			timer.write(streams.ErrOut)
+		}
+	}()
 	inv, err := inventory.Load(f.inventory)
 	if err != nil {
-		return nil, none, err
+		return reconcile.Result{}, err
 	}
 	printWarnings(streams, inv)
 	if err := resolveState(f); err != nil {
-		return nil, none, err
+		return reconcile.Result{}, err
 	}
-	// What the inventory asks for is checked before the kernel is opened.
-	desired, err := reconcile.Desired(inv, f.node)
-	if err != nil {
-		return nil, none, err
+	k := &kernel{netns: f.netns, timer: timer}
+	defer k.Close()
+	opts.Node, opts.Prune, opts.StatePath, opts.Adopt = f.node, f.prune, f.state, f.adopt
+	opts.Phase = func(p reconcile.Phase) {
+		switch p {
+		case reconcile.PhaseDesired:
+			timer.lap("load")
+		default:
+			timer.lap(p.String())
+		}
+		planned = planned || p == reconcile.PhasePlan
 	}
-	timer.lap("load")
-	h, err := openIPVS(f.netns)
-	if err != nil {
-		return nil, none, err
-	}
-	timer.lap("open")
-	target := timedTarget{Handle: h, timer: timer}
-	plan, err := reconcile.PrepareTable(ctx, desired, target, reconcile.Options{Prune: f.prune, StatePath: f.state, Adopt: f.adopt})
-	if err != nil {
-		h.Close()
-		return nil, none, ipvsHint(err)
-	}
-	timer.lap("plan")
-	return &plan, target, nil
+	res, err := reconcile.Run(ctx, inv, k, opts)
+	return res, ipvsHint(err)
 }
 
 func runIPVSPlan(ctx context.Context, streams IOStreams, f *ipvsFlags) error {
@@ -248,15 +265,11 @@ func runIPVSPlan(ctx context.Context, streams IOStreams, f *ipvsFlags) error {
 	default:
 		return withHint(fmt.Errorf("unknown output format %q", f.output), "use -o text, -o json or -o shell")
 	}
-	timer := newPhaseTimer()
-	plan, h, err := prepareIPVS(ctx, streams, f, timer)
+	res, err := runIPVS(ctx, streams, f, reconcile.Options{DryRun: true})
 	if err != nil {
 		return err
 	}
-	defer h.Close()
-	if f.timings {
-		defer timer.write(streams.ErrOut)
-	}
+	plan := res.Plan
 	switch f.output {
 	case "json":
 		enc := json.NewEncoder(streams.Out)
@@ -283,61 +296,34 @@ func runIPVSPlan(ctx context.Context, streams IOStreams, f *ipvsFlags) error {
 func runIPVSApply(ctx context.Context, streams IOStreams, f *ipvsFlags) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	timer := newPhaseTimer()
-	plan, h, err := prepareIPVS(ctx, streams, f, timer)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	if f.timings {
-		defer timer.write(streams.ErrOut)
-	}
-	if f.dryRun {
-		return plan.WriteText(streams.Out)
-	}
-	if len(plan.Adopt) > 0 && !f.adopt {
-		for _, r := range plan.Adopt {
-			fmt.Fprintln(streams.Out, reconcile.AdoptLine(r))
-		}
-		return withHint(fmt.Errorf("%d service(s) in the inventory exist in the kernel but were not created by hala: nothing changed", len(plan.Adopt)),
-			"if keepalived manages them, leave them to it (never run hala ipvs apply there); otherwise run apply again with --adopt")
-	}
 	// Each change is printed as it is made; the output is flushed at least
 	// every progressEvery, so a big apply is not slowed by one write per line.
 	out := bufio.NewWriter(streams.Out)
 	defer out.Flush()
 	last := time.Now()
-	applied, err := reconcile.Execute(ctx, *plan, h, f.state, func(c reconcile.Change) {
+	res, err := runIPVS(ctx, streams, f, reconcile.Options{DryRun: f.dryRun, Progress: func(c reconcile.Change) {
 		fmt.Fprintln(out, c)
 		if now := time.Now(); now.Sub(last) >= progressEvery {
 			out.Flush()
 			last = now
 		}
-	})
-	timer.lap("apply")
-	streams.Out = out
-	var ae *reconcile.ApplyError
-	if errors.As(err, &ae) {
-		fmt.Fprintf(streams.Out, "! failed: %s\n", ae.Failed)
-		for _, f := range ae.Others {
-			fmt.Fprintf(streams.Out, "! failed: %s\n", f)
+	}})
+	var refused *reconcile.AdoptError
+	switch {
+	case errors.As(err, &refused):
+		for _, r := range refused.Services {
+			fmt.Fprintln(out, reconcile.AdoptLine(r))
 		}
-		fmt.Fprintf(streams.Out, "Stopped: %d of %d changes applied, %d failed, %d not attempted (%d netlink writes).\n",
-			len(ae.Applied), len(plan.Changes), 1+len(ae.Others), ae.NotAttempted, h.Writes())
-		return ipvsHint(err)
-	}
-	if err != nil {
-		return ipvsHint(err)
-	}
-	for _, r := range plan.Adopt {
-		fmt.Fprintf(streams.Out, "adopted service %s\n", r)
-	}
-	if len(applied) == 0 {
-		_, err = fmt.Fprintf(streams.Out, "No changes: the IPVS table matches the inventory (%d netlink writes).%s\n", h.Writes(), plan.Notes())
+		return withHint(fmt.Errorf("%d service(s) in the inventory exist in the kernel but were not created by hala: nothing changed", len(refused.Services)),
+			"if keepalived manages them, leave them to it (never run hala ipvs apply there); otherwise run apply again with --adopt")
+	case err != nil && res.Failure == nil:
 		return err
+	case f.dryRun:
+		return res.Plan.WriteText(out)
 	}
-	a, u, d := plan.Counts()
-	_, err = fmt.Fprintf(streams.Out, "Applied: %d added, %d updated, %d deleted (%d netlink writes).%s\n", a, u, d, h.Writes(), plan.Notes())
+	if werr := res.WriteText(out); err == nil {
+		err = werr
+	}
 	return err
 }
 
@@ -380,13 +366,4 @@ func runIPVSShow(ctx context.Context, streams IOStreams, f *ipvsFlags) error {
 		}{table})
 	}
 	return table.WriteText(streams.Out)
-}
-
-// printWarnings prints the inventory's non-fatal findings to stderr, as
-// validate and render do, so a command acting on the inventory never
-// hides them.
-func printWarnings(streams IOStreams, inv *inventory.Inventory) {
-	for _, w := range inv.Warnings {
-		fmt.Fprintf(streams.ErrOut, "hala: warning: %s\n", w)
-	}
 }

@@ -73,9 +73,7 @@ func runRender(streams IOStreams, flags *renderFlags) error {
 		}
 		return withHint(problemsError(flags.inventory, err), "nothing was written; hala validate -i "+flags.inventory+" lists the same problems")
 	}
-	for _, w := range inv.Warnings {
-		fmt.Fprintf(streams.ErrOut, "hala: warning: %s\n", w)
-	}
+	printWarnings(streams, inv)
 	var files []render.File
 	if flags.node != "" {
 		files, err = render.Node(inv, flags.node)

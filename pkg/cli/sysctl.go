@@ -66,20 +66,14 @@ func runSysctlApply(streams IOStreams, f *sysctlFlags) error {
 			return withHint(err, "pass --node NAME")
 		}
 	}
-	files, err := render.Node(inv, node)
+	conf, ok, err := render.Sysctl(inv, node)
 	if err != nil {
 		if f.node == "" {
 			return withHint(err, "this host's name is not in the inventory: pass --node NAME")
 		}
 		return err
 	}
-	var conf *render.File
-	for i := range files {
-		if strings.HasSuffix(files[i].Path, "/"+render.SysctlPath) {
-			conf = &files[i]
-		}
-	}
-	if conf == nil {
+	if !ok {
 		fmt.Fprintf(streams.ErrOut, "hala: %s needs no kernel settings\n", node)
 		return nil
 	}
@@ -106,12 +100,14 @@ func runSysctlApply(streams IOStreams, f *sysctlFlags) error {
 	return nil
 }
 
+// sysctlHint adds what to try. Without root every write fails: that is
+// the fix to name first, whatever else failed too.
 func sysctlHint(err error) error {
 	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return withHint(err, "setting kernel parameters needs root (run hala sysctl apply as root)")
 	case errors.Is(err, sysctl.ErrUnknownKey) && strings.Contains(err.Error(), ".vs."):
 		return withHint(err, "the net.ipv4.vs.* keys appear once IPVS is loaded: modprobe ip_vs (setup.sh loads it at boot)")
-	case errors.Is(err, fs.ErrPermission):
-		return withHint(err, "setting kernel parameters needs root")
 	}
 	return err
 }

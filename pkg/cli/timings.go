@@ -60,22 +60,65 @@ func (t *phaseTimer) write(w io.Writer) {
 	fmt.Fprintf(w, "timings: %s\n", strings.Join(parts, ", "))
 }
 
-// timedTarget is the kernel's table with each read and write timed.
-type timedTarget struct {
-	*ipvs.Handle
+// kernel is the IPVS table of one network namespace as reconcile.Run sees
+// it: the handle is opened on first use, so an inventory or state file
+// that fails is reported before the kernel is asked anything, and each
+// read and write is timed for --timings.
+type kernel struct {
+	netns string
 	timer *phaseTimer
+	h     *ipvs.Handle
 }
 
-var _ reconcile.Target = timedTarget{}
+var _ reconcile.Target = (*kernel)(nil)
 
-func (t timedTarget) Entries(ctx context.Context) ([]ipvs.Entry, error) {
-	start := time.Now()
-	defer func() { t.timer.kernelCall("kernel read", time.Since(start)) }()
-	return t.Handle.Entries(ctx)
+func (k *kernel) handle() (*ipvs.Handle, error) {
+	if k.h == nil {
+		h, err := openIPVS(k.netns)
+		if err != nil {
+			return nil, err
+		}
+		k.h = h
+		k.timer.lap("open")
+	}
+	return k.h, nil
 }
 
-func (t timedTarget) Batch(ctx context.Context, reqs []ipvs.Request) []error {
+func (k *kernel) Entries(ctx context.Context) ([]ipvs.Entry, error) {
+	h, err := k.handle()
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
-	defer func() { t.timer.kernelCall("kernel write", time.Since(start)) }()
-	return t.Handle.Batch(ctx, reqs)
+	defer func() { k.timer.kernelCall("kernel read", time.Since(start)) }()
+	return h.Entries(ctx)
+}
+
+func (k *kernel) Batch(ctx context.Context, reqs []ipvs.Request) []error {
+	h, err := k.handle()
+	if err != nil {
+		errs := make([]error, len(reqs))
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	start := time.Now()
+	defer func() { k.timer.kernelCall("kernel write", time.Since(start)) }()
+	return h.Batch(ctx, reqs)
+}
+
+// Writes returns how many table changes were sent (see ipvs.Handle.Writes).
+func (k *kernel) Writes() uint64 {
+	if k.h == nil {
+		return 0
+	}
+	return k.h.Writes()
+}
+
+// Close closes the handle if it was opened.
+func (k *kernel) Close() {
+	if k.h != nil {
+		k.h.Close()
+	}
 }

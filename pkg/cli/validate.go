@@ -49,9 +49,7 @@ func runValidate(streams IOStreams, flags *validateFlags) error {
 	if err != nil {
 		return problemsError(flags.inventory, err)
 	}
-	for _, w := range inv.Warnings {
-		fmt.Fprintf(streams.ErrOut, "hala: warning: %s\n", w)
-	}
+	printWarnings(streams, inv)
 	_, err = fmt.Fprintf(streams.Out, "%s: ok (%s)\n", flags.inventory, inv.Summary())
 	return err
 }

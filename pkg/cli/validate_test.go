@@ -73,3 +73,11 @@ func TestValidateUsage(t *testing.T) {
 		t.Errorf("missing file: exit %d, %q", code, stderr)
 	}
 }
+
+// A device is refused before it is read: /dev/zero would never end.
+func TestValidateRefusesADevice(t *testing.T) {
+	code, _, stderr := runHala(t, "validate", "-i", "/dev/zero")
+	if want := "hala: error: /dev/zero: not a regular file (a character device): an inventory is a TOML file\n"; code != 1 || stderr != want {
+		t.Errorf("exit %d, %q, want 1, %q", code, stderr, want)
+	}
+}

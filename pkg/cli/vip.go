@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"sort"
 	"strconv"
 	"strings"
@@ -83,6 +84,9 @@ func runVIP(streams IOStreams, verb string, f *vipFlags) error {
 	}
 	h, err := vip.New(f.netns)
 	if err != nil {
+		if f.netns != "" && (errors.Is(err, vip.ErrNotNamespace) || errors.Is(err, fs.ErrNotExist)) {
+			return withHint(err, netnsUsage)
+		}
 		return netAdminHint(err)
 	}
 	defer h.Close()
@@ -130,10 +134,8 @@ func nodeVIPs(inv *inventory.Inventory, node string, names []string) ([]vip.Addr
 		}
 		return out, nil
 	}
-	for _, v := range inv.VIPs {
-		if v.Master == node {
-			out = append(out, vip.Address{Name: v.Name, Prefix: v.Address, Interface: d.Interface})
-		}
+	for _, v := range inv.VIPsOf(node) {
+		out = append(out, vip.Address{Name: v.Name, Prefix: v.Address, Interface: d.Interface})
 	}
 	return out, nil
 }

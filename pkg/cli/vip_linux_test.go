@@ -72,9 +72,14 @@ func TestIntegrationVIPErrors(t *testing.T) {
 		{"unknown director", []string{"--node", "ls1"}, `no [[director]] named "ls1"`, ""},
 		{"unknown vip", []string{"--node", "stash1", "--vip", "nosuch"}, `no [[vip]] named "nosuch"`, ""},
 		{"missing interface", []string{"--node", "stash1"}, "no such interface eth0", "set the director's interface"},
+		{"del missing interface", []string{"--node", "stash1"}, "no such interface eth0", "set the director's interface"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			args := append([]string{"vip", "add", "-i", "testdata/vip-sysctl.toml", "--netns", ns.Path}, tc.args...)
+			verb := "add"
+			if strings.HasPrefix(tc.name, "del ") {
+				verb = "del"
+			}
+			args := append([]string{"vip", verb, "-i", "testdata/vip-sysctl.toml", "--netns", ns.Path}, tc.args...)
 			out, errOut, code := runCapture(args...)
 			if code != 1 || !strings.Contains(errOut, "hala: error: ") || !strings.Contains(errOut, tc.wantErr) {
 				t.Fatalf("exit %d, want 1 with %q\nstdout: %s\nstderr: %s", code, tc.wantErr, out, errOut)

@@ -29,7 +29,7 @@ type decoder struct {
 }
 
 func (d *decoder) errorf(key, format string, args ...any) {
-	d.findings = append(d.findings, finding{key: key, msg: fmt.Sprintf(format, args...)})
+	d.findings = append(d.findings, finding{key: key, msg: fmt.Sprintf(format, messageArgs(args)...)})
 	if d.bad == nil {
 		d.bad = map[string]bool{}
 	}
@@ -170,7 +170,13 @@ func (d *decoder) value(key string, v any, rv reflect.Value) {
 	case reflect.String:
 		s, ok := v.(string)
 		if !ok {
-			d.errorf(key, "must be a string, not %s", describe(v))
+			what := describe(v)
+			if key == "cluster.vrrp_auth_pass" {
+				// A password written unquoted: say its type, not its value.
+				what, _, _ = strings.Cut(what, " ")
+				what = "a TOML " + what
+			}
+			d.errorf(key, "must be a string, not %s", what)
 			return
 		}
 		rv.SetString(s)
@@ -278,17 +284,17 @@ func describe(v any) string {
 // use.
 func parseAddr(s string) (netip.Addr, error) {
 	if strings.Contains(s, "/") {
-		return netip.Addr{}, fmt.Errorf("%q is not an IP address (write the address without a /prefix)", s)
+		return netip.Addr{}, fmt.Errorf("%s is not an IP address (write the address without a /prefix)", quote(s))
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("%q is not an IP address", s)
+		return netip.Addr{}, fmt.Errorf("%s is not an IP address", quote(s))
 	}
 	if a.Zone() != "" {
-		return netip.Addr{}, fmt.Errorf("%q: addresses with a %%zone are not supported", s)
+		return netip.Addr{}, fmt.Errorf("%s: addresses with a %%zone are not supported", quote(s))
 	}
 	if a.Is4In6() {
-		return netip.Addr{}, fmt.Errorf("%q: write the IPv4 address %s instead", s, a.Unmap())
+		return netip.Addr{}, fmt.Errorf("%s: write the IPv4 address %s instead", quote(s), a.Unmap())
 	}
 	return a, nil
 }
@@ -306,14 +312,14 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	}
 	bits, err := strconv.Atoi(bitsPart)
 	if err != nil || strings.HasPrefix(bitsPart, "+") || bitsPart == "" {
-		return netip.Prefix{}, fmt.Errorf("%q: invalid prefix length %q", s, bitsPart)
+		return netip.Prefix{}, fmt.Errorf("%s: invalid prefix length %s", quote(s), quote(bitsPart))
 	}
 	if bits < 0 || bits > a.BitLen() {
 		fam := "IPv4"
 		if a.Is6() {
 			fam = "IPv6"
 		}
-		return netip.Prefix{}, fmt.Errorf("%q: prefix length /%d is out of range for %s (0-%d)", s, bits, fam, a.BitLen())
+		return netip.Prefix{}, fmt.Errorf("%s: prefix length /%d is out of range for %s (0-%d)", quote(s), bits, fam, a.BitLen())
 	}
 	return netip.PrefixFrom(a, bits), nil
 }

@@ -17,6 +17,7 @@ const (
 	DefaultForwarding     = "nat"
 	DefaultDelayLoop      = 5 * time.Second
 	DefaultWeight         = 1
+	DefaultWeights        = WeightsStatic
 	DefaultZone           = "public"
 
 	DefaultIPVS              = IPVSKeepalived
@@ -39,7 +40,8 @@ const (
 )
 
 // SetDefaults fills every optional field that is unset with its effective
-// value and lower-cases protocol, scheduler, forwarding and api_scheme.
+// value and lower-cases protocol, scheduler, forwarding, weights and
+// api_scheme.
 // Load and Parse call it; call it yourself only for an Inventory built in
 // Go, then Validate. It is idempotent.
 //
@@ -116,6 +118,10 @@ func (inv *Inventory) SetDefaults() {
 		}
 		if s.Weight == 0 && !set(key+".weight") {
 			s.Weight = DefaultWeight
+		}
+		s.Weights = strings.ToLower(s.Weights)
+		if s.Weights == "" {
+			s.Weights = DefaultWeights
 		}
 	}
 	inv.setDirectorDefaults()

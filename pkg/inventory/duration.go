@@ -9,7 +9,7 @@ import (
 func (d *Duration) UnmarshalText(b []byte) error {
 	v, err := time.ParseDuration(string(b))
 	if err != nil {
-		return fmt.Errorf("invalid duration %q (use a value like \"5s\" or \"1m\")", string(b))
+		return fmt.Errorf("invalid duration %s (use a value like \"5s\" or \"1m\")", quote(string(b)))
 	}
 	d.Duration = v
 	return nil

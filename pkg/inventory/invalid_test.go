@@ -434,6 +434,114 @@ func TestParseInvalid(t *testing.T) {
 				"     30 | port = 5514 5515\n" +
 				"                     ^^"},
 		},
+		{
+			name: "input_id Logstash would substitute",
+			toml: func(t *testing.T) string { return edit(t, `input_id = "udp-5514"`, `input_id = "${HOME}"`) },
+			want: []string{`x.toml:32:1: service[0] ("syslog-udp").input_id: "${HOME}" contains "${": Logstash replaces ${NAME} in config values with a variable's value, so the running input's id would not be the one hala check asks for`},
+		},
+		{
+			name: "log source of the other family",
+			toml: func(t *testing.T) string {
+				return edit(t, `log_sources = ["192.168.1.111/32"]`, `log_sources = ["192.168.1.111/32", "fe80::/10"]`)
+			},
+			want: []string{`x.toml:40:36: firewall.log_sources[1]: fe80::/10 is IPv6 but the cluster (directors, VIPs, backends) is IPv4: no log port would be opened for it`},
+		},
+		{
+			name: "log source link-local",
+			toml: func(t *testing.T) string {
+				return edit(t, `log_sources = ["192.168.1.111/32"]`, `log_sources = ["169.254.0.0/16"]`)
+			},
+			want: []string{`x.toml:40:16: firewall.log_sources[0]: 169.254.0.0/16 is link-local: senders reach the VIPs and backends from routable addresses, so this entry would admit nobody`},
+		},
+		{
+			name: "weights neither static nor load",
+			toml: func(t *testing.T) string { return edit(t, `delay_loop = "5s"`, `weights = "dynamic"`) },
+			want: []string{`x.toml:36:1: service[0] ("syslog-udp").weights: "dynamic" is not "static" or "load"`},
+		},
+		{
+			name: "weights load with one_packet and not wrr",
+			toml: func(t *testing.T) string {
+				return edit(t, `scheduler = "rr"`, `scheduler = "wlc"`, `delay_loop = "5s"`, `weights = "load"`)
+			},
+			want: []string{`x.toml:36:1: service[0] ("syslog-udp").weights: "load" with one_packet needs scheduler "wrr": with one-packet scheduling only wrr spreads datagrams by weight (scheduler is "wlc")`},
+		},
+		{
+			name: "weights load with rr",
+			toml: func(t *testing.T) string { return edit(t, `one_packet = true`, `weights = "load"`) },
+			want: []string{`x.toml:35:1: service[0] ("syslog-udp").weights: "load" needs a scheduler that spreads by weight, but "rr" ignores weights (other than 0): use wrr, wlc, sed, nq, twos`},
+		},
+		{
+			name: "weights load with a hashing scheduler",
+			toml: func(t *testing.T) string {
+				return edit(t, `scheduler = "rr"`, `scheduler = "sh"`, `one_packet = true`, `weights = "load"`)
+			},
+			want: []string{`x.toml:35:1: service[0] ("syslog-udp").weights: "load" with scheduler "sh": its weights place flows or cap a server, so weights that follow load would move clients at every check; use wrr, wlc, sed, nq, twos`},
+		},
+		{
+			name: "max_idle not above delay_loop",
+			toml: func(t *testing.T) string { return edit(t, `delay_loop = "5s"`, `max_idle = "5s"`) },
+			want: []string{`x.toml:36:1: service[0] ("syslog-udp").max_idle: 5s must be longer than delay_loop 5s: the check sees events.out once per delay_loop`},
+		},
+		{
+			name: "max_idle zero",
+			toml: func(t *testing.T) string { return edit(t, `delay_loop = "5s"`, `max_idle = "0s"`) },
+			want: []string{`x.toml:36:1: service[0] ("syslog-udp").max_idle: 0s must be positive (leave it out to turn the idle check off)`},
+		},
+		{
+			name: "probe on udp",
+			toml: func(t *testing.T) string { return edit(t, `delay_loop = "5s"`, `probe = true`) },
+			want: []string{`x.toml:36:1: service[0] ("syslog-udp").probe: applies to TCP inputs only: a UDP input has nothing to connect to`},
+		},
+		{
+			name: "probe with direct routing",
+			toml: func(t *testing.T) string {
+				return edit(t, `protocol = "udp"`, `protocol = "tcp"`, `forwarding = "nat"`, `forwarding = "dr"`, `one_packet = true`, `probe = true`)
+			},
+			want: []string{`x.toml:35:1: service[0] ("syslog-udp").probe: needs forwarding = "nat": with "dr" the input binds the VIP, not the backend's address, so the probe would always fail`},
+		},
+		{
+			name: "nesting too deep",
+			toml: func(t *testing.T) string {
+				return edit(t, "", "x = "+strings.Repeat("[", 20000)+strings.Repeat("]", 20000))
+			},
+			want: []string{`x.toml:41:21: arrays or inline tables nested more than 16 deep: an inventory needs at most 2`},
+		},
+		{
+			name: "brackets in strings and comments do not nest",
+			toml: func(t *testing.T) string {
+				deep := strings.Repeat("[{", 20)
+				return edit(t, `name = "stash"`, `name = "stash" # `+deep,
+					`input_id = "udp-5514"`, `input_id = "udp-5514"`+"\n"+`pipeline = '''`+"\n"+deep+"'''\n"+`x = """`+deep+`"""`)
+			},
+			want: []string{
+				`x.toml:33:1: service[0] ("syslog-udp").pipeline: "[{[{[{[{[{[{[{[{[{[{[{[{[{[{[{[{[{[{[{[{" is not a valid pipeline id: use up to 63 letters, digits, '.', '_' and '-', starting with a letter or digit`,
+				`x.toml:35:1: service[0] ("syslog-udp").x: unknown key (known: name, vip, port, protocol, input_id, scheduler, forwarding, one_packet, delay_loop, persistence, backends, backend_port, pipeline, weight, weights, max_idle, require_running, probe, interval, rise, fall, on_failure, all_down)`,
+			},
+		},
+		{
+			name: "syntax error in the password line",
+			toml: func(t *testing.T) string { return edit(t, `vrrp_auth_pass = "secret42"`, `vrrp_auth_pass = secret42`) },
+			want: []string{"x.toml:4:18: TOML syntax: expected value but found \"<redacted>\" instead (in the vrrp_auth_pass line; its value is not shown)\n" +
+				"      2 | name = \"stash\"\n" +
+				"      3 | interface = \"ens33\"\n" +
+				"      4 | vrrp_auth_pass = <redacted>"},
+		},
+		{
+			name: "password of the wrong type",
+			toml: func(t *testing.T) string { return edit(t, `vrrp_auth_pass = "secret42"`, `vrrp_auth_pass = 12345678`) },
+			want: []string{`x.toml:4:1: cluster.vrrp_auth_pass: must be a string, not a TOML integer`},
+		},
+		{
+			name: "syntax error after the password line",
+			toml: func(t *testing.T) string {
+				return edit(t, `vrrp_auth_pass = "secret42"`, `vrrp_auth_pass = "secret42"`+"\n"+`unicast = tru`)
+			},
+			want: []string{"x.toml:5:11: TOML syntax: expected value but found \"tru\" instead\n" +
+				"      3 | interface = \"ens33\"\n" +
+				"      4 | vrrp_auth_pass = <redacted>\n" +
+				"      5 | unicast = tru\n" +
+				"                    ^^^"},
+		},
 	}
 	if len(tests) < 20 {
 		t.Fatalf("only %d invalid inventories", len(tests))
@@ -507,6 +615,13 @@ func TestWarnings(t *testing.T) {
 				return edit(t, `vrrp_auth_pass = "secret42"`, `api_auth_file = "/etc/hala/api-auth"`)
 			},
 			want: []string{`x.toml:4:1: cluster.api_auth_file: the Logstash API credentials cross the network in clear text with api_scheme = "http"; use https`},
+		},
+		{
+			name: "log sources open to everyone",
+			toml: func(t *testing.T) string {
+				return edit(t, `log_sources = ["192.168.1.111/32"]`, `log_sources = ["0.0.0.0/0"]`)
+			},
+			want: []string{`x.toml:40:16: firewall.log_sources[0]: 0.0.0.0/0 admits log senders from every address to the log ports; list the senders' networks instead`},
 		},
 	}
 	for _, tc := range tests {

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"io/fs"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -98,7 +100,7 @@ input_id = "in"
 	want := Service{
 		Name: "s", VIP: "a", Port: 514, Protocol: "udp", InputID: "in",
 		Scheduler: "rr", Forwarding: "nat", DelayLoop: Duration{5 * time.Second},
-		Backends: []string{"l1", "l2"}, BackendPort: 514, Weight: 1,
+		Backends: []string{"l1", "l2"}, BackendPort: 514, Weight: 1, Weights: "static",
 		Interval: Duration{time.Second}, Rise: 2, Fall: 2, OnFailure: "remove", AllDown: "keep",
 	}
 	if !reflect.DeepEqual(s, want) {
@@ -202,7 +204,7 @@ func TestTwoNodeExampleIsTheSeed(t *testing.T) {
 	want := Service{
 		Name: "syslog-udp", VIP: "logs", Port: 5514, Protocol: "udp", InputID: "udp-5514",
 		Scheduler: "rr", Forwarding: "nat", OnePacket: true, DelayLoop: Duration{5 * time.Second},
-		Backends: []string{"stash1", "stash2"}, BackendPort: 5514, Weight: 1,
+		Backends: []string{"stash1", "stash2"}, BackendPort: 5514, Weight: 1, Weights: "static",
 		Interval: Duration{time.Second}, Rise: 2, Fall: 2, OnFailure: "remove", AllDown: "keep",
 	}
 	if !reflect.DeepEqual(s, want) {
@@ -264,5 +266,90 @@ func TestLoadMissingFile(t *testing.T) {
 	_, err := Load(filepath.Join(t.TempDir(), "nope.toml"))
 	if err == nil || !strings.HasPrefix(err.Error(), "read inventory: open ") || !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Load of a missing file = %v", err)
+	}
+}
+
+// Load refuses what is not a regular file before reading from it: a device
+// that never ends, or a FIFO whose open would wait for a writer.
+func TestLoadRefusesNonRegularFiles(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "inventory.toml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, want string }{
+		{"/dev/zero", "/dev/zero: not a regular file (a character device): an inventory is a TOML file"},
+		{"/dev/urandom", "/dev/urandom: not a regular file (a character device): an inventory is a TOML file"},
+		{fifo, fifo + ": not a regular file (a FIFO): an inventory is a TOML file"},
+		{t.TempDir(), ": not a regular file (a directory): an inventory is a TOML file"},
+	} {
+		done := make(chan error, 1)
+		go func() {
+			_, err := Load(tc.path)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err == nil || !strings.HasSuffix(err.Error(), tc.want) {
+				t.Errorf("Load(%s) = %v, want ...%s", tc.path, err, tc.want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("Load(%s) still reading after 5s", tc.path)
+		}
+	}
+}
+
+// An inventory larger than MaxFileSize is refused by its size, unparsed.
+func TestLoadRefusesLargeFiles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.toml")
+	// Valid TOML all through (a comment), so only the size can refuse it.
+	data := []byte(base + "#" + strings.Repeat("x", MaxFileSize-len(base)) + "\n")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path)
+	if want := path + ": larger than 4 MiB, the most an inventory may be"; err == nil || err.Error() != want {
+		t.Errorf("Load of %d bytes = %v, want %s", len(data), err, want)
+	}
+	if _, err := Parse("big.toml", data); err == nil || !strings.Contains(err.Error(), "larger than 4 MiB") {
+		t.Errorf("Parse of %d bytes = %v", len(data), err)
+	}
+	if err := os.WriteFile(path, data[:MaxFileSize-1], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path); err != nil {
+		t.Errorf("Load of just under 4 MiB: %v", err)
+	}
+}
+
+// Messages quote at most MaxQuoted bytes of a value, with control
+// characters escaped, however long the value and wherever it shows.
+func TestMessagesQuoteInputShort(t *testing.T) {
+	huge := strings.Repeat("n", 900<<10) // four of them stay under MaxFileSize
+	src := edit(t,
+		`name = "stash"`, `name = "`+huge+`"`,
+		`name = "syslog-udp"`, `name = "`+huge+`\u001b[2J"`,
+		`vip = "logs"`, `vip = "logz`+huge+`"`,
+		`address = "192.168.1.230/24"`, `address = "`+huge+`"`,
+	)
+	_, err := Parse("x.toml", []byte(src))
+	if err == nil {
+		t.Fatal("Parse accepted the inventory")
+	}
+	msg := err.Error()
+	if len(msg) > 2000 {
+		t.Errorf("error is %d bytes long: %.300s...", len(msg), msg)
+	}
+	if strings.ContainsRune(msg, 0x1b) {
+		t.Errorf("error holds a raw escape character: %q", msg)
+	}
+	short := `"` + strings.Repeat("n", MaxQuoted) + `..."`
+	if n := strings.Count(msg, short); n < 4 {
+		t.Errorf("the long values are quoted as %s %d times, want 4 or more:\n%s", short, n, msg)
+	}
+
+	// A TOML syntax error in a long line shows the part around the error.
+	_, err = Parse("x.toml", []byte(edit(t, `port = 5514`, `port = 5514 `+huge)))
+	if err == nil || len(err.Error()) > 1000 || !strings.Contains(err.Error(), "^") {
+		t.Errorf("syntax error in a long line: %.1000v", err)
 	}
 }

@@ -96,3 +96,16 @@ const MasterPriority = 150
 // MaxDistinctBackups is how many backups of one VIP get distinct derived
 // priorities (1..149, below the master's 150).
 const MaxDistinctBackups = MasterPriority - 1
+
+// VIPsOf returns the VIPs the director called node is master of (its
+// [[vip]] master, or the spread defaults derive), in file order: the ones
+// it holds when every director is up.
+func (inv *Inventory) VIPsOf(node string) []VIP {
+	var out []VIP
+	for _, v := range inv.VIPs {
+		if v.Master == node {
+			out = append(out, v)
+		}
+	}
+	return out
+}

@@ -117,6 +117,19 @@ type Service struct {
 	Pipeline string `toml:"pipeline"`
 	// Weight is every backend's IPVS weight (default 1).
 	Weight int `toml:"weight"`
+	// Weights is "static" (default: keepalived keeps Weight) or "load":
+	// hala check --dynamic-weight sets each backend's weight from its
+	// pipeline's load, through keepalived's misc_dynamic.
+	Weights string `toml:"weights"`
+	// MaxIdle fails a backend whose input's events.out has not grown for
+	// this long (hala check --max-idle; 0 = off).
+	MaxIdle Duration `toml:"max_idle"`
+	// RequireRunning also requires the pipeline's state RUNNING in
+	// /_health_report (hala check --require-running).
+	RequireRunning bool `toml:"require_running"`
+	// Probe also connects to the backend's backend_port (hala check
+	// --probe); TCP with NAT forwarding only.
+	Probe bool `toml:"probe"`
 
 	// Keys read by hala director (cluster.ipvs = "director").
 
@@ -163,7 +176,7 @@ func (inv *Inventory) Summary() string {
 // String names the cluster and counts its parts:
 // `cluster "stash" (2 directors, 2 logstash hosts, 1 VIP, 1 service)`.
 func (inv *Inventory) String() string {
-	return fmt.Sprintf("cluster %q (%s)", inv.Cluster.Name, inv.Summary())
+	return fmt.Sprintf("cluster %s (%s)", quote(inv.Cluster.Name), inv.Summary())
 }
 
 func plural(n int, one, many string) string {

@@ -40,9 +40,15 @@ type lazyRegexp struct {
 	re   *regexp.Regexp
 }
 
-func (l *lazyRegexp) MatchString(s string) bool {
+func (l *lazyRegexp) compiled() *regexp.Regexp {
 	l.once.Do(func() { l.re = regexp.MustCompile(l.expr) })
-	return l.re.MatchString(s)
+	return l.re
+}
+
+func (l *lazyRegexp) MatchString(s string) bool { return l.compiled().MatchString(s) }
+
+func (l *lazyRegexp) ReplaceAllString(s, repl string) string {
+	return l.compiled().ReplaceAllString(s, repl)
 }
 
 const (
@@ -149,7 +155,7 @@ func (inv *Inventory) show(key string) string {
 	if name == "" {
 		return key
 	}
-	return fmt.Sprintf("%s[%d] (%q)%s", kind, i, name, rest)
+	return fmt.Sprintf("%s[%d] (%s)%s", kind, i, quote(name), rest)
 }
 
 // checker collects findings about one inventory.
@@ -183,11 +189,11 @@ func (c *checker) unsure(kind string) bool {
 }
 
 func (c *checker) errorf(key, format string, args ...any) {
-	c.findings = append(c.findings, finding{key: key, msg: fmt.Sprintf(format, args...)})
+	c.findings = append(c.findings, finding{key: key, msg: fmt.Sprintf(format, messageArgs(args)...)})
 }
 
 func (c *checker) warnf(key, format string, args ...any) {
-	c.findings = append(c.findings, finding{key: key, msg: fmt.Sprintf(format, args...), warn: true})
+	c.findings = append(c.findings, finding{key: key, msg: fmt.Sprintf(format, messageArgs(args)...), warn: true})
 }
 
 // set reports whether key is written in the file.
@@ -311,7 +317,7 @@ func SplitSMTPServer(s string) (host string, port int, err error) {
 	if h, p, splitErr := net.SplitHostPort(s); splitErr == nil {
 		n, convErr := strconv.Atoi(p)
 		if convErr != nil || n < 1 || n > 65535 {
-			return "", 0, fmt.Errorf("port %q is out of range 1-65535", p)
+			return "", 0, fmt.Errorf("port %s is out of range 1-65535", quote(p))
 		}
 		host, port = h, n
 	}
@@ -587,7 +593,7 @@ func (c *checker) vipAddress(key string, i int, v VIP, addrs map[netip.Addr]int,
 		var outside []string
 		for _, d := range c.inv.Directors {
 			if d.Address.IsValid() && !masked.Contains(d.Address) {
-				outside = append(outside, fmt.Sprintf("%q (%s)", d.Name, d.Address))
+				outside = append(outside, fmt.Sprintf("%s (%s)", quote(d.Name), d.Address))
 			}
 		}
 		if len(outside) > 0 {
@@ -653,7 +659,7 @@ func known(names []string) string {
 			q = append(q, fmt.Sprintf("and %d more", len(names)-i))
 			break
 		}
-		q = append(q, strconv.Quote(n))
+		q = append(q, quote(n))
 	}
 	return strings.Join(q, ", ")
 }
@@ -734,7 +740,7 @@ func (c *checker) services() {
 
 		if s.InputID == "" {
 			c.errorf(key+".input_id", "required: the id of the Logstash input that must be running on each backend")
-		} else if c.arg(key+".input_id", s.InputID) {
+		} else if c.arg(key+".input_id", s.InputID) && c.noSubstitution(key+".input_id", s.InputID) {
 			in := input{s.InputID, s.Pipeline}
 			if j, dup := inputs[in]; dup {
 				c.errorf(key+".input_id", "%q is also the input_id of %s: Logstash refuses two inputs with one id in a pipeline", s.InputID, c.ref(indexKey("service", j)))
@@ -785,6 +791,8 @@ func (c *checker) services() {
 			c.warnf(key+".weight", "0: IPVS sends no new connections to these backends (quiesced)")
 		}
 
+		c.checkOptions(key, s)
+
 		if protoOK && vipOK && s.Port != 0 {
 			l := listener{vip.Name, s.Port, s.Protocol}
 			if j, dup := listeners[l]; dup {
@@ -795,6 +803,72 @@ func (c *checker) services() {
 		}
 
 		c.backends(key, i, s, vip, vipOK, lsNames, binds, protoOK)
+	}
+}
+
+// noSubstitution rejects "${" in a value rendered into a Logstash config:
+// Logstash replaces ${NAME} (and ${NAME:default}) with an environment or
+// keystore value, so the running input's id would differ from the one the
+// check asks for. A bare '$' is kept: Logstash substitutes only ${...},
+// and keepalived only parameters the config defines (hala defines none).
+func (c *checker) noSubstitution(key, value string) bool {
+	if strings.Contains(value, "${") {
+		c.errorf(key, "%q contains \"${\": Logstash replaces ${NAME} in config values with a variable's value, so the running input's id would not be the one hala check asks for", value)
+		return false
+	}
+	return true
+}
+
+// Values of service.weights.
+const (
+	// WeightsStatic keeps every backend at service.weight.
+	WeightsStatic = "static"
+	// WeightsLoad lets hala check --dynamic-weight set the weights
+	// (keepalived's misc_dynamic).
+	WeightsLoad = "load"
+)
+
+// loadSchedulers spread new connections in proportion to the weights, so a
+// weight that follows load moves traffic. rr, lc and dh only skip weight
+// 0; sh, mh, lblc, lblcr, fo and ovf use weights to place flows or cap a
+// server, where weights changing every check would move clients or send
+// everything to one server.
+var loadSchedulers = []string{"wrr", "wlc", "sed", "nq", "twos"}
+
+// checkOptions checks the keys that become hala check flags.
+func (c *checker) checkOptions(key string, s Service) {
+	switch s.Weights {
+	case WeightsStatic:
+	case WeightsLoad:
+		switch {
+		case s.OnePacket && s.Protocol == "udp" && s.Scheduler != "wrr":
+			// One-packet scheduling keeps no connection entries: lc, wlc,
+			// sed and nq see every server idle and pick the same one
+			// (pkg/internal/traffic TestIntegrationUDPTraffic).
+			c.errorf(key+".weights", "\"load\" with one_packet needs scheduler \"wrr\": with one-packet scheduling only wrr spreads datagrams by weight (scheduler is %q)", s.Scheduler)
+		case contains(loadSchedulers, s.Scheduler):
+		case s.Scheduler == "rr" || s.Scheduler == "lc" || s.Scheduler == "dh":
+			c.errorf(key+".weights", "\"load\" needs a scheduler that spreads by weight, but %q ignores weights (other than 0): use %s", s.Scheduler, strings.Join(loadSchedulers, ", "))
+		case contains(Schedulers, s.Scheduler):
+			c.errorf(key+".weights", "\"load\" with scheduler %q: its weights place flows or cap a server, so weights that follow load would move clients at every check; use %s", s.Scheduler, strings.Join(loadSchedulers, ", "))
+		}
+	default:
+		c.errorf(key+".weights", "%q is not \"static\" or \"load\"", s.Weights)
+	}
+	switch mi := s.MaxIdle.Duration; {
+	case mi == 0 && !c.set(key+".max_idle"):
+	case mi <= 0:
+		c.errorf(key+".max_idle", "%s must be positive (leave it out to turn the idle check off)", mi)
+	case mi <= s.DelayLoop.Duration:
+		c.errorf(key+".max_idle", "%s must be longer than delay_loop %s: the check sees events.out once per delay_loop", mi, s.DelayLoop.Duration)
+	}
+	if s.Probe {
+		switch {
+		case s.Protocol == "udp":
+			c.errorf(key+".probe", "applies to TCP inputs only: a UDP input has nothing to connect to")
+		case s.Protocol == "tcp" && s.Forwarding != "nat":
+			c.errorf(key+".probe", "needs forwarding = \"nat\": with %q the input binds the VIP, not the backend's address, so the probe would always fail", s.Forwarding)
+		}
 	}
 }
 
@@ -833,10 +907,10 @@ func (c *checker) backends(key string, i int, s Service, vip VIP, vipOK bool, ls
 			c.errorf(bk, "%q (%s) is %s but vip %q is %s", b, l.Address, family(l.Address), vip.Name, family(vip.Address.Addr()))
 		}
 		if _, isDirector := c.inv.Director(b); isDirector {
-			alsoDirectors = append(alsoDirectors, strconv.Quote(b))
+			alsoDirectors = append(alsoDirectors, quote(b))
 		}
 		if l.Address.IsValid() && c.directorIndex(func(d Director) bool { return d.Address == l.Address }) < 0 {
-			notDirectors = append(notDirectors, strconv.Quote(b))
+			notDirectors = append(notDirectors, quote(b))
 		}
 		if !protoOK || s.BackendPort == 0 {
 			continue
@@ -880,10 +954,39 @@ func (c *checker) firewall() {
 	if len(fw.LogSources) == 0 {
 		c.warnf("firewall.log_sources", "no log_sources: the rendered firewall rules admit no log senders")
 	}
+	// The cluster's family is the directors' (VIPs and backends must share it).
+	var fam netip.Addr
+	if len(c.inv.Directors) > 0 {
+		fam = c.inv.Directors[0].Address
+	}
 	for i, p := range fw.LogSources {
-		if p.Masked() != p {
+		k := indexKey("firewall.log_sources", i)
+		switch {
+		case p.Masked() != p:
 			one := netip.PrefixFrom(p.Addr(), p.Addr().BitLen())
-			c.errorf(indexKey("firewall.log_sources", i), "%s has host bits set: write %s for one host or %s for the subnet", p, one, p.Masked())
+			c.errorf(k, "%s has host bits set: write %s for one host or %s for the subnet", p, one, p.Masked())
+		case fam.IsValid() && p.Addr().Is4() != fam.Is4():
+			// firewalld.sh opens log ports per VIP and backend of the
+			// entry's family: this entry would open nothing.
+			c.errorf(k, "%s is %s but the cluster (directors, VIPs, backends) is %s: no log port would be opened for it", p, family(p.Addr()), family(fam))
+		case p.Bits() == 0:
+			c.warnf(k, "%s admits log senders from every address to the log ports; list the senders' networks instead", p)
+		case isLinkLocal(p):
+			c.errorf(k, "%s is link-local: senders reach the VIPs and backends from routable addresses, so this entry would admit nobody", p)
 		}
 	}
+}
+
+var (
+	linkLocal4 = netip.MustParsePrefix("169.254.0.0/16")
+	linkLocal6 = netip.MustParsePrefix("fe80::/10")
+)
+
+// isLinkLocal reports whether every address of p is link-local.
+func isLinkLocal(p netip.Prefix) bool {
+	ll := linkLocal4
+	if p.Addr().Is6() {
+		ll = linkLocal6
+	}
+	return p.Bits() >= ll.Bits() && ll.Contains(p.Addr())
 }

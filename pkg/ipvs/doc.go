@@ -29,9 +29,16 @@
 //     Handle.Timeout, as a socket timeout). When it expires the socket is
 //     closed, the call returns an error, and the next call opens a new
 //     socket. Calls on one Handle are serialised.
+//   - A dump the kernel flags as interrupted (NLM_F_DUMP_INTR: the table
+//     changed while it was sent) is made again, a few times at most, then
+//     fails wrapping ErrDumpInterrupted.
 //
 // A Handle is bound to one network namespace (New("") is the caller's), so
-// tests aim it at a throwaway namespace. Handle.Writes counts the requests
+// tests aim it at a throwaway namespace. The socket is created on a
+// goroutine locked to its own thread, which switches into the namespace and
+// back; the caller's thread never moves, and a thread that cannot switch
+// back is ended, never reused. A path that is not a network namespace is
+// refused with ErrNotNamespace; NamespaceID names a namespace by inode. Handle.Writes counts the requests
 // that change the table, which is how callers prove a no-op made none.
 //
 // Every kernel operation names its shell equivalent in its doc comment.

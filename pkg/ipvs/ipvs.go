@@ -19,6 +19,12 @@ var (
 	ErrExists = errors.New("already exists")
 	// ErrNoScheduler means the kernel has no module for the scheduler.
 	ErrNoScheduler = errors.New("scheduler not available in the kernel")
+	// ErrNotNamespace means a path given as a network namespace is not one
+	// (a regular file, another kind of namespace).
+	ErrNotNamespace = errors.New("not a network namespace")
+	// ErrDumpInterrupted means the table changed during every read that was
+	// tried, so no consistent copy of it could be read.
+	ErrDumpInterrupted = errors.New("IPVS table changed while it was being read")
 )
 
 // MaxWeight is the largest weight hala writes. The kernel accepts more, but

@@ -44,3 +44,6 @@ func (h *Handle) Batch(ctx context.Context, reqs []Request) []error {
 
 // Entries returns ErrUnsupported.
 func (h *Handle) Entries(ctx context.Context) ([]Entry, error) { return nil, unsupported() }
+
+// NamespaceID returns ErrUnsupported: network namespaces are Linux's.
+func NamespaceID(nsPath string) (uint64, error) { return 0, unsupported() }

@@ -5,8 +5,12 @@ package ipvs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,5 +95,54 @@ func TestIntegrationBatchAcrossSequenceWrap(t *testing.T) {
 	entries, err := h.Entries(ctx)
 	if err != nil || len(entries) != 1 || len(entries[0].Destinations) != 2 {
 		t.Errorf("table after the batch: %v, %v", entries, err)
+	}
+}
+
+// New switches into the target namespace on a thread of its own and comes
+// back: however many handles are opened, from however many goroutines, no
+// thread of the process is left in the target namespace, and each handle
+// reads the target's table, not the caller's.
+func TestIntegrationNewLeavesEveryThreadInItsNamespace(t *testing.T) {
+	testutil.RequireKernel(t)
+	ns := testutil.NewNetNS(t)
+	ns.Run(t, testutil.RequireTool(t, "ipvsadm"), "-A", "-u", "10.0.0.100:5514", "-s", "rr")
+	self, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h, err := New(ns.Path)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer h.Close()
+			es, err := h.Entries(context.Background())
+			if err == nil && (len(es) != 1 || es[0].Service.Port != 5514) {
+				err = fmt.Errorf("handle reads %v, want the namespace's one service", es)
+			}
+			if err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	tasks, err := filepath.Glob("/proc/self/task/*/ns/net")
+	if err != nil || len(tasks) == 0 {
+		t.Fatalf("list threads: %v", err)
+	}
+	for _, p := range tasks {
+		if got, err := os.Readlink(p); err == nil && got != self {
+			t.Errorf("%s is %s, want the process's namespace %s", p, got, self)
+		}
 	}
 }

@@ -20,11 +20,9 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"runtime"
 	"syscall"
 	"time"
 
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -113,6 +111,15 @@ type conn struct {
 	out     []byte // requests being built
 	in      []byte // receive buffer
 	timeout time.Duration
+	// fake, when set, stands in for the kernel (unit tests): send hands it
+	// each datagram and recv returns its replies, fd unused.
+	fake wire
+}
+
+// wire is the kernel's end of a conn, as a unit test fakes it.
+type wire interface {
+	send(b []byte) error
+	recv() ([]byte, error)
 }
 
 // dial opens a generic netlink socket in the namespace at nsPath ("" = the
@@ -147,43 +154,6 @@ func dial(nsPath string, timeout time.Duration) (*conn, error) {
 	return c, nil
 }
 
-// socketAt opens the socket on a locked thread switched into the target
-// namespace; a socket keeps the namespace it was created in.
-func socketAt(nsPath string) (int, error) {
-	open := func() (int, error) {
-		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_GENERIC)
-		if err != nil {
-			return -1, fmt.Errorf("open generic netlink socket: %w", err)
-		}
-		return fd, nil
-	}
-	if nsPath == "" {
-		return open()
-	}
-	target, err := netns.GetFromPath(nsPath)
-	if err != nil {
-		return -1, fmt.Errorf("open network namespace %s: %w", nsPath, err)
-	}
-	defer target.Close()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		return -1, fmt.Errorf("read the current network namespace: %w", err)
-	}
-	defer orig.Close()
-	if err := netns.Set(target); err != nil {
-		return -1, fmt.Errorf("enter network namespace %s: %w", nsPath, err)
-	}
-	fd, oerr := open()
-	if err := netns.Set(orig); err != nil {
-		// The thread is in the wrong namespace: let it die with the
-		// goroutine instead of returning it to the scheduler.
-		runtime.Goexit()
-	}
-	return fd, oerr
-}
-
 func (c *conn) close() {
 	if c.fd >= 0 {
 		unix.Close(c.fd)
@@ -214,6 +184,9 @@ func (c *conn) setTimeout(d time.Duration) error {
 var errTimeout = errors.New("no reply from the kernel in time")
 
 func (c *conn) send(b []byte) error {
+	if c.fake != nil {
+		return c.fake.send(b)
+	}
 	for {
 		err := unix.Sendto(c.fd, b, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
 		switch {
@@ -230,6 +203,9 @@ func (c *conn) send(b []byte) error {
 
 // recv reads one datagram (one or more netlink messages).
 func (c *conn) recv() ([]byte, error) {
+	if c.fake != nil {
+		return c.fake.recv()
+	}
 	for {
 		n, _, flags, _, err := unix.Recvmsg(c.fd, c.in, nil, 0)
 		switch {
@@ -580,9 +556,35 @@ func (c *conn) exchange(reqs []Request, errs []error) error {
 	}
 }
 
+// maxDumpAttempts bounds how often a dump is retried when the kernel
+// flags its reply as interrupted (NLM_F_DUMP_INTR).
+const maxDumpAttempts = 5
+
+// errDumpInterrupted is dumpOnce's error for a reply flagged NLM_F_DUMP_INTR.
+var errDumpInterrupted = errors.New("dump interrupted")
+
 // dump sends one dump request built by put and calls f with the payload
-// (after the generic netlink header) of each message of the reply.
-func (c *conn) dump(cmd uint8, put func(), f func([]byte) error) error {
+// (after the generic netlink header) of each message of the reply. When the
+// kernel flags the reply as interrupted (the table changed while it was
+// sent, so it may miss or repeat entries), it calls reset, which must
+// forget what f was given, and dumps again, up to maxDumpAttempts times;
+// then it fails wrapping ErrDumpInterrupted.
+func (c *conn) dump(cmd uint8, put func(), reset func(), f func([]byte) error) error {
+	for attempt := 1; ; attempt++ {
+		err := c.dumpOnce(cmd, put, f)
+		if !errors.Is(err, errDumpInterrupted) {
+			return err
+		}
+		if attempt == maxDumpAttempts {
+			return fmt.Errorf("%w: interrupted %d times in a row, try again", ErrDumpInterrupted, attempt)
+		}
+		reset()
+	}
+}
+
+// dumpOnce makes one dump; see dump. An interrupted reply is read to its
+// end, so the socket stays usable, and reported as errDumpInterrupted.
+func (c *conn) dumpOnce(cmd uint8, put func(), f func([]byte) error) error {
 	c.out = c.out[:0]
 	start, seq := c.begin(c.family, unix.NLM_F_REQUEST|unix.NLM_F_DUMP, cmd, ipvsVersion)
 	if put != nil {
@@ -592,6 +594,7 @@ func (c *conn) dump(cmd uint8, put func(), f func([]byte) error) error {
 	if err := c.send(c.out); err != nil {
 		return err
 	}
+	interrupted := false
 	for {
 		b, err := c.recv()
 		if err != nil {
@@ -602,6 +605,9 @@ func (c *conn) dump(cmd uint8, put func(), f func([]byte) error) error {
 			if m.seq != seq || done {
 				return nil
 			}
+			if m.flags&unix.NLM_F_DUMP_INTR != 0 {
+				interrupted = true
+			}
 			switch m.typ {
 			case unix.NLMSG_DONE:
 				done = true
@@ -609,6 +615,9 @@ func (c *conn) dump(cmd uint8, put func(), f func([]byte) error) error {
 			case unix.NLMSG_ERROR:
 				done = true
 				return m.errno()
+			}
+			if interrupted {
+				return nil // thrown away: the dump is made again
 			}
 			if len(m.data) < genlHeaderLen {
 				return errors.New("malformed generic netlink reply")
@@ -619,11 +628,14 @@ func (c *conn) dump(cmd uint8, put func(), f func([]byte) error) error {
 			if done {
 				return err
 			}
-			// Drain the rest of the dump so the socket stays usable.
+			// The rest of the dump would still arrive: drop the socket.
 			c.close()
 			return err
 		}
 		if done {
+			if interrupted {
+				return errDumpInterrupted
+			}
 			return nil
 		}
 	}
@@ -830,7 +842,7 @@ func decodeDestination(msg []byte, af uint16) (Destination, error) {
 // services dumps every service.
 func (c *conn) services() ([]Service, error) {
 	var out []Service
-	err := c.dump(cmdGetService, nil, func(b []byte) error {
+	err := c.dump(cmdGetService, nil, func() { out = out[:0] }, func(b []byte) error {
 		s, err := decodeService(b)
 		if err != nil {
 			return err
@@ -848,7 +860,7 @@ func (c *conn) destinations(s Service) ([]Destination, error) {
 	}
 	af := family(s.Address)
 	var out []Destination
-	err := c.dump(cmdGetDest, func() { c.putService(s, false) }, func(b []byte) error {
+	err := c.dump(cmdGetDest, func() { c.putService(s, false) }, func() { out = out[:0] }, func(b []byte) error {
 		d, err := decodeDestination(b, af)
 		if err != nil {
 			return err

@@ -19,6 +19,13 @@
 //     the first failure) and what was not attempted. Applying again
 //     converges.
 //
+// Run is the one path through these steps, for hala ipvs plan and apply
+// and for a resident director alike: Desired, then Options.Adjust (the
+// director's health verdicts), the state file and Observe, Diff, the
+// refusal of an unconfirmed adoption (*AdoptError), then Execute unless
+// Options.DryRun. Its Result holds the plan, what was applied and, after a
+// refused change, the *ApplyError; Result.WriteText prints apply's report.
+//
 // Target is the two calls the kernel path makes: Entries reads the whole
 // table in one call (Observe) and Batch makes a list of changes (Apply).
 // *ipvs.Handle satisfies it.
@@ -31,7 +38,7 @@
 // hand-made one): neither it nor its destinations is ever changed. Without
 // prune, owned services missing from the inventory are kept and reported.
 //
-// Nothing here keeps global state or exits: Prepare and Execute can be
+// Nothing here keeps global state or exits: Run, Prepare and Execute can be
 // called over and over from a long-running process, and every kernel call
 // takes a context.
 //

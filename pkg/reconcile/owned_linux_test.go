@@ -3,8 +3,11 @@
 package reconcile_test
 
 import (
+	"errors"
+	"io/fs"
 	"testing"
 
+	"github.com/hala-lb/hala/pkg/ipvs"
 	"github.com/hala-lb/hala/pkg/reconcile"
 )
 
@@ -17,7 +20,16 @@ func TestStatePathForOwnNamespace(t *testing.T) {
 			t.Errorf("StatePathFor(%q) = %q, %v; want %s", ns, p, err, reconcile.DefaultStatePath)
 		}
 	}
-	if p, err := reconcile.StatePathFor("/run/netns/hala-no-such-ns"); err == nil {
-		t.Errorf("missing namespace gave %q", p)
+	if p, err := reconcile.StatePathFor("/run/netns/hala-no-such-ns"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing namespace gave %q, %v", p, err)
+	}
+}
+
+// A file that is not a network namespace names no state file: before, its
+// inode did, and /etc/passwd got one of its own.
+func TestStatePathForRefusesFilesThatAreNotNamespaces(t *testing.T) {
+	p, err := reconcile.StatePathFor("/etc/passwd")
+	if !errors.Is(err, ipvs.ErrNotNamespace) || err.Error() != "/etc/passwd: not a network namespace (use a path such as /run/netns/NAME or /proc/PID/ns/net)" {
+		t.Errorf("StatePathFor(/etc/passwd) = %q, %v", p, err)
 	}
 }

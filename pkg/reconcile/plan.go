@@ -241,7 +241,7 @@ func (p Plan) Counts() (add, update, del int) {
 // "Plan: 3 to add, 1 to update, 0 to delete." or "No changes: ...",
 // followed by Notes.
 func (p Plan) Summary() string {
-	s := "No changes: the IPVS table matches the inventory."
+	s := noChanges + "."
 	if !p.Empty() {
 		a, u, d := p.Counts()
 		s = fmt.Sprintf("Plan: %d to add, %d to update, %d to delete.", a, u, d)

@@ -15,7 +15,7 @@ import (
 	"github.com/hala-lb/hala/pkg/ipvs"
 )
 
-// Options says how Prepare computes a plan.
+// Options says how Run (and Prepare) computes a plan and carries it out.
 type Options struct {
 	// Node is the director the plan is for ("" = any: every director
 	// carries the same table).
@@ -27,6 +27,55 @@ type Options struct {
 	// Adopt lets the plan take over existing kernel services at the
 	// inventory's keys that hala did not create (Plan.AdoptConfirmed).
 	Adopt bool
+
+	// DryRun makes Run stop after the plan: no kernel write, no state file
+	// written (hala ipvs plan, apply --dry-run).
+	DryRun bool
+	// Adjust, when set, edits the desired table before it is compared with
+	// the kernel's, and returns the table to converge on: a resident
+	// director drops the destinations its health checks failed, or sets
+	// their weights. It may change the table it is given. A service it
+	// drops counts as gone from the inventory (kept, or deleted with Prune);
+	// one it adds becomes owned.
+	Adjust func(Table) Table
+	// Progress, when set, is called for each change as it is made.
+	Progress func(Change)
+	// Phase, when set, is called as each step of Run ends (for timings).
+	Phase func(Phase)
+}
+
+// Phase is a step of Run, reported to Options.Phase when it ends.
+type Phase int
+
+// Run's steps, in order.
+const (
+	// PhaseDesired: the inventory's table is computed (and adjusted).
+	PhaseDesired Phase = iota
+	// PhasePlan: the state file and the kernel's table are read and
+	// compared; the plan is known.
+	PhasePlan
+	// PhaseApply: the plan is executed and the state file written. Not
+	// reported for DryRun or a refused adoption.
+	PhaseApply
+)
+
+// String returns "desired", "plan" or "apply".
+func (p Phase) String() string {
+	switch p {
+	case PhaseDesired:
+		return "desired"
+	case PhasePlan:
+		return "plan"
+	case PhaseApply:
+		return "apply"
+	}
+	return fmt.Sprintf("phase(%d)", int(p))
+}
+
+func (o Options) phase(p Phase) {
+	if o.Phase != nil {
+		o.Phase(p)
+	}
 }
 
 // State returns the ownership state file's path.
@@ -64,9 +113,130 @@ func PrepareTable(ctx context.Context, desired Table, target Target, opts Option
 	return p, nil
 }
 
-// ErrAdopt is returned by Execute for a plan that would take over services
-// hala did not create without AdoptConfirmed.
+// Result is what Run did.
+type Result struct {
+	// Plan is the plan Run computed, carried out unless Options.DryRun.
+	Plan Plan
+	// Applied are the changes made, in plan order.
+	Applied []Change
+	// Failure, when the kernel refused a change, says which, and what was
+	// applied, failed or not attempted; Run's error is the same value.
+	Failure *ApplyError
+	// Writes is how many requests that change the table Run sent, when the
+	// target counts them (as ipvs.Handle.Writes does); else 0.
+	Writes uint64
+}
+
+// writeCounter is a Target that counts its writes (*ipvs.Handle).
+type writeCounter interface{ Writes() uint64 }
+
+// Run converges target on inv: it computes the desired table (Desired,
+// then opts.Adjust), reads the ownership state and the kernel's table,
+// plans (Diff), refuses a plan that would take over services hala did not
+// create unless opts.Adopt is set (an *AdoptError, nothing changed), and
+// executes the plan (Execute) unless opts.DryRun. The inventory is
+// checked before the kernel is read. hala ipvs plan and apply call it, and
+// so does a resident director for its start-up apply and drift repair:
+// nothing here keeps state between calls.
+//
+// On error the Result still holds what is known: the plan once computed,
+// the changes applied and, when the kernel refused one, Failure.
+func Run(ctx context.Context, inv *inventory.Inventory, target Target, opts Options) (Result, error) {
+	desired, err := Desired(inv, opts.Node)
+	if err != nil {
+		return Result{}, err
+	}
+	if opts.Adjust != nil {
+		desired = opts.Adjust(desired)
+	}
+	opts.phase(PhaseDesired)
+	plan, err := PrepareTable(ctx, desired, target, opts)
+	if err != nil {
+		return Result{}, err
+	}
+	opts.phase(PhasePlan)
+	res := Result{Plan: plan}
+	if opts.DryRun {
+		return res, nil
+	}
+	var before uint64
+	wc, counts := target.(writeCounter)
+	if counts {
+		before = wc.Writes()
+	}
+	res.Applied, err = Execute(ctx, plan, target, opts.State(), opts.Progress)
+	if counts {
+		res.Writes = wc.Writes() - before
+	}
+	var refused *AdoptError
+	if errors.As(err, &refused) {
+		return res, err
+	}
+	opts.phase(PhaseApply)
+	errors.As(err, &res.Failure)
+	return res, err
+}
+
+// noChanges starts the summary of a plan, or an apply, that changes nothing.
+const noChanges = "No changes: the IPVS table matches the inventory"
+
+// Summary returns apply's last line, with the plan's Notes:
+// "Applied: 3 added, 0 updated, 0 deleted (3 netlink writes)." or
+// "No changes: the IPVS table matches the inventory (0 netlink writes)."
+// after success; "Stopped: 3 of 6 changes applied, 1 failed, 2 not
+// attempted (4 netlink writes)." after a Failure.
+func (r Result) Summary() string {
+	if f := r.Failure; f != nil {
+		return fmt.Sprintf("Stopped: %d of %d changes applied, %d failed, %d not attempted (%d netlink writes).",
+			len(f.Applied), len(r.Plan.Changes), 1+len(f.Others), f.NotAttempted, r.Writes)
+	}
+	if len(r.Applied) == 0 {
+		return fmt.Sprintf("%s (%d netlink writes).%s", noChanges, r.Writes, r.Plan.Notes())
+	}
+	a, u, d := r.Plan.Counts()
+	return fmt.Sprintf("Applied: %d added, %d updated, %d deleted (%d netlink writes).%s", a, u, d, r.Writes, r.Plan.Notes())
+}
+
+// WriteText prints what apply prints after the changes it made: after a
+// Failure, a "! failed: CHANGE: CAUSE" line per failed change; after
+// success, an "adopted service" line per service taken over; then Summary.
+func (r Result) WriteText(w io.Writer) error {
+	var b strings.Builder
+	if f := r.Failure; f != nil {
+		b.WriteString("! failed: " + f.Failed.String() + "\n")
+		for _, o := range f.Others {
+			b.WriteString("! failed: " + o.String() + "\n")
+		}
+	} else {
+		for _, ref := range r.Plan.Adopt {
+			b.WriteString("adopted service " + ref.String() + "\n")
+		}
+	}
+	b.WriteString(r.Summary() + "\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// ErrAdopt is wrapped by the *AdoptError of Execute and Run.
 var ErrAdopt = errors.New("would take over services hala did not create")
+
+// AdoptError refuses a plan that would take over services hala did not
+// create (Plan.Adopt) without Plan.AdoptConfirmed: nothing was changed.
+type AdoptError struct {
+	Services []ServiceRef
+}
+
+// Error returns "would take over services hala did not create: NAME (KEY), ...".
+func (e *AdoptError) Error() string {
+	keys := make([]string, len(e.Services))
+	for i, r := range e.Services {
+		keys[i] = r.String()
+	}
+	return ErrAdopt.Error() + ": " + strings.Join(keys, ", ")
+}
+
+// Unwrap returns ErrAdopt.
+func (e *AdoptError) Unwrap() error { return ErrAdopt }
 
 // Execute applies plan to target (see Apply) and keeps the ownership state
 // file at statePath true throughout: before the first change it records
@@ -74,18 +244,14 @@ var ErrAdopt = errors.New("would take over services hala did not create")
 // interruption never forgets a service hala created; afterwards it records
 // plan.Owned. When Apply fails, the state keeps everything that was not
 // deleted, and a re-run converges. The state file is rewritten only when
-// its contents change. A plan with services to adopt is refused, wrapping
-// ErrAdopt and changing nothing, unless plan.AdoptConfirmed is set.
+// its contents change. A plan with services to adopt is refused with an
+// *AdoptError, changing nothing, unless plan.AdoptConfirmed is set.
 func Execute(ctx context.Context, plan Plan, target Target, statePath string, progress func(Change)) ([]Change, error) {
 	if statePath == "" {
 		statePath = DefaultStatePath
 	}
 	if len(plan.Adopt) > 0 && !plan.AdoptConfirmed {
-		keys := make([]string, len(plan.Adopt))
-		for i, r := range plan.Adopt {
-			keys[i] = r.String()
-		}
-		return nil, fmt.Errorf("%w: %s", ErrAdopt, strings.Join(keys, ", "))
+		return nil, &AdoptError{Services: plan.Adopt}
 	}
 	if plan.Empty() && maps.Equal(plan.prior, plan.Owned) {
 		return nil, nil // nothing to change, nothing new to record

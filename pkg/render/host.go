@@ -1,6 +1,8 @@
 package render
 
 import (
+	"strings"
+
 	"github.com/hala-lb/hala/pkg/inventory"
 )
 
@@ -24,8 +26,10 @@ type setupData struct {
 	Director   bool
 	ScriptUser string
 	HalaPath   string
-	Tunnel     bool
-	LocalVIPs  []localVIP
+	// StateDir is hala check's state directory, when a check keeps state.
+	StateDir  string
+	Tunnel    bool
+	LocalVIPs []localVIP
 	// Unit is the file name of the systemd unit that restores LocalVIPs at boot.
 	Unit string
 	// DirectorUnit is hala director's unit file ("" unless cluster.ipvs =
@@ -102,6 +106,8 @@ func (r *renderer) sysctl(h host, local []localVIP) ([]byte, error) {
 		add("Lets Logstash or other services bind a VIP this director does not hold right now (it is BACKUP).", "net.ipv4.ip_nonlocal_bind", "1")
 		if v6 {
 			add("IPv6 VIPs: forward IPv6 packets as IPVS needs.", "net.ipv6.conf.all.forwarding", "1")
+			// The interface's key: "all" does not override accept_ra.
+			add("A forwarding host ignores router advertisements unless accept_ra is 2: keep a default route learnt by SLAAC.", ifaceKey("net.ipv6.conf", r.interfaceOf(*h.director), "accept_ra"), "2")
 			add("IPv6 VIPs: allow binding a VIP this director does not hold right now.", "net.ipv6.ip_nonlocal_bind", "1")
 		}
 		add("When a real server is removed, drop its connection entries at once so UDP flows move to a healthy one.", "net.ipv4.vs.expire_nodest_conn", "1")
@@ -135,6 +141,9 @@ func (r *renderer) setup(h host, local []localVIP) ([]byte, error) {
 		LocalVIPs:  local,
 		Unit:       LocalVIPsUnitPath,
 	}
+	if h.director != nil && needsState(r.inv) {
+		data.StateDir = stateDir
+	}
 	if h.director != nil && r.inv.UsesDirector() {
 		data.DirectorUnit, data.Inventory = DirectorUnitPath, DirectorInventory
 	}
@@ -152,4 +161,14 @@ func (r *renderer) localVIPsUnit(h host, local []localVIP) ([]byte, error) {
 		data.Tunnel = data.Tunnel || lv.Dev == "tunl0"
 	}
 	return execute("hala-local-vips.service.tmpl", data, 1024)
+}
+
+// ifaceKey is the sysctl key prefix.iface.name. An interface name with a
+// dot (a VLAN such as eth0.10) needs the slash form, which sysctl(8),
+// systemd-sysctl and hala sysctl apply all read.
+func ifaceKey(prefix, iface, name string) string {
+	if strings.Contains(iface, ".") {
+		return strings.ReplaceAll(prefix, ".", "/") + "/" + iface + "/" + name
+	}
+	return prefix + "." + iface + "." + name
 }

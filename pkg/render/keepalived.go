@@ -70,6 +70,8 @@ type realData struct {
 	Weight      int
 	MiscPath    string
 	MiscTimeout int
+	// MiscDynamic: the check's exit status sets the weight (weights = "load").
+	MiscDynamic bool
 }
 
 // keepalived renders director d's keepalived.conf: global_defs and one
@@ -214,6 +216,7 @@ func (r *renderer) virtualServers() ([]byte, error) {
 				Weight:      s.Weight,
 				MiscPath:    mp,
 				MiscTimeout: misc,
+				MiscDynamic: s.Weights == inventory.WeightsLoad,
 			})
 		}
 		reals += len(sd.Reals)
@@ -224,7 +227,10 @@ func (r *renderer) virtualServers() ([]byte, error) {
 
 // miscPath is the MISC_CHECK command line for backend l of service s
 // (contract: "<hala_path> check --port N --timeout D [--pipeline P]
-// [--scheme https] [--ca F] [--auth-file F] <ip> <input_id>").
+// [--scheme https] [--ca F] [--auth-file F] [--require-running]
+// [--max-idle D] [--probe --probe-port N] [--dynamic-weight] -- <ip>
+// <input_id>"). The "--" ends the flags, so an input id that starts with
+// '-' stays an argument instead of failing the check as an unknown flag.
 func miscPath(c inventory.Cluster, s inventory.Service, l inventory.Logstash) (string, error) {
 	args := []string{c.HalaPath, "check", "--port", strconv.Itoa(l.APIPort), "--timeout", c.CheckTimeout.Duration.String()}
 	if s.Pipeline != "" {
@@ -239,11 +245,37 @@ func miscPath(c inventory.Cluster, s inventory.Service, l inventory.Logstash) (s
 	if c.APIAuthFile != "" {
 		args = append(args, "--auth-file", c.APIAuthFile)
 	}
-	args = append(args, l.Address.String(), s.InputID)
+	if s.RequireRunning {
+		args = append(args, "--require-running")
+	}
+	if s.MaxIdle.Duration > 0 {
+		args = append(args, "--max-idle", s.MaxIdle.Duration.String())
+	}
+	if s.Probe {
+		args = append(args, "--probe", "--probe-port", strconv.Itoa(s.BackendPort))
+	}
+	if s.Weights == inventory.WeightsLoad {
+		args = append(args, "--dynamic-weight")
+	}
+	args = append(args, "--", l.Address.String(), s.InputID)
 	for _, a := range args {
 		if err := argWord(a); err != nil {
 			return "", fmt.Errorf("misc_path argument %q: %w", a, err)
 		}
 	}
 	return strings.Join(args, " "), nil
+}
+
+// stateDir is where hala check keeps --max-idle and --require-running
+// state by default (check.DefaultStateDir; a test keeps them equal).
+const stateDir = "/run/hala"
+
+// needsState reports whether some service's check keeps state.
+func needsState(inv *inventory.Inventory) bool {
+	for _, s := range inv.Services {
+		if s.MaxIdle.Duration > 0 || s.RequireRunning {
+			return true
+		}
+	}
+	return false
 }

@@ -100,19 +100,28 @@ func Node(inv *inventory.Inventory, name string) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	var names []string
+	h, err := r.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	files, err := r.host(h)
+	if err != nil {
+		return nil, err
+	}
+	sortFiles(files)
+	return files, nil
+}
+
+// lookup returns the host called name.
+func (r *renderer) lookup(name string) (host, error) {
+	names := make([]string, 0, len(r.hosts))
 	for _, h := range r.hosts {
 		if h.name == name {
-			files, err := r.host(h)
-			if err != nil {
-				return nil, err
-			}
-			sortFiles(files)
-			return files, nil
+			return h, nil
 		}
 		names = append(names, strconv.Quote(h.name))
 	}
-	return nil, fmt.Errorf("no host %q in the inventory (hosts: %s)", name, strings.Join(names, ", "))
+	return host{}, fmt.Errorf("no host %q in the inventory (hosts: %s)", name, strings.Join(names, ", "))
 }
 
 func sortFiles(files []File) {
@@ -225,7 +234,7 @@ func (r *renderer) host(h host) ([]File, error) {
 		}
 	}
 	local := r.localVIPs(h)
-	if h.director != nil || len(local) > 0 {
+	if needsSysctl(h, local) {
 		data, err := r.sysctl(h, local)
 		if err != nil {
 			return nil, fmt.Errorf("render %s/%s: %w", h.name, SysctlPath, err)

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/hala-lb/hala/pkg/internal/testutil"
+	"github.com/hala-lb/hala/pkg/inventory"
+	"github.com/hala-lb/hala/pkg/render"
 	"github.com/hala-lb/hala/pkg/sysctl"
 )
 
@@ -51,5 +53,49 @@ func TestIntegrationApplyRealProcInNamespace(t *testing.T) {
 	hostAfter, _ := os.ReadFile("/proc/sys/net/ipv4/conf/all/arp_ignore")
 	if string(hostAfter) != string(hostBefore) {
 		t.Errorf("host arp_ignore changed from %q to %q", hostBefore, hostAfter)
+	}
+}
+
+// TestIntegrationApplyRenderedIPv6Director applies what hala render writes
+// for an IPv6 director, in a namespace holding its interface: the real
+// kernel takes every key, accept_ra = 2 on the interface included (with
+// forwarding on, the kernel ignores router advertisements below 2).
+func TestIntegrationApplyRenderedIPv6Director(t *testing.T) {
+	testutil.RequireKernel(t)
+	inv, err := inventory.Load("../render/testdata/ipv6/inventory.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := render.Node(inv, "v6a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var settings []sysctl.Setting
+	for _, f := range files {
+		if f.Path == "v6a/"+render.SysctlPath {
+			if settings, err = sysctl.Parse(f.Path, f.Data); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(settings) == 0 {
+		t.Fatal("no rendered sysctl settings for v6a")
+	}
+	ns := testutil.NewNetNS(t)
+	ns.IP(t, "link", "add", "eth0", "type", "dummy")
+	err = ns.Do(func() error {
+		_, err := sysctl.Apply("", settings, false)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("apply the rendered settings: %v", err)
+	}
+	for key, want := range map[string]string{
+		"net/ipv6/conf/all/forwarding": "1",
+		"net/ipv6/conf/eth0/accept_ra": "2",
+	} {
+		if got := strings.TrimSpace(ns.Run(t, "cat", "/proc/sys/"+key)); got != want {
+			t.Errorf("%s = %s in the namespace, want %s", key, got, want)
+		}
 	}
 }

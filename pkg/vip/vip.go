@@ -14,6 +14,10 @@ var ErrUnsupported = errors.New("virtual IP addresses need Linux netlink")
 // namespace does not have.
 var ErrNoInterface = errors.New("no such interface")
 
+// ErrNotNamespace is returned by New for a path that is not a network
+// namespace.
+var ErrNotNamespace = errors.New("not a network namespace")
+
 // Address is one virtual IP to hold on an interface.
 type Address struct {
 	// Name is the VIP's inventory name; it only labels messages.

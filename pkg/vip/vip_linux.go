@@ -5,6 +5,7 @@ package vip
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"sort"
@@ -35,9 +36,18 @@ func New(nsPath string) (*Handle, error) {
 		var err error
 		ns, err = netns.GetFromPath(nsPath)
 		if err != nil {
-			return nil, fmt.Errorf("open network namespace %s: %w", nsPath, err)
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err // the path is in the message already
+			}
+			return nil, fmt.Errorf("network namespace %s: %w", nsPath, err)
 		}
 		defer ns.Close()
+		// setns would only say "invalid argument" for a regular file.
+		var st unix.Statfs_t
+		if err := unix.Fstatfs(int(ns), &st); err != nil || st.Type != unix.NSFS_MAGIC {
+			return nil, fmt.Errorf("%s: %w (use a path such as /run/netns/NAME or /proc/PID/ns/net)", nsPath, ErrNotNamespace)
+		}
 	}
 	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	if err != nil {
@@ -96,7 +106,9 @@ func (h *Handle) Add(a Address) (Change, error) {
 }
 
 // Delete takes a off its interface if it is there (with a's prefix length).
-// A missing interface counts as nothing to delete.
+// A missing interface is an error wrapping ErrNoInterface, as for Add: it
+// most likely means a wrong interface name, and the VIP may be held on the
+// right one.
 //
 // Equivalent to: ip addr del PREFIX dev IFACE
 func (h *Handle) Delete(a Address) (Change, error) {
@@ -106,9 +118,6 @@ func (h *Handle) Delete(a Address) (Change, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	link, addrs, err := h.linkAddrs(a)
-	if errors.Is(err, ErrNoInterface) {
-		return Change{Address: a, Action: Unchanged}, nil
-	}
 	if err != nil {
 		return Change{}, err
 	}

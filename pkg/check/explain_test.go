@@ -1,0 +1,67 @@
+package check
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hala-lb/hala/pkg/logstash"
+)
+
+// The report of a check against a real (recorded) Logstash 8.15 body says
+// what was asked, every pipeline and input that came back with the one
+// looked for marked, and the verdict with its exit status.
+func TestReportOfACheck(t *testing.T) {
+	n := newNode(t, fixture(t, "node_stats-8.15-kuskoman.json"))
+	host, port := n.hostPort()
+	var (
+		mu        sync.Mutex
+		exchanges []logstash.Exchange
+	)
+	c, err := logstash.New(logstash.Config{Host: host, Port: port, Observe: func(e logstash.Exchange) {
+		mu.Lock()
+		exchanges = append(exchanges, e)
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := n.srv.Listener.Addr().String()
+	o := Options{Address: addr, Host: host, Input: "95bb3e4f2a40f87147b6ab5035e08ba31858eace7604a57d2e719db790097222", Timeout: 2 * time.Second, StateDir: t.TempDir()}
+	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
+	defer cancel()
+	v := Run(ctx, c, o)
+	var b strings.Builder
+	err = Report{Options: o, Scheme: "http", AuthFile: "/etc/hala/api-auth", Exchanges: exchanges, Verdict: v, Elapsed: 1234567 * time.Nanosecond}.WriteText(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := b.String()
+	// The exchange's size and time vary; everything else is the fixture's.
+	got = regexp.MustCompile(`→ 200 \(11.7 KiB\) in \S+\n`).ReplaceAllString(got, "→ 200 (11.7 KiB) in T\n")
+	got = strings.ReplaceAll(got, addr, "ADDR")
+	const in = `"95bb3e4f2a40f87147b6ab5035e08ba31858eace7604a57d2e719db790097222"`
+	want := `hala check: input ` + in + ` in any pipeline on http://ADDR, timeout 2s
+  basic auth from /etc/hala/api-auth
+  note: credentials travel in clear over http; prefer --scheme https
+asked:
+  GET http://ADDR/_node/stats/pipelines → 200 (11.7 KiB) in T
+got:
+  pipeline ".monitoring-logstash": 1 input(s), worker_utilization 0.0% (current)
+     input "9a9bed30135e19c8047fe6aa0588b70b15280fb9161fea8ed8e7368e1fb1e6d3": events.out 0, queue_push_duration 0ms
+  pipeline "main": 2 input(s), memory queue, worker_utilization 100.0% (current)
+     input "5ee0ea3d45c32bab3b41963bd900e758ba6e193a11079649302574c706fd5e2f" (dead_letter_queue): events.out 0, queue_push_duration 0ms
+   * input ` + in + ` (generator): events.out 3751, queue_push_duration 49454ms
+checked:
+  Logstash 8.15.0, node "814a8393fbd5" (.pipelines.<id> (6.0+) layout), 2 pipeline(s)
+  input ` + in + ` (generator) found in pipeline "main", events.out 3751
+verdict: healthy: ADDR input ` + in + ` found in pipeline "main"
+exit status 0 (in 1.23ms)
+`
+	if got != want {
+		t.Errorf("report:\n%s\nwant:\n%s", got, want)
+	}
+}

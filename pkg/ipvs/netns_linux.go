@@ -1,0 +1,120 @@
+//go:build linux
+
+package ipvs
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+)
+
+// nsGetNSType is NS_GET_NSTYPE from linux/nsfs.h (_IO(0xb7, 0x3)), which
+// golang.org/x/sys does not define: it asks a namespace file which kind of
+// namespace it is (Linux 4.11+).
+const nsGetNSType = 0xb703
+
+// setns moves the calling thread into the namespace open as fd; a test
+// replaces it to make the switch back fail.
+var setns = unix.Setns
+
+// NamespaceID returns the inode number of the network namespace at nsPath,
+// which names it as ip netns identify and lsns show it. A path that does
+// not exist, or is not a network namespace, is an error that names the path
+// (wrapping fs.ErrNotExist or ErrNotNamespace).
+func NamespaceID(nsPath string) (uint64, error) {
+	f, err := openNamespace(nsPath)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return 0, fmt.Errorf("network namespace %s: %w", nsPath, err)
+	}
+	return st.Ino, nil
+}
+
+// openNamespace opens the network namespace at nsPath, refusing anything
+// else: setns would only say "invalid argument" for a regular file.
+func openNamespace(nsPath string) (*os.File, error) {
+	f, err := os.Open(nsPath)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is in the message already
+		}
+		return nil, fmt.Errorf("network namespace %s: %w", nsPath, err)
+	}
+	var sfs unix.Statfs_t
+	if err := unix.Fstatfs(int(f.Fd()), &sfs); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("network namespace %s: %w", nsPath, err)
+	}
+	if sfs.Type != unix.NSFS_MAGIC {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w (use a path such as /run/netns/NAME or /proc/PID/ns/net)", nsPath, ErrNotNamespace)
+	}
+	// nsfs holds every kind of namespace; kernels before 4.11 cannot say
+	// which, and setns will tell.
+	if t, err := unix.IoctlRetInt(int(f.Fd()), nsGetNSType); err == nil && t != unix.CLONE_NEWNET {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w (another kind of namespace)", nsPath, ErrNotNamespace)
+	}
+	return f, nil
+}
+
+// socketAt opens a generic netlink socket in the network namespace at
+// nsPath ("" = the caller's); a socket keeps the namespace it was created
+// in. The switch happens on a goroutine of its own, locked to its thread:
+// the caller's thread never changes namespace, and if switching back fails
+// the goroutine ends still locked, so the runtime ends the thread instead
+// of handing it to other goroutines in the wrong namespace.
+func socketAt(nsPath string) (int, error) {
+	if nsPath == "" {
+		return openSocket()
+	}
+	target, err := openNamespace(nsPath)
+	if err != nil {
+		return -1, err
+	}
+	defer target.Close()
+	type result struct {
+		fd  int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+		if err != nil {
+			runtime.UnlockOSThread()
+			done <- result{-1, fmt.Errorf("read the current network namespace: %w", err)}
+			return
+		}
+		defer orig.Close()
+		if err := setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread() // still in its own namespace
+			done <- result{-1, fmt.Errorf("enter network namespace %s: %w", nsPath, err)}
+			return
+		}
+		fd, err := openSocket()
+		if setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		} // else: stay locked; the thread ends with this goroutine
+		done <- result{fd, err}
+	}()
+	r := <-done
+	return r.fd, r.err
+}
+
+func openSocket() (int, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_GENERIC)
+	if err != nil {
+		return -1, fmt.Errorf("open generic netlink socket: %w", err)
+	}
+	return fd, nil
+}
