@@ -530,16 +530,17 @@ func (d *Director) adjusted() reconcile.Table {
 // is drift (a rule removed or edited by hand, or a write that failed).
 func (d *Director) reconcile(ctx context.Context, why string) error {
 	start := time.Now()
-	desired := d.adjusted()
-	opts := reconcile.Options{Node: d.cfg.Node, Prune: true, StatePath: d.cfg.StatePath}
-	plan, err := reconcile.PrepareTable(ctx, desired, d.cfg.Target, opts)
-	var applied []reconcile.Change
-	if err == nil {
-		applied, err = reconcile.Execute(ctx, plan, d.cfg.Target, opts.State(), nil)
-	}
+	var desired reconcile.Table
+	res, err := reconcile.Run(ctx, d.sp.inv, d.cfg.Target, reconcile.Options{
+		Node: d.cfg.Node, Prune: true, StatePath: d.cfg.StatePath,
+		Adjust: func(reconcile.Table) reconcile.Table {
+			desired = d.adjusted()
+			return desired
+		},
+	})
 	d.metrics.reconcileDuration.Observe(time.Since(start).Seconds())
-	d.metrics.reconcileChanges.Add(float64(len(applied)))
-	for _, c := range applied {
+	d.metrics.reconcileChanges.Add(float64(len(res.Applied)))
+	for _, c := range res.Applied {
 		if why == "repair" {
 			d.log.Warn("repaired drift", "change", c.String())
 		} else {
@@ -582,11 +583,10 @@ func (d *Director) reconcile(ctx context.Context, why string) error {
 func (d *Director) flush() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	opts := reconcile.Options{Prune: true, StatePath: d.cfg.StatePath}
-	plan, err := reconcile.PrepareTable(ctx, reconcile.Table{}, d.cfg.Target, opts)
-	if err == nil {
-		_, err = reconcile.Execute(ctx, plan, d.cfg.Target, opts.State(), nil)
-	}
+	_, err := reconcile.Run(ctx, d.sp.inv, d.cfg.Target, reconcile.Options{
+		Node: d.cfg.Node, Prune: true, StatePath: d.cfg.StatePath,
+		Adjust: func(reconcile.Table) reconcile.Table { return reconcile.Table{} },
+	})
 	if err != nil {
 		return fmt.Errorf("flush on exit: %w", err)
 	}

@@ -640,3 +640,45 @@ func get(t *testing.T, u string) string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
+
+func TestExitLeavesTableUnlessFlushOnExit(t *testing.T) {
+	for _, flush := range []bool{false, true} {
+		inv := cluster(t, "", "")
+		r := newRig(t, inv, nil)
+		r.d.cfg.FlushOnExit = flush
+		r.start()
+		r.stop()
+		n := len(r.table.dests(5514)) + len(r.table.dests(5515)) + len(r.table.dests(5044))
+		if want := map[bool]int{false: 6, true: 0}[flush]; n != want {
+			t.Errorf("FlushOnExit=%v: %d destinations left after exit, want %d", flush, n, want)
+		}
+	}
+}
+
+func TestHealthzReportsAFailedReconcile(t *testing.T) {
+	inv := cluster(t, `reconcile_interval = "1s"`, "")
+	r := newRig(t, inv, nil)
+	r.start()
+	srv := httptest.NewServer(r.d.Handler())
+	defer srv.Close()
+	// A service hala does not own appears where the inventory wants one:
+	// the repair refuses to take it over, and /healthz says so.
+	os.Remove(r.d.cfg.StatePath)
+	resp, err := http.Get(srv.URL + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz before: %d", resp.StatusCode)
+	}
+	r.waitFor("/healthz 503", func() bool {
+		resp, err := http.Get(srv.URL + "/healthz")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(b), "hala did not create")
+	})
+}
