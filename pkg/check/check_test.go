@@ -89,12 +89,6 @@ func (n *node) serve(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
-func (n *node) hostPort() (string, int) {
-	host, port, _ := net.SplitHostPort(n.srv.Listener.Addr().String())
-	p, _ := strconv.Atoi(port)
-	return host, p
-}
-
 // run checks input on addr (host:port) with a real client.
 func run(t *testing.T, addr string, o Options) *Verdict {
 	t.Helper()

@@ -127,7 +127,7 @@ func TestFaults(t *testing.T) {
 			return httpServer(t, func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
 		}, `^no node stats endpoint answered \(last: endpoint not available \(HTTP 404\)\); is this the Logstash API port\?$`, false},
 		{"HTTP 401", func(t *testing.T) string {
-			return httpServer(t, func(w http.ResponseWriter, r *http.Request) { http.Error(w, "who?", 401) })
+			return httpServer(t, func(w http.ResponseWriter, r *http.Request) { http.Error(w, "who?", http.StatusUnauthorized) })
 		}, `^HTTP 401 from API \(credentials\?\)$`, false},
 		{"HTML error page", func(t *testing.T) string {
 			return httpServer(t, func(w http.ResponseWriter, r *http.Request) {
