@@ -15,6 +15,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -79,15 +80,50 @@ func (e *HTTPError) Error() string {
 	return fmt.Sprintf("HTTP %d from API", e.Status)
 }
 
-// RedirectError is a redirect to another host (or scheme), which the client
-// refuses to follow.
+// RedirectError is a redirect to another host, port or scheme, which the
+// client refuses to follow.
 type RedirectError struct {
 	Location string
+	// URL is Location parsed.
+	URL *url.URL
+	// Differs says what is not the API asked: "host", "port", "scheme",
+	// or "port and scheme".
+	Differs string
 }
 
 func (e *RedirectError) Error() string {
-	return fmt.Sprintf("API redirected to %s (another host; not followed)", e.Location)
+	return fmt.Sprintf("API redirected to %s (another %s; not followed)", e.Location, e.Differs)
 }
+
+// SameHost is true when only the port or the scheme differs.
+func (e *RedirectError) SameHost() bool { return e.Differs != "host" }
+
+// Port is the target's port, the scheme's default when it names none.
+func (e *RedirectError) Port() string { return portOf(e.URL) }
+
+// SchemeError means the API seems to speak the other scheme: plain HTTP
+// where https was asked, or TLS where http was.
+type SchemeError struct {
+	Asked, Seems string // "http" or "https"
+	// Err is what the asked scheme got.
+	Err error
+}
+
+func (e *SchemeError) Error() string {
+	return fmt.Sprintf("the API seems to speak %s, not %s (%v)", e.Seems, e.Asked, e.Err)
+}
+
+func (e *SchemeError) Unwrap() error { return e.Err }
+
+// UntrustedError is an API certificate the client's roots do not verify:
+// the CAFile's when one is given, else the system's.
+type UntrustedError struct {
+	CAFile string
+	Err    error
+}
+
+func (e *UntrustedError) Error() string { return e.Err.Error() }
+func (e *UntrustedError) Unwrap() error { return e.Err }
 
 // Client reads one node's monitoring API. Every call is bounded by its
 // context: dial, TLS handshake, headers and body all run under the same
@@ -98,6 +134,7 @@ type Client struct {
 	base    url.URL
 	host    string
 	tls     *tls.Config // nil for http
+	caFile  string
 	creds   *Credentials
 	maxBody int64
 	observe func(Exchange)
@@ -127,6 +164,7 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{
 		base:    url.URL{Scheme: cfg.Scheme, Host: net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))},
 		host:    cfg.Host,
+		caFile:  cfg.CAFile,
 		creds:   cfg.Credentials,
 		maxBody: cfg.MaxBody,
 		observe: cfg.Observe,
@@ -211,14 +249,39 @@ func (c *Client) get(ctx context.Context, path string, read func(io.Reader) erro
 		if err != nil || next == nil {
 			return err
 		}
-		if next.Host != c.base.Host || next.Scheme != c.base.Scheme {
-			return &RedirectError{Location: next.String()}
+		if d := differs(&c.base, next); d != "" {
+			return &RedirectError{Location: next.String(), URL: next, Differs: d}
 		}
 		if i == maxRedirects {
 			return fmt.Errorf("stopped after %d redirects", maxRedirects)
 		}
 		u = *next
 	}
+}
+
+// differs says what of a redirect's target is not the API's base URL.
+func differs(base, next *url.URL) string {
+	if !strings.EqualFold(base.Hostname(), next.Hostname()) {
+		return "host"
+	}
+	var d []string
+	if portOf(base) != portOf(next) {
+		d = append(d, "port")
+	}
+	if base.Scheme != next.Scheme {
+		d = append(d, "scheme")
+	}
+	return strings.Join(d, " and ")
+}
+
+func portOf(u *url.URL) string {
+	switch p := u.Port(); {
+	case p != "":
+		return p
+	case u.Scheme == "https":
+		return "443"
+	}
+	return "80"
 }
 
 // getOnce performs one request on a fresh connection. A redirect returns
@@ -261,7 +324,7 @@ func (c *Client) getOnce(ctx context.Context, u *url.URL, read func(io.Reader) e
 		req.SetBasicAuth(c.creds.Username, c.creds.Password)
 	}
 	if err := req.Write(conn); err != nil {
-		return nil, c.ioError(ctx, err)
+		return nil, c.plainError(ctx, c.ioError(ctx, err))
 	}
 	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 4096), req)
 	if err != nil {
@@ -269,13 +332,13 @@ func (c *Client) getOnce(ctx context.Context, u *url.URL, read func(io.Reader) e
 			return nil, err
 		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, errors.New("connection closed before a response")
+			return nil, c.plainError(ctx, errors.New("connection closed before a response"))
 		}
 		var perr *textproto.ProtocolError
 		if errors.As(err, &perr) || strings.Contains(err.Error(), "malformed HTTP") {
-			return nil, fmt.Errorf("not an HTTP response (%v)", err)
+			return nil, c.plainError(ctx, fmt.Errorf("not an HTTP response (%v)", err))
 		}
-		return nil, c.ioError(ctx, err)
+		return nil, c.plainError(ctx, c.ioError(ctx, err))
 	}
 	// No resp.Body.Close: it would drain the rest of the body. Closing
 	// the connection (deferred above) drops it instead.
@@ -284,7 +347,12 @@ func (c *Client) getOnce(ctx context.Context, u *url.URL, read func(io.Reader) e
 	defer func() { ex.Bytes = counted.n }()
 	switch resp.StatusCode {
 	case http.StatusOK:
-	case http.StatusNotFound, http.StatusBadRequest:
+	case http.StatusBadRequest:
+		if err := c.httpsRefusal(counted); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w (HTTP %d)", errFallback, resp.StatusCode)
+	case http.StatusNotFound:
 		return nil, fmt.Errorf("%w (HTTP %d)", errFallback, resp.StatusCode)
 	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
 		loc, err := resp.Location()
@@ -307,6 +375,22 @@ func (c *Client) getOnce(ctx context.Context, u *url.URL, read func(io.Reader) e
 // dial connects (and shakes hands for https) under ctx, and sets the
 // connection's deadline to ctx's so every later read and write is bounded.
 func (c *Client) dial(ctx context.Context) (net.Conn, error) {
+	conn, err := c.dialTCP(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if c.tls != nil {
+		tc := tls.Client(conn, c.tls)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, c.handshakeError(ctx, c.ioError(ctx, err))
+		}
+		return tc, nil
+	}
+	return conn, nil
+}
+
+func (c *Client) dialTCP(ctx context.Context) (net.Conn, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", c.base.Host)
 	if err != nil {
@@ -318,16 +402,99 @@ func (c *Client) dial(ctx context.Context) (net.Conn, error) {
 	// Cancellation (not only the deadline) also interrupts blocked I/O.
 	raw := conn
 	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Unix(1, 0)) })
-	conn = &stopConn{Conn: raw, stop: stop}
-	if c.tls != nil {
-		tc := tls.Client(conn, c.tls)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			conn.Close()
-			return nil, c.ioError(ctx, err)
-		}
-		return tc, nil
+	return &stopConn{Conn: raw, stop: stop}, nil
+}
+
+// handshakeError words a failed TLS handshake: a plain-http API (which
+// answers the ClientHello with an HTTP error, or as Logstash does, just
+// closes), or a certificate that the trusted roots do not verify.
+func (c *Client) handshakeError(ctx context.Context, err error) error {
+	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+		return err
 	}
-	return conn, nil
+	var rec tls.RecordHeaderError
+	if errors.As(err, &rec) && string(rec.RecordHeader[:]) == "HTTP/" {
+		return &SchemeError{Asked: "https", Seems: "http", Err: errors.New("TLS handshake got an HTTP answer")}
+	}
+	if closedEarly(err) && c.answersPlainHTTP(ctx) {
+		return &SchemeError{Asked: "https", Seems: "http", Err: fmt.Errorf("TLS handshake: %w", err)}
+	}
+	var unknownCA x509.UnknownAuthorityError
+	if errors.As(err, &unknownCA) {
+		return &UntrustedError{CAFile: c.caFile, Err: err}
+	}
+	return err
+}
+
+// plainError words a plain-http request that got no HTTP answer: when the
+// port speaks TLS (a TLS API closes, resets or sends an alert), it says so.
+func (c *Client) plainError(ctx context.Context, err error) error {
+	if c.tls != nil || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if c.answersTLS(ctx) {
+		return &SchemeError{Asked: "http", Seems: "https", Err: err}
+	}
+	return err
+}
+
+// httpsRefusal reads a 400 body for the words a TLS server or proxy uses
+// when a plain request reaches it (Go, nginx).
+func (c *Client) httpsRefusal(body io.Reader) error {
+	if c.tls != nil {
+		return nil
+	}
+	b, _ := io.ReadAll(io.LimitReader(body, 512))
+	low := strings.ToLower(string(b))
+	if strings.Contains(low, "http request to an https server") || strings.Contains(low, "plain http request was sent to https port") {
+		return &SchemeError{Asked: "http", Seems: "https", Err: fmt.Errorf("HTTP 400: %q", strings.TrimSpace(string(b)))}
+	}
+	return nil
+}
+
+func closedEarly(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
+}
+
+// probeContext bounds a scheme probe to half the time left, so the real
+// error can still be reported in time.
+func probeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok {
+		return context.WithTimeout(ctx, time.Until(dl)/2)
+	}
+	return context.WithTimeout(ctx, time.Second)
+}
+
+// answersPlainHTTP reports whether the API answers a plain HTTP request.
+// The request carries no credentials: it travels in clear.
+func (c *Client) answersPlainHTTP(ctx context.Context) bool {
+	ctx, cancel := probeContext(ctx)
+	defer cancel()
+	conn, err := c.dialTCP(ctx)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	if _, err := fmt.Fprintf(conn, "HEAD / HTTP/1.0\r\nHost: %s\r\nUser-Agent: hala-check\r\n\r\n", c.base.Host); err != nil {
+		return false
+	}
+	buf := make([]byte, 5)
+	_, err = io.ReadFull(conn, buf)
+	return err == nil && string(buf) == "HTTP/"
+}
+
+// answersTLS reports whether the API completes a TLS handshake. Nothing is
+// sent over the connection, so the certificate need not be verified.
+func (c *Client) answersTLS(ctx context.Context) bool {
+	ctx, cancel := probeContext(ctx)
+	defer cancel()
+	conn, err := c.dialTCP(ctx)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	tc := tls.Client(conn, &tls.Config{ServerName: c.host, MinVersion: tls.VersionTLS12, InsecureSkipVerify: true}) // #nosec G402 -- a probe: nothing is sent
+	return tc.HandshakeContext(ctx) == nil
 }
 
 // stopConn releases the cancellation hook when the connection is closed.
