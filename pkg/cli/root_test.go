@@ -205,4 +205,9 @@ func TestCompletion(t *testing.T) {
 	if got, _ := complete(t, "check", "--scheme", ""); strings.Join(got, " ") != "http https" {
 		t.Errorf("check --scheme: %q, want http https", got)
 	}
+	// The script goes to the command's stdout (the completion command is
+	// made before Run sets the streams).
+	if code, stdout, _ := runHala(t, "completion", "bash"); code != 0 || !strings.Contains(stdout, "bash completion V2 for hala") {
+		t.Errorf("completion bash: exit %d, stdout %.60q", code, stdout)
+	}
 }

@@ -128,8 +128,10 @@ func (e *UntrustedError) Unwrap() error { return e.Err }
 // Client reads one node's monitoring API. Every call is bounded by its
 // context: dial, TLS handshake, headers and body all run under the same
 // connection deadline, so no server behaviour can hold a call past it.
-// Redirects to another host are refused, proxies are never used and each
-// request uses a fresh connection (the check is one short process).
+// Redirects to another host, port or scheme are refused, proxies are never
+// used and each request uses a fresh connection (the check is one short
+// process). When a request gets no answer in its scheme, the client tries
+// the other on a fresh connection, only to say which one the API speaks.
 type Client struct {
 	base    url.URL
 	host    string
