@@ -447,8 +447,7 @@ func (c *Client) httpsRefusal(body io.Reader) error {
 		return nil
 	}
 	b, _ := io.ReadAll(io.LimitReader(body, 512))
-	low := strings.ToLower(string(b))
-	if strings.Contains(low, "http request to an https server") || strings.Contains(low, "plain http request was sent to https port") {
+	if refusesPlainHTTP(b) {
 		return &SchemeError{Asked: "http", Seems: "https", Err: fmt.Errorf("HTTP 400: %q", strings.TrimSpace(string(b)))}
 	}
 	return nil
@@ -480,9 +479,21 @@ func (c *Client) answersPlainHTTP(ctx context.Context) bool {
 	if _, err := fmt.Fprintf(conn, "HEAD / HTTP/1.0\r\nHost: %s\r\nUser-Agent: hala-check\r\n\r\n", c.base.Host); err != nil {
 		return false
 	}
-	buf := make([]byte, 5)
-	_, err = io.ReadFull(conn, buf)
-	return err == nil && string(buf) == "HTTP/"
+	buf := make([]byte, 512)
+	if _, err := io.ReadFull(conn, buf[:5]); err != nil || string(buf[:5]) != "HTTP/" {
+		return false
+	}
+	// A TLS server may answer plain HTTP with an HTTP error that says so
+	// (Go, nginx): that is not a plain-http API.
+	n, _ := conn.Read(buf)
+	return !refusesPlainHTTP(buf[:n])
+}
+
+// refusesPlainHTTP reports whether an answer is a TLS server's (Go's,
+// nginx's) refusal of a plain HTTP request.
+func refusesPlainHTTP(b []byte) bool {
+	low := strings.ToLower(string(b))
+	return strings.Contains(low, "http request to an https server") || strings.Contains(low, "plain http request was sent to https port")
 }
 
 // answersTLS reports whether the API completes a TLS handshake. Nothing is
