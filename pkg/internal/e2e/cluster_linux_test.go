@@ -92,16 +92,6 @@ type cluster struct {
 	mon *monitor
 }
 
-func (c *cluster) node(name string) *node {
-	for _, n := range c.nodes {
-		if n.name == name {
-			return n
-		}
-	}
-	c.t.Fatalf("no node %s", name)
-	return nil
-}
-
 // newCluster renders the example, builds the LAN and starts everything.
 func newCluster(t *testing.T, rate int) *cluster {
 	t.Helper()
