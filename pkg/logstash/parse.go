@@ -323,8 +323,11 @@ func parseEvents(l *lexer) (*Events, error) {
 		default:
 			return l.skip()
 		}
-		v, _, err := l.int64Value()
+		v, ok, err := l.int64Value()
 		*dst = v
+		if dst == &ev.QueuePushDurationMillis {
+			ev.QueuePushReported = ok
+		}
 		return err
 	})
 	if err != nil || !ok {

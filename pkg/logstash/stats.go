@@ -151,6 +151,9 @@ type Events struct {
 	Out                     int64
 	DurationMillis          int64
 	QueuePushDurationMillis int64
+	// QueuePushReported is false when the body has no
+	// queue_push_duration_in_millis (5.3 and earlier, start-up bodies).
+	QueuePushReported bool
 }
 
 // Input is one input plugin's entry in .plugins.inputs[].
