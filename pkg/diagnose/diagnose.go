@@ -159,8 +159,8 @@ type Pipeline struct {
 	State State `json:"state"`
 	// Bottleneck is the plugin that takes the most worker time, when the
 	// pipeline is degraded or blocked.
-	Bottleneck *Plugin `json:"bottleneck"`
-	Verdict    string  `json:"verdict"`
+	Bottleneck *Plugin  `json:"bottleneck"`
+	Verdict    string   `json:"verdict"`
 	Knobs      []string `json:"knobs"`
 }
 
