@@ -18,6 +18,8 @@ var directorCommands = []string{"hala ipvs", "hala vip"}
 var outputFormats = map[string][]string{
 	"hala ipvs plan": {"text", "json", "shell"},
 	"hala ipvs show": {"text", "json"},
+	"hala diagnose":  {"text", "json"},
+	"hala status":    {"text", "json"},
 }
 
 // registerCompletions teaches shell completion what flag values name: -i

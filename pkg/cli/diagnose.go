@@ -67,16 +67,16 @@ Exit status: 0 no bottleneck, 3 bottleneck found, 1 error.`,
 	}
 	fl := cmd.Flags()
 	fl.SortFlags = false
-	fl.IntVar(&f.port, "port", logstash.DefaultPort, "monitoring API port")
-	fl.StringVar(&f.pipeline, "pipeline", "", "diagnose only this pipeline (default: every pipeline)")
-	fl.DurationVar(&f.interval, "interval", 0, "take two samples this far apart and report rates (default: lifetime totals)")
-	fl.DurationVar(&f.timeout, "timeout", 5*time.Second, "bound on each request to the API")
+	fl.IntVar(&f.port, "port", logstash.DefaultPort, "monitoring API `PORT`")
+	fl.StringVar(&f.pipeline, "pipeline", "", "diagnose only this pipeline `ID` (default: every pipeline)")
+	fl.DurationVar(&f.interval, "interval", 0, "take two samples `DURATION` apart and report rates (default: lifetime totals)")
+	fl.DurationVar(&f.timeout, "timeout", 5*time.Second, "bound on each request to the API (`DURATION`)")
 	fl.StringVarP(&f.output, "output", "o", "text", "output `FORMAT`: text or json")
-	fl.StringVar(&f.scheme, "scheme", "http", "API scheme: http or https")
-	fl.StringVar(&f.caFile, "ca", "", "PEM CA bundle that verifies the API's certificate (https)")
+	fl.StringVar(&f.scheme, "scheme", "http", "API `SCHEME`: http or https")
+	fl.StringVar(&f.caFile, "ca", "", "PEM CA bundle `FILE` that verifies the API's certificate (https)")
 	fl.BoolVar(&f.insecure, "insecure", false, "do not verify the API's TLS certificate")
-	fl.StringVar(&f.authFile, "auth-file", "", `file holding "user:password" for basic auth, mode 0600 (or $`+logstash.AuthFileEnv+`)`)
-	fl.Int64Var(&f.maxBody, "max-body", logstash.DefaultMaxBody, "largest response body accepted, in bytes")
+	fl.StringVar(&f.authFile, "auth-file", "", "`FILE` holding \"user:password\" for basic auth, mode 0600 (or $"+logstash.AuthFileEnv+")")
+	fl.Int64Var(&f.maxBody, "max-body", logstash.DefaultMaxBody, "largest response body accepted, in `BYTES`")
 	return cmd
 }
 
