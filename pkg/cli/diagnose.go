@@ -113,7 +113,7 @@ func runDiagnose(ctx context.Context, streams IOStreams, f *diagnoseFlags, host 
 		if errors.Is(err, context.Canceled) {
 			return fmt.Errorf("diagnose %s: interrupted", addr)
 		}
-		return fmt.Errorf("diagnose %s: %s", addr, check.Describe(nil, err, f.timeout))
+		return fmt.Errorf("diagnose %s: %s", addr, check.Describe(context.TODO(), err, f.timeout))
 	}
 	rep, err := diagnose.Analyze(samples, f.pipeline)
 	if err != nil {

@@ -204,7 +204,7 @@ func (r *nodeResult) row(cfg Config, s inventory.Service, l inventory.Logstash) 
 	row.Drained, row.DrainReason = cfg.Drained(l.Address)
 	if r.err != nil {
 		row.API = APIDown
-		row.Problem = check.Describe(nil, r.err, r.askedTimeout)
+		row.Problem = check.Describe(context.TODO(), r.err, r.askedTimeout)
 		if errors.Is(r.err, context.DeadlineExceeded) {
 			row.Problem = "timed out after " + cfg.Timeout.String()
 		}
@@ -230,7 +230,7 @@ func (r *nodeResult) row(cfg Config, s inventory.Service, l inventory.Logstash) 
 		}
 		switch {
 		case r.healthErr != nil:
-			row.Problem = "health report: " + check.Describe(nil, r.healthErr, cfg.Timeout)
+			row.Problem = "health report: " + check.Describe(context.TODO(), r.healthErr, cfg.Timeout)
 		case ok && ph.State == "RUNNING":
 			row.InputState = InputRunning
 		case ok && ph.State != "":
