@@ -104,6 +104,8 @@ checks Logstash inputs for keepalived's MISC_CHECK, and can program IPVS itself.
 		newVIPCommand(streams),
 		newSysctlCommand(streams),
 		newDirectorCommand(streams),
+		newDrainCommand(streams),
+		newUndrainCommand(streams),
 	)
 	return root
 }
