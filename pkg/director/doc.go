@@ -16,5 +16,11 @@
 //     exactly as hala ipvs apply does: drift is repaired, foreign services
 //     are never touched.
 //
-// It imports check, reconcile, ipvs, logstash and inventory, never cli.
+//   - Every round also reads the backend's drain record (pkg/drain): a
+//     drained backend leaves its UDP services and sits at weight 0 in TCP
+//     ones from that round on. With weights = "load" the verdicts carry
+//     load weights (pkg/check, state in memory), and a weight change is
+//     one update request.
+//
+// It imports check, reconcile, ipvs, logstash, drain and inventory, never cli.
 package director
