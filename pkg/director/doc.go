@@ -8,9 +8,11 @@
 //     interval, on the narrowest endpoint that covers every input this
 //     director needs from it, and computes every input's verdict from that
 //     one body with pkg/check, the code behind hala check.
+//
 //   - Each backend × input has a rise/fall counter (health). A change of
 //     state becomes, for every service using that input, the one request
 //     that moves its destination (add, delete, or weight 0 to quiesce TCP).
+//
 //   - Every reconcile interval, and on reload, the whole desired table,
 //     with the verdicts applied, goes through reconcile's plan/apply path,
 //     exactly as hala ipvs apply does: drift is repaired, foreign services
