@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hala-lb/hala/pkg/check"
 	"github.com/hala-lb/hala/pkg/drain"
 	"github.com/hala-lb/hala/pkg/inventory"
 	"github.com/hala-lb/hala/pkg/logstash"
@@ -24,6 +25,8 @@ type drainFlags struct {
 	timeout   time.Duration
 	netns     string
 	list      bool
+	hosts     bool
+	ready     bool
 }
 
 func newDrainCommand(streams IOStreams) *cobra.Command {
@@ -58,14 +61,17 @@ check passes, hala undrain on every director (scripts/rolling-restart).`,
   hala drain --list
   sudo hala undrain -i /etc/hala/inventory.toml stash1`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if f.list {
+			if f.list || f.hosts {
 				return cobra.NoArgs(cmd, args)
 			}
 			return cobra.ExactArgs(1)(cmd, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if f.list {
+			switch {
+			case f.list:
 				return runDrainList(streams, f)
+			case f.hosts:
+				return runDrainHosts(streams, f)
 			}
 			return runDrain(cmd.Context(), streams, f, args[0])
 		},
@@ -73,6 +79,8 @@ check passes, hala undrain on every director (scripts/rolling-restart).`,
 	fl := cmd.Flags()
 	addDrainFlags(cmd, f)
 	fl.BoolVar(&f.list, "list", false, "list the drained backends")
+	fl.BoolVar(&f.hosts, "hosts", false, "with -i, print \"director|logstash NAME ADDRESS\" per host (for scripts/rolling-restart)")
+	fl.BoolVar(&f.ready, "wait-ready", false, "with -i, write no record: wait until hala check passes for every input of the backend (after its restart)")
 	fl.BoolVar(&f.wait, "wait", false, "wait until this director's IPVS table sends the backend no traffic")
 	fl.BoolVar(&f.local, "local", false, "with --wait, on the Logstash host: wait until its inputs are idle and their UDP queues empty (writes no record)")
 	fl.DurationVar(&f.timeout, "timeout", 60*time.Second, "bound on --wait")
@@ -149,6 +157,12 @@ func runDrain(ctx context.Context, streams IOStreams, f *drainFlags, arg string)
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
+	if f.ready {
+		if inv == nil {
+			return withHint(errors.New("--wait-ready needs the inventory, for the backend's inputs"), "add -i FILE")
+		}
+		return waitReady(ctx, streams, inv, l, f.timeout)
+	}
 	if f.local {
 		if inv == nil {
 			return withHint(errors.New("--wait --local needs the inventory, for the backend's inputs and ports"), "add -i FILE")
@@ -300,4 +314,72 @@ func runDrainList(streams IOStreams, f *drainFlags) error {
 		fmt.Fprintf(streams.ErrOut, "hala: warning: %v (ignored by hala check and hala director)\n", err)
 	}
 	return nil
+}
+
+// runDrainHosts prints the inventory's hosts, one "ROLE NAME ADDRESS" line
+// each, directors first: what scripts/rolling-restart walks.
+func runDrainHosts(streams IOStreams, f *drainFlags) error {
+	if f.inventory == "" {
+		return withHint(errors.New("--hosts needs the inventory"), "add -i FILE")
+	}
+	inv, err := inventory.Load(f.inventory)
+	if err != nil {
+		return err
+	}
+	printWarnings(streams, inv)
+	for _, d := range inv.Directors {
+		fmt.Fprintf(streams.Out, "director %s %s\n", d.Name, d.Address)
+	}
+	for _, l := range inv.Logstash {
+		fmt.Fprintf(streams.Out, "logstash %s %s\n", l.Name, l.Address)
+	}
+	return nil
+}
+
+// waitReady repeats hala check of every input l serves (drain records
+// aside) until all pass at once.
+func waitReady(ctx context.Context, streams IOStreams, inv *inventory.Inventory, l inventory.Logstash, timeout time.Duration) error {
+	services := inv.ServicesOfBackend(l.Name)
+	if len(services) == 0 {
+		return fmt.Errorf("%s: no [[service]] has %s among its backends", inv.File, l.Name)
+	}
+	c := inv.Cluster
+	cfg := logstash.Config{Host: l.Address.String(), Port: l.APIPort, Scheme: c.APIScheme, CAFile: c.APICA}
+	if c.APIAuthFile != "" {
+		creds, err := logstash.ReadAuthFile(c.APIAuthFile)
+		if err != nil {
+			return err
+		}
+		cfg.Credentials = creds
+	}
+	client, err := logstash.New(cfg)
+	if err != nil {
+		return err
+	}
+	addr := addrOf(l.Address.String(), l.APIPort)
+	var last *check.Verdict
+	for {
+		ok := true
+		for _, s := range services {
+			cctx, cancel := context.WithTimeout(ctx, c.CheckTimeout.Duration)
+			v := check.Run(cctx, client, check.Options{
+				Address: addr, Host: l.Address.String(), Input: s.InputID, Pipeline: s.Pipeline,
+				Timeout: c.CheckTimeout.Duration, ReadOnly: true,
+			})
+			cancel()
+			if !v.Healthy {
+				ok, last = false, v
+				break
+			}
+		}
+		if ok {
+			fmt.Fprintf(streams.Out, "%s passes hala check for every input\n", describe(l))
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for %s to pass hala check (%s): %s", describe(l), timeout, last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }

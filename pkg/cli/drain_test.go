@@ -145,3 +145,32 @@ func TestDrainCommandErrors(t *testing.T) {
 		t.Error("a failed drain created the drain dir")
 	}
 }
+
+func TestDrainHostsAndWaitReady(t *testing.T) {
+	dir := t.TempDir()
+	host, port := checkAPI(t, checkBody)
+	inv := filepath.Join(dir, "inv.toml")
+	src := strings.Replace(drainInventory, "name = \"l1\"\naddress = \"127.0.0.1\"", "name = \"l1\"\naddress = \""+host+"\"\napi_port = "+port, 1)
+	if err := os.WriteFile(inv, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"HALA_DRAIN_DIR=" + filepath.Join(dir, "drain")}
+	r := hala(t, env, "drain", "--hosts", "-i", inv)
+	if want := "director d1 10.0.0.1\ndirector d2 10.0.0.2\nlogstash l1 " + host + "\nlogstash l2 10.0.0.12\n"; r.code != 0 || r.stdout != want {
+		t.Errorf("--hosts: exit %d stdout %q stderr %q, want %q", r.code, r.stdout, r.stderr, want)
+	}
+	if r := hala(t, env, "drain", "-i", inv, "--wait-ready", "l1"); r.code != 0 || r.stdout != "l1 ("+host+") passes hala check for every input\n" {
+		t.Errorf("--wait-ready, healthy: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	bad := strings.Replace(src, `input_id = "udp-5514"`, `input_id = "udp-9999"`, 1)
+	if err := os.WriteFile(inv, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = hala(t, env, "drain", "-i", inv, "--wait-ready", "--timeout", "500ms", "l1")
+	if r.code != 1 || !strings.Contains(r.stderr, `wait for l1 (`+host+`) to pass hala check (500ms): `+host+`:`+port+` input "udp-9999" not found`) {
+		t.Errorf("--wait-ready, input missing: exit %d stderr %q", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "drain")); err == nil {
+		t.Error("--hosts or --wait-ready wrote a drain record")
+	}
+}
