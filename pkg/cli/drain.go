@@ -100,10 +100,13 @@ its rise checks). Run it on every director.`,
   sudo hala undrain 192.168.1.210`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runUndrain(streams, f, args[0])
+			return runUndrain(cmd.Context(), streams, f, args[0])
 		},
 	}
 	addDrainFlags(cmd, f)
+	cmd.Flags().BoolVar(&f.wait, "wait", false, "wait until this director's IPVS table sends the backend traffic again (weight above 0 in each of its services)")
+	cmd.Flags().DurationVar(&f.timeout, "timeout", 60*time.Second, "bound on --wait")
+	cmd.Flags().StringVar(&f.netns, "netns", "", "network namespace `PATH` whose IPVS table --wait reads (default: the current one)")
 	return cmd
 }
 
@@ -281,8 +284,8 @@ func waitLocal(ctx context.Context, streams IOStreams, inv *inventory.Inventory,
 	return nil
 }
 
-func runUndrain(streams IOStreams, f *drainFlags, arg string) error {
-	_, l, err := backendOf(streams, f, arg)
+func runUndrain(ctx context.Context, streams IOStreams, f *drainFlags, arg string) error {
+	inv, l, err := backendOf(streams, f, arg)
 	if err != nil {
 		return err
 	}
@@ -298,7 +301,46 @@ func runUndrain(streams IOStreams, f *drainFlags, arg string) error {
 	} else {
 		fmt.Fprintf(streams.Out, "%s was not drained\n", describe(l))
 	}
-	return nil
+	if !f.wait {
+		return nil
+	}
+	want := 1
+	if inv != nil {
+		want = max(1, len(inv.ServicesOfBackend(l.Name)))
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	h, err := openIPVS(f.netns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	for {
+		table, err := reconcile.Observe(ctx, h)
+		if err != nil && ctx.Err() == nil {
+			return fmt.Errorf("read the IPVS table: %w", err)
+		}
+		n := 0
+		for _, e := range table {
+			for _, d := range e.Destinations {
+				if d.Address == l.Address && d.Weight > 0 {
+					n++
+				}
+			}
+		}
+		if n >= want {
+			fmt.Fprintf(streams.Out, "%s is back in this director's table\n", describe(l))
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for %s back in this director's IPVS table (%s): %d of %d destinations at weight above 0", describe(l), f.timeout, n, want)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func runDrainList(streams IOStreams, f *drainFlags) error {
