@@ -109,6 +109,8 @@ checks Logstash inputs for keepalived's MISC_CHECK, and can program IPVS itself.
 		newDirectorCommand(streams),
 		newDiagnoseCommand(streams),
 		newStatusCommand(streams),
+		newDrainCommand(streams),
+		newUndrainCommand(streams),
 	)
 	// cobra adds help and completion at Execute; adding them now lets the
 	// walks below cover them too.
