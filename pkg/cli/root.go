@@ -104,6 +104,7 @@ checks Logstash inputs for keepalived's MISC_CHECK, and can program IPVS itself.
 		newVIPCommand(streams),
 		newSysctlCommand(streams),
 		newDirectorCommand(streams),
+		newImportCommand(streams),
 	)
 	return root
 }
