@@ -2,7 +2,8 @@
 SHELL := /bin/bash
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X github.com/hala-lb/hala/pkg/cli.version=$(VERSION)
+COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X github.com/hala-lb/hala/pkg/cli.version=$(VERSION) -X github.com/hala-lb/hala/pkg/cli.commit=$(COMMIT)
 BIN := bin/hala
 EXAMPLE ?= examples/two-node.toml
 OUT ?= out

@@ -105,6 +105,7 @@ checks Logstash inputs for keepalived's MISC_CHECK, and can program IPVS itself.
 		newSysctlCommand(streams),
 		newDirectorCommand(streams),
 		newImportCommand(streams),
+		newManCommand(streams),
 	)
 	return root
 }
