@@ -39,6 +39,7 @@ package: build
 
 # rpm -qlp, lintian, and dpkg -i (undone afterwards) of the packages.
 test-package: package
+	$(GO) -C scripts/package test ./...
 	scripts/test-package $(PKG_DIR) $$(bin/hala-package -print-version $(VERSION)) $(VERSION)
 
 # Boots Debian's kernel in qemu and runs the `integration` tests inside it as root.
@@ -77,6 +78,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzLoadValidateRender -fuzztime 30s ./pkg/render
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./pkg/inventory
 	$(GO) test -run '^$$' -fuzz FuzzParseNodeStats -fuzztime 30s ./pkg/logstash
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./pkg/keepalived
 
 clean:
 	rm -rf bin out .cache/vm

@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -139,7 +140,7 @@ func TestImportPlaceholderRejected(t *testing.T) {
 		t.Fatalf("placeholders %d in\n%s", res.Placeholders, res.TOML)
 	}
 	_, err = inventory.Parse("imported.toml", res.TOML)
-	if err == nil || !errorsIs(err, inventory.ErrPlaceholder) {
+	if err == nil || !errors.Is(err, inventory.ErrPlaceholder) {
 		t.Fatalf("validate: %v, want ErrPlaceholder", err)
 	}
 	if !strings.Contains(err.Error(), `director[0] ("LVS_MASTER").address: 0.0.0.0 is a placeholder`) {

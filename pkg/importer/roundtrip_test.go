@@ -1,7 +1,7 @@
 package importer
 
 import (
-	"fmt"
+	"net/netip"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -208,8 +208,8 @@ func TestRoundTripSeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := Options{Directors: []Director{
-		{Name: "stash1", Address: mustAddr("192.168.1.210")},
-		{Name: "stash2", Address: mustAddr("192.168.1.220")},
+		{Name: "stash1", Address: netip.MustParseAddr("192.168.1.210")},
+		{Name: "stash2", Address: netip.MustParseAddr("192.168.1.220")},
 	}}
 	res, again := importRender(t, cfg, "seed.conf", opts, "stash1")
 	got, want := semanticOf(t, parseConf(t, "again.conf", again).Nodes, false), semanticOf(t, cfg.Nodes, false)
@@ -253,7 +253,7 @@ func TestImportDirectorExample(t *testing.T) {
 			conf = f.Data
 		}
 	}
-	opts := Options{Directors: []Director{{Name: "stash1", Address: mustAddr("192.168.1.210")}, {Name: "stash2", Address: mustAddr("192.168.1.220")}}}
+	opts := Options{Directors: []Director{{Name: "stash1", Address: netip.MustParseAddr("192.168.1.210")}, {Name: "stash2", Address: netip.MustParseAddr("192.168.1.220")}}}
 	res, err := Import(parseConf(t, "keepalived.conf", conf), "keepalived.conf", opts)
 	if err != nil {
 		t.Fatal(err)
@@ -267,12 +267,4 @@ func TestImportDirectorExample(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "at least one [[service]] is required") {
 		t.Errorf("validate: %v, want only the missing services", err)
 	}
-}
-
-func mustAddr(s string) (a netipAddr) {
-	a, err := parseAddr(s)
-	if err != nil {
-		panic(fmt.Sprint(err))
-	}
-	return a
 }
