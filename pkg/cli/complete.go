@@ -49,6 +49,8 @@ func registerCompletions(c *cobra.Command) {
 	if o := fl.ShorthandLookup("o"); o != nil {
 		if formats, ok := outputFormats[c.CommandPath()]; ok {
 			_ = c.RegisterFlagCompletionFunc(o.Name, cobra.FixedCompletions(formats, cobra.ShellCompDirectiveNoFileComp))
+		} else if o.Name == "out-file" {
+			_ = c.MarkFlagFilename(o.Name, "toml")
 		} else {
 			_ = c.MarkFlagDirname(o.Name)
 		}

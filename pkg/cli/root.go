@@ -111,6 +111,8 @@ checks Logstash inputs for keepalived's MISC_CHECK, and can program IPVS itself.
 		newStatusCommand(streams),
 		newDrainCommand(streams),
 		newUndrainCommand(streams),
+		newImportCommand(streams),
+		newManCommand(streams),
 	)
 	// cobra adds help and completion at Execute; adding them now lets the
 	// walks below cover them too.

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -179,6 +180,12 @@ func TestCompletion(t *testing.T) {
 			if path[0] == "render" {
 				if len(got) != 0 || d != ":16" {
 					t.Errorf("render -o: %q %s, want directories (:16)", got, d)
+				}
+				continue
+			}
+			if path[0] == "import" {
+				if !slices.Equal(got, []string{"toml"}) || d != ":8" {
+					t.Errorf("import -o: %q %s, want .toml files (:8)", got, d)
 				}
 				continue
 			}

@@ -1,15 +1,12 @@
 package cli
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -160,9 +157,9 @@ func startStandIns(t *testing.T) [4]int {
 // each backend is, and the black hole costs one timeout, not more.
 func TestStatusStandIns(t *testing.T) {
 	inv := statusInventory(t, "syslog-udp", startStandIns(t))
-	bin := testutil.HalaBinary(t)
+	testutil.HalaBinary(t) // built before the clock starts
 	start := time.Now()
-	r := runBinary(t, bin, "status", "-i", inv, "--node", "d1", "-o", "json")
+	r := hala(t, nil, "status", "-i", inv, "--node", "d1", "-o", "json")
 	elapsed := time.Since(start)
 	// check_timeout is 1s; the process, both samples and the black hole
 	// must fit in it with a small margin.
@@ -229,22 +226,4 @@ func TestStatusTextFits(t *testing.T) {
 	if !strings.Contains(stdout, "VIPs not read: ") {
 		t.Errorf("without a director the VIP section does not say why:\n%s", stdout)
 	}
-}
-
-// runBinary runs the built hala binary with args.
-func runBinary(t *testing.T, bin string, args ...string) procResult {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	r := procResult{stdout: out.String(), stderr: errOut.String()}
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
-	return r
 }
