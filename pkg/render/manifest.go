@@ -237,10 +237,12 @@ func readManifest(dir string) ([]string, []byte, error) {
 		return nil, nil, &ManifestError{Path: path, Line: 1, Msg: fmt.Sprintf("does not start with %q: not a manifest written by hala render", manifestMagic)}
 	}
 	var entries []string
+	seen := map[string]bool{}
 	for i, line := range lines[1:] {
-		if line == "" {
+		if line == "" || seen[line] {
 			continue
 		}
+		seen[line] = true
 		if !validEntry(line) {
 			return nil, nil, &ManifestError{Path: path, Line: i + 2, Msg: fmt.Sprintf("%q is not a file under a host directory", line)}
 		}
