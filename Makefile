@@ -39,10 +39,13 @@ e2e: build
 golden:
 	$(GO) test ./pkg/render -update
 
+# staticcheck is pinned by the tool directive in go.mod.
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./...
+	$(GO) tool staticcheck ./...
+	$(GO) tool staticcheck -tags integration ./...
 
 verify: lint
 	$(GO) mod tidy && git diff --exit-code go.mod go.sum

@@ -224,6 +224,9 @@ func eventsNote(in *logstash.Input) string {
 // (credentials?)", "response is not Logstash node stats JSON (...)".
 func Describe(ctx context.Context, err error, timeout time.Duration) string {
 	var opErr *net.OpError
+	var schemeErr *logstash.SchemeError
+	var untrusted *logstash.UntrustedError
+	var redirect *logstash.RedirectError
 	var unknownCA x509.UnknownAuthorityError
 	var hostErr x509.HostnameError
 	var recErr tls.RecordHeaderError
@@ -233,8 +236,14 @@ func Describe(ctx context.Context, err error, timeout time.Duration) string {
 			return fmt.Sprintf("timed out after %s", timeout)
 		}
 		return "timed out"
+	case errors.As(err, &schemeErr):
+		return fmt.Sprintf("%v: use --scheme %s (api_scheme in the inventory)", err, schemeErr.Seems)
+	case errors.As(err, &untrusted) && untrusted.CAFile != "":
+		return fmt.Sprintf("TLS: %v: the CA in %s did not sign it (is that file the CA that issued the API's certificate?)", err, untrusted.CAFile)
 	case errors.As(err, &unknownCA):
 		return fmt.Sprintf("TLS: %v (give the CA with --ca)", err)
+	case errors.As(err, &redirect) && redirect.SameHost():
+		return fmt.Sprintf("%v: if that is the API, use --scheme %s --port %s", err, redirect.URL.Scheme, redirect.Port())
 	case errors.As(err, &hostErr):
 		return fmt.Sprintf("TLS: %v", err)
 	case errors.As(err, &recErr):

@@ -89,6 +89,7 @@ func (n *node) serve(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
+// hostPort returns the test server's host and port.
 func (n *node) hostPort() (string, int) {
 	host, port, _ := net.SplitHostPort(n.srv.Listener.Addr().String())
 	p, _ := strconv.Atoi(port)

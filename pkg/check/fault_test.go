@@ -80,6 +80,7 @@ func TestFaults(t *testing.T) {
 	other := httpServer(t, func(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("followed a redirect to another host")
 	})
+	_, otherPort, _ := net.SplitHostPort(other)
 	for _, tc := range []struct {
 		name  string
 		addr  func(t *testing.T) string
@@ -127,7 +128,7 @@ func TestFaults(t *testing.T) {
 			return httpServer(t, func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
 		}, `^no node stats endpoint answered \(last: endpoint not available \(HTTP 404\)\); is this the Logstash API port\?$`, false},
 		{"HTTP 401", func(t *testing.T) string {
-			return httpServer(t, func(w http.ResponseWriter, r *http.Request) { http.Error(w, "who?", 401) })
+			return httpServer(t, func(w http.ResponseWriter, r *http.Request) { http.Error(w, "who?", http.StatusUnauthorized) })
 		}, `^HTTP 401 from API \(credentials\?\)$`, false},
 		{"HTML error page", func(t *testing.T) string {
 			return httpServer(t, func(w http.ResponseWriter, r *http.Request) {
@@ -163,9 +164,14 @@ func TestFaults(t *testing.T) {
 		}, `^response body too large \(over 8 MiB\)$`, false},
 		{"redirect to another host", func(t *testing.T) string {
 			return httpServer(t, func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, "http://localhost:"+otherPort+"/_node/stats", http.StatusFound)
+			})
+		}, `^API redirected to http://localhost:` + otherPort + `/_node/stats \(another host; not followed\)$`, false},
+		{"redirect to another port on the same host", func(t *testing.T) string {
+			return httpServer(t, func(w http.ResponseWriter, r *http.Request) {
 				http.Redirect(w, r, "http://"+other+"/_node/stats", http.StatusFound)
 			})
-		}, `^API redirected to http://` + regexp.QuoteMeta(other) + `/_node/stats \(another host; not followed\)$`, false},
+		}, `^API redirected to http://` + regexp.QuoteMeta(other) + `/_node/stats \(another port; not followed\): if that is the API, use --scheme http --port ` + otherPort + `$`, false},
 		{"not HTTP", func(t *testing.T) string {
 			return rawServer(t, func(c net.Conn) {
 				io.WriteString(c, "SSH-2.0-OpenSSH_9.2\r\n")

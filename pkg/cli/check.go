@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/syslog"
+	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -68,19 +70,24 @@ syslog (facility daemon, tag hala-check) naming the node, pipeline, input
 and reason. The whole run ends within --timeout (+100ms), whatever the
 server does.
 
+<ip> is an IP address (no name, no port: the port is --port's).
+Flags end at "--", so an input id may begin with "-":
+  hala check --port 9600 -- 192.168.1.210 -x
+
 Stronger, opt-in checks:
-  --require-running  the pipeline's state in /_health_report is RUNNING
-                     (Logstash 8.16+; skipped with a note on older nodes;
-                     asked at most once per --running-interval per node)
-  --probe            for a TCP input, also connect to <ip>:--probe-port;
-                     NAT forwarding only: with DR or TUN the input binds
-                     the VIP, not <ip>, so the probe would always fail
-  --max-idle DUR     fail when the input's events.out has not grown for DUR;
-                     each failure restarts the idle clock, so the node is
-                     readmitted at the next run and judged again after
-                     another DUR (a removed node gets no traffic: without
-                     this it could never come back). A quiet source thus
-                     flaps out for one delay_loop every DUR.
+  --require-running    the pipeline's state in /_health_report is RUNNING
+                       (Logstash 8.16+; skipped with a note on older nodes;
+                       asked at most once per --running-interval per node)
+  --probe              for a TCP input, also connect to <ip>:--probe-port;
+                       NAT forwarding only: with DR or TUN the input binds
+                       the VIP, not <ip>, so the probe would always fail
+  --max-idle DURATION  fail when the input's events.out has not grown for
+                       DURATION; each failure restarts the idle clock, so
+                       the node is readmitted at the next run and judged
+                       again after another DURATION (a removed node gets no
+                       traffic: without this it could never come back). A
+                       quiet source thus flaps out for one delay_loop every
+                       DURATION.
 
 State for --max-idle and --require-running lives in --state-dir. When it
 cannot be read or written the check does not fail on that account: it
@@ -92,8 +99,9 @@ the weight (1..253) falling as the pipeline's worker_utilization (or
 queue_backpressure) rises, 255 when the node has no such metric; unhealthy
 exits 1.
 
-Credentials come from a file holding "user:password" (--auth-file or
-$HALA_API_AUTH_FILE) that group and others cannot read; never a flag.`,
+Credentials come from a file holding one line "user:password" (--auth-file
+or $HALA_API_AUTH_FILE) that group and others cannot read; never a flag.
+Over plain http they travel in clear: each run warns on stderr and syslog.`,
 		Example: `  hala check 192.168.1.210 udp-5514
   hala check --explain --pipeline main 192.168.1.210 udp-5514
   hala check --scheme https --ca /etc/hala/api-ca.pem --auth-file /etc/hala/api-auth 192.168.1.210 udp-5514`,
@@ -107,6 +115,9 @@ $HALA_API_AUTH_FILE) that group and others cannot read; never a flag.`,
 			if f.authFile == "" {
 				f.authFile = os.Getenv(logstash.AuthFileEnv)
 			}
+			if err := checkArgs(cmd, f, args[0], args[1]); err != nil {
+				return usageError(err)
+			}
 			return runCheck(streams, f, args[0], args[1])
 		},
 	}
@@ -115,23 +126,88 @@ $HALA_API_AUTH_FILE) that group and others cannot read; never a flag.`,
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	fl := cmd.Flags()
 	fl.SortFlags = false
-	fl.IntVar(&f.port, "port", logstash.DefaultPort, "monitoring API port")
-	fl.StringVar(&f.pipeline, "pipeline", "", "look only in this pipeline (default: any pipeline)")
-	fl.DurationVar(&f.timeout, "timeout", 2*time.Second, "bound on the whole check")
-	fl.StringVar(&f.scheme, "scheme", "http", "API scheme: http or https")
-	fl.StringVar(&f.caFile, "ca", "", "PEM CA bundle that verifies the API's certificate (https)")
+	fl.IntVar(&f.port, "port", logstash.DefaultPort, "`PORT` of the monitoring API")
+	fl.StringVar(&f.pipeline, "pipeline", "", "look only in the pipeline called `ID` (default: any pipeline)")
+	fl.DurationVar(&f.timeout, "timeout", 2*time.Second, "`DURATION` bounding the whole check, such as 2s")
+	fl.StringVar(&f.scheme, "scheme", "http", "`SCHEME` of the API: http or https")
+	fl.StringVar(&f.caFile, "ca", "", "PEM CA bundle `FILE` that verifies the API's certificate (https)")
 	fl.BoolVar(&f.insecure, "insecure", false, "do not verify the API's TLS certificate")
-	fl.StringVar(&f.authFile, "auth-file", "", `file holding "user:password" for basic auth, mode 0600 (or $`+logstash.AuthFileEnv+`)`)
+	fl.StringVar(&f.authFile, "auth-file", "", "`FILE` holding \"user:password\" for basic auth, mode 0600 (or $"+logstash.AuthFileEnv+")")
 	fl.BoolVar(&f.requireRunning, "require-running", false, "also require pipeline state RUNNING in /_health_report (8.16+)")
-	fl.DurationVar(&f.runningInterval, "running-interval", check.DefaultRunningInterval, "reuse a /_health_report answer this long")
+	fl.DurationVar(&f.runningInterval, "running-interval", check.DefaultRunningInterval, "reuse a /_health_report answer for `DURATION`")
 	fl.BoolVar(&f.probe, "probe", false, "for a TCP input, also connect to <ip>:--probe-port (NAT forwarding only)")
-	fl.IntVar(&f.probePort, "probe-port", 0, "the input's TCP port, for --probe")
-	fl.DurationVar(&f.maxIdle, "max-idle", 0, "fail when the input's events.out has not grown for this long (readmitted at the next run)")
-	fl.StringVar(&f.stateDir, "state-dir", envOr(envStateDir, check.DefaultStateDir), "where --max-idle and --require-running keep state (or $"+envStateDir+")")
+	fl.IntVar(&f.probePort, "probe-port", 0, "the input's TCP `PORT`, for --probe")
+	fl.DurationVar(&f.maxIdle, "max-idle", 0, "fail when the input's events.out has not grown for this `DURATION` (readmitted at the next run)")
+	fl.StringVar(&f.stateDir, "state-dir", envOr(envStateDir, check.DefaultStateDir), "`DIR` where --max-idle and --require-running keep state (or $"+envStateDir+")")
 	fl.BoolVar(&f.dynamicWeight, "dynamic-weight", false, "exit 2+weight when healthy, for keepalived's misc_dynamic")
 	fl.BoolVar(&f.explain, "explain", false, "print a report of what was asked, what came back and why")
-	fl.Int64Var(&f.maxBody, "max-body", logstash.DefaultMaxBody, "largest response body accepted, in bytes")
+	fl.Int64Var(&f.maxBody, "max-body", logstash.DefaultMaxBody, "largest response body accepted, in `BYTES` (at least 1024)")
+	_ = cmd.RegisterFlagCompletionFunc("scheme", cobra.FixedCompletions([]string{"http", "https"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.MarkFlagFilename("ca")
+	_ = cmd.MarkFlagFilename("auth-file")
+	_ = cmd.MarkFlagDirname("state-dir")
 	return cmd
+}
+
+// minMaxBody is the smallest --max-body: below it not even a 5.x node's
+// stats for one input fit.
+const minMaxBody = 1 << 10
+
+// checkArgs validates the command line before anything is asked: a
+// misc_path that can never pass must say so, not fail every run for a
+// reason that looks like the node's.
+func checkArgs(cmd *cobra.Command, f *checkFlags, host, input string) error {
+	if _, err := parseNodeIP(host); err != nil {
+		return err
+	}
+	changed := cmd.Flags().Changed
+	switch {
+	case input == "":
+		return withHint(errors.New("<input-id> is empty"), `give the id of the Logstash input, as in its config: id => "udp-5514"`)
+	case f.port < 1 || f.port > 65535:
+		return fmt.Errorf("--port %d: out of range 1-65535", f.port)
+	case f.scheme != "http" && f.scheme != "https":
+		return withHint(fmt.Errorf("--scheme %q: want http or https", f.scheme), "the Logstash API speaks https when api.ssl.enabled is true, else http")
+	case f.timeout <= 0:
+		return withHint(fmt.Errorf("--timeout %s: must be positive", f.timeout), "keepalived's misc_timeout must be larger than --timeout; 2s is the default")
+	case changed("max-idle") && f.maxIdle <= 0:
+		return withHint(fmt.Errorf("--max-idle %s: must be positive", f.maxIdle), "leave --max-idle out to not judge idleness")
+	case f.runningInterval <= 0:
+		return fmt.Errorf("--running-interval %s: must be positive", f.runningInterval)
+	case f.maxBody < minMaxBody:
+		return fmt.Errorf("--max-body %d: must be at least %d (1 KiB)", f.maxBody, minMaxBody)
+	case f.probe && (f.probePort < 1 || f.probePort > 65535):
+		if changed("probe-port") {
+			return fmt.Errorf("--probe-port %d: out of range 1-65535", f.probePort)
+		}
+		return withHint(errors.New("--probe needs --probe-port, the input's TCP port"), "add --probe-port 5514 (the port the input listens on)")
+	case changed("probe-port") && !f.probe:
+		return withHint(fmt.Errorf("--probe-port %d without --probe", f.probePort), "add --probe to connect to the input's port, or drop --probe-port")
+	}
+	return nil
+}
+
+// parseNodeIP accepts an IP literal only: a name would be looked up on
+// every run (slow, and down with DNS), and a port belongs in --port.
+func parseNodeIP(s string) (netip.Addr, error) {
+	if addr, err := netip.ParseAddr(s); err == nil {
+		return addr, nil
+	}
+	err := fmt.Errorf("<ip> %q: not an IP address", s)
+	if ap, perr := netip.ParseAddrPort(s); perr == nil {
+		return netip.Addr{}, withHint(err, fmt.Sprintf("use --port: hala check --port %d %s ...", ap.Port(), ap.Addr()))
+	}
+	if inner, ok := strings.CutPrefix(s, "["); ok {
+		if inner, ok := strings.CutSuffix(inner, "]"); ok {
+			if _, perr := netip.ParseAddr(inner); perr == nil {
+				return netip.Addr{}, withHint(err, "write an IPv6 address without brackets: "+inner)
+			}
+		}
+	}
+	if host, port, serr := net.SplitHostPort(s); serr == nil {
+		return netip.Addr{}, withHint(err, fmt.Sprintf("use --port %s, and the node's IP address instead of %q", port, host))
+	}
+	return netip.Addr{}, withHint(err, "give the node's IP address, e.g. 192.168.1.210 (hala check looks no name up)")
 }
 
 func envOr(name, def string) string {
@@ -144,12 +220,6 @@ func envOr(name, def string) string {
 // runCheck runs one check and reports it: nothing on success, one line on
 // stderr and syslog on failure, a report on stdout with --explain.
 func runCheck(streams IOStreams, f *checkFlags, host, input string) error {
-	if f.timeout <= 0 {
-		return usageError(withHint(fmt.Errorf("--timeout %s: must be positive", f.timeout), "keepalived's misc_timeout must be larger than --timeout; 2s is the default"))
-	}
-	if f.probe && (f.probePort < 1 || f.probePort > 65535) {
-		return usageError(withHint(errors.New("--probe needs --probe-port, the input's TCP port"), "add --probe-port 5514 (the port the input listens on)"))
-	}
 	rep := &reporter{streams: streams}
 	start := time.Now()
 	var exchanges exchangeLog
@@ -189,6 +259,9 @@ func runCheck(streams IOStreams, f *checkFlags, host, input string) error {
 
 	var v *check.Verdict
 	if f.authFile != "" {
+		if f.scheme != "https" {
+			rep.warn(fmt.Sprintf("%s input %q: warning: the credentials in %s travel in clear over http; use --scheme https (api_scheme = \"https\" in the inventory)", opts.Address, input, f.authFile))
+		}
 		creds, err := logstash.ReadAuthFile(f.authFile)
 		if err != nil {
 			v = setupFailure(opts, err)

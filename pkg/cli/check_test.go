@@ -166,6 +166,16 @@ func TestCheckProcess(t *testing.T) {
 		t.Errorf("syslog got %q, want priority <27> (daemon.err), tag hala-check and the line", msg)
 	}
 
+	// Render ends the flags with "--", so an input id may begin with "-".
+	dashed, dashedPort := checkAPI(t, string(testutil.NodeStats("-x")))
+	if r := checkProcess(t, env, "--port", dashedPort, "--timeout", "2s", "--", dashed, "-x"); r.code != 0 || r.stderr != "" {
+		t.Errorf(`input "-x" after --: exit %d stderr %q, want healthy`, r.code, r.stderr)
+	}
+	if r := checkProcess(t, env, "--port", dashedPort, "--", dashed, "-y"); r.code != 1 || !strings.Contains(r.stderr, `input "-y" not found in pipelines`) {
+		t.Errorf(`input "-y" after --: exit %d stderr %q, want it looked for and not found`, r.code, r.stderr)
+	}
+	nextLog()
+
 	r = checkProcess(t, env, "--port", port, "--dynamic-weight", host, "udp-5514")
 	if r.code != 2+127 || r.stdout != "" || r.stderr != "" {
 		t.Errorf("--dynamic-weight at 50%% utilization: exit %d (stderr %q), want %d", r.code, r.stderr, 2+127)
@@ -181,6 +191,22 @@ func TestCheckProcess(t *testing.T) {
 		{[]string{host}, `accepts 2 arg(s), received 1: ["` + host + `"]`},
 		{[]string{"--timeout", "0", host, "udp-5514"}, "--timeout 0s: must be positive"},
 		{[]string{"--probe", host, "tcp-5514"}, "--probe needs --probe-port, the input's TCP port"},
+		// <ip> is an IP literal: no DNS lookup on every run, no port.
+		{[]string{"--port", port, "999.1.1.1", "udp-5514"}, `<ip> "999.1.1.1": not an IP address`},
+		{[]string{"--port", port, "localhost", "udp-5514"}, `<ip> "localhost": not an IP address`},
+		{[]string{host + ":" + port, "udp-5514"}, `<ip> "` + host + ":" + port + `": not an IP address`},
+		{[]string{"--port", port, "[::1]", "udp-5514"}, `<ip> "[::1]": not an IP address`},
+		{[]string{"--port", port, host, ""}, "<input-id> is empty"},
+		{[]string{"--port", "0", host, "udp-5514"}, "--port 0: out of range 1-65535"},
+		{[]string{"--port", "65536", host, "udp-5514"}, "--port 65536: out of range 1-65535"},
+		{[]string{"--port", port, "--scheme", "HTTPS", host, "udp-5514"}, `--scheme "HTTPS": want http or https`},
+		{[]string{"--port", port, "--timeout", "-1s", host, "udp-5514"}, "--timeout -1s: must be positive"},
+		{[]string{"--port", port, "--max-idle", "0s", host, "udp-5514"}, "--max-idle 0s: must be positive"},
+		{[]string{"--port", port, "--max-idle", "-5m", host, "udp-5514"}, "--max-idle -5m0s: must be positive"},
+		{[]string{"--port", port, "--running-interval", "0s", host, "udp-5514"}, "--running-interval 0s: must be positive"},
+		{[]string{"--port", port, "--max-body", "1023", host, "udp-5514"}, "--max-body 1023: must be at least 1024 (1 KiB)"},
+		{[]string{"--port", port, "--probe-port", "5514", host, "tcp-5514"}, "--probe-port 5514 without --probe"},
+		{[]string{"--port", port, "--probe", "--probe-port", "70000", host, "tcp-5514"}, "--probe-port 70000: out of range 1-65535"},
 	} {
 		r := checkProcess(t, env, tc.args...)
 		if r.code != 1 || r.stdout != "" || !strings.HasPrefix(r.stderr, "hala: error: "+tc.want+"\n") {
@@ -247,7 +273,8 @@ func TestCheckAuthFileMode(t *testing.T) {
 	t.Setenv("HALA_SYSLOG_SOCKET", filepath.Join(t.TempDir(), "none"))
 	var out, errOut bytes.Buffer
 	code := Run([]string{"check", "--port", port, host, "udp-5514"}, strings.NewReader(""), &out, &errOut)
-	want := "hala-check: " + host + ":" + port + ` input "udp-5514": auth file ` + p + ` has mode 0644: it must not be readable by group or others (run: chmod 600 ` + p + ")\n"
+	want := "hala-check: " + host + ":" + port + ` input "udp-5514": warning: the credentials in ` + p + ` travel in clear over http; use --scheme https (api_scheme = "https" in the inventory)` + "\n" +
+		"hala-check: " + host + ":" + port + ` input "udp-5514": auth file ` + p + ` has mode 0644: it must not be readable by group or others (run: chmod 600 ` + p + ")\n"
 	if code != 1 || out.Len() != 0 || errOut.String() != want {
 		t.Errorf("exit %d stdout %q stderr %q\n want exit 1, stderr %q", code, out.String(), errOut.String(), want)
 	}
@@ -267,6 +294,13 @@ func TestCheckUsageErrors(t *testing.T) {
 		{[]string{"check", "127.0.0.1"}, "hala: error: accepts 2 arg(s), received 1: [\"127.0.0.1\"]\n"},
 		{[]string{"check", "--probe", "127.0.0.1", "tcp-5514"}, "hala: error: --probe needs --probe-port, the input's TCP port\nhala: hint: add --probe-port 5514 (the port the input listens on)\n"},
 		{[]string{"check", "--timeout", "0s", "127.0.0.1", "x"}, "hala: error: --timeout 0s: must be positive\n"},
+		{[]string{"check", "127.0.0.1:9600", "x"}, "hala: error: <ip> \"127.0.0.1:9600\": not an IP address\nhala: hint: use --port: hala check --port 9600 127.0.0.1 ...\n"},
+		{[]string{"check", "[::1]:9601", "x"}, "hala: error: <ip> \"[::1]:9601\": not an IP address\nhala: hint: use --port: hala check --port 9601 ::1 ...\n"},
+		{[]string{"check", "[::1]", "x"}, "hala: error: <ip> \"[::1]\": not an IP address\nhala: hint: write an IPv6 address without brackets: ::1\n"},
+		{[]string{"check", "localhost", "x"}, "hala: error: <ip> \"localhost\": not an IP address\nhala: hint: give the node's IP address, e.g. 192.168.1.210 (hala check looks no name up)\n"},
+		{[]string{"check", "stash1:9600", "x"}, "hala: error: <ip> \"stash1:9600\": not an IP address\nhala: hint: use --port 9600, and the node's IP address instead of \"stash1\"\n"},
+		{[]string{"check", "--probe-port", "5514", "127.0.0.1", "x"}, "hala: error: --probe-port 5514 without --probe\nhala: hint: add --probe to connect to the input's port, or drop --probe-port\n"},
+		{[]string{"check", "--", "127.0.0.1", ""}, "hala: error: <input-id> is empty\n"},
 	} {
 		var out, errOut bytes.Buffer
 		code := Run(tc.args, strings.NewReader(""), &out, &errOut)
@@ -439,5 +473,45 @@ func TestCheckStateOwnedByAnotherUser(t *testing.T) {
 	}
 	if msg := nextLog(); !strings.HasPrefix(msg, "<28>") || !strings.Contains(msg, "--max-idle not enforced") {
 		t.Errorf("syslog got %q, want daemon.warning with the warning", msg)
+	}
+}
+
+// TestCheckAuthFile: credentials over plain http are warned of on stderr
+// and syslog at every run (and not over https); an auth file of more than
+// one line fails the check instead of using its first line.
+func TestCheckAuthFile(t *testing.T) {
+	plainHost, plainPort := checkAPI(t, checkBody)
+	tlsSrv := statsServer(t, true, false)
+	ca := writePEM(t, "ca.pem", tlsSrv.Certificate().Raw)
+	tlsHost, tlsPort, _ := net.SplitHostPort(tlsSrv.Listener.Addr().String())
+	sock, nextLog := syslogSink(t)
+	env := []string{"HALA_SYSLOG_SOCKET=" + sock, "HALA_STATE_DIR=" + t.TempDir()}
+	dir := t.TempDir()
+	one := filepath.Join(dir, "one")
+	os.WriteFile(one, []byte("hala:s3cret\n"), 0o600)
+	two := filepath.Join(dir, "two")
+	os.WriteFile(two, []byte("hala:s3cret\nother:pass\n"), 0o600)
+
+	r := checkProcess(t, env, "--port", plainPort, "--auth-file", one, plainHost, "udp-5514")
+	warning := plainHost + ":" + plainPort + ` input "udp-5514": warning: the credentials in ` + one + ` travel in clear over http; use --scheme https (api_scheme = "https" in the inventory)`
+	if r.code != 0 || r.stderr != "hala-check: "+warning+"\n" {
+		t.Errorf("over http: exit %d stderr %q, want 0 and the warning", r.code, r.stderr)
+	}
+	if msg := nextLog(); !strings.HasPrefix(msg, "<28>") || !strings.HasSuffix(strings.TrimSpace(msg), warning) {
+		t.Errorf("syslog got %q, want daemon.warning %q", msg, warning)
+	}
+
+	r = checkProcess(t, env, "--port", tlsPort, "--scheme", "https", "--ca", ca, "--auth-file", one, tlsHost, "udp-5514")
+	if r.code != 0 || r.stderr != "" {
+		t.Errorf("over https: exit %d stderr %q, want 0 and no warning", r.code, r.stderr)
+	}
+
+	r = checkProcess(t, env, "--port", tlsPort, "--scheme", "https", "--ca", ca, "--auth-file", two, tlsHost, "udp-5514")
+	want := `input "udp-5514": auth file ` + two + `: 2 lines: want one line "user:password"`
+	if r.code != 1 || !strings.HasSuffix(r.stderr, want+"\n") || strings.Contains(r.stderr, "s3cret") {
+		t.Errorf("two lines: exit %d stderr %q, want exit 1 ending %q", r.code, r.stderr, want)
+	}
+	if msg := nextLog(); !strings.HasPrefix(msg, "<27>") || !strings.HasSuffix(strings.TrimSpace(msg), want) {
+		t.Errorf("syslog got %q, want daemon.err ending %q", msg, want)
 	}
 }

@@ -57,6 +57,9 @@ taken over only with apply --adopt.
 Other services (kube-proxy's, docker's, hand-made ones) and their real servers
 are never touched. apply --prune deletes owned services that are no longer in
 the inventory.`,
+		Example: `  hala ipvs plan -i /etc/hala/cluster.toml
+  hala ipvs apply -i /etc/hala/cluster.toml --prune
+  hala ipvs show -i /etc/hala/cluster.toml`,
 		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(newIPVSPlanCommand(streams), newIPVSApplyCommand(streams), newIPVSShowCommand(streams))

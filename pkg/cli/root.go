@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -53,9 +55,6 @@ func Run(args []string, in io.Reader, out, errOut io.Writer) int {
 	streams := IOStreams{In: in, Out: out, ErrOut: errOut}
 	root := newRootCommand(streams)
 	root.SetArgs(args)
-	root.SetIn(in)
-	root.SetOut(out)
-	root.SetErr(errOut)
 	err := root.Execute()
 	if err == nil {
 		return 0
@@ -95,6 +94,10 @@ checks Logstash inputs for keepalived's MISC_CHECK, and can program IPVS itself.
 		SilenceErrors: true,
 	}
 	root.CompletionOptions.HiddenDefaultCmd = false
+	// Set before the completion command is made: it keeps the writer.
+	root.SetIn(streams.In)
+	root.SetOut(streams.Out)
+	root.SetErr(streams.ErrOut)
 	root.AddCommand(
 		newVersionCommand(streams),
 		newValidateCommand(streams),
@@ -105,5 +108,102 @@ checks Logstash inputs for keepalived's MISC_CHECK, and can program IPVS itself.
 		newSysctlCommand(streams),
 		newDirectorCommand(streams),
 	)
+	// cobra adds help and completion at Execute; adding them now lets the
+	// walks below cover them too.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "help":
+			c.Run, c.RunE = nil, helpTopic
+		case "completion":
+			c.Example = `  hala completion bash > /etc/bash_completion.d/hala
+  hala completion zsh > "${fpath[1]}/_hala"
+  hala completion fish > ~/.config/fish/completions/hala.fish`
+		}
+	}
+	requireKnownSubcommand(root)
+	registerCompletions(root)
 	return root
+}
+
+// requireKnownSubcommand makes every command that only groups others
+// (the root, ipvs, vip, sysctl, completion, and any added later) fail on
+// an unknown subcommand. cobra would print help and exit 0, so a typo in a
+// script or a config-management run would report success.
+func requireKnownSubcommand(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		requireKnownSubcommand(sub)
+	}
+	if !c.HasSubCommands() || c.Runnable() {
+		return
+	}
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return unknownCommand(cmd, args[0])
+		}
+		return nil
+	}
+	c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	// Runnable now only to reject typos: its usage shows no "hala ipvs [flags]".
+	c.SetUsageTemplate(strings.Replace(c.UsageTemplate(), "{{if .Runnable}}", "{{if and .Runnable (not .HasAvailableSubCommands)}}", 1))
+	if c.ValidArgsFunction == nil {
+		c.ValidArgsFunction = cobra.NoFileCompletions
+	}
+	// The group has none of its subcommands' flags: in "hala ipvs aply -i
+	// x.toml" the typo is the error, not the -i that plan would take.
+	c.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		if cmd != c { // a subcommand inheriting this function
+			return err
+		}
+		if args := cmd.Flags().Args(); len(args) > 0 {
+			return unknownCommand(cmd, args[0])
+		}
+		return withHint(err, fmt.Sprintf("%s takes a command first: %s", cmd.CommandPath(), subcommandNames(cmd)))
+	})
+}
+
+// unknownCommand is the error for name under cmd, with cobra's
+// suggestions as the hint, or the list of commands when it has none.
+func unknownCommand(cmd *cobra.Command, name string) error {
+	err := fmt.Errorf("unknown command %q for %q", name, cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2
+	}
+	if s := cmd.SuggestionsFor(name); len(s) > 0 {
+		for i := range s {
+			s[i] = strconv.Quote(s[i])
+		}
+		alt := s[len(s)-1]
+		if len(s) > 1 {
+			alt = strings.Join(s[:len(s)-1], ", ") + " or " + alt
+		}
+		return withHint(err, "did you mean "+alt+"?")
+	}
+	return withHint(err, fmt.Sprintf("%s takes one of: %s", cmd.CommandPath(), subcommandNames(cmd)))
+}
+
+func subcommandNames(cmd *cobra.Command) string {
+	var names []string
+	for _, c := range cmd.Commands() {
+		if c.IsAvailableCommand() {
+			names = append(names, c.Name())
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// helpTopic is "hala help [command]": an unknown topic is an error, as an
+// unknown command is.
+func helpTopic(c *cobra.Command, args []string) error {
+	cmd, rest, err := c.Root().Find(args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return unknownCommand(cmd, rest[0])
+	}
+	cmd.InitDefaultHelpFlag()
+	cmd.InitDefaultVersionFlag()
+	return cmd.Help()
 }

@@ -25,7 +25,9 @@ func newSysctlCommand(streams IOStreams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sysctl",
 		Short: "Apply the kernel settings hala renders, on the running host",
-		Args:  cobra.NoArgs,
+		Example: `  hala sysctl apply -i /etc/hala/cluster.toml --dry-run
+  hala sysctl apply -i /etc/hala/cluster.toml --node stash1`,
+		Args: cobra.NoArgs,
 	}
 	f := &sysctlFlags{}
 	apply := &cobra.Command{
@@ -44,10 +46,10 @@ install the rendered file too, so the settings survive a reboot.`,
 			return runSysctlApply(streams, f)
 		},
 	}
-	apply.Flags().StringVarP(&f.inventory, "inventory", "i", "", "inventory file (TOML)")
-	apply.Flags().StringVar(&f.node, "node", "", "host whose settings to apply (default: this host's name)")
+	apply.Flags().StringVarP(&f.inventory, "inventory", "i", "", "inventory `FILE` (TOML)")
+	apply.Flags().StringVar(&f.node, "node", "", "host `NAME` whose settings to apply (default: this host's name)")
 	apply.Flags().BoolVar(&f.dryRun, "dry-run", false, "print what would change, change nothing")
-	apply.Flags().StringVar(&f.root, "sysctl-root", sysctl.DefaultRoot, "directory of the kernel's settings")
+	apply.Flags().StringVar(&f.root, "sysctl-root", sysctl.DefaultRoot, "`DIR` of the kernel's settings")
 	_ = apply.Flags().MarkHidden("sysctl-root")
 	_ = apply.MarkFlagRequired("inventory")
 	cmd.AddCommand(apply)

@@ -32,6 +32,9 @@ hold a director's VIPs on its interface from the same inventory.
 A director's VIPs are those it is master of ([[vip]] master, or the derived
 spread); --vip NAME picks VIPs by name instead, e.g. to move one by hand.
 add and del are idempotent and touch no other address.`,
+		Example: `  hala vip show -i /etc/hala/cluster.toml
+  hala vip add -i /etc/hala/cluster.toml --node stash1
+  hala vip del -i /etc/hala/cluster.toml --node stash1 --vip syslog`,
 		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(
@@ -56,10 +59,10 @@ func newVIPVerbCommand(streams IOStreams, verb, short, example string) *cobra.Co
 			return runVIP(streams, verb, f)
 		},
 	}
-	cmd.Flags().StringVarP(&f.inventory, "inventory", "i", "", "inventory file (TOML)")
-	cmd.Flags().StringVar(&f.node, "node", "", "director to act as (default: this host's name)")
-	cmd.Flags().StringArrayVar(&f.vips, "vip", nil, "act on the VIP with this name instead of the director's own (repeatable)")
-	cmd.Flags().StringVar(&f.netns, "netns", "", "network namespace to act in, e.g. /run/netns/NAME (default: the current one)")
+	cmd.Flags().StringVarP(&f.inventory, "inventory", "i", "", "inventory `FILE` (TOML)")
+	cmd.Flags().StringVar(&f.node, "node", "", "director `NAME` to act as (default: this host's name)")
+	cmd.Flags().StringArrayVar(&f.vips, "vip", nil, "act on the VIP called `NAME` instead of the director's own (repeatable)")
+	cmd.Flags().StringVar(&f.netns, "netns", "", "network namespace `PATH` to act in, e.g. /run/netns/NAME (default: the current one)")
 	_ = cmd.MarkFlagRequired("inventory")
 	return cmd
 }

@@ -83,9 +83,6 @@ const (
 )
 
 const (
-	// maxBatchBytes bounds one sendmsg: well under the socket's default
-	// send buffer (the kernel refuses a message larger than it).
-	maxBatchBytes = 64 << 10
 	// maxBatch bounds the requests in one sendmsg, so that even if every
 	// one fails, the kernel's error replies fit the receive buffer.
 	maxBatch = 256

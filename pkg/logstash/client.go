@@ -84,25 +84,63 @@ func (e *HTTPError) Error() string {
 	return fmt.Sprintf("HTTP %d from API", e.Status)
 }
 
-// RedirectError is a redirect to another host (or scheme), which the client
-// refuses to follow.
+// RedirectError is a redirect to another host, port or scheme, which the
+// client refuses to follow.
 type RedirectError struct {
 	Location string
+	// URL is Location parsed.
+	URL *url.URL
+	// Differs says what is not the API asked: "host", "port", "scheme",
+	// or "port and scheme".
+	Differs string
 }
 
 func (e *RedirectError) Error() string {
-	return fmt.Sprintf("API redirected to %s (another host; not followed)", e.Location)
+	return fmt.Sprintf("API redirected to %s (another %s; not followed)", e.Location, e.Differs)
 }
+
+// SameHost is true when only the port or the scheme differs.
+func (e *RedirectError) SameHost() bool { return e.Differs != "host" }
+
+// Port is the target's port, the scheme's default when it names none.
+func (e *RedirectError) Port() string { return portOf(e.URL) }
+
+// SchemeError means the API seems to speak the other scheme: plain HTTP
+// where https was asked, or TLS where http was.
+type SchemeError struct {
+	Asked, Seems string // "http" or "https"
+	// Err is what the asked scheme got.
+	Err error
+}
+
+func (e *SchemeError) Error() string {
+	return fmt.Sprintf("the API seems to speak %s, not %s (%v)", e.Seems, e.Asked, e.Err)
+}
+
+func (e *SchemeError) Unwrap() error { return e.Err }
+
+// UntrustedError is an API certificate the client's roots do not verify:
+// the CAFile's when one is given, else the system's.
+type UntrustedError struct {
+	CAFile string
+	Err    error
+}
+
+func (e *UntrustedError) Error() string { return e.Err.Error() }
+func (e *UntrustedError) Unwrap() error { return e.Err }
 
 // Client reads one node's monitoring API. Every call is bounded by its
 // context: dial, TLS handshake, headers and body all run under the same
 // connection deadline, so no server behaviour can hold a call past it.
-// Redirects to another host are refused, proxies are never used and each
-// request uses a fresh connection (the check is one short process).
+// Redirects to another host, port or scheme are refused, proxies are never
+// used and each request uses a fresh connection (the check is one short
+// process). When a request gets no answer in its scheme, the client tries
+// the other on a fresh connection, only to say which one the API speaks.
 type Client struct {
 	base    url.URL
 	host    string
 	tls     *tls.Config // nil for http
+	caFile  string
 	creds   *Credentials
 	maxBody int64
 	observe func(Exchange)
@@ -157,6 +195,7 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{
 		base:      url.URL{Scheme: cfg.Scheme, Host: net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))},
 		host:      cfg.Host,
+		caFile:    cfg.CAFile,
 		creds:     cfg.Credentials,
 		maxBody:   cfg.MaxBody,
 		observe:   cfg.Observe,
@@ -242,14 +281,39 @@ func (c *Client) get(ctx context.Context, path string, read func(io.Reader) erro
 		if err != nil || next == nil {
 			return err
 		}
-		if next.Host != c.base.Host || next.Scheme != c.base.Scheme {
-			return &RedirectError{Location: next.String()}
+		if d := differs(&c.base, next); d != "" {
+			return &RedirectError{Location: next.String(), URL: next, Differs: d}
 		}
 		if i == maxRedirects {
 			return fmt.Errorf("stopped after %d redirects", maxRedirects)
 		}
 		u = *next
 	}
+}
+
+// differs says what of a redirect's target is not the API's base URL.
+func differs(base, next *url.URL) string {
+	if !strings.EqualFold(base.Hostname(), next.Hostname()) {
+		return "host"
+	}
+	var d []string
+	if portOf(base) != portOf(next) {
+		d = append(d, "port")
+	}
+	if base.Scheme != next.Scheme {
+		d = append(d, "scheme")
+	}
+	return strings.Join(d, " and ")
+}
+
+func portOf(u *url.URL) string {
+	switch p := u.Port(); {
+	case p != "":
+		return p
+	case u.Scheme == "https":
+		return "443"
+	}
+	return "80"
 }
 
 // getOnce performs one request on a fresh connection. A redirect returns
@@ -311,7 +375,7 @@ func (c *Client) getOnce(ctx context.Context, u *url.URL, read func(io.Reader) e
 			pc.conn.Close()
 			return c.getOnce(ctx, u, read) // the server closed the idle connection
 		}
-		return nil, c.ioError(ctx, err)
+		return nil, c.plainError(ctx, c.ioError(ctx, err))
 	}
 	resp, err := http.ReadResponse(pc.br, req)
 	if err != nil && reused && ctx.Err() == nil && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)) {
@@ -324,13 +388,13 @@ func (c *Client) getOnce(ctx context.Context, u *url.URL, read func(io.Reader) e
 			return nil, err
 		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, errors.New("connection closed before a response")
+			return nil, c.plainError(ctx, errors.New("connection closed before a response"))
 		}
 		var perr *textproto.ProtocolError
 		if errors.As(err, &perr) || strings.Contains(err.Error(), "malformed HTTP") {
-			return nil, fmt.Errorf("not an HTTP response (%v)", err)
+			return nil, c.plainError(ctx, fmt.Errorf("not an HTTP response (%v)", err))
 		}
-		return nil, c.ioError(ctx, err)
+		return nil, c.plainError(ctx, c.ioError(ctx, err))
 	}
 	// No resp.Body.Close: it would drain the rest of the body. Closing
 	// the connection (deferred above) drops it instead.
@@ -339,7 +403,12 @@ func (c *Client) getOnce(ctx context.Context, u *url.URL, read func(io.Reader) e
 	defer func() { ex.Bytes = counted.n }()
 	switch resp.StatusCode {
 	case http.StatusOK:
-	case http.StatusNotFound, http.StatusBadRequest:
+	case http.StatusBadRequest:
+		if err := c.httpsRefusal(counted); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w (HTTP %d)", errFallback, resp.StatusCode)
+	case http.StatusNotFound:
 		return nil, fmt.Errorf("%w (HTTP %d)", errFallback, resp.StatusCode)
 	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
 		loc, err := resp.Location()
@@ -386,6 +455,126 @@ func (c *Client) connection(ctx context.Context) (*pconn, bool, error) {
 	return &pconn{conn: conn, raw: raw, br: bufio.NewReaderSize(conn, size)}, false, nil
 }
 
+// dialTCP connects for a scheme probe, bounded by ctx's deadline and
+// cancellation for the connection's whole life.
+func (c *Client) dialTCP(ctx context.Context) (net.Conn, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", c.base.Host)
+	if err != nil {
+		return nil, c.ioError(ctx, err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	// Cancellation (not only the deadline) also interrupts blocked I/O.
+	raw := conn
+	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Unix(1, 0)) })
+	return &stopConn{Conn: raw, stop: stop}, nil
+}
+
+// handshakeError words a failed TLS handshake: a plain-http API (which
+// answers the ClientHello with an HTTP error, or as Logstash does, just
+// closes), or a certificate that the trusted roots do not verify.
+func (c *Client) handshakeError(ctx context.Context, err error) error {
+	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var rec tls.RecordHeaderError
+	if errors.As(err, &rec) && string(rec.RecordHeader[:]) == "HTTP/" {
+		return &SchemeError{Asked: "https", Seems: "http", Err: errors.New("TLS handshake got an HTTP answer")}
+	}
+	if closedEarly(err) && c.answersPlainHTTP(ctx) {
+		return &SchemeError{Asked: "https", Seems: "http", Err: fmt.Errorf("TLS handshake: %w", err)}
+	}
+	var unknownCA x509.UnknownAuthorityError
+	if errors.As(err, &unknownCA) {
+		return &UntrustedError{CAFile: c.caFile, Err: err}
+	}
+	return err
+}
+
+// plainError words a plain-http request that got no HTTP answer: when the
+// port speaks TLS (a TLS API closes, resets or sends an alert), it says so.
+func (c *Client) plainError(ctx context.Context, err error) error {
+	if c.tls != nil || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if c.answersTLS(ctx) {
+		return &SchemeError{Asked: "http", Seems: "https", Err: err}
+	}
+	return err
+}
+
+// httpsRefusal reads a 400 body for the words a TLS server or proxy uses
+// when a plain request reaches it (Go, nginx).
+func (c *Client) httpsRefusal(body io.Reader) error {
+	if c.tls != nil {
+		return nil
+	}
+	b, _ := io.ReadAll(io.LimitReader(body, 512))
+	if refusesPlainHTTP(b) {
+		return &SchemeError{Asked: "http", Seems: "https", Err: fmt.Errorf("HTTP 400: %q", strings.TrimSpace(string(b)))}
+	}
+	return nil
+}
+
+func closedEarly(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
+}
+
+// probeContext bounds a scheme probe to half the time left, so the real
+// error can still be reported in time.
+func probeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok {
+		return context.WithTimeout(ctx, time.Until(dl)/2)
+	}
+	return context.WithTimeout(ctx, time.Second)
+}
+
+// answersPlainHTTP reports whether the API answers a plain HTTP request.
+// The request carries no credentials: it travels in clear.
+func (c *Client) answersPlainHTTP(ctx context.Context) bool {
+	ctx, cancel := probeContext(ctx)
+	defer cancel()
+	conn, err := c.dialTCP(ctx)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	if _, err := fmt.Fprintf(conn, "HEAD / HTTP/1.0\r\nHost: %s\r\nUser-Agent: hala-check\r\n\r\n", c.base.Host); err != nil {
+		return false
+	}
+	buf := make([]byte, 512)
+	if _, err := io.ReadFull(conn, buf[:5]); err != nil || string(buf[:5]) != "HTTP/" {
+		return false
+	}
+	// A TLS server may answer plain HTTP with an HTTP error that says so
+	// (Go, nginx): that is not a plain-http API.
+	n, _ := conn.Read(buf)
+	return !refusesPlainHTTP(buf[:n])
+}
+
+// refusesPlainHTTP reports whether an answer is a TLS server's (Go's,
+// nginx's) refusal of a plain HTTP request.
+func refusesPlainHTTP(b []byte) bool {
+	low := strings.ToLower(string(b))
+	return strings.Contains(low, "http request to an https server") || strings.Contains(low, "plain http request was sent to https port")
+}
+
+// answersTLS reports whether the API completes a TLS handshake. Nothing is
+// sent over the connection, so the certificate need not be verified.
+func (c *Client) answersTLS(ctx context.Context) bool {
+	ctx, cancel := probeContext(ctx)
+	defer cancel()
+	conn, err := c.dialTCP(ctx)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	tc := tls.Client(conn, &tls.Config{ServerName: c.host, MinVersion: tls.VersionTLS12, InsecureSkipVerify: true}) // #nosec G402 -- a probe: nothing is sent
+	return tc.HandshakeContext(ctx) == nil
+}
+
 func (c *Client) putIdle(p *pconn) {
 	c.mu.Lock()
 	old := c.idle
@@ -408,11 +597,22 @@ func (c *Client) dial(ctx context.Context) (net.Conn, net.Conn, error) {
 		tc := tls.Client(raw, c.tls)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			raw.Close()
-			return nil, nil, c.ioError(ctx, err)
+			return nil, nil, c.handshakeError(ctx, c.ioError(ctx, err))
 		}
 		return tc, raw, nil
 	}
 	return raw, raw, nil
+}
+
+// stopConn releases the cancellation hook when the connection is closed.
+type stopConn struct {
+	net.Conn
+	stop func() bool
+}
+
+func (s *stopConn) Close() error {
+	s.stop()
+	return s.Conn.Close()
 }
 
 // ioError reports a passed deadline or cancellation as ctx's error, so

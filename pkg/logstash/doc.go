@@ -15,6 +15,6 @@
 // A Client call is bounded by its context as a whole: dial, TLS handshake,
 // response headers and body share one deadline, so a black-holed or
 // drip-feeding server cannot hold the caller past it. Redirects to another
-// host are refused, proxies are never used, TLS is verified unless Insecure
+// host, port or scheme are refused, proxies are never used, TLS is verified unless Insecure
 // is set, and credentials come from a file that only its owner can read.
 package logstash

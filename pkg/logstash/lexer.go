@@ -604,9 +604,6 @@ func (l *lexer) skipString() error {
 	}
 }
 
-// kind of the next value, for callers that accept several types.
-func (l *lexer) kind() (byte, error) { return l.peek() }
-
 // int64Value reads a number, or null (as 0, false), clamping to int64.
 // Any other type is skipped and reported as absent.
 func (l *lexer) int64Value() (int64, bool, error) {

@@ -102,7 +102,11 @@ func (r *renderer) sysctl(h host, local []localVIP) ([]byte, error) {
 		for _, s := range r.inv.Services {
 			nat = nat || s.Forwarding == "nat"
 		}
-		add("IPVS NAT routes client packets to the real servers and their replies back: this host must forward.", "net.ipv4.ip_forward", "1")
+		why := "IPVS NAT routes client packets to the real servers and their replies back: this host must forward."
+		if !nat {
+			why = "DR/TUN only: IPVS hands packets to the real servers itself and needs no forwarding; on so a NAT service can be added without a sysctl change."
+		}
+		add(why, "net.ipv4.ip_forward", "1")
 		add("Lets Logstash or other services bind a VIP this director does not hold right now (it is BACKUP).", "net.ipv4.ip_nonlocal_bind", "1")
 		if v6 {
 			add("IPv6 VIPs: forward IPv6 packets as IPVS needs.", "net.ipv6.conf.all.forwarding", "1")

@@ -109,16 +109,6 @@ type cluster struct {
 	mon *monitor
 }
 
-func (c *cluster) node(name string) *node {
-	for _, n := range c.nodes {
-		if n.name == name {
-			return n
-		}
-	}
-	c.t.Fatalf("no node %s", name)
-	return nil
-}
-
 // newCluster renders the example (a file of examples/), builds the LAN and
 // starts everything: keepalived with MISC_CHECKs, or, when the example says
 // ipvs = "director", hala director and keepalived for VRRP only.
