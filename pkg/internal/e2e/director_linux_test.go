@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
 	"regexp"
@@ -495,4 +494,4 @@ func directorRestarted(c *cluster) Row {
 	return row
 }
 
-var _ = exec.Command
+
