@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hala-lb/hala/pkg/internal/testutil"
+	"github.com/hala-lb/hala/pkg/render"
 )
 
 // The director half of the suite: the same two hosts and scenarios, with
@@ -31,8 +32,10 @@ var directorScenarios = []func(*cluster) Row{
 	rulesDeleted, reloadAddsBackend, reloadInvalid, directorKilled, directorRestarted,
 }
 
-// metricsPort is where each director serves /metrics, on its own address.
-const metricsPort = 9610
+// metricsAddress is where each director serves /metrics and /healthz: the
+// default, on its namespace's loopback, where the rendered vrrp_script
+// asks.
+var metricsAddress = render.DirectorMetricsAddress
 
 // label prefixes the director rows with "D" ("D2 input stopped ...").
 func (c *cluster) label(name string) string {
@@ -97,7 +100,6 @@ func (c *cluster) setupDirector(n *node) {
 		"--reuid=hala", "--regid=hala", "--init-groups",
 		"--inh-caps=-all,+net_admin", "--ambient-caps=-all,+net_admin", "--bounding-set=-all,+net_admin",
 		"--", c.inv.Cluster.HalaPath, "director", "-i", c.invPath, "--node", n.name,
-		"--metrics-address", net.JoinHostPort(n.addr.String(), strconv.Itoa(metricsPort)),
 		"--state", filepath.Join(state, "ipvs-owned.json"), "--check-state-dir", state,
 	}
 }
@@ -136,7 +138,7 @@ func (n *node) directorLog() string {
 func (n *node) get(path string) (int, string, error) {
 	var conn net.Conn
 	err := n.ns.Do(func() (err error) {
-		conn, err = net.DialTimeout("tcp", net.JoinHostPort(n.addr.String(), strconv.Itoa(metricsPort)), 2*time.Second)
+		conn, err = net.DialTimeout("tcp", metricsAddress, 2*time.Second)
 		return err
 	})
 	if err != nil {
@@ -389,19 +391,21 @@ func reloadInvalid(c *cluster) Row {
 }
 
 // directorKilled is D8: hala director on the VIP holder gets SIGKILL.
-// The stale table keeps forwarding; keepalived's track_process sees the
-// process gone and gives up the VIP, which stash2 (whose director runs)
-// takes. Then the director is started again and the VIP returns.
+// The stale table keeps forwarding; keepalived's vrrp_script (hala
+// director health, every second, fall 2) fails and the instance gives up
+// the VIP, which stash2 (whose director runs) takes. Then the director is
+// started again and the VIP returns.
 func directorKilled(c *cluster) Row {
 	p, s := c.nodes[0], c.nodes[1]
 	row := Row{Scenario: c.label("8 hala director SIGKILL on " + p.name)}
 	skew := time.Duration(float64(c.advert) * float64(256-c.priority[s.name]) / 256)
-	// keepalived notices the exit at once (proc connector), waits
-	// track_process's delay (1s), goes to FAULT and sends priority 0:
-	// the backup takes over after its skew. Allowed: the delay and a full
-	// master-down interval on top.
-	bound := time.Second + 3*c.advert + skew
-	row.Bound = fmt.Sprintf("VIP moves ≤ track delay + 3 × advert_int + skew = %s, lost 0 outside the moves", Seconds(bound))
+	// The script runs every second: the first run after the kill fails at
+	// once (connection refused), the second puts the instance in FAULT,
+	// which sends priority 0: the backup takes over after its skew.
+	// Allowed: (fall + 1) script intervals and a master-down interval.
+	const scriptInterval, scriptFall = time.Second, 2
+	bound := (scriptFall+1)*scriptInterval + 3*c.advert + skew
+	row.Bound = fmt.Sprintf("VIP moves ≤ (fall + 1) × script interval + 3 × advert_int + skew = %s, lost 0 outside the moves", Seconds(bound))
 	c.settle(&row, p)
 	st := c.sender.Start()
 	time.Sleep(time.Second)
