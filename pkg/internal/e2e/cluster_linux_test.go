@@ -262,8 +262,8 @@ func (c *cluster) setupNode(n *node) {
 		t.Fatal(err)
 	}
 	if c.director {
-		if bytes.Contains(data, []byte("virtual_server")) || !bytes.Contains(data, []byte("track_process")) {
-			t.Fatalf("%s: director mode, but keepalived.conf has virtual servers or no track_process:\n%s", n.name, data)
+		if bytes.Contains(data, []byte("virtual_server")) || !bytes.Contains(data, []byte("track_script")) {
+			t.Fatalf("%s: director mode, but keepalived.conf has virtual servers or no track_script:\n%s", n.name, data)
 		}
 		c.setupDirector(n)
 	} else if m := regexp.MustCompile(`misc_timeout (\d+)`).FindSubmatch(data); m != nil {
