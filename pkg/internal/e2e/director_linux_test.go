@@ -232,7 +232,6 @@ func rulesDeleted(c *cluster) Row {
 	mark := len(d.directorLog())
 	st := c.sender.Start()
 	time.Sleep(time.Second)
-	t0 := time.Now()
 	svc := net.JoinHostPort(c.vip.String(), strconv.Itoa(c.port))
 	if out, err := d.ipvsadm("-d", "-u", svc, "-r", c.rs(victim).String()); err != nil {
 		row.Failf("ipvsadm -d: %v: %s", err, out)
