@@ -174,6 +174,20 @@ func (n *node) metric(series string) (float64, error) {
 	return 0, fmt.Errorf("no %s in /metrics", series)
 }
 
+// checkDownMetrics asserts what d's /metrics says right after victim's
+// real server left its table: the backend is down, out of the table
+// (weight -1), and its transition to down was counted.
+func (c *cluster) checkDownMetrics(row *Row, d, victim *node) {
+	svc := c.inv.Services[0]
+	labels := fmt.Sprintf(`address="%s",backend="%s"`, victim.addr, victim.name)
+	up, err := d.metric(fmt.Sprintf(`hala_backend_up{%s,input_id="%s",port="%d",service="%s"}`, labels, svc.InputID, c.realPort, svc.Name))
+	row.Check(err == nil && up == 0, "%s /metrics: hala_backend_up of %s = %v (%v), want 0", d.name, victim.name, up, err)
+	w, err := d.metric(fmt.Sprintf(`hala_backend_weight{%s,port="%d",service="%s"}`, labels, c.realPort, svc.Name))
+	row.Check(err == nil && w == -1, "%s /metrics: hala_backend_weight of %s = %v (%v), want -1 (not in the table)", d.name, victim.name, w, err)
+	n, err := d.metric(fmt.Sprintf(`hala_backend_transitions_total{backend="%s",service="%s",state="down"}`, victim.name, svc.Name))
+	row.Check(err == nil && n >= 1, "%s /metrics: transitions to down of %s = %v (%v), want ≥ 1", d.name, victim.name, n, err)
+}
+
 // ipvsadm runs ipvsadm in the node's namespace (the independent oracle
 // and, for the drift scenario, the operator's hand).
 func (n *node) ipvsadm(args ...string) (string, error) {

@@ -303,6 +303,9 @@ func (c *cluster) removal(f fault) Row {
 	}
 	out := t1.Sub(t0)
 	row.Check(!ok || out <= bound+sampleEvery, "%s left the table after %s; bound %s = %s", f.victim.name, Seconds(out), boundText, Seconds(bound))
+	if c.director && ok {
+		c.checkDownMetrics(&row, f.director, f.victim)
+	}
 
 	time.Sleep(2 * time.Second)
 	if err := f.repair(); err != nil {
