@@ -2,12 +2,15 @@
 SHELL := /bin/bash
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X github.com/hala-lb/hala/pkg/cli.version=$(VERSION)
+COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X github.com/hala-lb/hala/pkg/cli.version=$(VERSION) -X github.com/hala-lb/hala/pkg/cli.commit=$(COMMIT)
 BIN := bin/hala
+# The packages' version: the git tag without its v (see scripts/package).
+PKG_DIR ?= out/package
 EXAMPLE ?= examples/two-node.toml
 OUT ?= out
 
-.PHONY: all build run test test-unit test-vm e2e golden lint verify bench bench-render bench-check bench-ipvs fuzz deps clean
+.PHONY: all build run test test-unit test-vm test-package package e2e golden lint verify bench bench-render bench-check bench-ipvs fuzz deps clean
 
 all: build
 
@@ -19,7 +22,7 @@ run: build
 	./$(BIN) render -i $(EXAMPLE) -o $(OUT)
 
 # The README's second command: unit tests, then the real-kernel suite in the test VM.
-test: deps test-unit test-vm
+test: deps test-unit test-package test-vm
 
 # Installs (apt-get) what the tests need when it is missing.
 deps:
@@ -28,6 +31,16 @@ deps:
 # HALA_REQUIRE_TOOLS=1 turns "tool missing" skips (keepalived, ipvsadm) into failures.
 test-unit:
 	HALA_REQUIRE_TOOLS=1 $(GO) test -race -count=1 ./...
+
+# .deb and .rpm with nFPM (a Go library, in scripts/package's own module).
+package: build
+	$(GO) -C scripts/package build -o ../../bin/hala-package .
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || date +%s) bin/hala-package -bin $(BIN) -version $(VERSION) -root . -out $(PKG_DIR)
+
+# rpm -qlp, lintian, and dpkg -i (undone afterwards) of the packages.
+test-package: package
+	$(GO) -C scripts/package test ./...
+	scripts/test-package $(PKG_DIR) $$(bin/hala-package -print-version $(VERSION)) $(VERSION)
 
 # Boots Debian's kernel in qemu and runs the `integration` tests inside it as root.
 test-vm: build
@@ -46,6 +59,7 @@ lint:
 	$(GO) vet -tags integration ./...
 	$(GO) tool staticcheck ./...
 	$(GO) tool staticcheck -tags integration ./...
+	$(GO) -C scripts/package vet ./...
 
 verify: lint
 	$(GO) mod tidy && git diff --exit-code go.mod go.sum
@@ -67,6 +81,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzLoadValidateRender -fuzztime 30s ./pkg/render
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./pkg/inventory
 	$(GO) test -run '^$$' -fuzz FuzzParseNodeStats -fuzztime 30s ./pkg/logstash
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./pkg/keepalived
 
 clean:
 	rm -rf bin out .cache/vm

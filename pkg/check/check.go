@@ -6,11 +6,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"math"
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 
+	"github.com/hala-lb/hala/pkg/drain"
 	"github.com/hala-lb/hala/pkg/logstash"
 )
 
@@ -57,6 +58,13 @@ type Options struct {
 	MaxIdle time.Duration
 	// DynamicWeight derives Verdict.Weight from the pipeline's load.
 	DynamicWeight bool
+	// Weights keeps the load weights' state between runs (default: a
+	// file per pipeline in StateDir).
+	Weights WeightStore
+	// DrainDir, when set, is where hala drain's records are looked up
+	// by Host: a drained backend is down, or with DynamicWeight up at
+	// weight 0. A record that cannot be read is ignored with a warning.
+	DrainDir string
 	// StateDir keeps state between runs (default DefaultStateDir).
 	StateDir string
 	// ReadOnly reads state but never writes it (--explain: a run by hand
@@ -87,6 +95,8 @@ type Verdict struct {
 	// operator must hear of, such as state that cannot be kept; the
 	// caller logs them.
 	Warnings []string
+	// Drained is the backend's drain record, when it has one.
+	Drained *drain.Record
 	// Stats is what the node answered (nil when it did not).
 	Stats *logstash.NodeStats
 	// Err is the error behind an unhealthy verdict, if any.
@@ -145,6 +155,13 @@ func Run(ctx context.Context, src Source, o Options) *Verdict {
 	}
 	v := &Verdict{Address: o.Address, Input: o.Input, Pipeline: o.Pipeline, Weight: -1, Dynamic: o.DynamicWeight}
 
+	if o.DrainDir != "" {
+		v.Drained = lookupDrain(o, v)
+		if v.Drained != nil && !o.DynamicWeight {
+			v.note("%s: down without asking the API (undrain with hala undrain)", v.Drained)
+			return v.fail(": "+v.Drained.Reason(), nil)
+		}
+	}
 	stats, err := src.NodeStats(ctx, o.Pipeline)
 	if err != nil {
 		return v.fail(v.where()+": "+Describe(ctx, err, o.Timeout), err)
@@ -190,11 +207,52 @@ func Run(ctx context.Context, src Source, o Options) *Verdict {
 		}
 	}
 	if o.DynamicWeight {
-		w, why := Weight(p)
-		v.Weight = w
-		v.Reason += fmt.Sprintf(", weight %d (%s)", w, why)
+		if v.Drained != nil {
+			// Up at weight 0: established TCP sessions finish, new ones
+			// go elsewhere. The load state is left for the undrain.
+			v.Weight = 0
+			v.Reason += ", weight 0 (" + v.Drained.Reason() + ")"
+			return v
+		}
+		weighLoad(o, v, p)
 	}
 	return v
+}
+
+// lookupDrain returns Host's drain record, or nil (not drained, or a
+// record that cannot be read: warned, never a failed check).
+func lookupDrain(o Options, v *Verdict) *drain.Record {
+	addr, err := netip.ParseAddr(o.Host)
+	if err != nil {
+		v.note("drain: %q is not an IP address; drains are kept per address", o.Host)
+		return nil
+	}
+	rec, err := drain.Lookup(o.DrainDir, addr)
+	if err != nil {
+		v.warn("drain record ignored, the backend is treated as not drained: %v", err)
+		return nil
+	}
+	return rec
+}
+
+// weighLoad sets v.Weight from the pipeline's load and the state kept
+// since the last run.
+func weighLoad(o Options, v *Verdict, p *logstash.Pipeline) {
+	store := o.Weights
+	if store == nil {
+		store = fileWeights{dir: o.StateDir, readOnly: o.ReadOnly}
+	}
+	key := o.Address + "\x00" + p.ID
+	prev, _, err := store.LoadWeight(key)
+	if err != nil {
+		v.warn("load weight computed without the last sample: %v", err)
+	}
+	w, why, next := Weight(p, prev)
+	if err := store.SaveWeight(key, next); err != nil {
+		v.warn("load weight state not kept (%v): no damping, and pre-8.5 nodes stay at full weight", err)
+	}
+	v.Weight = w
+	v.Reason += fmt.Sprintf(", weight %d (%s)", w, why)
 }
 
 // where is the subject's pipeline part of an error message.
@@ -324,23 +382,4 @@ func notFoundAnywhere(s *logstash.NodeStats) string {
 		return fmt.Sprintf(" not found in pipelines %s (none has inputs)", quoteList(ids))
 	}
 	return fmt.Sprintf(" not found in pipelines %s (inputs there: %s)", quoteList(ids), strings.Join(groups, "; "))
-}
-
-// Weight derives a misc_dynamic weight (1..MaxWeight) from the pipeline's
-// load: flow worker_utilization (8.13+, percent) when present, else
-// queue_backpressure (8.5+, clamped to 0..1), else MaxWeight. An idle
-// pipeline gets MaxWeight and a saturated one 1, never 0, so that a cluster
-// where every node is busy still takes new connections.
-func Weight(p *logstash.Pipeline) (int, string) {
-	load, why := -1.0, ""
-	if v, w, ok := p.Flow["worker_utilization"].Recent(); ok {
-		load, why = v/100, fmt.Sprintf("worker_utilization %.1f%% %s", v, w)
-	} else if v, w, ok := p.Flow["queue_backpressure"].Recent(); ok {
-		load, why = v, fmt.Sprintf("queue_backpressure %.3g %s", v, w)
-	}
-	if load < 0 {
-		return MaxWeight, "no load metrics: full weight"
-	}
-	load = math.Max(0, math.Min(1, load))
-	return 1 + int(math.Round((1-load)*(MaxWeight-1))), why
 }

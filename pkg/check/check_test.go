@@ -274,38 +274,13 @@ func TestLongInputListIsBounded(t *testing.T) {
 	}
 }
 
-func TestWeight(t *testing.T) {
-	for _, tc := range []struct {
-		flow string
-		want int
-	}{
-		{`{"worker_utilization":{"current":0,"lifetime":50}}`, 253},
-		{`{"worker_utilization":{"last_1_minute":100,"current":0}}`, 1},
-		{`{"worker_utilization":{"current":50}}`, 127},
-		{`{"worker_utilization":{"current":"Infinity","lifetime":25}}`, 190},
-		{`{"queue_backpressure":{"current":0.5}}`, 127},
-		{`{"queue_backpressure":{"current":3.7}}`, 1},
-		{`{"input_throughput":{"current":10}}`, 253},
-		{`null`, 253},
-	} {
-		body := `{"pipelines":{"main":{"flow":` + tc.flow + `,"plugins":{"inputs":[{"id":"a"}]}}}}`
-		s, err := logstash.ParseNodeStats(strings.NewReader(body), 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if w, why := Weight(&s.Pipelines[0]); w != tc.want {
-			t.Errorf("flow %s: weight %d (%s), want %d", tc.flow, w, why, tc.want)
-		}
-	}
-}
-
 func TestDynamicWeightExitCodes(t *testing.T) {
 	n := newNode(t, fixture(t, "node_stats-8.15-kuskoman.json")) // main: worker_utilization current 100
 	addr := n.srv.Listener.Addr().String()
 	gen := "95bb3e4f2a40f87147b6ab5035e08ba31858eace7604a57d2e719db790097222"
 	v := run(t, addr, Options{Input: gen, DynamicWeight: true})
-	if !v.Healthy || v.Weight != 1 || v.ExitCode() != 3 {
-		t.Errorf("saturated pipeline: %v weight %d exit %d, want weight 1 exit 3", v, v.Weight, v.ExitCode())
+	if !v.Healthy || v.Weight != MinLoadWeight || v.ExitCode() != 2+MinLoadWeight {
+		t.Errorf("saturated pipeline: %v weight %d exit %d, want the floor %d, exit %d", v, v.Weight, v.ExitCode(), MinLoadWeight, 2+MinLoadWeight)
 	}
 	n6 := newNode(t, fixture(t, "node_stats-6.4-sagap.json")) // no flow metrics: full weight
 	v = run(t, n6.srv.Listener.Addr().String(), Options{Input: "2e751834e57957fe3925003eb2567a0a737fdf74971baefc8cbd483a4a2eee10", DynamicWeight: true})

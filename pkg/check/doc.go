@@ -30,5 +30,11 @@
 //
 // With DynamicWeight the verdict carries a weight for keepalived's
 // misc_dynamic (exit code 2+weight), derived by Weight from the pipeline's
-// worker_utilization or queue_backpressure flow metric.
+// load (worker_utilization, else queue_backpressure, else the growth of
+// the event counters between two runs), damped, never below MinLoadWeight.
+// Its state between runs lives in a WeightStore: a file per pipeline in
+// StateDir by default, MemoryWeights in the director.
+//
+// With DrainDir a backend that hala drain took out is down at once,
+// without asking its API, or with DynamicWeight up at weight 0.
 package check

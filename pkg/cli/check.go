@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hala-lb/hala/pkg/check"
+	"github.com/hala-lb/hala/pkg/drain"
 	"github.com/hala-lb/hala/pkg/logstash"
 )
 
@@ -54,6 +55,7 @@ type checkFlags struct {
 	maxIdle         time.Duration
 	stateDir        string
 	dynamicWeight   bool
+	drainDir        string
 	explain         bool
 	maxBody         int64
 }
@@ -95,9 +97,15 @@ passes with a warning on stderr and syslog. --explain reads state but
 never writes it.
 
 --dynamic-weight is for keepalived's misc_dynamic: healthy exits 2+weight,
-the weight (1..253) falling as the pipeline's worker_utilization (or
-queue_backpressure) rises, 255 when the node has no such metric; unhealthy
-exits 1.
+the weight (10..253) falling as the pipeline's load rises (worker_utilization,
+else queue_backpressure, else queue_push_duration against duration since the
+last run, kept in --state-dir), moving halfway per run and only by more than
+10%; unhealthy exits 1.
+
+A backend drained with hala drain (a record in --drain-dir) is down,
+"drained since <time> (hala drain)"; with --dynamic-weight it is up at
+weight 0 (exit 2) so TCP sessions finish. A record that cannot be read is
+ignored with a warning.
 
 Credentials come from a file holding one line "user:password" (--auth-file
 or $HALA_API_AUTH_FILE) that group and others cannot read; never a flag.
@@ -140,6 +148,7 @@ Over plain http they travel in clear: each run warns on stderr and syslog.`,
 	fl.DurationVar(&f.maxIdle, "max-idle", 0, "fail when the input's events.out has not grown for this `DURATION` (readmitted at the next run)")
 	fl.StringVar(&f.stateDir, "state-dir", envOr(envStateDir, check.DefaultStateDir), "`DIR` where --max-idle and --require-running keep state (or $"+envStateDir+")")
 	fl.BoolVar(&f.dynamicWeight, "dynamic-weight", false, "exit 2+weight when healthy, for keepalived's misc_dynamic")
+	fl.StringVar(&f.drainDir, "drain-dir", drain.Dir(), "`DIR` where hala drain keeps its records (or $"+drain.EnvDir+"); a drained backend is down (with --dynamic-weight: weight 0)")
 	fl.BoolVar(&f.explain, "explain", false, "print a report of what was asked, what came back and why")
 	fl.Int64Var(&f.maxBody, "max-body", logstash.DefaultMaxBody, "largest response body accepted, in `BYTES` (at least 1024)")
 	_ = cmd.RegisterFlagCompletionFunc("scheme", cobra.FixedCompletions([]string{"http", "https"}, cobra.ShellCompDirectiveNoFileComp))
@@ -234,7 +243,7 @@ func runCheck(streams IOStreams, f *checkFlags, host, input string) error {
 		Address: addrOf(host, f.port), Host: host, Input: input, Pipeline: f.pipeline, Timeout: f.timeout,
 		RequireRunning: f.requireRunning, RunningInterval: f.runningInterval,
 		Probe: f.probe, ProbePort: f.probePort, MaxIdle: f.maxIdle,
-		DynamicWeight: f.dynamicWeight, StateDir: f.stateDir,
+		DynamicWeight: f.dynamicWeight, StateDir: f.stateDir, DrainDir: f.drainDir,
 		ReadOnly: f.explain, // a run by hand must not change keepalived's next verdict
 	}
 	// Last resort: whatever happens below, the process ends in time, and

@@ -177,8 +177,8 @@ func TestCheckProcess(t *testing.T) {
 	nextLog()
 
 	r = checkProcess(t, env, "--port", port, "--dynamic-weight", host, "udp-5514")
-	if r.code != 2+127 || r.stdout != "" || r.stderr != "" {
-		t.Errorf("--dynamic-weight at 50%% utilization: exit %d (stderr %q), want %d", r.code, r.stderr, 2+127)
+	if r.code != 2+132 || r.stdout != "" || r.stderr != "" {
+		t.Errorf("--dynamic-weight at 50%% utilization: exit %d (stderr %q), want %d", r.code, r.stderr, 2+132)
 	}
 
 	// Command-line errors: stderr is lost under keepalived, so each also

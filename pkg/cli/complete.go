@@ -18,6 +18,8 @@ var directorCommands = []string{"hala ipvs", "hala vip"}
 var outputFormats = map[string][]string{
 	"hala ipvs plan": {"text", "json", "shell"},
 	"hala ipvs show": {"text", "json"},
+	"hala diagnose":  {"text", "json"},
+	"hala status":    {"text", "json"},
 }
 
 // registerCompletions teaches shell completion what flag values name: -i
@@ -47,6 +49,8 @@ func registerCompletions(c *cobra.Command) {
 	if o := fl.ShorthandLookup("o"); o != nil {
 		if formats, ok := outputFormats[c.CommandPath()]; ok {
 			_ = c.RegisterFlagCompletionFunc(o.Name, cobra.FixedCompletions(formats, cobra.ShellCompDirectiveNoFileComp))
+		} else if o.Name == "out-file" {
+			_ = c.MarkFlagFilename(o.Name, "toml")
 		} else {
 			_ = c.MarkFlagDirname(o.Name)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hala-lb/hala/pkg/director"
+	"github.com/hala-lb/hala/pkg/drain"
 	"github.com/hala-lb/hala/pkg/inventory"
 	"github.com/hala-lb/hala/pkg/ipvs"
 	"github.com/hala-lb/hala/pkg/reconcile"
@@ -36,6 +37,7 @@ type directorFlags struct {
 	flushOnExit   bool
 	state         string
 	checkStateDir string
+	drainDir      string
 }
 
 func newDirectorCommand(streams IOStreams) *cobra.Command {
@@ -56,6 +58,11 @@ netlink request each; "rise" passes bring them back. Every
 cluster.reconcile_interval (default 10s) the whole table is re-applied
 through the plan/apply path of hala ipvs apply, so rules removed or edited
 by hand come back; services hala does not own are never touched.
+
+A backend drained with hala drain (a record in --drain-dir) leaves every
+service at its next round: UDP destinations are removed, TCP ones set to
+weight 0 so sessions finish. Services with weights = "load" get each
+destination's weight from its Logstash load (see hala check --help).
 
 Signals: SIGHUP reloads the inventory (an invalid one is refused and the
 running one kept); SIGTERM or SIGINT stop the checks and exit 0, leaving
@@ -79,6 +86,7 @@ loopback unless you say otherwise; never on all interfaces.`,
 	fl.StringVar(&f.logFormat, "log-format", "text", "log `FORMAT` on stderr: text or json")
 	fl.BoolVar(&f.flushOnExit, "flush-on-exit", false, "delete the services hala owns when stopping")
 	fl.StringVar(&f.state, "state", "", "ownership state `FILE` (default "+reconcile.DefaultStatePath+")")
+	fl.StringVar(&f.drainDir, "drain-dir", drain.Dir(), "`DIR` of hala drain's records, read every round (or $"+drain.EnvDir+")")
 	fl.StringVar(&f.checkStateDir, "check-state-dir", "", "`DIR` for check state (default $STATE_DIRECTORY, else /run/hala)")
 	_ = cmd.MarkFlagRequired("inventory")
 	cmd.AddCommand(newDirectorHealthCommand(streams))
@@ -184,7 +192,7 @@ func runDirector(ctx context.Context, streams IOStreams, f *directorFlags) error
 	defer stop()
 	cfg := director.Config{
 		Inventory: inv, Node: f.node, Target: h, Logger: log, StatePath: f.state,
-		CheckStateDir: stateDir, FlushOnExit: f.flushOnExit,
+		CheckStateDir: stateDir, DrainDir: f.drainDir, FlushOnExit: f.flushOnExit,
 		Ready: func() { _, _ = daemon.SdNotify(false, daemon.SdNotifyReady) },
 	}
 	if every, err := daemon.SdWatchdogEnabled(false); err == nil && every > 0 {

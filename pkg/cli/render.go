@@ -16,12 +16,13 @@ type renderFlags struct {
 	out       string
 	node      string
 	check     bool
+	prune     bool
 }
 
 func newRenderCommand(streams IOStreams) *cobra.Command {
 	flags := &renderFlags{}
 	cmd := &cobra.Command{
-		Use:   "render -i FILE -o DIR [--node NAME] [--check]",
+		Use:   "render -i FILE -o DIR [--node NAME] [--check] [--prune]",
 		Short: "Write every host's keepalived.conf, sysctl, firewalld and Logstash files",
 		Long: `Render turns the inventory into the files each host needs, under DIR/<host>/:
 
@@ -35,10 +36,16 @@ func newRenderCommand(streams IOStreams) *cobra.Command {
                               Logstash hosts: the API bind address
 
 Nothing is written when the inventory is invalid. Files are replaced
-atomically and only when their content changed. --check writes nothing and
-exits 1 listing the files that would change. "-o -" prints one node's files.`,
+atomically and only when their content changed. DIR/.hala-manifest records
+the files render wrote; a file it lists that the inventory no longer
+produces (a removed host, say) is stale: render warns and leaves it,
+--prune deletes it, and never any file the manifest does not list. With
+--node only that host's files are judged. --check writes nothing and exits
+1 listing the files that would change and the stale ones. "-o -" prints one
+node's files and writes no manifest.`,
 		Example: `  hala render -i examples/two-node.toml -o out
   hala render -i examples/two-node.toml -o out --check
+  hala render -i examples/two-node.toml -o out --prune
   hala render -i examples/two-node.toml -o - --node stash1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -48,7 +55,8 @@ exits 1 listing the files that would change. "-o -" prints one node's files.`,
 	cmd.Flags().StringVarP(&flags.inventory, "inventory", "i", "", "inventory `FILE` (TOML)")
 	cmd.Flags().StringVarP(&flags.out, "out", "o", "", "output `DIR`, or - for stdout (needs --node)")
 	cmd.Flags().StringVar(&flags.node, "node", "", "render only the host called `NAME`")
-	cmd.Flags().BoolVar(&flags.check, "check", false, "write nothing; exit 1 listing the files that would change")
+	cmd.Flags().BoolVar(&flags.check, "check", false, "write nothing; exit 1 listing the files that would change and the stale ones")
+	cmd.Flags().BoolVar(&flags.prune, "prune", false, "delete stale files: those the manifest says render wrote that are no longer produced")
 	return cmd
 }
 
@@ -61,6 +69,9 @@ func runRender(streams IOStreams, flags *renderFlags) error {
 	}
 	if flags.out == "-" && flags.node == "" {
 		return withHint(errors.New("-o - prints one node's files"), "add --node NAME")
+	}
+	if flags.out == "-" && flags.prune {
+		return withHint(errors.New("--prune deletes stale files in an output directory"), "use -o DIR with --prune")
 	}
 	if flags.out == "-" && flags.check {
 		return withHint(errors.New("--check compares with files in a directory"), "use -o DIR with --check")
@@ -84,37 +95,91 @@ func runRender(streams IOStreams, flags *renderFlags) error {
 		return err
 	}
 
-	switch {
-	case flags.out == "-":
+	if flags.out == "-" {
 		for _, f := range files {
 			if _, err := fmt.Fprintf(streams.Out, "==> %s (%04o) <==\n%s", f.Path, f.Mode.Perm(), f.Data); err != nil {
 				return err
 			}
 		}
 		return nil
-	case flags.check:
-		changed, err := render.Changed(flags.out, files)
+	}
+	opts := render.Options{Node: flags.node, Prune: flags.prune}
+	if flags.check {
+		rep, err := render.Status(flags.out, files, opts)
 		if err != nil {
-			return err
+			return manifestHint(err)
 		}
-		for _, p := range changed {
-			fmt.Fprintf(streams.Out, "would write %s\n", p)
-		}
-		if len(changed) > 0 {
-			fmt.Fprintf(streams.Out, "%d of %d files would change\n", len(changed), len(files))
-			return &ExitError{Code: 1}
-		}
-		_, err = fmt.Fprintf(streams.Out, "%d files up to date in %s\n", len(files), filepath.Clean(flags.out))
-		return err
-	default:
-		written, err := render.Write(flags.out, files)
-		for _, p := range written {
-			fmt.Fprintf(streams.Out, "wrote %s\n", p)
-		}
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(streams.Out, "%d written, %d unchanged\n", len(written), len(files)-len(written))
+		return printCheck(streams, flags, rep, len(files))
+	}
+	rep, err := render.Sync(flags.out, files, opts)
+	for _, p := range rep.Written {
+		fmt.Fprintf(streams.Out, "wrote %s\n", p)
+	}
+	for _, p := range append(rep.Pruned, rep.Dirs...) {
+		fmt.Fprintf(streams.Out, "removed %s\n", p)
+	}
+	if err != nil {
+		return manifestHint(err)
+	}
+	summary := fmt.Sprintf("%d written, %d unchanged", len(rep.Written), rep.Unchanged)
+	if len(rep.Pruned) > 0 {
+		summary += fmt.Sprintf(", %d stale removed", len(rep.Pruned))
+	}
+	if _, err := fmt.Fprintln(streams.Out, summary); err != nil {
 		return err
 	}
+	if len(rep.Stale) > 0 {
+		for _, p := range rep.Stale {
+			fmt.Fprintf(streams.ErrOut, "hala: warning: stale file left in place (rendered before, no longer produced): %s\n", p)
+		}
+		fmt.Fprintf(streams.ErrOut, "hala: hint: %s removes them\n", pruneCommand(flags))
+	}
+	return nil
+}
+
+// printCheck lists what render would change and exits 1 if anything would.
+func printCheck(streams IOStreams, flags *renderFlags, rep render.Report, total int) error {
+	for _, p := range rep.Written {
+		fmt.Fprintf(streams.Out, "would write %s\n", p)
+	}
+	if rep.Manifest {
+		fmt.Fprintf(streams.Out, "would write %s\n", filepath.Join(flags.out, render.ManifestName))
+	}
+	for _, p := range rep.Stale {
+		fmt.Fprintf(streams.Out, "stale %s\n", p)
+	}
+	if len(rep.Written) == 0 && len(rep.Stale) == 0 && !rep.Manifest {
+		_, err := fmt.Fprintf(streams.Out, "%d files up to date in %s\n", total, filepath.Clean(flags.out))
+		return err
+	}
+	summary := fmt.Sprintf("%d of %d files would change", len(rep.Written), total)
+	if rep.Manifest && len(rep.Written) == 0 {
+		summary += ", and the manifest"
+	}
+	if len(rep.Stale) > 0 {
+		summary += fmt.Sprintf(", %d stale", len(rep.Stale))
+	}
+	fmt.Fprintln(streams.Out, summary)
+	if len(rep.Stale) > 0 && !flags.prune {
+		fmt.Fprintf(streams.ErrOut, "hala: hint: %s removes the stale files\n", pruneCommand(flags))
+	}
+	return &ExitError{Code: 1}
+}
+
+// pruneCommand is the render command line that would delete stale files.
+func pruneCommand(flags *renderFlags) string {
+	cmd := "hala render -i " + flags.inventory + " -o " + flags.out
+	if flags.node != "" {
+		cmd += " --node " + flags.node
+	}
+	return cmd + " --prune"
+}
+
+// manifestHint adds what to do about a manifest that cannot be trusted.
+func manifestHint(err error) error {
+	var me *render.ManifestError
+	if errors.As(err, &me) {
+		return withHint(err, "nothing was written; the manifest records what hala render wrote here: restore it, or delete it (then no file counts as stale)")
+	}
+	return err
 }

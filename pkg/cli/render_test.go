@@ -199,3 +199,175 @@ func TestRenderMissingInventory(t *testing.T) {
 		t.Errorf("output directory created for a missing inventory: %v", err)
 	}
 }
+
+// threeHosts is examples/two-node.toml with a third Logstash host, stash3.
+func threeHosts(t *testing.T) string {
+	t.Helper()
+	return readFile(t, twoNode) + "\n[[logstash]]\nname = \"stash3\"\naddress = \"192.168.1.240\"\n"
+}
+
+// TestRenderStaleHostCheckAndPrune follows an operator who removes a host
+// from the inventory: --check exits 1 naming its files, render warns and
+// leaves them with a hint to --prune, and --prune removes exactly them
+// (not a hand-added file in its directory), after which --check passes.
+func TestRenderStaleHostCheckAndPrune(t *testing.T) {
+	dir := t.TempDir()
+	inv := filepath.Join(dir, "cluster.toml")
+	out := filepath.Join(dir, "out")
+	if err := os.WriteFile(inv, []byte(threeHosts(t)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, stdout, stderr := runHala(t, "render", "-i", inv, "-o", out); code != 0 {
+		t.Fatalf("render with stash3: exit %d\n%s%s", code, stdout, stderr)
+	}
+	stash3 := []string{
+		filepath.Join(out, "stash3", "firewalld.sh"),
+		filepath.Join(out, "stash3", "logstash", "conf.d", "hala-inputs.conf"),
+		filepath.Join(out, "stash3", "logstash", "logstash.yml.snippet"),
+	}
+	for _, p := range stash3 {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("first render did not write %s: %v", p, err)
+		}
+	}
+	mine := filepath.Join(out, "stash3", "notes.txt")
+	if err := os.WriteFile(mine, []byte("mine\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// stash3 leaves the inventory (and so the other hosts' files change).
+	if err := os.WriteFile(inv, []byte(readFile(t, twoNode)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runHala(t, "render", "-i", inv, "-o", out, "--check")
+	if code != 1 {
+		t.Errorf("--check with stale files: exit %d, want 1\n%s", code, stdout)
+	}
+	for _, p := range stash3 {
+		if !strings.Contains(stdout, "stale "+p+"\n") {
+			t.Errorf("--check does not list %s as stale:\n%s", p, stdout)
+		}
+	}
+	if strings.Contains(stdout, "notes.txt") {
+		t.Errorf("--check calls a hand-added file stale:\n%s", stdout)
+	}
+	if !strings.Contains(stdout, ", 3 stale\n") || !strings.Contains(stderr, "hala: hint: ") || !strings.Contains(stderr, " --prune") {
+		t.Errorf("--check summary or hint:\n%s%s", stdout, stderr)
+	}
+
+	code, stdout, stderr = runHala(t, "render", "-i", inv, "-o", out)
+	if code != 0 {
+		t.Fatalf("render without stash3: exit %d\n%s%s", code, stdout, stderr)
+	}
+	for _, p := range stash3 {
+		if !strings.Contains(stderr, "hala: warning: stale file left in place (rendered before, no longer produced): "+p+"\n") {
+			t.Errorf("render does not warn about %s:\n%s", p, stderr)
+		}
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("render without --prune removed %s", p)
+		}
+	}
+	if want := "hala: hint: hala render -i " + inv + " -o " + out + " --prune removes them\n"; !strings.HasSuffix(stderr, want) {
+		t.Errorf("render's hint:\n%s\nwant %q", stderr, want)
+	}
+	if code, stdout, _ := runHala(t, "render", "-i", inv, "-o", out, "--check"); code != 1 || !strings.Contains(stdout, "0 of 12 files would change, 3 stale\n") {
+		t.Errorf("--check after a render that left stale files: exit %d\n%s", code, stdout)
+	}
+
+	code, stdout, stderr = runHala(t, "render", "-i", inv, "-o", out, "--prune")
+	if code != 0 || stderr != "" {
+		t.Fatalf("--prune: exit %d\n%s%s", code, stdout, stderr)
+	}
+	for _, p := range stash3 {
+		if !strings.Contains(stdout, "removed "+p+"\n") {
+			t.Errorf("--prune does not report %s:\n%s", p, stdout)
+		}
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s survived --prune", p)
+		}
+	}
+	if !strings.HasSuffix(stdout, "0 written, 12 unchanged, 3 stale removed\n") {
+		t.Errorf("--prune summary:\n%s", stdout)
+	}
+	if data, err := os.ReadFile(mine); err != nil || string(data) != "mine\n" {
+		t.Errorf("--prune touched the hand-added %s: %v", mine, err)
+	}
+	if code, stdout, _ := runHala(t, "render", "-i", inv, "-o", out, "--check"); code != 0 || stdout != "12 files up to date in "+out+"\n" {
+		t.Errorf("--check after --prune: exit %d, %q", code, stdout)
+	}
+}
+
+// TestRenderNodeRunsShareADirectory: --node runs of each host into one
+// directory (config management on every director) do not call each
+// other's files stale; the manifest lists both; stdout writes none.
+func TestRenderNodeRunsShareADirectory(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	for _, node := range []string{"stash1", "stash2"} {
+		if code, stdout, stderr := runHala(t, "render", "-i", twoNode, "-o", out, "--node", node); code != 0 || stderr != "" {
+			t.Fatalf("--node %s: exit %d\n%s%s", node, code, stdout, stderr)
+		}
+	}
+	for _, node := range []string{"stash1", "stash2"} {
+		if code, stdout, stderr := runHala(t, "render", "-i", twoNode, "-o", out, "--node", node, "--check"); code != 0 || stderr != "" {
+			t.Errorf("--check --node %s after both runs: exit %d\n%s%s", node, code, stdout, stderr)
+		}
+	}
+	if code, stdout, _ := runHala(t, "render", "-i", twoNode, "-o", out, "--check"); code != 0 {
+		t.Errorf("--check of the whole inventory after the --node runs: exit %d\n%s", code, stdout)
+	}
+	manifest := readFile(t, filepath.Join(out, ".hala-manifest"))
+	for _, want := range []string{"\nstash1/keepalived.conf\n", "\nstash2/keepalived.conf\n"} {
+		if !strings.Contains(manifest, want) {
+			t.Errorf("manifest lacks %q:\n%s", want, manifest)
+		}
+	}
+
+	abs, err := filepath.Abs(twoNode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cwd := t.TempDir()
+	t.Chdir(cwd)
+	if code, _, stderr := runHala(t, "render", "-i", abs, "-o", "-", "--node", "stash1"); code != 0 {
+		t.Fatalf("-o -: exit %d\n%s", code, stderr)
+	}
+	if entries, _ := os.ReadDir(cwd); len(entries) != 0 {
+		t.Errorf("-o - wrote %v", entries)
+	}
+	if code, _, stderr := runHala(t, "render", "-i", abs, "-o", "-", "--node", "stash1", "--prune"); code != 1 || !strings.Contains(stderr, "hala: hint: use -o DIR with --prune") {
+		t.Errorf("-o - --prune: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestRenderRefusesForeignManifest: a manifest line that leaves the output
+// directory is an error naming the file and line, and nothing is written.
+func TestRenderRefusesForeignManifest(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	manifest := filepath.Join(out, ".hala-manifest")
+	if err := os.WriteFile(manifest, []byte("# hala render manifest v1\nstash1/firewalld.sh\n../cluster.toml\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runHala(t, "render", "-i", twoNode, "-o", out, "--prune")
+	if code != 1 || stdout != "" {
+		t.Errorf("exit %d, stdout %q", code, stdout)
+	}
+	if !strings.Contains(stderr, "hala: error: "+manifest+`:3: "../cluster.toml" is not a file under a host directory`) || !strings.Contains(stderr, "hala: hint: nothing was written") {
+		t.Errorf("stderr:\n%s", stderr)
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 1 {
+		t.Errorf("render wrote next to a refused manifest: %v", entries)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}

@@ -107,6 +107,12 @@ checks Logstash inputs for keepalived's MISC_CHECK, and can program IPVS itself.
 		newVIPCommand(streams),
 		newSysctlCommand(streams),
 		newDirectorCommand(streams),
+		newDiagnoseCommand(streams),
+		newStatusCommand(streams),
+		newDrainCommand(streams),
+		newUndrainCommand(streams),
+		newImportCommand(streams),
+		newManCommand(streams),
 	)
 	// cobra adds help and completion at Execute; adding them now lets the
 	// walks below cover them too.

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -186,13 +187,23 @@ func TestCompletion(t *testing.T) {
 				}
 				continue
 			}
+			if path[0] == "import" {
+				if !slices.Equal(got, []string{"toml"}) || d != ":8" {
+					t.Errorf("import -o: %q %s, want .toml files (:8)", got, d)
+				}
+				continue
+			}
 			if len(got) == 0 || d != ":4" {
 				t.Errorf("%s -o: %q %s, want its formats", c.CommandPath(), got, d)
 			}
 			// Each format offered is one the command takes (it goes on to
 			// read the inventory), and a wrong one is refused.
 			for _, format := range append(got, "yaml") {
-				_, _, stderr := runHala(t, append(path, "-o", format, "-i", "/nonexistent/inv.toml")...)
+				rest := []string{"-i", "/nonexistent/inv.toml"}
+				if c.LocalFlags().Lookup("inventory") == nil {
+					rest = []string{"--timeout", "100ms", "192.0.2.1"} // hala diagnose <ip>
+				}
+				_, _, stderr := runHala(t, append(append(path, "-o", format), rest...)...)
 				refused := strings.Contains(stderr, "unknown output format")
 				if refused != (format == "yaml") {
 					t.Errorf("%s -o %s: stderr %q", c.CommandPath(), format, stderr)

@@ -66,5 +66,9 @@ func problemsError(file string, err error) error {
 	if n == 1 {
 		noun = "problem"
 	}
-	return fmt.Errorf("%s: %d %s:\n%w", file, n, noun, err)
+	err = fmt.Errorf("%s: %d %s:\n%w", file, n, noun, err)
+	if errors.Is(err, inventory.ErrPlaceholder) {
+		return withHint(err, "hala import writes 0.0.0.0 where keepalived.conf names no director address (multicast VRRP): put each director's address in "+file+", or import again with --director NAME=ADDR")
+	}
+	return err
 }

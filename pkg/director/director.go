@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hala-lb/hala/pkg/check"
+	"github.com/hala-lb/hala/pkg/drain"
 	"github.com/hala-lb/hala/pkg/inventory"
 	"github.com/hala-lb/hala/pkg/ipvs"
 	"github.com/hala-lb/hala/pkg/reconcile"
@@ -30,6 +31,9 @@ type Config struct {
 	StatePath string
 	// CheckStateDir keeps check state (idle clocks) between rounds.
 	CheckStateDir string
+	// DrainDir holds hala drain's records, read by every round of checks
+	// (default drain.DefaultDir).
+	DrainDir string
 	// NewSource builds each backend's API client (default: the Logstash
 	// client with the inventory's TLS and credentials).
 	NewSource NewSource
@@ -56,8 +60,13 @@ type Director struct {
 	health  map[string]map[checkKey]*health
 	present map[ipvs.ServiceKey]map[netip.AddrPort]ipvs.Destination
 	allDown map[ipvs.ServiceKey]bool
-	results chan result
-	stop    context.CancelFunc
+	// drained holds the backends with a drain record; drainErr the last
+	// unreadable-record error per backend (warned once per change).
+	drained  map[string]*drain.Record
+	drainErr map[string]string
+	weights  *check.MemoryWeights
+	results  chan result
+	stop     context.CancelFunc
 
 	reloads chan reloadRequest
 
@@ -94,17 +103,23 @@ func New(cfg Config) (*Director, error) {
 	if cfg.CheckStateDir == "" {
 		cfg.CheckStateDir = check.DefaultStateDir
 	}
+	if cfg.DrainDir == "" {
+		cfg.DrainDir = drain.DefaultDir
+	}
 	return &Director{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		metrics: newMetrics(),
-		sp:      sp,
-		health:  map[string]map[checkKey]*health{},
-		present: map[ipvs.ServiceKey]map[netip.AddrPort]ipvs.Destination{},
-		allDown: map[ipvs.ServiceKey]bool{},
-		results: make(chan result, 64),
-		reloads: make(chan reloadRequest),
-		status:  status{lastResult: map[string]time.Time{}, intervals: map[string]time.Duration{}},
+		cfg:      cfg,
+		log:      cfg.Logger,
+		metrics:  newMetrics(),
+		sp:       sp,
+		health:   map[string]map[checkKey]*health{},
+		present:  map[ipvs.ServiceKey]map[netip.AddrPort]ipvs.Destination{},
+		allDown:  map[ipvs.ServiceKey]bool{},
+		drained:  map[string]*drain.Record{},
+		drainErr: map[string]string{},
+		weights:  &check.MemoryWeights{},
+		results:  make(chan result, 64),
+		reloads:  make(chan reloadRequest),
+		status:   status{lastResult: map[string]time.Time{}, intervals: map[string]time.Duration{}},
 	}, nil
 }
 
@@ -138,6 +153,7 @@ func (d *Director) Run(ctx context.Context) error {
 	}
 	first := d.firstRound(ctx, probers)
 	for name, r := range first {
+		d.noteDrain(r)
 		for _, c := range d.sp.backends[name].Checks {
 			h := d.healthOf(name, c.checkKey)
 			v := r.verdicts[c.checkKey]
@@ -150,6 +166,7 @@ func (d *Director) Run(ctx context.Context) error {
 				}
 			}
 			h.start(in, v.Healthy, c.Fall)
+			h.noteWeight(v)
 			d.record(r, c.checkKey, v)
 			d.log.Info("first check", "backend", name, "check", c.checkKey.String(), "healthy", v.Healthy, "in_table", in, "up", h.up, "reason", v.String())
 		}
@@ -281,7 +298,7 @@ func (d *Director) newProbers(sp *spec) ([]*prober, error) {
 		if err != nil {
 			return nil, fmt.Errorf("backend %s: %w", name, err)
 		}
-		ps = append(ps, &prober{b: b, src: src, stateDir: d.cfg.CheckStateDir, now: time.Now})
+		ps = append(ps, &prober{b: b, src: src, stateDir: d.cfg.CheckStateDir, drainDir: d.cfg.DrainDir, weights: d.weights, now: time.Now})
 	}
 	return ps, nil
 }
@@ -338,7 +355,9 @@ func (d *Director) healthOf(backend string, c checkKey) *health {
 	return h
 }
 
-// handle applies one round of one backend's verdicts.
+// handle applies one round of one backend's verdicts: transitions after
+// rise/fall, a drain or undrain at once, and load weight changes, each
+// service touched converging once.
 func (d *Director) handle(ctx context.Context, r result) {
 	b := d.sp.backends[r.backend]
 	if b == nil {
@@ -347,10 +366,23 @@ func (d *Director) handle(ctx context.Context, r result) {
 	d.mu.Lock()
 	d.status.lastResult[r.backend] = time.Now()
 	d.mu.Unlock()
+	touched := map[*serviceSpec]bool{}
+	if d.noteDrain(r) {
+		for _, c := range b.Checks {
+			for _, ss := range d.sp.users[r.backend][c.checkKey] {
+				touched[ss] = true
+			}
+		}
+	}
 	for _, c := range b.Checks {
 		v := r.verdicts[c.checkKey]
 		d.record(r, c.checkKey, v)
 		h := d.healthOf(r.backend, c.checkKey)
+		if h.noteWeight(v) {
+			for _, ss := range d.sp.users[r.backend][c.checkKey] {
+				touched[ss] = touched[ss] || ss.Load
+			}
+		}
 		if !h.observe(v.Healthy, c.Rise, c.Fall) {
 			continue
 		}
@@ -366,9 +398,40 @@ func (d *Director) handle(ctx context.Context, r result) {
 		}
 		for _, ss := range d.sp.users[r.backend][c.checkKey] {
 			d.metrics.transition(ss.Name, r.backend, state)
+			touched[ss] = true
+		}
+	}
+	for _, ss := range d.sp.services {
+		if touched[ss] {
 			d.converge(ctx, ss)
 		}
 	}
+}
+
+// noteDrain records the round's drain state of its backend, logs a change
+// and reports it. A record that cannot be read counts as not drained and
+// is warned about once per distinct error.
+func (d *Director) noteDrain(r result) bool {
+	if r.drainErr != nil {
+		if msg := r.drainErr.Error(); d.drainErr[r.backend] != msg {
+			d.drainErr[r.backend] = msg
+			d.log.Warn("drain record ignored; the backend counts as not drained", "backend", r.backend, "error", msg)
+		}
+	} else {
+		delete(d.drainErr, r.backend)
+	}
+	was := d.drained[r.backend]
+	switch {
+	case r.drained != nil && was == nil:
+		d.drained[r.backend] = r.drained
+		d.log.Info("backend drained: UDP destinations removed, TCP ones at weight 0", "backend", r.backend, "since", r.drained.Since.Format(time.RFC3339))
+		return true
+	case r.drained == nil && was != nil:
+		delete(d.drained, r.backend)
+		d.log.Info("backend undrained", "backend", r.backend)
+		return true
+	}
+	return false
 }
 
 // record updates the check metrics of one verdict.
@@ -381,12 +444,15 @@ func (d *Director) record(r result, c checkKey, v *check.Verdict) {
 }
 
 // want is the service's destinations under the current verdicts: the
-// healthy members at their weight; with on_failure = "quiesce", failed
-// members still in the table at weight 0. When no member is healthy and
-// all_down = "keep", the destinations in the table stay, at their
-// configured weight (a quiesced one is restored): a check can fail while
-// the input still receives (the API black-holed), and an empty syslog
-// service drops everything.
+// healthy members at their weight (with weights = "load", the last load
+// weight); with on_failure = "quiesce", failed members still in the table
+// at weight 0. A drained member is removed from a UDP service (a UDP
+// destination at weight 0 still gets its flows' datagrams) and kept at
+// weight 0 in a TCP one, so sessions finish. When no undrained member is
+// healthy and all_down = "keep", the undrained destinations in the table
+// stay, at their configured weight (a quiesced one is restored): a check
+// can fail while the input still receives (the API black-holed), and an
+// empty syslog service drops everything.
 func (d *Director) want(ss *serviceSpec) (map[netip.AddrPort]ipvs.Destination, bool) {
 	have := d.present[ss.Key]
 	out := map[netip.AddrPort]ipvs.Destination{}
@@ -394,29 +460,34 @@ func (d *Director) want(ss *serviceSpec) (map[netip.AddrPort]ipvs.Destination, b
 	for _, m := range ss.Members {
 		h := d.healthOf(m.Backend, m.Check)
 		k := m.Destination.Key()
+		dst := m.Destination
+		if ss.Load && h.weight > 0 {
+			dst.Weight = h.weight
+		}
+		_, in := have[k]
 		switch {
-		case h.up:
-			out[k] = m.Destination
-			healthy++
-		case ss.Quiesce:
-			if _, in := have[k]; in {
-				q := m.Destination
-				q.Weight = 0
-				out[k] = q
+		case d.drained[m.Backend] != nil:
+			if in && !ss.UDP && (h.up || ss.Quiesce) {
+				dst.Weight = 0
+				out[k] = dst
 			}
+		case h.up:
+			out[k] = dst
+			healthy++
+		case ss.Quiesce && in:
+			dst.Weight = 0
+			out[k] = dst
 		}
 	}
 	if healthy > 0 || len(ss.Members) == 0 {
 		return out, false
 	}
 	if ss.KeepAll {
-		kept := map[netip.AddrPort]ipvs.Destination{}
 		for _, m := range ss.Members {
-			if _, in := have[m.Destination.Key()]; in {
-				kept[m.Destination.Key()] = m.Destination
+			if _, in := have[m.Destination.Key()]; in && d.drained[m.Backend] == nil {
+				out[m.Destination.Key()] = m.Destination
 			}
 		}
-		return kept, true
 	}
 	return out, true
 }

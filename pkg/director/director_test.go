@@ -235,6 +235,7 @@ type rig struct {
 	cancel context.CancelFunc
 	done   chan error
 	logs   *syncBuffer
+	drains string // the drain dir
 }
 
 type syncBuffer struct {
@@ -255,7 +256,7 @@ func (s *syncBuffer) String() string {
 }
 
 func newRig(t *testing.T, inv *inventory.Inventory, table *fakeTable) *rig {
-	r := &rig{t: t, table: table, logs: &syncBuffer{},
+	r := &rig{t: t, table: table, logs: &syncBuffer{}, drains: t.TempDir(),
 		apis: map[string]*api{"10.0.0.11": newAPI(t), "10.0.0.12": newAPI(t)}}
 	if r.table == nil {
 		r.table = newFakeTable()
@@ -265,6 +266,7 @@ func newRig(t *testing.T, inv *inventory.Inventory, table *fakeTable) *rig {
 		Logger:        slog.New(slog.NewTextHandler(r.logs, nil)),
 		StatePath:     filepath.Join(t.TempDir(), "owned.json"),
 		CheckStateDir: t.TempDir(),
+		DrainDir:      r.drains,
 		NewSource:     r.source,
 	})
 	if err != nil {

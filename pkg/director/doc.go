@@ -8,13 +8,21 @@
 //     interval, on the narrowest endpoint that covers every input this
 //     director needs from it, and computes every input's verdict from that
 //     one body with pkg/check, the code behind hala check.
+//
 //   - Each backend × input has a rise/fall counter (health). A change of
 //     state becomes, for every service using that input, the one request
 //     that moves its destination (add, delete, or weight 0 to quiesce TCP).
+//
 //   - Every reconcile interval, and on reload, the whole desired table,
 //     with the verdicts applied, goes through reconcile's plan/apply path,
 //     exactly as hala ipvs apply does: drift is repaired, foreign services
 //     are never touched.
 //
-// It imports check, reconcile, ipvs, logstash and inventory, never cli.
+//   - Every round also reads the backend's drain record (pkg/drain): a
+//     drained backend leaves its UDP services and sits at weight 0 in TCP
+//     ones from that round on. With weights = "load" the verdicts carry
+//     load weights (pkg/check, state in memory), and a weight change is
+//     one update request.
+//
+// It imports check, reconcile, ipvs, logstash, drain and inventory, never cli.
 package director

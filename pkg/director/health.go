@@ -1,5 +1,7 @@
 package director
 
+import "github.com/hala-lb/hala/pkg/check"
+
 // health is one backend × input's rise/fall state.
 type health struct {
 	up bool
@@ -7,6 +9,9 @@ type health struct {
 	run int
 	// seen is set once a result has been observed.
 	seen bool
+	// weight is the last load weight of an input some weights = "load"
+	// service uses (0: none yet).
+	weight int
 }
 
 // observe records one check result and reports whether the state changed:
@@ -48,4 +53,14 @@ func (h *health) start(inTable, ok bool, fall int) {
 	if inTable {
 		h.observe(false, 1, fall)
 	}
+}
+
+// noteWeight keeps a healthy verdict's load weight and reports whether it
+// changed (a failing verdict has none: the last one stays).
+func (h *health) noteWeight(v *check.Verdict) bool {
+	if !v.Healthy || v.Weight < 1 || v.Weight == h.weight {
+		return false
+	}
+	h.weight = v.Weight
+	return true
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hala-lb/hala/pkg/check"
+	"github.com/hala-lb/hala/pkg/drain"
 	"github.com/hala-lb/hala/pkg/inventory"
 	"github.com/hala-lb/hala/pkg/logstash"
 )
@@ -20,6 +21,10 @@ type result struct {
 	start    time.Time
 	duration time.Duration
 	verdicts map[checkKey]*check.Verdict
+	// drained is the backend's drain record (nil: not drained); drainErr
+	// says why a record could not be read (then it counts as not drained).
+	drained  *drain.Record
+	drainErr error
 }
 
 // fetched is a check.Source that answers node stats from a response
@@ -44,6 +49,8 @@ type prober struct {
 	gen      uint64
 	src      check.Source
 	stateDir string
+	drainDir string
+	weights  check.WeightStore
 	now      func() time.Time
 }
 
@@ -55,11 +62,14 @@ func (p *prober) once(ctx context.Context) result {
 	stats, err := p.src.NodeStats(ctx, p.b.pipeline())
 	src := fetched{stats: stats, err: err, src: p.src}
 	r := result{backend: p.b.Name, gen: p.gen, start: start, verdicts: make(map[checkKey]*check.Verdict, len(p.b.Checks))}
+	// The record is read every round, so a drain acts within one interval.
+	r.drained, r.drainErr = drain.Lookup(p.drainDir, p.b.Address)
 	addr := net.JoinHostPort(p.b.Address.String(), strconv.Itoa(p.b.APIPort))
 	for _, c := range p.b.Checks {
 		r.verdicts[c.checkKey] = check.Run(ctx, src, check.Options{
 			Address: addr, Host: p.b.Address.String(), Input: c.Input, Pipeline: c.Pipeline,
 			Timeout: p.b.Timeout, StateDir: p.stateDir, Now: p.now,
+			DynamicWeight: c.Load, Weights: p.weights,
 		})
 	}
 	r.duration = p.now().Sub(start)

@@ -30,6 +30,9 @@ func (k checkKey) String() string {
 type checkSpec struct {
 	checkKey
 	Rise, Fall int
+	// Load: some service using the input has weights = "load", so its
+	// verdict carries a load weight.
+	Load bool
 }
 
 // backendSpec is one Logstash host this director checks.
@@ -72,6 +75,8 @@ type serviceSpec struct {
 	InputID   string
 	Quiesce   bool // on_failure = "quiesce": weight 0 instead of removal
 	KeepAll   bool // all_down = "keep"
+	Load      bool // weights = "load": destination weights follow the load
+	UDP       bool // a drained UDP destination is removed, a TCP one set to weight 0
 	Members   []member
 	Protocol  string
 	Interval  time.Duration
@@ -112,6 +117,7 @@ func newSpec(inv *inventory.Inventory, node string) (*spec, error) {
 		ss := &serviceSpec{
 			Name: s.Name, Key: e.Service.Key(), Service: e.Service, InputID: s.InputID,
 			Quiesce: s.OnFailure == inventory.OnFailureQuiesce, KeepAll: s.AllDown == inventory.AllDownKeep,
+			Load: s.Weights == inventory.WeightsLoad, UDP: s.Protocol == "udp",
 			Protocol: s.Protocol, Interval: s.Interval.Duration, Rise: s.Rise, Fall: s.Fall, OnFailure: s.OnFailure,
 		}
 		key := checkKey{Input: s.InputID, Pipeline: s.Pipeline}
@@ -134,6 +140,7 @@ func newSpec(inv *inventory.Inventory, node string) (*spec, error) {
 				checks[l.Name][key] = c
 			}
 			c.Rise, c.Fall = min(c.Rise, s.Rise), min(c.Fall, s.Fall)
+			c.Load = c.Load || s.Weights == inventory.WeightsLoad
 			sp.users[l.Name][key] = append(sp.users[l.Name][key], ss)
 			ss.Members = append(ss.Members, member{Backend: l.Name, Check: key, Destination: dests[l.Address]})
 		}

@@ -16,6 +16,8 @@ type finding struct {
 	key  string
 	msg  string
 	warn bool
+	// err is a sentinel the Problem unwraps to (ErrPlaceholder), or nil.
+	err error
 }
 
 // decoder turns the TOML library's generic tables into the typed

@@ -1,5 +1,7 @@
 package inventory
 
+import "net/netip"
+
 // Lookups used by render and reconcile. They assume a validated inventory
 // (Load/Parse return one), in which every name they are given exists.
 
@@ -108,4 +110,21 @@ func (inv *Inventory) VIPsOf(node string) []VIP {
 		}
 	}
 	return out
+}
+
+// Backend returns the [[logstash]] host whose name, or else address, is s.
+func (inv *Inventory) Backend(s string) (Logstash, bool) {
+	if l, ok := inv.LogstashHost(s); ok {
+		return l, true
+	}
+	addr, err := netip.ParseAddr(s)
+	if err != nil {
+		return Logstash{}, false
+	}
+	for _, l := range inv.Logstash {
+		if l.Address == addr.Unmap() {
+			return l, true
+		}
+	}
+	return Logstash{}, false
 }

@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -24,7 +25,18 @@ type Problem struct {
 	// Context holds extra lines shown after the message (for TOML syntax
 	// errors: the offending source lines and a caret).
 	Context string
+	// Err is a sentinel callers can test with errors.Is (ErrPlaceholder),
+	// or nil.
+	Err error
 }
+
+// ErrPlaceholder marks a value that hala import wrote because the
+// keepalived.conf it read did not say (a director's address under
+// multicast VRRP): the operator must fill it in.
+var ErrPlaceholder = errors.New("placeholder value")
+
+// Unwrap returns the problem's sentinel, if any.
+func (p *Problem) Unwrap() error { return p.Err }
 
 // Error formats the problem as "file:line:col: key.path: message".
 func (p *Problem) Error() string { return p.String() }

@@ -115,7 +115,7 @@ func sortProblems(ps []Problem) {
 // locate gives a finding its file, position and display path.
 func (inv *Inventory) locate(f finding) Problem {
 	p := inv.pos.lookup(f.key)
-	return Problem{File: inv.File, Line: p.Line, Col: p.Col, Key: f.key, Path: inv.show(f.key), Message: f.msg}
+	return Problem{File: inv.File, Line: p.Line, Col: p.Col, Key: f.key, Path: inv.show(f.key), Message: f.msg, Err: f.err}
 }
 
 // show adds the element's name to a key path's array index:
@@ -420,6 +420,10 @@ func (c *checker) host(seen *hostSet, i int, name string, addr netip.Addr) bool 
 	case !addr.IsValid():
 		c.errorf(key+".address", "required: %s", seen.addrWhat)
 		return false
+	case addr.IsUnspecified() && seen.table == "director":
+		c.findings = append(c.findings, finding{key: key + ".address", err: ErrPlaceholder,
+			msg: fmt.Sprintf("%s is a placeholder, not a host address: set the director's own address", addr)})
+		return false
 	case addr.IsUnspecified() || addr.IsMulticast():
 		c.errorf(key+".address", "%s is not a host address", addr)
 		return false
@@ -592,7 +596,7 @@ func (c *checker) vipAddress(key string, i int, v VIP, addrs map[netip.Addr]int,
 		masked := v.Address.Masked()
 		var outside []string
 		for _, d := range c.inv.Directors {
-			if d.Address.IsValid() && !masked.Contains(d.Address) {
+			if d.Address.IsValid() && !d.Address.IsUnspecified() && !masked.Contains(d.Address) {
 				outside = append(outside, fmt.Sprintf("%s (%s)", quote(d.Name), d.Address))
 			}
 		}

@@ -233,6 +233,16 @@ var errFallback = errors.New("endpoint not available")
 // falls back to /_node/stats/pipeline and then /_node/stats. On 6.0+ the
 // common case is one request.
 func (c *Client) NodeStats(ctx context.Context, pipeline string) (*NodeStats, error) {
+	return c.nodeStats(ctx, pipeline, ParseNodeStats)
+}
+
+// NodeStatsPlugins is NodeStats parsed by ParseNodeStatsPlugins: with every
+// pipeline's filters, outputs, settings and queues (hala diagnose).
+func (c *Client) NodeStatsPlugins(ctx context.Context, pipeline string) (*NodeStats, error) {
+	return c.nodeStats(ctx, pipeline, ParseNodeStatsPlugins)
+}
+
+func (c *Client) nodeStats(ctx context.Context, pipeline string, parse func(io.Reader, int64) (*NodeStats, error)) (*NodeStats, error) {
 	first := "/_node/stats/pipelines"
 	if pipeline != "" {
 		first += "/" + url.PathEscape(pipeline)
@@ -241,7 +251,7 @@ func (c *Client) NodeStats(ctx context.Context, pipeline string) (*NodeStats, er
 	for _, path := range []string{first, "/_node/stats/pipeline", "/_node/stats"} {
 		var stats *NodeStats
 		err := c.get(ctx, path, func(body io.Reader) error {
-			s, err := ParseNodeStats(body, c.maxBody)
+			s, err := parse(body, c.maxBody)
 			stats = s
 			if errors.Is(err, ErrNotNodeStats) && path != "/_node/stats" && !isSyntax(err) {
 				// Valid JSON without pipelines: a 6.0+ node answering

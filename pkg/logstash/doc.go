@@ -10,7 +10,9 @@
 // Bodies are parsed by streaming (a validating JSON reader over a 32 KiB
 // buffer): only the fields hala uses are kept, so memory does not grow
 // with the size of the body, and a body over the limit (DefaultMaxBody) is
-// an error rather than an out-of-memory kill.
+// an error rather than an out-of-memory kill. ParseNodeStats (hala check)
+// keeps inputs, events and flow; ParseNodeStatsPlugins (hala diagnose) also
+// keeps filters, outputs, settings and queue sizes.
 //
 // A Client call is bounded by its context as a whole: dial, TLS handshake,
 // response headers and body share one deadline, so a black-holed or

@@ -20,6 +20,15 @@ func FuzzParseNodeStats(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		got, err := ParseNodeStats(bytes.NewReader(data), 1<<20)
+		// diagnose's parse reads more of the body but must accept and
+		// reject exactly the same bodies, with the same pipelines and inputs.
+		full, ferr := ParseNodeStatsPlugins(bytes.NewReader(data), 1<<20)
+		if (err == nil) != (ferr == nil) {
+			t.Fatalf("ParseNodeStats error %v, ParseNodeStatsPlugins error %v", err, ferr)
+		}
+		if err == nil && len(full.Pipelines) != len(got.Pipelines) {
+			t.Fatalf("ParseNodeStatsPlugins finds %d pipelines, ParseNodeStats %d", len(full.Pipelines), len(got.Pipelines))
+		}
 		ref, isStats := reference(data)
 		valid := json.Valid(data)
 		switch {

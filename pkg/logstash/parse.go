@@ -24,8 +24,21 @@ var ErrBodyTooLarge = errors.New("response body too large")
 // Malformed JSON and JSON without pipelines give ErrNotNodeStats; errors from
 // r (such as a timeout) are returned as they are.
 func ParseNodeStats(r io.Reader, maxBody int64) (*NodeStats, error) {
+	return parseBody(r, maxBody, false)
+}
+
+// ParseNodeStatsPlugins is ParseNodeStats that also keeps what hala
+// diagnose needs: every pipeline's filters and outputs with their events
+// and flow, its settings (workers, batch size), queue sizes, dead letter
+// queue and last reload error. hala check uses ParseNodeStats, which skips
+// all of that.
+func ParseNodeStatsPlugins(r io.Reader, maxBody int64) (*NodeStats, error) {
+	return parseBody(r, maxBody, true)
+}
+
+func parseBody(r io.Reader, maxBody int64, plugins bool) (*NodeStats, error) {
 	l := newLexer(r, maxBody)
-	s, err := parseNodeStats(l)
+	s, err := parseNodeStats(l, plugins)
 	if err == nil {
 		err = l.atEnd()
 	}
@@ -59,7 +72,7 @@ func FormatBytes(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-func parseNodeStats(l *lexer) (*NodeStats, error) {
+func parseNodeStats(l *lexer, full bool) (*NodeStats, error) {
 	c, err := l.peek()
 	if err != nil {
 		return nil, err
@@ -102,7 +115,7 @@ func parseNodeStats(l *lexer) (*NodeStats, error) {
 			s.Pipelines = s.Pipelines[:0]
 			ok, err := l.objectFields(func(k []byte) error {
 				id := string(k)
-				p, isObj, err := parsePipeline(l, id)
+				p, isObj, err := parsePipeline(l, id, full)
 				if err != nil {
 					return err
 				}
@@ -126,9 +139,12 @@ func parseNodeStats(l *lexer) (*NodeStats, error) {
 		case "pipeline":
 			// 5.x: the pipeline's stats. 6.0+: settings (workers, batch_size).
 			single = nil
-			p, isObj, err := parsePipeline(l, "")
+			p, isObj, err := parsePipeline(l, "", full)
 			if err != nil {
 				return err
+			}
+			if isObj && !p.statsShaped {
+				s.Settings = p.Settings // 6.0+: the node's pipeline defaults
 			}
 			if isObj && p.statsShaped {
 				if p.ID == "" {
@@ -165,9 +181,14 @@ func parseNodeStats(l *lexer) (*NodeStats, error) {
 
 // parsePipeline reads one pipeline object. isObj is false (and the value
 // skipped) when it is not an object.
-func parsePipeline(l *lexer, id string) (p Pipeline, isObj bool, err error) {
+func parsePipeline(l *lexer, id string, full bool) (p Pipeline, isObj bool, err error) {
 	p.ID = id
 	isObj, err = l.objectFields(func(k []byte) error {
+		if full {
+			if done, err := parsePipelineDetail(l, &p, k); done {
+				return err
+			}
+		}
 		switch string(k) {
 		case "id":
 			if id == "" { // 5.x: .pipeline.id
@@ -184,6 +205,16 @@ func parsePipeline(l *lexer, id string) (p Pipeline, isObj bool, err error) {
 			p.statsShaped = true
 			p.Inputs = nil
 			_, err := l.objectFields(func(k []byte) error {
+				if full && (string(k) == "filters" || string(k) == "outputs") {
+					filters := string(k) == "filters" // k is reused by the parse
+					list, err := parsePlugins(l)
+					if filters {
+						p.Filters = list
+					} else {
+						p.Outputs = list
+					}
+					return err
+				}
 				if string(k) != "inputs" {
 					return l.skip()
 				}
@@ -292,8 +323,11 @@ func parseEvents(l *lexer) (*Events, error) {
 		default:
 			return l.skip()
 		}
-		v, _, err := l.int64Value()
+		v, ok, err := l.int64Value()
 		*dst = v
+		if dst == &ev.QueuePushDurationMillis {
+			ev.QueuePushReported = ok
+		}
 		return err
 	})
 	if err != nil || !ok {
@@ -332,4 +366,151 @@ func parseFlow(l *lexer) (Flow, error) {
 		return nil
 	})
 	return f, err
+}
+
+// parsePipelineDetail reads the pipeline fields only ParseNodeStatsPlugins
+// keeps. done is false for keys it leaves to parsePipeline.
+func parsePipelineDetail(l *lexer, p *Pipeline, k []byte) (done bool, err error) {
+	switch string(k) {
+	case "workers", "batch_size", "batch_delay":
+		// The 6.0+ top-level .pipeline object: the node's settings.
+		return true, parseSetting(l, &p.Settings, string(k))
+	case "pipeline": // 8.17.1+: this pipeline's settings
+		_, err := l.objectFields(func(k []byte) error { return parseSetting(l, &p.Settings, string(k)) })
+		return true, err
+	case "queue":
+		p.Queue = Queue{}
+		_, err := l.objectFields(func(k []byte) error { return parseQueueField(l, &p.Queue, k) })
+		return true, err
+	case "reloads":
+		p.Reloads = Reloads{}
+		_, err := l.objectFields(func(k []byte) error {
+			switch string(k) {
+			case "successes":
+				v, _, err := l.int64Value()
+				p.Reloads.Successes = v
+				return err
+			case "failures":
+				v, _, err := l.int64Value()
+				p.Reloads.Failures = v
+				return err
+			case "last_error":
+				// {"message": ..., "backtrace": [...]}, or null.
+				_, err := l.objectFields(func(k []byte) error {
+					if string(k) != "message" {
+						return l.skip()
+					}
+					v, _, err := l.stringValue()
+					p.Reloads.LastError = v
+					return err
+				})
+				return err
+			}
+			return l.skip()
+		})
+		return true, err
+	case "dead_letter_queue":
+		dlq := &DeadLetterQueue{}
+		ok, err := l.objectFields(func(k []byte) error {
+			switch string(k) {
+			case "queue_size_in_bytes":
+				v, _, err := l.int64Value()
+				dlq.SizeBytes = v
+				return err
+			case "max_queue_size_in_bytes":
+				v, _, err := l.int64Value()
+				dlq.MaxSizeBytes = v
+				return err
+			case "dropped_events":
+				v, _, err := l.int64Value()
+				dlq.DroppedEvents = v
+				return err
+			}
+			return l.skip()
+		})
+		if ok {
+			p.DeadLetterQueue = dlq
+		}
+		return true, err
+	}
+	return false, nil
+}
+
+func parseSetting(l *lexer, s *Settings, k string) error {
+	var dst *int64
+	switch k {
+	case "workers":
+		dst = &s.Workers
+	case "batch_size":
+		dst = &s.BatchSize
+	case "batch_delay":
+		dst = &s.BatchDelayMillis
+	default:
+		return l.skip()
+	}
+	v, _, err := l.int64Value()
+	*dst = v
+	return err
+}
+
+// parseQueueField reads one key of a queue object: 5.x and 6.x keep the
+// sizes under "capacity", 7.x and later also at the top.
+func parseQueueField(l *lexer, q *Queue, k []byte) error {
+	var dst *int64
+	switch string(k) {
+	case "type":
+		v, _, err := l.stringValue()
+		q.Type = v
+		return err
+	case "capacity":
+		_, err := l.objectFields(func(k []byte) error { return parseQueueField(l, q, k) })
+		return err
+	case "events_count", "events":
+		dst = &q.EventsCount
+	case "queue_size_in_bytes":
+		dst = &q.SizeBytes
+	case "max_queue_size_in_bytes":
+		dst = &q.MaxSizeBytes
+	default:
+		return l.skip()
+	}
+	v, ok, err := l.int64Value()
+	if ok {
+		*dst = v
+	}
+	return err
+}
+
+// parsePlugins reads a filters or outputs array.
+func parsePlugins(l *lexer) ([]Plugin, error) {
+	var list []Plugin
+	_, err := l.arrayElems(func() error {
+		var pl Plugin
+		isObj, err := l.objectFields(func(k []byte) error {
+			switch string(k) {
+			case "id":
+				v, _, err := l.stringValue()
+				pl.ID = v
+				return err
+			case "name":
+				v, _, err := l.stringValue()
+				pl.Name = v
+				return err
+			case "events":
+				ev, err := parseEvents(l)
+				pl.Events = ev
+				return err
+			case "flow":
+				f, err := parseFlow(l)
+				pl.Flow = f
+				return err
+			}
+			return l.skip()
+		})
+		if err == nil && isObj {
+			list = append(list, pl)
+		}
+		return err
+	})
+	return list, err
 }

@@ -38,6 +38,9 @@ type NodeStats struct {
 	// Status is the node's status ("green"...; hard-coded before 8.16, absent on 5.x).
 	Status string
 	Layout Layout
+	// Settings are the node's pipeline defaults (6.0+ top-level .pipeline;
+	// ParseNodeStatsPlugins only).
+	Settings Settings
 	// Pipelines in body order.
 	Pipelines []Pipeline
 }
@@ -103,6 +106,15 @@ type Pipeline struct {
 	Queue Queue
 	// Reloads counts configuration reloads.
 	Reloads Reloads
+	// Filters and Outputs are .plugins.filters[] and .plugins.outputs[] in
+	// body order (ParseNodeStatsPlugins only).
+	Filters []Plugin
+	Outputs []Plugin
+	// Settings are the pipeline's own workers and batch size (8.17.1+;
+	// ParseNodeStatsPlugins only).
+	Settings Settings
+	// DeadLetterQueue is nil when the body has none (ParseNodeStatsPlugins only).
+	DeadLetterQueue *DeadLetterQueue
 	// EphemeralID changes every time the pipeline restarts (7.x+).
 	EphemeralID string
 	Hash        string
@@ -139,6 +151,9 @@ type Events struct {
 	Out                     int64
 	DurationMillis          int64
 	QueuePushDurationMillis int64
+	// QueuePushReported is false when the body has no
+	// queue_push_duration_in_millis (5.3 and earlier, start-up bodies).
+	QueuePushReported bool
 }
 
 // Input is one input plugin's entry in .plugins.inputs[].
@@ -183,10 +198,44 @@ type Queue struct {
 	// Type is "memory" or "persisted" ("" when absent).
 	Type        string
 	EventsCount int64
+	// SizeBytes and MaxSizeBytes are the persisted queue's size on disk and
+	// its limit, queue.max_bytes (ParseNodeStatsPlugins only).
+	SizeBytes    int64
+	MaxSizeBytes int64
+}
+
+// Plugin is one filter or output in .plugins.filters[] or .plugins.outputs[].
+type Plugin struct {
+	// ID is the plugin's id (set with id => "...", else generated).
+	ID string
+	// Name is the plugin type (date, elasticsearch, ...).
+	Name string
+	// Events is nil until the plugin has seen events.
+	Events *Events
+	// Flow holds the plugin's flow metrics (8.7+: worker_utilization,
+	// worker_millis_per_event).
+	Flow Flow
+}
+
+// Settings are a pipeline's pipeline.workers, pipeline.batch.size and
+// pipeline.batch.delay; zero when not reported.
+type Settings struct {
+	Workers          int64
+	BatchSize        int64
+	BatchDelayMillis int64
+}
+
+// DeadLetterQueue is a pipeline's dead letter queue.
+type DeadLetterQueue struct {
+	SizeBytes     int64
+	MaxSizeBytes  int64
+	DroppedEvents int64
 }
 
 // Reloads counts configuration reloads of a pipeline.
 type Reloads struct {
 	Successes int64
 	Failures  int64
+	// LastError is the last failed reload's message (ParseNodeStatsPlugins only).
+	LastError string
 }

@@ -10,7 +10,10 @@
 // safely is an error, never a silently broken file.
 //
 // Write replaces files atomically (temporary file and rename) and only when
-// their bytes or mode changed.
+// their bytes or mode changed. Sync does the same and records the files in
+// the output directory's manifest, the only list --prune deletes from: a
+// listed file no longer rendered is stale; anything unlisted is never
+// touched.
 //
 // render imports inventory and templates only; it never reads the kernel.
 package render

@@ -107,14 +107,19 @@ func (fw *firewalld) cmd(dir, name string, args ...string) *exec.Cmd {
 	c.Env = append(os.Environ(),
 		"PATH="+fw.shimDir+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"FIREWALLD_TEST_DIR="+dir,
-		"HALA_FIREWALLD_STATE="+stateFile(dir),
+		"HALA_FIREWALLD_STATE_DIR="+stateDir(dir),
 		"LC_ALL=C")
 	return c
 }
 
-// stateFile is where a rendered firewalld.sh run on configuration dir
+// stateDir is where a rendered firewalld.sh run on configuration dir
 // records the rules it added (instead of /var/lib/hala).
-func stateFile(dir string) string { return filepath.Join(dir, "hala-firewalld.rules") }
+func stateDir(dir string) string { return filepath.Join(dir, "hala-state") }
+
+// stateFile is the record of the rules added in zone.
+func stateFile(dir, zone string) string {
+	return filepath.Join(stateDir(dir), "firewalld-"+zone+".rules")
+}
 
 // shim is the path of the firewall-cmd shim (exec.Command resolves a bare
 // name with the test's own PATH, not the one given to the command).
@@ -500,6 +505,7 @@ func nodeScript(t *testing.T, inv *inventory.Inventory, host string) []byte {
 // it did not add: an unrelated one added by hand, and a hand-added copy of
 // one of its own rules that was there before hala's first run.
 func TestIntegrationFirewalldScriptConverges(t *testing.T) {
+	t.Parallel()
 	fw := requireFirewalld(t)
 	inv, err := inventory.Load("../../examples/two-node.toml")
 	if err != nil {
@@ -553,7 +559,7 @@ func TestIntegrationFirewalldScriptConverges(t *testing.T) {
 	}
 	// The wanted rules stay, and so do both rules hala did not add.
 	fw.expectStored(t, dir, zone, append(slices.Clone(after), handOwn, handSame))
-	state, err := os.ReadFile(stateFile(dir))
+	state, err := os.ReadFile(stateFile(dir, zone))
 	if err != nil {
 		t.Fatalf("no state file: %v", err)
 	}
@@ -567,4 +573,69 @@ func TestIntegrationFirewalldScriptConverges(t *testing.T) {
 		t.Fatalf("third run: %v\n%s", err, strings.Join(got, "\n"))
 	}
 	expectLines(t, "third run", got, "present:", after)
+}
+
+// TestIntegrationFirewalldZoneChange follows an operator who moves the
+// cluster from zone public to zone internal: the script rendered for the
+// new zone adds its rules there and removes from public exactly the rules
+// it had added there, leaving public's hand-added rules (including a copy
+// of one of its own that predates it), and deletes public's record.
+func TestIntegrationFirewalldZoneChange(t *testing.T) {
+	t.Parallel()
+	fw := requireFirewalld(t)
+	inv, err := inventory.Load("../../examples/two-node.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const zoneA, zoneB = "public", "internal"
+	if inv.Firewall.Zone != zoneA {
+		t.Fatalf("two-node.toml uses zone %q, want %q", inv.Firewall.Zone, zoneA)
+	}
+	inB := *inv
+	inB.Firewall.Zone = zoneB
+	scriptA, scriptB := nodeScript(t, inv, "stash1"), nodeScript(t, &inB, "stash1")
+	rules := scriptRules(t, scriptA)
+	if len(rules) < 2 {
+		t.Fatalf("stash1 adds %d rules, want at least 2", len(rules))
+	}
+
+	dir := fw.configDir(t)
+	handOwn := `rule family="ipv4" source address="203.0.113.7/32" port port="22" protocol="tcp" accept`
+	handSame := rules[0]
+	fw.offlineCmd(t, dir, "--zone="+zoneA, "--add-rich-rule="+handOwn, "--add-rich-rule="+handSame)
+
+	// Every firewall-offline-cmd call takes seconds under the VM's
+	// emulated CPU: the zone-A run's own result is left to the tests above.
+	got, err := fw.runScript(t, dir, scriptA)
+	if err != nil {
+		t.Fatalf("run in zone %s: %v\n%s", zoneA, err, strings.Join(got, "\n"))
+	}
+
+	got, err = fw.runScript(t, dir, scriptB)
+	if err != nil {
+		t.Fatalf("run in zone %s: %v\n%s", zoneB, err, strings.Join(got, "\n"))
+	}
+	var removed []string
+	for _, line := range got {
+		if r, ok := strings.CutPrefix(line, "removed from zone "+zoneA+": "); ok {
+			removed = append(removed, r)
+		}
+	}
+	if want := rules[1:]; !slices.Equal(removed, want) {
+		t.Errorf("removed from %s:\n%s\nwant (the rules hala added there):\n%s\noutput:\n%s",
+			zoneA, strings.Join(removed, "\n"), strings.Join(want, "\n"), strings.Join(got, "\n"))
+	}
+	fw.expectStored(t, dir, zoneA, []string{handOwn, handSame})
+	fw.expectStored(t, dir, zoneB, rules)
+	// With zone A's record gone, the next run leaves zone A alone.
+	if _, err := os.Stat(stateFile(dir, zoneA)); !os.IsNotExist(err) {
+		t.Errorf("the record of zone %s is still there: %v", zoneA, err)
+	}
+	state, err := os.ReadFile(stateFile(dir, zoneB))
+	if err != nil {
+		t.Fatalf("no record for zone %s: %v", zoneB, err)
+	}
+	if recorded := strings.Split(strings.TrimRight(string(state), "\n"), "\n"); !slices.Equal(slices.Sorted(slices.Values(recorded)), slices.Sorted(slices.Values(rules))) {
+		t.Errorf("zone %s record:\n%s\nwant:\n%s", zoneB, state, strings.Join(rules, "\n"))
+	}
 }

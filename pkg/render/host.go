@@ -3,6 +3,7 @@ package render
 import (
 	"strings"
 
+	"github.com/hala-lb/hala/pkg/drain"
 	"github.com/hala-lb/hala/pkg/inventory"
 )
 
@@ -27,7 +28,9 @@ type setupData struct {
 	ScriptUser string
 	HalaPath   string
 	// StateDir is hala check's state directory, when a check keeps state.
-	StateDir  string
+	StateDir string
+	// DrainDir is where hala drain keeps its records (directors).
+	DrainDir  string
 	Tunnel    bool
 	LocalVIPs []localVIP
 	// Unit is the file name of the systemd unit that restores LocalVIPs at boot.
@@ -144,6 +147,9 @@ func (r *renderer) setup(h host, local []localVIP) ([]byte, error) {
 		HalaPath:   r.inv.Cluster.HalaPath,
 		LocalVIPs:  local,
 		Unit:       LocalVIPsUnitPath,
+	}
+	if h.director != nil {
+		data.DrainDir = drain.DefaultDir
 	}
 	if h.director != nil && needsState(r.inv) {
 		data.StateDir = stateDir

@@ -273,10 +273,11 @@ func miscPath(c inventory.Cluster, s inventory.Service, l inventory.Logstash) (s
 // state by default (check.DefaultStateDir; a test keeps them equal).
 const stateDir = "/run/hala"
 
-// needsState reports whether some service's check keeps state.
+// needsState reports whether some service's check keeps state (load
+// weights keep the last weight and, before flow metrics, event counters).
 func needsState(inv *inventory.Inventory) bool {
 	for _, s := range inv.Services {
-		if s.MaxIdle.Duration > 0 || s.RequireRunning {
+		if s.MaxIdle.Duration > 0 || s.RequireRunning || s.Weights == inventory.WeightsLoad {
 			return true
 		}
 	}

@@ -280,6 +280,16 @@ func (r *renderer) host(h host) ([]File, error) {
 
 type directorUnitData struct {
 	Cluster, Director, HalaPath, Inventory string
+	// Generic is the packaged unit: no cluster or director of its own.
+	Generic bool
+}
+
+// PackagedDirectorUnit renders the hala-director.service that the .deb and
+// .rpm install: the rendered unit's template, reading DirectorInventory
+// and taking this director's flags (--node NAME) from
+// /etc/default/hala-director, so one unit serves every director.
+func PackagedDirectorUnit(halaPath string) ([]byte, error) {
+	return execute("hala-director.service.tmpl", directorUnitData{HalaPath: halaPath, Inventory: DirectorInventory, Generic: true}, 2048)
 }
 
 func execute(name string, data any, size int) ([]byte, error) {

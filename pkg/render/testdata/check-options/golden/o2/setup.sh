@@ -14,8 +14,8 @@ if ! id -u "$script_user" >/dev/null 2>&1; then
 	echo "setup: created user $script_user"
 fi
 
-# hala check keeps --max-idle and --require-running state here; /run is
-# emptied at boot, so systemd-tmpfiles recreates it for the script user.
+# hala check keeps --max-idle, --require-running and load weight state here;
+# /run is emptied at boot, so systemd-tmpfiles recreates it for the script user.
 state_dir='/run/hala'
 tmpfiles="d $state_dir 0700 $script_user - -"
 if [ "$(cat /etc/tmpfiles.d/hala.conf 2>/dev/null)" != "$tmpfiles" ]; then
@@ -27,6 +27,10 @@ if command -v systemd-tmpfiles >/dev/null 2>&1; then
 else
 	install -d -m 0700 -o "$script_user" "$state_dir"
 fi
+
+# hala drain's records: written by root only, read by hala check (the
+# script user) and hala director; kept across reboots.
+install -d -m 0755 -o root -g root '/var/lib/hala/drain'
 
 # keepalived silently drops a check whose program, or any directory above it,
 # is not owned by root or is writable by group or others.

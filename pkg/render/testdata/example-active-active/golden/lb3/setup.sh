@@ -14,6 +14,10 @@ if ! id -u "$script_user" >/dev/null 2>&1; then
 	echo "setup: created user $script_user"
 fi
 
+# hala drain's records: written by root only, read by hala check (the
+# script user) and hala director; kept across reboots.
+install -d -m 0755 -o root -g root '/var/lib/hala/drain'
+
 # keepalived silently drops a check whose program, or any directory above it,
 # is not owned by root or is writable by group or others.
 hala='/usr/local/bin/hala'

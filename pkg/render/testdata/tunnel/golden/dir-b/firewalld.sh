@@ -4,11 +4,17 @@
 # Run as root on dir-b: sh firewalld.sh
 # Idempotent: a rule is added only when --query-rich-rule does not find it.
 # Converges: the rules this script added are recorded in $state; a recorded
-# rule the inventory no longer wants is removed. Rules hala did not add
-# (present before, or added by hand) are never touched.
+# rule the inventory no longer wants is removed, and so are the rules
+# recorded for a zone it used before (firewall.zone changed). Rules hala
+# did not add (present before, or added by hand) are never touched.
 set -eu
 zone='public'
-state=${HALA_FIREWALLD_STATE:-/var/lib/hala/firewalld-$zone.rules}
+if [ -n "${HALA_FIREWALLD_STATE:-}" ]; then
+	echo "firewalld.sh: HALA_FIREWALLD_STATE is no longer read: set HALA_FIREWALLD_STATE_DIR (records are DIR/firewalld-<zone>.rules)" >&2
+	exit 1
+fi
+statedir=${HALA_FIREWALLD_STATE_DIR:-/var/lib/hala}
+state=$statedir/firewalld-$zone.rules
 
 tmp=$(mktemp -d)
 # managed: the rules hala added and still manages; saved to $state on any
@@ -56,6 +62,28 @@ prune() {
 	done <"$tmp/stale"
 }
 
+# leave_old_zones removes the rules recorded for other zones (zones this
+# host used before) from those zones, then their records. A record is
+# deleted only once all its rules are gone, so a failed run retries.
+leave_old_zones() {
+	for old in "$statedir"/firewalld-*.rules; do
+		[ -f "$old" ] && [ "$old" != "$state" ] || continue
+		oldzone=${old#"$statedir"/firewalld-}
+		oldzone=${oldzone%.rules}
+		case $oldzone in
+		'' | *[!A-Za-z0-9_-]*) continue ;; # not a record of ours
+		esac
+		while IFS= read -r rule; do
+			[ -n "$rule" ] || continue
+			if firewall-cmd --permanent --zone="$oldzone" --query-rich-rule="$rule" >/dev/null 2>&1; then
+				firewall-cmd --permanent --zone="$oldzone" --remove-rich-rule="$rule" >/dev/null
+				echo "removed from zone $oldzone: $rule"
+			fi
+		done <"$old"
+		rm -f "$old"
+	done
+}
+
 # VRRP (IP protocol 112) from the other directors only; if it were blocked, every director would become MASTER.
 add 'rule family="ipv4" source address="172.16.0.1/32" protocol value="vrrp" accept'
 
@@ -63,4 +91,5 @@ add 'rule family="ipv4" source address="172.16.0.1/32" protocol value="vrrp" acc
 add 'rule family="ipv4" source address="172.20.0.0/14" destination address="172.16.0.50/32" port port="514" protocol="udp" accept'
 
 prune
+leave_old_zones
 firewall-cmd --reload

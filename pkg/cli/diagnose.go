@@ -1,0 +1,135 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hala-lb/hala/pkg/check"
+	"github.com/hala-lb/hala/pkg/diagnose"
+	"github.com/hala-lb/hala/pkg/logstash"
+)
+
+type diagnoseFlags struct {
+	port     int
+	pipeline string
+	interval time.Duration
+	timeout  time.Duration
+	output   string
+	scheme   string
+	caFile   string
+	insecure bool
+	authFile string
+	maxBody  int64
+}
+
+func newDiagnoseCommand(streams IOStreams) *cobra.Command {
+	f := &diagnoseFlags{}
+	cmd := &cobra.Command{
+		Use:   "diagnose <ip> [--port N] [--pipeline NAME] [--interval 10s] [-o json]",
+		Short: "Find the bottleneck of a Logstash pipeline from its node stats",
+		Long: `Reads the node stats of the Logstash at <ip> (any version from 5.x) and, per
+pipeline, reports events in, filtered and out, the share of time the inputs
+waited for a free worker (queue_push_duration_in_millis over
+duration_in_millis), each filter's and output's share of worker time,
+ranked, the flow metrics the version has, pipeline.workers and batch size,
+the queues and reload failures. It ends with a verdict naming the plugin
+that holds the pipeline back and the settings that apply, or "no
+bottleneck".
+
+Load at or above 95% is degraded and above 99.999% blocked, as in
+Logstash's own health report. The load is the pipeline's worker_utilization
+(8.13+), else the utilization over --interval when the node reports its
+workers, else worker_concurrency over the workers, else the inputs' share
+of time waiting.
+
+Without --interval the figures are lifetime totals since the pipeline
+started; with it, hala takes two samples that far apart and works on what
+changed between them.
+
+Exit status: 0 no bottleneck, 3 bottleneck found, 1 error.`,
+		Example: `  hala diagnose 192.168.1.210
+  hala diagnose 192.168.1.210 --pipeline main --interval 10s
+  hala diagnose 192.168.1.210 -o json | jq '.pipelines[].verdict'`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.authFile == "" {
+				f.authFile = os.Getenv(logstash.AuthFileEnv)
+			}
+			return runDiagnose(cmd.Context(), streams, f, args[0])
+		},
+	}
+	fl := cmd.Flags()
+	fl.SortFlags = false
+	fl.IntVar(&f.port, "port", logstash.DefaultPort, "monitoring API `PORT`")
+	fl.StringVar(&f.pipeline, "pipeline", "", "diagnose only this pipeline `ID` (default: every pipeline)")
+	fl.DurationVar(&f.interval, "interval", 0, "take two samples `DURATION` apart and report rates (default: lifetime totals)")
+	fl.DurationVar(&f.timeout, "timeout", 5*time.Second, "bound on each request to the API (`DURATION`)")
+	fl.StringVarP(&f.output, "output", "o", "text", "output `FORMAT`: text or json")
+	fl.StringVar(&f.scheme, "scheme", "http", "API `SCHEME`: http or https")
+	fl.StringVar(&f.caFile, "ca", "", "PEM CA bundle `FILE` that verifies the API's certificate (https)")
+	fl.BoolVar(&f.insecure, "insecure", false, "do not verify the API's TLS certificate")
+	fl.StringVar(&f.authFile, "auth-file", "", "`FILE` holding \"user:password\" for basic auth, mode 0600 (or $"+logstash.AuthFileEnv+")")
+	fl.Int64Var(&f.maxBody, "max-body", logstash.DefaultMaxBody, "largest response body accepted, in `BYTES`")
+	return cmd
+}
+
+func runDiagnose(ctx context.Context, streams IOStreams, f *diagnoseFlags, host string) error {
+	if f.output != "text" && f.output != "json" {
+		return withHint(fmt.Errorf("unknown output format %q", f.output), "use -o text or -o json")
+	}
+	if f.timeout <= 0 {
+		return fmt.Errorf("--timeout %s: must be positive", f.timeout)
+	}
+	if f.interval < 0 {
+		return fmt.Errorf("--interval %s: must not be negative", f.interval)
+	}
+	cfg := logstash.Config{Host: host, Port: f.port, Scheme: f.scheme, CAFile: f.caFile, Insecure: f.insecure, MaxBody: f.maxBody}
+	if f.authFile != "" {
+		creds, err := logstash.ReadAuthFile(f.authFile)
+		if err != nil {
+			return err
+		}
+		cfg.Credentials = creds
+	}
+	client, err := logstash.New(cfg)
+	if err != nil {
+		return err
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	addr := addrOf(host, f.port)
+	samples, err := diagnose.Sample(ctx, client, f.pipeline, f.interval, f.timeout)
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("diagnose %s: interrupted", addr)
+		}
+		return fmt.Errorf("diagnose %s: %s", addr, check.Describe(context.TODO(), err, f.timeout))
+	}
+	rep, err := diagnose.Analyze(samples, f.pipeline)
+	if err != nil {
+		return fmt.Errorf("diagnose %s: %w", addr, err)
+	}
+	rep.Address = addr
+	if f.output == "json" {
+		err = rep.WriteJSON(streams.Out)
+	} else {
+		err = rep.WriteText(streams.Out)
+	}
+	if err != nil {
+		return err
+	}
+	if code := rep.ExitCode(); code != 0 {
+		return &ExitError{Code: code}
+	}
+	return nil
+}

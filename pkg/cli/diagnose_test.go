@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// hala diagnose against a real HTTP server serving the seed's blocked
+// pipeline: the report names the firehose output and exits 3; a healthy
+// node exits 0; an unreachable one exits 1 naming the address.
+func TestDiagnoseCommand(t *testing.T) {
+	seed, err := os.ReadFile("../diagnose/testdata/seed-001.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port := checkAPI(t, string(seed))
+	code, stdout, stderr := runHala(t, "diagnose", host, "--port", port)
+	if code != 3 || stderr != "" || !strings.Contains(stdout, "inputs waited for a free worker 99.82% of the time") ||
+		!strings.Contains(stdout, `verdict: bottleneck: output "firehose-archive" (firehose)`) {
+		t.Errorf("seed: exit %d (want 3)\n%s%s", code, stdout, stderr)
+	}
+
+	code, stdout, _ = runHala(t, "diagnose", host, "--port", port, "-o", "json", "--interval", "50ms")
+	var rep struct {
+		IntervalMillis int64 `json:"interval_millis"`
+		Pipelines      []struct {
+			State string `json:"state"`
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || code != 0 || rep.IntervalMillis < 50 || rep.Pipelines[0].State != "idle" {
+		t.Errorf("two equal samples: exit %d, %v, %+v\n%s", code, err, rep, stdout)
+	}
+
+	healthy, err := os.ReadFile("../logstash/testdata/node_stats_pipeline-5.3-telegraf.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, p2 := checkAPI(t, string(healthy))
+	if code, stdout, stderr := runHala(t, "diagnose", h2, "--port", p2); code != 0 || !strings.Contains(stdout, "verdict: no bottleneck") {
+		t.Errorf("healthy: exit %d\n%s%s", code, stdout, stderr)
+	}
+
+	code, _, stderr = runHala(t, "diagnose", host, "--port", port, "--pipeline", "nope")
+	if code != 1 || !strings.Contains(stderr, `hala: error: diagnose `+host+":"+port+`: pipeline not found: "nope" (pipelines there: "main")`) {
+		t.Errorf("unknown pipeline: exit %d, %s", code, stderr)
+	}
+	bh, bp := blackHole(t)
+	start := time.Now()
+	code, _, stderr = runHala(t, "diagnose", bh, "--port", bp, "--timeout", "300ms")
+	if code != 1 || stderr != "hala: error: diagnose "+bh+":"+bp+": timed out after 300ms\n" || time.Since(start) > 2*time.Second {
+		t.Errorf("black hole: exit %d after %v, %q", code, time.Since(start), stderr)
+	}
+	if code, _, stderr := runHala(t, "diagnose", host, "-o", "yaml"); code != 1 || !strings.Contains(stderr, "use -o text or -o json") {
+		t.Errorf("-o yaml: exit %d %s", code, stderr)
+	}
+}

@@ -1,0 +1,176 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hala-lb/hala/pkg/internal/testutil"
+)
+
+const drainInventory = `
+[cluster]
+name = "t"
+interface = "eth0"
+vrrp_auth_pass = "secret42"
+
+[[director]]
+name = "d1"
+address = "10.0.0.1"
+
+[[director]]
+name = "d2"
+address = "10.0.0.2"
+
+[[logstash]]
+name = "l1"
+address = "127.0.0.1"
+
+[[logstash]]
+name = "l2"
+address = "10.0.0.12"
+
+[[vip]]
+name = "logs"
+address = "10.0.0.100/24"
+router_id = 1
+
+[[service]]
+name = "syslog-udp"
+vip = "logs"
+port = 5514
+protocol = "udp"
+input_id = "udp-5514"
+
+[firewall]
+log_sources = ["10.0.0.0/24"]
+`
+
+// hala runs the real binary with the given environment.
+func hala(t *testing.T, env []string, args ...string) procResult {
+	t.Helper()
+	cmd := exec.Command(testutil.HalaBinary(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	r := procResult{stdout: out.String(), stderr: errOut.String()}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	case err != nil:
+		t.Fatal(err)
+	}
+	return r
+}
+
+// The operator's sequence: drain by name, list, hala check reports it
+// down (exit 2 = weight 0 with --dynamic-weight), undrain, check passes.
+func TestDrainCommandAndCheck(t *testing.T) {
+	dir := t.TempDir()
+	inv := filepath.Join(dir, "inv.toml")
+	if err := os.WriteFile(inv, []byte(drainInventory), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	drains := filepath.Join(dir, "drain")
+	env := []string{"HALA_DRAIN_DIR=" + drains, "HALA_STATE_DIR=" + t.TempDir(), "HALA_SYSLOG_SOCKET=" + filepath.Join(dir, "nolog")}
+	host, port := checkAPI(t, checkBody)
+
+	if r := hala(t, env, "check", "--port", port, host, "udp-5514"); r.code != 0 {
+		t.Fatalf("before drain: exit %d %s", r.code, r.stderr)
+	}
+	r := hala(t, env, "drain", "-i", inv, "l1")
+	if r.code != 0 || r.stdout != "drained l1 (127.0.0.1)\n" {
+		t.Fatalf("drain: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if r := hala(t, env, "drain", "-i", inv, "127.0.0.1"); r.code != 0 || !strings.HasPrefix(r.stdout, "l1 (127.0.0.1) already drained since ") {
+		t.Errorf("second drain: exit %d stdout %q", r.code, r.stdout)
+	}
+	if r := hala(t, env, "drain", "--list"); r.code != 0 || !strings.HasPrefix(r.stdout, "127.0.0.1 (l1) drained since ") {
+		t.Errorf("list: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	r = hala(t, env, "check", "--port", port, host, "udp-5514")
+	if want := `hala-check: ` + host + `:` + port + ` input "udp-5514": drained since `; r.code != 1 || !strings.HasPrefix(r.stderr, want) || !strings.HasSuffix(r.stderr, " (hala drain)\n") {
+		t.Errorf("drained check: exit %d stderr %q, want exit 1 and %q…(hala drain)", r.code, r.stderr, want)
+	}
+	if r := hala(t, env, "check", "--port", port, "--dynamic-weight", host, "udp-5514"); r.code != 2 || r.stderr != "" {
+		t.Errorf("drained check, --dynamic-weight: exit %d stderr %q, want 2 (weight 0)", r.code, r.stderr)
+	}
+	if r := hala(t, env, "undrain", "-i", inv, "l1"); r.code != 0 || r.stdout != "undrained l1 (127.0.0.1)\n" {
+		t.Errorf("undrain: exit %d stdout %q", r.code, r.stdout)
+	}
+	if r := hala(t, env, "check", "--port", port, host, "udp-5514"); r.code != 0 {
+		t.Errorf("after undrain: exit %d %s", r.code, r.stderr)
+	}
+	if r := hala(t, env, "drain", "--list"); r.stdout != "no backend drained ("+drains+")\n" {
+		t.Errorf("list after undrain: %q", r.stdout)
+	}
+	// An unreadable record never fails the check.
+	if err := os.WriteFile(filepath.Join(drains, "127.0.0.1.drain"), []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := hala(t, env, "check", "--port", port, host, "udp-5514"); r.code != 0 || !strings.Contains(r.stderr, "warning: drain record ignored") {
+		t.Errorf("unreadable record: exit %d stderr %q, want 0 and a warning", r.code, r.stderr)
+	}
+}
+
+func TestDrainCommandErrors(t *testing.T) {
+	dir := t.TempDir()
+	inv := filepath.Join(dir, "inv.toml")
+	if err := os.WriteFile(inv, []byte(drainInventory), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"HALA_DRAIN_DIR=" + filepath.Join(dir, "drain")}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"drain", "l1"}, "hala: error: backend \"l1\" is not an IP address\nhala: hint: give -i FILE to name a [[logstash]] host\n"},
+		{[]string{"drain", "-i", inv, "nope"}, "hala: error: " + inv + ": no [[logstash]] host is called \"nope\"\n"},
+		{[]string{"drain", "-i", inv, "192.0.2.9"}, "hala: error: " + inv + ": no [[logstash]] host has address 192.0.2.9\n"},
+		{[]string{"drain", "--local", "l1"}, "hala: error: --local only applies to --wait\n"},
+		{[]string{"drain", "--wait", "--local", "127.0.0.1"}, "hala: error: --wait --local needs the inventory, for the backend's inputs and ports\n"},
+	} {
+		r := hala(t, env, tc.args...)
+		if r.code != 1 || !strings.HasPrefix(r.stderr, tc.want) {
+			t.Errorf("%q: exit %d stderr %q, want exit 1 and %q", tc.args, r.code, r.stderr, tc.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "drain")); err == nil {
+		t.Error("a failed drain created the drain dir")
+	}
+}
+
+func TestDrainHostsAndWaitReady(t *testing.T) {
+	dir := t.TempDir()
+	host, port := checkAPI(t, checkBody)
+	inv := filepath.Join(dir, "inv.toml")
+	src := strings.Replace(drainInventory, "name = \"l1\"\naddress = \"127.0.0.1\"", "name = \"l1\"\naddress = \""+host+"\"\napi_port = "+port, 1)
+	if err := os.WriteFile(inv, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"HALA_DRAIN_DIR=" + filepath.Join(dir, "drain")}
+	r := hala(t, env, "drain", "--hosts", "-i", inv)
+	if want := "director d1 10.0.0.1\ndirector d2 10.0.0.2\nlogstash l1 " + host + "\nlogstash l2 10.0.0.12\n"; r.code != 0 || r.stdout != want {
+		t.Errorf("--hosts: exit %d stdout %q stderr %q, want %q", r.code, r.stdout, r.stderr, want)
+	}
+	if r := hala(t, env, "drain", "-i", inv, "--wait-ready", "l1"); r.code != 0 || r.stdout != "l1 ("+host+") passes hala check for every input\n" {
+		t.Errorf("--wait-ready, healthy: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	bad := strings.Replace(src, `input_id = "udp-5514"`, `input_id = "udp-9999"`, 1)
+	if err := os.WriteFile(inv, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = hala(t, env, "drain", "-i", inv, "--wait-ready", "--timeout", "500ms", "l1")
+	if r.code != 1 || !strings.Contains(r.stderr, `wait for l1 (`+host+`) to pass hala check (500ms): `+host+`:`+port+` input "udp-9999" not found`) {
+		t.Errorf("--wait-ready, input missing: exit %d stderr %q", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "drain")); err == nil {
+		t.Error("--hosts or --wait-ready wrote a drain record")
+	}
+}

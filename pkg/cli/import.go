@@ -1,0 +1,98 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hala-lb/hala/pkg/importer"
+	"github.com/hala-lb/hala/pkg/keepalived"
+	"github.com/hala-lb/hala/pkg/render"
+)
+
+type importFlags struct {
+	logstashPort int
+	out          string
+	directors    []string
+}
+
+func newImportCommand(streams IOStreams) *cobra.Command {
+	flags := &importFlags{}
+	cmd := &cobra.Command{
+		Use:   "import [flags] KEEPALIVED_CONF",
+		Short: "Write an inventory from an existing keepalived.conf",
+		Long: `Import reads a keepalived.conf (and the files it includes) and writes the
+inventory that renders an equivalent one: the same VIPs, VRRP router ids,
+virtual servers, real servers and checks.
+
+It recognises MISC_CHECKs that run hala check or inputstatus.py; every
+part it cannot map is written into the inventory as a comment with its
+file:line and the reason, and listed on stderr. Directors come from
+unicast_src_ip and unicast_peer; a multicast configuration names no
+director addresses, so give them with --director NAME=ADDR, or fill in the
+placeholder that hala validate rejects.`,
+		Example: `  hala import /etc/keepalived/keepalived.conf
+  hala import --director stash1=192.168.1.210 --director stash2=192.168.1.220 \
+      -o cluster.toml /etc/keepalived/keepalived.conf`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runImport(streams, flags, args[0])
+		},
+	}
+	cmd.Flags().IntVar(&flags.logstashPort, "logstash-port", 9600, "Logstash API `PORT` of hosts whose check names none")
+	cmd.Flags().StringVarP(&flags.out, "out-file", "o", "", "write the inventory to `FILE` (mode 0600; default stdout)")
+	cmd.Flags().StringArrayVar(&flags.directors, "director", nil, "a director as `NAME=ADDR` (repeat for each)")
+	return cmd
+}
+
+func runImport(streams IOStreams, flags *importFlags, path string) error {
+	if flags.logstashPort < 1 || flags.logstashPort > 65535 {
+		return fmt.Errorf("--logstash-port %d is out of range 1-65535", flags.logstashPort)
+	}
+	opts := importer.Options{LogstashPort: flags.logstashPort}
+	for _, d := range flags.directors {
+		dir, err := importer.ParseDirector(d)
+		if err != nil {
+			return withHint(err, "--director stash1=192.168.1.210")
+		}
+		opts.Directors = append(opts.Directors, dir)
+	}
+	if flags.out != "" {
+		if _, err := os.Lstat(flags.out); !errors.Is(err, fs.ErrNotExist) {
+			return withHint(fmt.Errorf("write %s: it exists", flags.out), "import never replaces an inventory: remove it or choose another -o")
+		}
+	}
+	cfg, err := keepalived.Load(path)
+	if err != nil {
+		return err
+	}
+	res, err := importer.Import(cfg, path, opts)
+	if err != nil {
+		return err
+	}
+	for _, n := range res.Unmapped {
+		fmt.Fprintf(streams.ErrOut, "hala: warning: not mapped: %s\n", n)
+	}
+	if flags.out == "" {
+		if _, err := streams.Out.Write(res.TOML); err != nil {
+			return err
+		}
+	} else {
+		abs, err := filepath.Abs(flags.out)
+		if err != nil {
+			return err
+		}
+		if _, err := render.Write(filepath.Dir(abs), []render.File{{Path: filepath.Base(abs), Data: res.TOML, Mode: 0o600}}); err != nil {
+			return fmt.Errorf("write inventory: %w", err)
+		}
+		fmt.Fprintf(streams.ErrOut, "wrote %s\n", flags.out)
+	}
+	if res.Placeholders > 0 {
+		fmt.Fprintf(streams.ErrOut, "hala: hint: %s names no director address (multicast VRRP): set the placeholder addresses, or import again with --director NAME=ADDR for each director\n", path)
+	}
+	return nil
+}

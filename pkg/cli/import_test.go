@@ -1,0 +1,97 @@
+package cli
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hala-lb/hala/pkg/internal/testutil"
+)
+
+const seedConf = "../keepalived/testdata/seed.conf"
+
+func runBinary(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	cmd := exec.Command(testutil.HalaBinary(t), args...)
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if exitErr, ok := err.(*exec.ExitError); ok {
+		return exitErr.ExitCode(), out.String(), errOut.String()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return 0, out.String(), errOut.String()
+}
+
+// The seed's multicast keepalived.conf imports with a placeholder that
+// validate rejects with a hint; with --director it validates.
+func TestImportSeedBinary(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "cluster.toml")
+	code, stdout, stderr := runBinary(t, "import", "-o", out, seedConf)
+	if code != 0 || stdout != "" {
+		t.Fatalf("import: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	for _, want := range []string{
+		"hala: warning: not mapped: " + seedConf + ":8: smtp_connect_timeout 30:",
+		"wrote " + out + "\n",
+		"hala: hint: " + seedConf + " names no director address",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("inventory %v, %v: want mode 0600 (it holds vrrp_auth_pass)", fi, err)
+	}
+	code, _, stderr = runBinary(t, "validate", out)
+	if code != 1 || !strings.Contains(stderr, `director[0] ("LVS_MASTER").address: 0.0.0.0 is a placeholder`) ||
+		!strings.Contains(stderr, "hala: hint: hala import writes 0.0.0.0 where keepalived.conf names no director address") {
+		t.Errorf("validate of the placeholder: exit %d, stderr:\n%s", code, stderr)
+	}
+
+	// import never replaces a file.
+	code, _, stderr = runBinary(t, "import", "-o", out, seedConf)
+	if code != 1 || !strings.Contains(stderr, "hala: error: write "+out+": it exists") {
+		t.Errorf("import over an existing file: exit %d, stderr %q", code, stderr)
+	}
+
+	code, stdout, stderr = runBinary(t, "import", "--director", "stash1=192.168.1.210", "--director", "stash2=192.168.1.220", seedConf)
+	if code != 0 || strings.Contains(stderr, "hint") {
+		t.Fatalf("import --director: exit %d, stderr %q", code, stderr)
+	}
+	good := filepath.Join(dir, "good.toml")
+	if err := os.WriteFile(good, []byte(stdout), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = runBinary(t, "validate", good)
+	if code != 0 || stdout != good+": ok (2 directors, 2 logstash hosts, 1 VIP, 1 service)\n" {
+		t.Errorf("validate: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+func TestImportErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.conf")
+	if err := os.WriteFile(bad, []byte("vrrp_instance VI_1 {\n  state MASTER\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"import", bad}, "hala: error: " + bad + `:1: block "vrrp_instance" is never closed: syntax error` + "\n"},
+		{[]string{"import", "--director", "stash1", seedConf}, "hala: error: director \"stash1\": want NAME=ADDR\nhala: hint: --director stash1=192.168.1.210\n"},
+		{[]string{"import", "--logstash-port", "0", seedConf}, "hala: error: --logstash-port 0 is out of range 1-65535\n"},
+		{[]string{"import", filepath.Join(dir, "missing.conf")}, "no such file"},
+	}
+	for _, tc := range tests {
+		code, stdout, stderr := runHala(t, tc.args...)
+		if code != 1 || stdout != "" || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want %q", tc.args, code, stdout, stderr, tc.want)
+		}
+	}
+}

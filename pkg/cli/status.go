@@ -1,0 +1,162 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hala-lb/hala/pkg/inventory"
+	"github.com/hala-lb/hala/pkg/ipvs"
+	"github.com/hala-lb/hala/pkg/logstash"
+	"github.com/hala-lb/hala/pkg/status"
+	"github.com/hala-lb/hala/pkg/vip"
+)
+
+type statusFlags struct {
+	inventory string
+	node      string
+	netns     string
+	output    string
+	watch     time.Duration
+}
+
+func newStatusCommand(streams IOStreams) *cobra.Command {
+	f := &statusFlags{}
+	cmd := &cobra.Command{
+		Use:   "status -i FILE [-o json] [--watch 2s]",
+		Short: "Show the whole cluster from this director: backends, inputs, load, IPVS, VIPs",
+		Long: `One table for the cluster, seen from the local director: per service and
+backend, whether the Logstash API answers and its version, whether the
+service's input is there (and its pipeline RUNNING, 8.16+), the input's
+events/s from two samples, the pipeline's load (worker_utilization),
+whether the backend is drained, and whether it is in the local IPVS table,
+with what weight. Below it, which VIPs this director holds.
+
+Every backend is asked at once, bounded by cluster.check_timeout, so a
+hundred backends take about one timeout. Without root, or without IPVS in
+the kernel, the IPVS and VIP columns say why they are empty and the rest
+still works. The table fits 100 columns; colours only on a terminal, and
+never with NO_COLOR set. --watch redraws it every interval; with -o json
+it prints one JSON object per line instead.`,
+		Example: `  hala status -i /etc/hala/cluster.toml
+  hala status -i /etc/hala/cluster.toml --watch 2s
+  hala status -i /etc/hala/cluster.toml -o json | jq '.backends[] | select(.api != "up")'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runStatus(cmd.Context(), streams, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.inventory, "inventory", "i", "", "inventory `FILE` (TOML)")
+	fl.StringVar(&f.node, "node", "", "director `NAME` whose VIPs to show (default: this host's name)")
+	fl.StringVar(&f.netns, "netns", "", "network namespace `PATH` whose IPVS table and VIPs to read (default: the current one)")
+	fl.StringVarP(&f.output, "output", "o", "text", "output `FORMAT`: text or json")
+	fl.DurationVar(&f.watch, "watch", 0, "redraw every `DURATION` until interrupted")
+	_ = cmd.MarkFlagRequired("inventory")
+	return cmd
+}
+
+func runStatus(ctx context.Context, streams IOStreams, f *statusFlags) error {
+	if f.output != "text" && f.output != "json" {
+		return withHint(fmt.Errorf("unknown output format %q", f.output), "use -o text or -o json")
+	}
+	if f.watch < 0 {
+		return fmt.Errorf("--watch %s: must be positive", f.watch)
+	}
+	inv, err := inventory.Load(f.inventory)
+	if err != nil {
+		return err
+	}
+	printWarnings(streams, inv)
+	cfg := status.Config{Inventory: inv, Timeout: inv.Cluster.CheckTimeout.Duration}
+	if f.node != "" {
+		if cfg.Node, err = directorNode(inv, f.node); err != nil {
+			return err
+		}
+	} else if cfg.Node, err = directorNode(inv, ""); err != nil {
+		cfg.NodeErr = err
+		var h *hintError
+		if errors.As(err, &h) {
+			cfg.NodeErr = fmt.Errorf("%w (%s)", err, h.hint)
+		}
+	}
+	var creds *logstash.Credentials
+	if inv.Cluster.APIAuthFile != "" {
+		if creds, err = logstash.ReadAuthFile(inv.Cluster.APIAuthFile); err != nil {
+			return fmt.Errorf("%s: cluster.api_auth_file: %w", inv.File, err)
+		}
+	}
+	cfg.Client = func(l inventory.Logstash) (status.Source, error) {
+		return logstash.New(logstash.Config{
+			Host: l.Address.String(), Port: l.APIPort, Scheme: inv.Cluster.APIScheme,
+			CAFile: inv.Cluster.APICA, Credentials: creds,
+		})
+	}
+	if h, err := ipvs.New(f.netns); err != nil {
+		if f.netns != "" && (errors.Is(err, ipvs.ErrNotNamespace) || errors.Is(err, fs.ErrNotExist)) {
+			return netnsHint(err)
+		}
+		cfg.IPVSErr = err
+	} else {
+		defer h.Close()
+		cfg.IPVS = h
+	}
+	if cfg.Node != "" {
+		if h, err := vip.New(f.netns); err != nil {
+			cfg.VIPErr = err
+		} else {
+			defer h.Close()
+			cfg.VIPs = h
+		}
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	tty := isTerminal(streams.Out)
+	color := tty && os.Getenv("NO_COLOR") == ""
+	for {
+		st := status.Collect(ctx, cfg)
+		if ctx.Err() != nil {
+			return nil // interrupted: the half-asked round is not printed
+		}
+		if f.output == "json" {
+			err = st.WriteJSON(streams.Out)
+		} else {
+			if f.watch > 0 && tty {
+				io.WriteString(streams.Out, "\x1b[H\x1b[2J") // home, clear
+			}
+			if f.watch > 0 {
+				fmt.Fprintf(streams.Out, "%s  every %s\n\n", time.Now().Format(time.TimeOnly), f.watch)
+			}
+			err = st.WriteText(streams.Out, color)
+		}
+		if err != nil || f.watch == 0 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(f.watch):
+		}
+	}
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

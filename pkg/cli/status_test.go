@@ -1,0 +1,229 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hala-lb/hala/pkg/internal/testutil"
+)
+
+// statusAPI serves node stats on addr whose input's events.out grows by
+// 50 per request, as a receiving Logstash's does.
+func statusAPI(t *testing.T, addr, inputID string) {
+	t.Helper()
+	var n atomic.Int64
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("listen on %s: %v", addr, err)
+	}
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		out := n.Add(50)
+		fmt.Fprintf(w, `{"version":"8.15.0","name":"ls","pipelines":{"main":{
+			"events":{"in":%d,"out":%d,"duration_in_millis":10},
+			"flow":{"worker_utilization":{"current":42.0}},
+			"plugins":{"inputs":[{"id":%q,"name":"udp","events":{"out":%d}}]}}}}`, out, out, inputID, out)
+	})}}
+	srv.Start()
+	t.Cleanup(srv.Close)
+}
+
+// servedBody serves a fixed body on addr.
+func servedBody(t *testing.T, addr string, body []byte) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("listen on %s: %v", addr, err)
+	}
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(body)
+	})}}
+	srv.Start()
+	t.Cleanup(srv.Close)
+}
+
+// blackHoleAt accepts connections on addr and never answers.
+func blackHoleAt(t *testing.T, addr string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("listen on %s: %v", addr, err)
+	}
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// statusInventory has four Logstash hosts on loopback, each with its own
+// API port, behind one UDP service.
+func statusInventory(t *testing.T, service string, ports [4]int) string {
+	t.Helper()
+	inv := fmt.Sprintf(`
+[cluster]
+name = "t"
+interface = "eth0"
+vrrp_auth_pass = "secret42"
+check_timeout = "1s"
+
+[[director]]
+name = "d1"
+address = "10.0.0.1"
+
+[[logstash]]
+name = "healthy"
+address = "127.0.0.11"
+api_port = %d
+
+[[logstash]]
+name = "noinput"
+address = "127.0.0.12"
+api_port = %d
+
+[[logstash]]
+name = "down"
+address = "127.0.0.13"
+api_port = %d
+
+[[logstash]]
+name = "blackhole"
+address = "127.0.0.14"
+api_port = %d
+
+[[vip]]
+name = "logs"
+address = "10.0.0.100/24"
+router_id = 1
+
+[[service]]
+name = %q
+vip = "logs"
+port = 5514
+protocol = "udp"
+input_id = "udp-5514"
+
+[firewall]
+log_sources = ["10.0.0.0/24"]
+`, ports[0], ports[1], ports[2], ports[3], service)
+	p := filepath.Join(t.TempDir(), "inv.toml")
+	if err := os.WriteFile(p, []byte(inv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// startStandIns starts healthy, input-missing and black-holed APIs; the
+// "down" port has no listener.
+func startStandIns(t *testing.T) [4]int {
+	ports := [4]int{freePort(t), freePort(t), freePort(t), freePort(t)}
+	statusAPI(t, fmt.Sprintf("127.0.0.11:%d", ports[0]), "udp-5514")
+	servedBody(t, fmt.Sprintf("127.0.0.12:%d", ports[1]), testutil.NodeStats(""))
+	blackHoleAt(t, fmt.Sprintf("127.0.0.14:%d", ports[3]))
+	return ports
+}
+
+// hala status against real HTTP stand-ins on loopback: the rows say what
+// each backend is, and the black hole costs one timeout, not more.
+func TestStatusStandIns(t *testing.T) {
+	inv := statusInventory(t, "syslog-udp", startStandIns(t))
+	testutil.HalaBinary(t) // built before the clock starts
+	start := time.Now()
+	r := hala(t, nil, "status", "-i", inv, "--node", "d1", "-o", "json")
+	elapsed := time.Since(start)
+	// check_timeout is 1s; the process, both samples and the black hole
+	// must fit in it with a small margin.
+	if elapsed > 1500*time.Millisecond {
+		t.Errorf("status took %v, want about one check_timeout (1s)", elapsed)
+	}
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var st struct {
+		Backends []struct {
+			Backend, API, Version, Input, Problem string
+			EventsPerSecond                       *float64 `json:"events_per_second"`
+			LoadPercent                           *float64 `json:"load_percent"`
+			IPVS                                  struct{ State, Why string }
+		}
+		VIPs []struct{ Name, State string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || len(st.Backends) != 4 {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	b := st.Backends
+	if b[0].Backend != "healthy" || b[0].API != "up" || b[0].Version != "8.15.0" || b[0].Input != "present" ||
+		b[0].EventsPerSecond == nil || *b[0].EventsPerSecond <= 0 || b[0].LoadPercent == nil || *b[0].LoadPercent != 42 {
+		t.Errorf("healthy: %+v", b[0])
+	}
+	if b[1].API != "up" || b[1].Version != "8.8.1" || b[1].Input != "missing" || !strings.Contains(b[1].Problem, `input "udp-5514" not found`) {
+		t.Errorf("input missing: %+v", b[1])
+	}
+	if b[2].API != "down" || !strings.Contains(b[2].Problem, "connection refused") {
+		t.Errorf("down: %+v", b[2])
+	}
+	if b[3].API != "down" || b[3].Problem != "timed out after 1s" {
+		t.Errorf("black hole: %+v", b[3])
+	}
+	if !kernelHasIPVS() && (b[0].IPVS.State != "unknown" || b[0].IPVS.Why == "") {
+		t.Errorf("IPVS without kernel support: %+v, want the reason", b[0].IPVS)
+	}
+	if len(st.VIPs) != 1 || st.VIPs[0].Name != "logs" || st.VIPs[0].State == "" {
+		t.Errorf("VIPs %+v", st.VIPs)
+	}
+}
+
+// The text table fits 100 columns even with long names, and has no
+// colour codes when stdout is not a terminal.
+func TestStatusTextFits(t *testing.T) {
+	inv := statusInventory(t, "a-service-name-much-longer-than-any-column-should-be", startStandIns(t))
+	code, stdout, stderr := runHala(t, "status", "-i", inv)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	lines := strings.Split(stdout, "\n")
+	if !strings.HasPrefix(lines[0], "SERVICE") || !strings.Contains(lines[1], "a-service-name-m…") {
+		t.Errorf("table:\n%s", stdout)
+	}
+	for _, l := range lines[:5] {
+		if n := utf8.RuneCountInString(l); n > 100 {
+			t.Errorf("%d columns: %q", n, l)
+		}
+	}
+	if strings.Contains(stdout, "\x1b[") {
+		t.Errorf("colour codes on a pipe:\n%q", stdout)
+	}
+	if !strings.Contains(stdout, "VIPs not read: ") {
+		t.Errorf("without a director the VIP section does not say why:\n%s", stdout)
+	}
+}

@@ -1,0 +1,258 @@
+package diagnose
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hala-lb/hala/pkg/logstash"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// fixtures is where the copies of the shared Logstash bodies live.
+const fixtures = "../logstash/testdata"
+
+func parse(t *testing.T, path string) *logstash.NodeStats {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := logstash.ParseNodeStatsPlugins(bytes.NewReader(data), logstash.DefaultMaxBody)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return s
+}
+
+// The seed's blocked pipeline: 99.82% of the time waiting for a worker,
+// and the firehose output named as the bottleneck.
+func TestSeedBlockedPipeline(t *testing.T) {
+	r, err := Analyze(Samples{Second: parse(t, "testdata/seed-001.json")}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Bottleneck || r.ExitCode() != 3 || len(r.Pipelines) != 1 {
+		t.Fatalf("bottleneck %v, exit %d, %d pipelines", r.Bottleneck, r.ExitCode(), len(r.Pipelines))
+	}
+	p := r.Pipelines[0]
+	if p.Waiting == nil || percent(*p.Waiting) != "99.82%" {
+		t.Errorf("waiting %v, want 99.82%%", p.Waiting)
+	}
+	if p.Bottleneck == nil || p.Bottleneck.ID != "firehose-archive" || p.Bottleneck.Name != "firehose" || p.Bottleneck.Kind != "output" {
+		t.Fatalf("bottleneck %+v, want the firehose output", p.Bottleneck)
+	}
+	if got := []string{p.Plugins[0].Name, p.Plugins[1].Name, p.Plugins[2].Name}; strings.Join(got, " ") != "firehose date kinesis" {
+		t.Errorf("ranking %v, want firehose date kinesis", got)
+	}
+	var text bytes.Buffer
+	if err := r.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"inputs waited for a free worker 99.82% of the time",
+		`verdict: bottleneck: output "firehose-archive" (firehose) takes 99.76% of the filters' and outputs' time`,
+		"pipeline.batch.size",
+		"more Logstash nodes behind the VIP",
+	} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, text.String())
+		}
+	}
+}
+
+// Every node stats body of every version gives a report; bodies that are
+// not node stats are refused by the parser before diagnose sees them.
+func TestEveryFixtureReports(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(fixtures, "node_stats*.json"))
+	if err != nil || len(files) < 15 {
+		t.Fatalf("%d node stats bodies in %s (%v)", len(files), fixtures, err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, _ := os.ReadFile(f)
+			s, err := logstash.ParseNodeStatsPlugins(bytes.NewReader(data), logstash.DefaultMaxBody)
+			if strings.Contains(f, "_jvm-") || strings.Contains(f, "_process-") {
+				if !errors.Is(err, logstash.ErrNotNodeStats) {
+					t.Fatalf("a body without pipelines: %v, want ErrNotNodeStats", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := Analyze(Samples{Second: s}, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The same body twice: an interval in which nothing moved.
+			ri, err := Analyze(Samples{First: s, Second: s, Elapsed: time.Second}, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, rep := range []*Report{r, ri} {
+				var text, js bytes.Buffer
+				if err := rep.WriteText(&text); err != nil {
+					t.Fatal(err)
+				}
+				if err := rep.WriteJSON(&js); err != nil {
+					t.Fatal(err)
+				}
+				if len(rep.Pipelines) != len(s.Pipelines) || !strings.Contains(text.String(), "verdict: ") && len(s.Pipelines) > 0 {
+					t.Errorf("%d of %d pipelines reported:\n%s", len(rep.Pipelines), len(s.Pipelines), text.String())
+				}
+			}
+			for _, p := range ri.Pipelines {
+				if p.State != Idle || ri.Bottleneck {
+					t.Errorf("pipeline %q: an interval without movement is %s, want idle", p.ID, p.State)
+				}
+			}
+		})
+	}
+}
+
+// The 8.15 capture's ruby filter holds the workers at 100% (current
+// window): blocked by Logstash's own threshold, with the ruby filter named.
+func TestFlowWorkerUtilization(t *testing.T) {
+	r, err := Analyze(Samples{Second: parse(t, filepath.Join(fixtures, "node_stats-8.15-kuskoman.json"))}, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := r.Pipelines[0]
+	if p.Load == nil || !strings.HasPrefix(p.Load.Source, "worker_utilization ") {
+		t.Fatalf("load %v, want the worker_utilization flow metric", p.Load)
+	}
+	if p.State != Blocked || p.Bottleneck == nil || p.Bottleneck.Name != "ruby" || p.Bottleneck.Kind != "filter" {
+		t.Fatalf("state %s, bottleneck %v; want blocked, the ruby filter (load %v)", p.State, p.Bottleneck, p.Load)
+	}
+	if !strings.Contains(p.Knobs[0], "pipeline.workers (now 10)") {
+		t.Errorf("knobs %q lack the node's workers", p.Knobs)
+	}
+	if _, err := Analyze(Samples{Second: parse(t, filepath.Join(fixtures, "node_stats-8.15-kuskoman.json"))}, "nope"); !errors.Is(err, ErrNoPipeline) ||
+		!strings.Contains(err.Error(), `"nope" (pipelines there: ".monitoring-logstash", "main")`) {
+		t.Errorf("unknown pipeline: %v", err)
+	}
+}
+
+func TestThresholds(t *testing.T) {
+	for _, tc := range []struct {
+		v    float64
+		want State
+	}{{94.99, Healthy}, {95, Degraded}, {99.999, Degraded}, {99.9991, Blocked}, {100, Blocked}} {
+		if got := stateOf(tc.v); got != tc.want {
+			t.Errorf("%v%%: %s, want %s", tc.v, got, tc.want)
+		}
+	}
+}
+
+// With two samples the report works on what moved between them: a
+// pipeline whose lifetime totals look blocked is healthy once it is not.
+func TestIntervalRates(t *testing.T) {
+	first := parse(t, "testdata/seed-001.json")
+	second := parse(t, "testdata/seed-001.json")
+	p := &second.Pipelines[0]
+	p.Events.In += 1000
+	p.Events.Filtered += 1000
+	p.Events.Out += 1000
+	p.Events.DurationMillis += 10000
+	p.Events.QueuePushDurationMillis += 100
+	p.Outputs[1].Events.DurationMillis += 9000
+	p.Outputs[1].Events.In += 1000
+	p.Filters[0].Events.DurationMillis += 1000
+	p.Filters[0].Events.In += 1000
+	r, err := Analyze(Samples{First: first, Second: second, Elapsed: 10 * time.Second}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := r.Pipelines[0]
+	if *pr.Events.InRate != 100 || percent(*pr.Waiting) != "1.00%" || pr.State != Healthy || r.Bottleneck {
+		t.Errorf("in %v/s, waiting %v%%, state %s", *pr.Events.InRate, *pr.Waiting, pr.State)
+	}
+	if pr.Plugins[0].Millis != 9000 || percent(*pr.Plugins[0].PluginShare) != "90.00%" || *pr.Plugins[0].MillisPerEvent != 9 {
+		t.Errorf("firehose over the interval: %+v", pr.Plugins[0])
+	}
+	// Counters that went backwards mean a restart: lifetime totals again.
+	r, _ = Analyze(Samples{First: second, Second: first, Elapsed: 10 * time.Second}, "")
+	if pr := r.Pipelines[0]; pr.Events.In != 28471136 || len(pr.Notes) == 0 || !strings.Contains(pr.Notes[0], "restarted") {
+		t.Errorf("after a restart: %+v %q", pr.Events, pr.Notes)
+	}
+}
+
+// Sample takes two answers interval apart and measures the gap.
+func TestSample(t *testing.T) {
+	src := &fakeSource{stats: parse(t, "testdata/seed-001.json")}
+	s, err := Sample(context.Background(), src, "main", 50*time.Millisecond, time.Second)
+	if err != nil || src.calls != 2 || s.First == nil || s.Elapsed < 50*time.Millisecond || src.pipeline != "main" {
+		t.Fatalf("%d calls, elapsed %v, %v", src.calls, s.Elapsed, err)
+	}
+	src.err = errors.New("connect: connection refused")
+	if _, err := Sample(context.Background(), src, "", 0, time.Second); err == nil {
+		t.Fatal("error lost")
+	}
+}
+
+type fakeSource struct {
+	stats    *logstash.NodeStats
+	err      error
+	calls    int
+	pipeline string
+}
+
+func (f *fakeSource) NodeStatsPlugins(_ context.Context, pipeline string) (*logstash.NodeStats, error) {
+	f.calls++
+	f.pipeline = pipeline
+	return f.stats, f.err
+}
+
+// Golden reports of the seed and of real bodies with flow metrics,
+// persisted queues and reload failures.
+func TestGolden(t *testing.T) {
+	for _, tc := range []struct{ name, body string }{
+		{"seed-001", "testdata/seed-001.json"},
+		{"8.15-kuskoman", filepath.Join(fixtures, "node_stats-8.15-kuskoman.json")},
+		{"9.x-openapi", filepath.Join(fixtures, "node_stats_pipelines-9.x-openapi.json")},
+		{"8.4-partial", filepath.Join(fixtures, "node_stats_partial-8.4-metricbeat.json")},
+		{"5.3-telegraf", filepath.Join(fixtures, "node_stats_pipeline-5.3-telegraf.json")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := Analyze(Samples{Second: parse(t, tc.body)}, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Address = "192.0.2.10:9600"
+			var text, js bytes.Buffer
+			if err := r.WriteText(&text); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.WriteJSON(&js); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, filepath.Join("testdata", tc.name+".txt.golden"), text.Bytes())
+			golden(t, filepath.Join("testdata", tc.name+".json.golden"), js.Bytes())
+		})
+	}
+}
+
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./pkg/diagnose -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs (go test ./pkg/diagnose -update, then review the diff)\ngot:\n%s", path, got)
+	}
+}

@@ -1,0 +1,165 @@
+package drain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Quiet is how long a drained backend's counters must stay still before a
+// wait says it gets no more traffic.
+const Quiet = time.Second
+
+// Pointer is one IPVS destination that points at a drained backend.
+type Pointer struct {
+	// Name says where it is: `syslog-udp UDP 10.0.0.100:5514 -> 10.0.0.11:5514`.
+	Name        string
+	Weight      int
+	ActiveConns int
+	// InPkts is the destination's IPVS packet counter.
+	InPkts uint64
+}
+
+// String is `syslog-udp ... weight 1, 2 active connections, 1500 packets in`.
+func (p Pointer) String() string {
+	return fmt.Sprintf("%s weight %d, %d active connections, %d packets in", p.Name, p.Weight, p.ActiveConns, p.InPkts)
+}
+
+// Settled reports whether the destination takes no new traffic by itself:
+// weight 0 and no active connection.
+func (p Pointer) Settled() bool { return p.Weight == 0 && p.ActiveConns == 0 }
+
+// WaitOptions paces a wait.
+type WaitOptions struct {
+	// Every is the time between two reads (default 100ms).
+	Every time.Duration
+	// Quiet is how long the counters must stay still (default Quiet).
+	Quiet time.Duration
+}
+
+func (o WaitOptions) defaults() WaitOptions {
+	if o.Every <= 0 {
+		o.Every = 100 * time.Millisecond
+	}
+	if o.Quiet <= 0 {
+		o.Quiet = Quiet
+	}
+	return o
+}
+
+// ErrStillServing is wrapped by a wait that ended before the backend was
+// idle; the message lists what still points at it or still moves.
+var ErrStillServing = errors.New("still receiving traffic")
+
+// WaitRemote returns once nothing in the director's IPVS table sends the
+// backend traffic: every destination read points at it is gone, or at
+// weight 0 with no active connection, and the sum of their packet
+// counters has not grown for o.Quiet. read returns the destinations that
+// point at the backend now. When ctx ends first, the error wraps
+// ErrStillServing and lists them.
+func WaitRemote(ctx context.Context, o WaitOptions, read func(context.Context) ([]Pointer, error)) error {
+	o = o.defaults()
+	var last []Pointer
+	var lastPkts uint64
+	var still time.Time
+	for {
+		ps, err := read(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("%w: %s", ErrStillServing, listPointers(last))
+			}
+			return err
+		}
+		settled := true
+		var pkts uint64
+		for _, p := range ps {
+			settled = settled && p.Settled()
+			pkts += p.InPkts
+		}
+		now := time.Now()
+		switch {
+		case len(ps) == 0:
+			return nil
+		case !settled || last == nil || pkts != lastPkts:
+			still = now
+		case now.Sub(still) >= o.Quiet:
+			return nil
+		}
+		last, lastPkts = ps, pkts
+		if err := sleep(ctx, o.Every); err != nil {
+			return fmt.Errorf("%w: %s", ErrStillServing, listPointers(last))
+		}
+	}
+}
+
+func listPointers(ps []Pointer) string {
+	if len(ps) == 0 {
+		return "no read of the IPVS table finished"
+	}
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+		if !p.Settled() {
+			s[i] += " (not quiesced)"
+		}
+	}
+	return "still pointing at it: " + strings.Join(s, "; ")
+}
+
+// Local is one look at a Logstash input on its own host.
+type Local struct {
+	// EventsOut is the input's events.out from the Logstash API.
+	EventsOut int64
+	// RxQueue is the bytes waiting in the receive queues of the UDP
+	// sockets on the input's port (0 for a TCP input).
+	RxQueue uint64
+}
+
+// WaitLocal returns once the input has drained on the Logstash host: its
+// events.out has not grown for o.Quiet and nothing waits in its UDP
+// socket's receive queue, which a stopping UDP input would lose. read
+// errors (Logstash busy) are retried until ctx ends; the error then says
+// what was last seen.
+func WaitLocal(ctx context.Context, o WaitOptions, read func(context.Context) (Local, error)) error {
+	o = o.defaults()
+	var last Local
+	var lastErr error
+	seen := false
+	var still time.Time
+	for {
+		l, err := read(ctx)
+		now := time.Now()
+		switch {
+		case err != nil:
+			lastErr = err
+			still = now
+		case !seen || l.EventsOut != last.EventsOut || l.RxQueue > 0:
+			lastErr = nil
+			still, last, seen = now, l, true
+		case now.Sub(still) >= o.Quiet:
+			return nil
+		}
+		if err := sleep(ctx, o.Every); err != nil {
+			if lastErr != nil {
+				return fmt.Errorf("%w: last read failed: %v", ErrStillServing, lastErr)
+			}
+			if !seen {
+				return fmt.Errorf("%w: nothing read yet", ErrStillServing)
+			}
+			return fmt.Errorf("%w: events.out %d (growing within the last %s), %d bytes in the UDP receive queue", ErrStillServing, last.EventsOut, o.Quiet, last.RxQueue)
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

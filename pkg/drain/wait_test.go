@@ -1,0 +1,177 @@
+package drain
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var fast = WaitOptions{Every: 5 * time.Millisecond, Quiet: 60 * time.Millisecond}
+
+// script returns reads that step through samples, staying on the last.
+func script[T any](samples ...T) (func(context.Context) (T, error), func() int) {
+	var mu sync.Mutex
+	i := 0
+	return func(context.Context) (T, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			s := samples[min(i, len(samples)-1)]
+			i++
+			return s, nil
+		}, func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			return i
+		}
+}
+
+func TestWaitRemote(t *testing.T) {
+	dst := "syslog-tcp TCP 10.0.0.100:5514 -> 10.0.0.11:5514"
+	read, reads := script(
+		[]Pointer{{Name: dst, Weight: 1, ActiveConns: 3, InPkts: 100}},
+		[]Pointer{{Name: dst, Weight: 0, ActiveConns: 2, InPkts: 150}},
+		[]Pointer{{Name: dst, Weight: 0, ActiveConns: 0, InPkts: 160}},
+		[]Pointer{{Name: dst, Weight: 0, ActiveConns: 0, InPkts: 170}}, // FIN/late packets
+		[]Pointer{{Name: dst, Weight: 0, ActiveConns: 0, InPkts: 170}},
+	)
+	start := time.Now()
+	if err := WaitRemote(context.Background(), fast, read); err != nil {
+		t.Fatal(err)
+	}
+	// It returned only after the counter had been still for Quiet, from
+	// the 4th read on.
+	if n := reads(); n < 4+int(fast.Quiet/fast.Every)-2 {
+		t.Errorf("returned after %d reads (%v): before the counters were quiet for %v", n, time.Since(start), fast.Quiet)
+	}
+	if el := time.Since(start); el < fast.Quiet {
+		t.Errorf("returned after %v, before Quiet %v", el, fast.Quiet)
+	}
+}
+
+func TestWaitRemoteGone(t *testing.T) {
+	read, reads := script([]Pointer(nil))
+	if err := WaitRemote(context.Background(), fast, read); err != nil || reads() != 1 {
+		t.Errorf("no destination left: %v after %d reads, want nil after 1", err, reads())
+	}
+}
+
+// On timeout the error names every destination still pointing at it.
+func TestWaitRemoteTimeout(t *testing.T) {
+	read, _ := script([]Pointer{
+		{Name: "syslog-udp UDP 10.0.0.100:5514 -> 10.0.0.11:5514", Weight: 1, InPkts: 9},
+		{Name: "syslog-tcp TCP 10.0.0.100:5514 -> 10.0.0.11:5514", Weight: 0, ActiveConns: 4},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Millisecond)
+	defer cancel()
+	err := WaitRemote(ctx, fast, read)
+	if !errors.Is(err, ErrStillServing) {
+		t.Fatalf("err = %v, want ErrStillServing", err)
+	}
+	for _, want := range []string{"syslog-udp UDP 10.0.0.100:5514 -> 10.0.0.11:5514 weight 1, 0 active connections, 9 packets in (not quiesced)", "syslog-tcp TCP 10.0.0.100:5514 -> 10.0.0.11:5514 weight 0, 4 active connections"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v\nwant it to list %q", err, want)
+		}
+	}
+}
+
+func TestWaitLocal(t *testing.T) {
+	read, reads := script(
+		Local{EventsOut: 10, RxQueue: 0},
+		Local{EventsOut: 20, RxQueue: 512},
+		Local{EventsOut: 30, RxQueue: 0},
+		Local{EventsOut: 30, RxQueue: 256}, // a late datagram: not done
+		Local{EventsOut: 31, RxQueue: 0},
+		Local{EventsOut: 31, RxQueue: 0},
+	)
+	start := time.Now()
+	if err := WaitLocal(context.Background(), fast, read); err != nil {
+		t.Fatal(err)
+	}
+	if n := reads(); n < 5+int(fast.Quiet/fast.Every)-2 {
+		t.Errorf("returned after %d reads: before events.out and the queue were quiet for %v", n, fast.Quiet)
+	}
+	if time.Since(start) < fast.Quiet {
+		t.Error("returned before Quiet")
+	}
+	grow := int64(0)
+	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Millisecond)
+	defer cancel()
+	err := WaitLocal(ctx, fast, func(context.Context) (Local, error) { grow++; return Local{EventsOut: grow}, nil })
+	if !errors.Is(err, ErrStillServing) || !strings.Contains(err.Error(), "events.out") {
+		t.Errorf("events still growing at the deadline: %v", err)
+	}
+}
+
+const procNetUDP = `   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
+  123: 00000000:158A 00000000:0000 07 00000000:00000300 00:00000000 00000000     0        0 40611 2 0000000000000000 0
+  200: 0100007F:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000   101        0 20170 2 0000000000000000 0
+  201: 0B00000A:158A 00000000:0000 07 00000000:00000044 00:00000000 00000000     0        0 40612 2 0000000000000000 0
+`
+
+const procNetUDP6 = `  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
+   12: 00000000000000000000000000000000:158A 00000000000000000000000000000000:0000 07 00000000:00000010 00:00000000 00000000     0        0 40613 2 0000000000000000 0
+`
+
+func TestParseUDP(t *testing.T) {
+	b, n, err := parseUDP(strings.NewReader(procNetUDP), 5514)
+	if err != nil || b != 0x300+0x44 || n != 2 {
+		t.Errorf("udp: %d bytes in %d sockets (%v), want %d in 2", b, n, err, 0x300+0x44)
+	}
+	b, n, err = parseUDP(strings.NewReader(procNetUDP6), 5514)
+	if err != nil || b != 0x10 || n != 1 {
+		t.Errorf("udp6: %d bytes in %d sockets (%v)", b, n, err)
+	}
+	if _, _, err := parseUDP(strings.NewReader("header\n 1: garbage\n"), 5514); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("garbage: %v, want an error naming line 2", err)
+	}
+}
+
+// The real kernel's table: datagrams nobody reads show in rx_queue.
+func TestUDPReceiveQueueOfARealSocket(t *testing.T) {
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	port := uint16(conn.LocalAddr().(*net.UDPAddr).Port)
+	if b, n, err := UDPReceiveQueue(port, UDPFiles...); err != nil || b != 0 || n != 1 {
+		t.Fatalf("idle socket: %d bytes in %d sockets (%v), want 0 in 1", b, n, err)
+	}
+	out, err := net.DialUDP("udp4", nil, conn.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	for range 3 {
+		if _, err := out.Write([]byte("<13>hello")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		b, _, err := UDPReceiveQueue(port, UDPFiles...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("three unread datagrams never showed in rx_queue")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	buf := make([]byte, 100)
+	for range 3 {
+		if _, err := conn.Read(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b, _, _ := UDPReceiveQueue(port, UDPFiles...); b != 0 {
+		t.Errorf("after reading every datagram: %d bytes queued, want 0", b)
+	}
+}

@@ -1,0 +1,175 @@
+package importer
+
+import (
+	"fmt"
+	"strings"
+)
+
+// write formats the inventory as TOML, the notes first.
+func (im *importer) write() []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Imported by hala import from %s.\n", comment(im.src))
+	b.WriteString("# Check it with hala validate, render it and compare with the original before\n# replacing it; set firewall.log_sources (keepalived.conf does not say).\n")
+	if im.placeholders > 0 {
+		b.WriteString("#\n# PLACEHOLDER: the file names no director address (multicast VRRP): set each\n# [[director]] address below (0.0.0.0 now; hala validate rejects it), or run\n# hala import again with --director NAME=ADDR for every director.\n")
+	}
+	if len(im.notes) > 0 {
+		b.WriteString("#\n# Not mapped (file:line: what: why):\n")
+		for _, n := range im.notes {
+			b.WriteString("#   " + comment(n) + "\n")
+		}
+	}
+	b.WriteString("\n[cluster]\n")
+	kv(&b, "name", "imported")
+	if im.iface != "" {
+		kv(&b, "interface", im.iface)
+	}
+	if im.authPass != "" {
+		kv(&b, "vrrp_auth_pass", im.authPass)
+	}
+	if im.unicast {
+		b.WriteString("unicast = true\n")
+	}
+	if im.advert != "" && im.advert != "1s" {
+		kv(&b, "advert_interval", im.advert)
+	}
+	if len(im.emails) > 0 {
+		b.WriteString("notification_email = [")
+		for i, e := range im.emails {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(quote(e))
+		}
+		b.WriteString("]\n")
+		if im.emailFrom != "" {
+			kv(&b, "notification_email_from", im.emailFrom)
+		}
+		if im.smtp != "" {
+			kv(&b, "smtp_server", im.smtp)
+		}
+	}
+	if im.opts.LogstashPort != 9600 {
+		fmt.Fprintf(&b, "api_port = %d\n", im.opts.LogstashPort)
+	}
+	for _, p := range [][2]string{
+		{"api_scheme", im.scheme}, {"api_ca", im.ca}, {"api_auth_file", im.authFile},
+		{"check_timeout", im.checkTimeout}, {"hala_path", im.halaPath}, {"script_user", im.scriptUser},
+	} {
+		if p[1] != "" {
+			kv(&b, p[0], p[1])
+		}
+	}
+	if im.director {
+		kv(&b, "ipvs", "director")
+	}
+	for _, d := range im.directors {
+		b.WriteString("\n[[director]]\n")
+		kv(&b, "name", d.name)
+		if d.addr.IsValid() {
+			kv(&b, "address", d.addr.String())
+		} else {
+			placeholder := "0.0.0.0"
+			if len(im.vips) > 0 && im.vips[0].addr.Addr().Is6() {
+				placeholder = "::"
+			}
+			fmt.Fprintf(&b, "address = %s  # PLACEHOLDER: this director's own address\n", quote(placeholder))
+		}
+	}
+	for _, h := range im.logstash {
+		b.WriteString("\n[[logstash]]\n")
+		kv(&b, "name", h.name)
+		kv(&b, "address", h.addr.String())
+		if h.apiPort != 0 && h.apiPort != im.opts.LogstashPort {
+			fmt.Fprintf(&b, "api_port = %d\n", h.apiPort)
+		}
+	}
+	for _, v := range im.vips {
+		b.WriteString("\n[[vip]]\n")
+		kv(&b, "name", v.name)
+		kv(&b, "address", v.addr.String())
+		fmt.Fprintf(&b, "router_id = %d\n", v.routerID)
+		if v.master != "" && v.backup {
+			fmt.Fprintf(&b, "master = %s  # %s is BACKUP here; keepalived.conf does not say which director is master\n", quote(v.master), comment(im.this))
+		} else if v.master != "" {
+			kv(&b, "master", v.master)
+		}
+	}
+	for _, s := range im.services {
+		b.WriteString("\n[[service]]\n")
+		kv(&b, "name", s.name)
+		kv(&b, "vip", s.vip)
+		fmt.Fprintf(&b, "port = %d\n", s.port)
+		kv(&b, "protocol", s.protocol)
+		kv(&b, "input_id", s.inputID)
+		kv(&b, "scheduler", s.scheduler)
+		kv(&b, "forwarding", s.forwarding)
+		if s.onePacket {
+			b.WriteString("one_packet = true\n")
+		}
+		for _, p := range [][2]string{{"delay_loop", s.delayLoop}, {"persistence", s.persistence}, {"pipeline", s.pipeline}, {"max_idle", s.maxIdle}} {
+			if p[1] != "" {
+				kv(&b, p[0], p[1])
+			}
+		}
+		if s.backendPort > 0 {
+			fmt.Fprintf(&b, "backend_port = %d\n", s.backendPort)
+		}
+		if s.weight != 1 {
+			fmt.Fprintf(&b, "weight = %d\n", s.weight)
+		}
+		if s.dynamic {
+			kv(&b, "weights", "load")
+		}
+		if s.requireRunning {
+			b.WriteString("require_running = true\n")
+		}
+		if s.probe {
+			b.WriteString("probe = true\n")
+		}
+		if len(s.backends) != len(im.logstash) {
+			b.WriteString("backends = [")
+			for i, n := range s.backends {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(quote(n))
+			}
+			b.WriteString("]\n")
+		}
+	}
+	return []byte(b.String())
+}
+
+func kv(b *strings.Builder, key, value string) {
+	b.WriteString(key + " = " + quote(value) + "\n")
+}
+
+// quote writes s as a TOML basic string.
+func quote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// comment makes s safe on one TOML comment line (no control characters).
+func comment(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\t' || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
+}

@@ -1,0 +1,91 @@
+package status
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hala-lb/hala/pkg/inventory"
+	"github.com/hala-lb/hala/pkg/logstash"
+)
+
+const inv = `
+[cluster]
+name = "t"
+interface = "eth0"
+vrrp_auth_pass = "secret42"
+
+[[director]]
+name = "d1"
+address = "10.0.0.1"
+
+[[logstash]]
+name = "l1"
+address = "10.0.0.11"
+
+[[vip]]
+name = "logs"
+address = "10.0.0.100/24"
+router_id = 1
+
+[[service]]
+name = "syslog-udp"
+vip = "logs"
+port = 5514
+protocol = "udp"
+input_id = "udp-5514"
+
+[firewall]
+log_sources = ["10.0.0.0/24"]
+`
+
+type source struct{ out int64 }
+
+func (s *source) NodeStats(context.Context, string) (*logstash.NodeStats, error) {
+	s.out += 10
+	return logstash.ParseNodeStats(strings.NewReader(fmt.Sprintf(
+		`{"version":"8.15.0","pipelines":{"main":{"plugins":{"inputs":[{"id":"udp-5514","events":{"out":%d}}]}}}}`, s.out)), 0)
+}
+
+func (s *source) HealthReport(context.Context) (*logstash.HealthReport, error) {
+	return nil, logstash.ErrNoHealthReport
+}
+
+// Without root the IPVS and VIP cells say so, the rest still works, and
+// a drained backend shows as drained.
+func TestCollectWithoutRoot(t *testing.T) {
+	i, err := inventory.Parse("inv.toml", []byte(inv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := Collect(context.Background(), Config{
+		Inventory: i, Timeout: 200 * time.Millisecond, Node: "d1",
+		Client:  func(inventory.Logstash) (Source, error) { return &source{}, nil },
+		IPVSErr: fmt.Errorf("open IPVS: %w", syscall.EPERM),
+		VIPErr:  fmt.Errorf("netlink: %w", syscall.EPERM),
+		Drained: func(netip.Addr) (bool, string) { return true, "maintenance" },
+	})
+	r := st.Rows[0]
+	if r.API != APIUp || r.InputState != InputPresent || r.EventsPerSec == nil || *r.EventsPerSec <= 0 ||
+		!r.Drained || r.IPVS.String() != "(no root)" {
+		t.Errorf("row %+v", r)
+	}
+	var b bytes.Buffer
+	st.WriteText(&b, false)
+	for _, want := range []string{"(no root)", "IPVS table not read: open IPVS: operation not permitted",
+		"logs  10.0.0.100/24 dev eth0  (no root)", "VIPs not read: netlink: operation not permitted", "drained: maintenance"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, b.String())
+		}
+	}
+	b.Reset()
+	st.WriteText(&b, true)
+	if !strings.Contains(b.String(), green+"up"+reset) {
+		t.Errorf("no colour when asked:\n%q", b.String())
+	}
+}
