@@ -7,8 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"runtime"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"

@@ -42,7 +42,7 @@ type instanceData struct {
 	SrcIP     string
 	Peers     []string
 	Address   string
-	// TrackDirector adds track_process for hala director.
+	// TrackDirector adds track_script of hala director (vrrp_script).
 	TrackDirector bool
 }
 

@@ -510,5 +510,3 @@ func directorRestarted(c *cluster) Row {
 	row.Time = "restart " + Seconds(took)
 	return row
 }
-
-
