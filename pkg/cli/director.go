@@ -166,7 +166,6 @@ func runDirector(ctx context.Context, streams IOStreams, f *directorFlags) error
 	if err != nil {
 		return problemsError(f.inventory, err)
 	}
-	printWarnings(streams, inv)
 	if !inv.UsesDirector() {
 		return withHint(fmt.Errorf("%s: cluster.ipvs is %q: keepalived manages these virtual servers, and a director would fight it over the same table", f.inventory, inv.Cluster.IPVS),
 			`set ipvs = "director" under [cluster], render again and install the new keepalived.conf (VRRP only)`)
@@ -226,6 +225,10 @@ func runDirector(ctx context.Context, streams IOStreams, f *directorFlags) error
 			}
 		}
 	}()
+	// Through the logger: with --log-format json every line is a record.
+	for _, w := range inv.Warnings {
+		log.Warn("inventory warning", "problem", w.String())
+	}
 	log.Info("starting", "inventory", f.inventory, "services", len(inv.Services))
 	return d.Run(ctx)
 }
