@@ -10,7 +10,7 @@ PKG_DIR ?= out/package
 EXAMPLE ?= examples/two-node.toml
 OUT ?= out
 
-.PHONY: all build run test test-unit test-vm test-package package e2e golden lint verify bench bench-render bench-check bench-ipvs fuzz deps clean
+.PHONY: all build run test test-unit test-vm test-package package e2e golden lint verify bench bench-render bench-check bench-ipvs bench-director fuzz deps clean
 
 all: build
 
@@ -76,6 +76,10 @@ bench-check: build
 
 bench-ipvs: build
 	scripts/vmtest-suite -bench-ipvs
+
+# hala director's checks vs fork+exec of hala check per backend × input per second.
+bench-director:
+	scripts/bench-director
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzLoadValidateRender -fuzztime 30s ./pkg/render

@@ -383,14 +383,17 @@ func withDeadline(f func()) {
 
 // logSyslog sends line with facility daemon, the given severity and tag
 // hala-check. Without a syslog socket (no /dev/log) it does nothing.
-func logSyslog(severity syslog.Priority, line string) {
+func logSyslog(severity syslog.Priority, line string) { logSyslogTag("hala-check", severity, line) }
+
+// logSyslogTag writes line to syslog (facility daemon) under tag.
+func logSyslogTag(tag string, severity syslog.Priority, line string) {
 	var w *syslog.Writer
 	var err error
 	prio := syslog.LOG_DAEMON | severity
 	if sock := os.Getenv(envSyslogSocket); sock != "" {
-		w, err = syslog.Dial("unixgram", sock, prio, "hala-check")
+		w, err = syslog.Dial("unixgram", sock, prio, tag)
 	} else {
-		w, err = syslog.New(prio, "hala-check")
+		w, err = syslog.New(prio, tag)
 	}
 	if err != nil {
 		return

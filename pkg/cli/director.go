@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"log/syslog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -88,6 +89,44 @@ loopback unless you say otherwise; never on all interfaces.`,
 	fl.StringVar(&f.drainDir, "drain-dir", drain.Dir(), "`DIR` of hala drain's records, read every round (or $"+drain.EnvDir+")")
 	fl.StringVar(&f.checkStateDir, "check-state-dir", "", "`DIR` for check state (default $STATE_DIRECTORY, else /run/hala)")
 	_ = cmd.MarkFlagRequired("inventory")
+	cmd.AddCommand(newDirectorHealthCommand(streams))
+	return cmd
+}
+
+// newDirectorHealthCommand is keepalived's vrrp_script for a director:
+// exit 0 while the local hala director says it is healthy, else 1, with
+// the reason on stderr and in syslog (keepalived discards stderr).
+func newDirectorHealthCommand(streams IOStreams) *cobra.Command {
+	var addr string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "health [--metrics-address ADDR] [--timeout DURATION]",
+		Short: "Exit 0 while the local hala director is healthy (keepalived's vrrp_script)",
+		Long: `Asks the hala director serving on --metrics-address for /healthz: exit 0
+when it answers 200 within --timeout, else 1 with the reason on stderr and
+in syslog (tag hala-director). hala render puts it in keepalived.conf as a
+vrrp_script when cluster.ipvs = "director", so a director whose hala
+director is down, wedged or failing to program IPVS gives up its VIPs.`,
+		Example: `  hala director health
+  hala director health --metrics-address 127.0.0.1:9610 --timeout 500ms`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if timeout <= 0 {
+				return fmt.Errorf("--timeout %s: must be positive", timeout)
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			if err := director.ProbeHealth(ctx, addr); err != nil {
+				line := err.Error()
+				fmt.Fprintln(streams.ErrOut, "hala-director: "+line)
+				logSyslogTag("hala-director", syslog.LOG_ERR, line)
+				return &ExitError{Code: 1}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&addr, "metrics-address", defaultMetricsAddress, "`ADDR` (host:port) the director serves /healthz on")
+	cmd.Flags().DurationVar(&timeout, "timeout", 500*time.Millisecond, "bound on the request (`DURATION`)")
 	return cmd
 }
 
@@ -127,7 +166,6 @@ func runDirector(ctx context.Context, streams IOStreams, f *directorFlags) error
 	if err != nil {
 		return problemsError(f.inventory, err)
 	}
-	printWarnings(streams, inv)
 	if !inv.UsesDirector() {
 		return withHint(fmt.Errorf("%s: cluster.ipvs is %q: keepalived manages these virtual servers, and a director would fight it over the same table", f.inventory, inv.Cluster.IPVS),
 			`set ipvs = "director" under [cluster], render again and install the new keepalived.conf (VRRP only)`)
@@ -187,6 +225,10 @@ func runDirector(ctx context.Context, streams IOStreams, f *directorFlags) error
 			}
 		}
 	}()
+	// Through the logger: with --log-format json every line is a record.
+	for _, w := range inv.Warnings {
+		log.Warn("inventory warning", "problem", w.String())
+	}
 	log.Info("starting", "inventory", f.inventory, "services", len(inv.Services))
 	return d.Run(ctx)
 }

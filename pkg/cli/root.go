@@ -141,7 +141,18 @@ func requireKnownSubcommand(c *cobra.Command) {
 	for _, sub := range c.Commands() {
 		requireKnownSubcommand(sub)
 	}
-	if !c.HasSubCommands() || c.Runnable() {
+	if !c.HasSubCommands() {
+		return
+	}
+	if c.Runnable() {
+		// A command that runs and also has subcommands (hala director,
+		// hala director health): an argument is a mistyped subcommand.
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return unknownCommand(cmd, args[0])
+			}
+			return nil
+		}
 		return
 	}
 	c.Args = func(cmd *cobra.Command, args []string) error {

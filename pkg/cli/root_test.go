@@ -53,7 +53,11 @@ func TestUnknownSubcommandFails(t *testing.T) {
 				t.Errorf("hala %s: exit %d stdout %q stderr %q\n want exit 1 and %q...", strings.Join(args, " "), code, stdout, stderr, want)
 			}
 		}
-		// The group alone still shows its help.
+		// The group alone still shows its help (a command that also runs,
+		// like hala director, runs instead).
+		if c.Runnable() && c.RunE != nil && c.Name() == "director" {
+			continue
+		}
 		if code, stdout, stderr := runHala(t, pathArgs(c)...); code != 0 || !strings.Contains(stdout, "Available Commands:") || stderr != "" {
 			t.Errorf("%s alone: exit %d stdout %q stderr %q, want its help", c.CommandPath(), code, stdout, stderr)
 		}

@@ -546,9 +546,9 @@ func (d *Director) noteAllDown(ss *serviceSpec, down bool, kept int) {
 	d.allDown[ss.Key] = down
 	switch {
 	case down && !was && ss.KeepAll:
-		d.log.Error("every backend of the service is failing; keeping its destinations in the table (all_down = \"keep\")", "service", ss.Name, "kept", kept)
+		d.log.Error("no backend of the service is both healthy and undrained; keeping its undrained destinations in the table (all_down = \"keep\")", "service", ss.Name, "kept", kept)
 	case down && !was:
-		d.log.Error("every backend of the service is failing; it has no destination left and drops all its traffic (all_down = \"remove\")", "service", ss.Name)
+		d.log.Error("no backend of the service is both healthy and undrained; it has no destination left and drops all its traffic (all_down = \"remove\")", "service", ss.Name)
 	case !down && was:
 		d.log.Info("the service has a healthy backend again", "service", ss.Name)
 	}

@@ -684,3 +684,23 @@ func TestHealthzReportsAFailedReconcile(t *testing.T) {
 		return resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(b), "hala did not create")
 	})
 }
+
+func TestProbeHealth(t *testing.T) {
+	inv := cluster(t, "", "")
+	r := newRig(t, inv, nil)
+	srv := httptest.NewServer(r.d.Handler())
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	ctx := context.Background()
+	if err := ProbeHealth(ctx, addr); err == nil || !strings.Contains(err.Error(), "starting") {
+		t.Errorf("before the first apply: %v, want unhealthy (starting)", err)
+	}
+	r.start()
+	if err := ProbeHealth(ctx, addr); err != nil {
+		t.Errorf("running: %v", err)
+	}
+	srv.Close()
+	if err := ProbeHealth(ctx, addr); err == nil || !strings.Contains(err.Error(), "not answering") {
+		t.Errorf("no director: %v, want not answering", err)
+	}
+}

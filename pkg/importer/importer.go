@@ -120,8 +120,8 @@ func Import(cfg *keepalived.Config, src string, opts Options) (*Result, error) {
 		case "global_defs":
 		case "vrrp_instance":
 			im.instance(n)
-		case "vrrp_track_process":
-			im.trackProcess(n)
+		case "vrrp_script":
+			im.trackScript(n)
 		case "virtual_server":
 		default:
 			im.unmapped(n, "not a part of keepalived.conf that hala renders")
@@ -259,9 +259,9 @@ func (im *importer) instance(in *keepalived.Node) {
 					im.unmapped(a, fmt.Sprintf("hala puts the VIP on the VRRP interface (%s)", im.iface))
 				}
 			}
-		case "track_process":
+		case "track_script":
 			if len(n.Children) != 1 || n.Children[0].Name != "hala_director" {
-				im.unmapped(n, "hala tracks only its own director process")
+				im.unmapped(n, "hala tracks only its own director (vrrp_script hala_director)")
 			}
 		case "smtp_alert", "version":
 			// hala renders smtp_alert with notification_email, and version 3 for sub-second adverts.
@@ -308,25 +308,27 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
-// trackProcess maps hala's own vrrp_track_process (cluster.ipvs = "director").
-func (im *importer) trackProcess(t *keepalived.Node) {
+// trackScript maps hala's own vrrp_script (cluster.ipvs = "director"):
+// "<hala_path> director health ...".
+func (im *importer) trackScript(t *keepalived.Node) {
 	if t.Arg(0) != "hala_director" {
-		im.unmapped(t, "hala tracks only its own director process")
+		im.unmapped(t, "hala tracks only its own director (vrrp_script hala_director)")
 		return
 	}
 	for _, n := range t.Children {
 		switch n.Name {
-		case "process":
-			if path.Base(n.Arg(0)) != "hala" || n.Arg(1) != "director" {
-				im.unmapped(n, "not hala director")
+		case "script":
+			f := strings.Fields(n.Arg(0))
+			if len(f) < 3 || path.Base(f[0]) != "hala" || f[1] != "director" || f[2] != "health" {
+				im.unmapped(n, "not hala director health")
 				return
 			}
-			if n.Arg(0) != "/usr/local/bin/hala" {
-				im.halaPath = n.Arg(0)
+			if f[0] != "/usr/local/bin/hala" {
+				im.halaPath = f[0]
 			}
-		case "full_command", "param_match", "delay":
+		case "interval", "timeout", "fall", "rise":
 		default:
-			im.unmapped(n, "hala renders its own track_process settings")
+			im.unmapped(n, "hala renders its own vrrp_script settings")
 		}
 	}
 	im.director = true

@@ -100,7 +100,7 @@ virtual_server 10.0.0.100 81 {
 	want := []string{
 		`k.conf:40: conditional "@lb1" is not evaluated: the line is left out`,
 		"k.conf:3: lvs_sync_daemon eth1 VI_1: no inventory key (hala renders global_defs itself)",
-		"k.conf:5: vrrp_script chk: not a part of keepalived.conf that hala renders",
+		"k.conf:5: vrrp_script chk: hala tracks only its own director (vrrp_script hala_director)",
 		"k.conf:15: nopreempt: no inventory key for this vrrp_instance setting",
 		"k.conf:18: 10.0.0.101/24: hala has one address per vrrp_instance: add a [[vip]] with its own router_id",
 		"k.conf:21: virtual_server fwmark 1: hala renders virtual_server ADDRESS PORT only (no fwmark or group)",

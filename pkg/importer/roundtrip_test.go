@@ -47,7 +47,7 @@ func semanticOf(t *testing.T, nodes []*keepalived.Node, exactChecks bool) semant
 				}
 				sort.Strings(peers)
 				f = append(f, "peers "+strings.Join(peers, ","))
-			case "track_process":
+			case "track_script":
 				f = append(f, "track "+n.Children[0].Name)
 			}
 		}

@@ -2,6 +2,7 @@ package logstash
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -149,6 +150,7 @@ type Client struct {
 	keepAlive bool
 	mu        sync.Mutex
 	idle      *pconn
+	requests  map[string][]byte // serialised requests by URL (keepAlive)
 }
 
 // pconn is a connection with the reader its responses are read through.
@@ -380,7 +382,7 @@ func (c *Client) getOnce(ctx context.Context, u *url.URL, read func(io.Reader) e
 	if c.creds != nil {
 		req.SetBasicAuth(c.creds.Username, c.creds.Password)
 	}
-	if err := req.Write(conn); err != nil {
+	if err := c.writeRequest(conn, req); err != nil {
 		if reused && ctx.Err() == nil {
 			pc.conn.Close()
 			return c.getOnce(ctx, u, read) // the server closed the idle connection
@@ -441,6 +443,34 @@ func (c *Client) getOnce(ctx context.Context, u *url.URL, read func(io.Reader) e
 		keep = err == nil && counted.n+n <= c.maxBody
 	}
 	return nil, nil
+}
+
+// writeRequest sends req. A kept-alive client asks the same few URLs every
+// interval, so it serialises each request once and then sends those bytes
+// in one write.
+func (c *Client) writeRequest(conn net.Conn, req *http.Request) error {
+	if !c.keepAlive {
+		return req.Write(conn)
+	}
+	key := req.URL.String()
+	c.mu.Lock()
+	b, ok := c.requests[key]
+	c.mu.Unlock()
+	if !ok {
+		var buf bytes.Buffer
+		if err := req.Write(&buf); err != nil {
+			return err
+		}
+		b = buf.Bytes()
+		c.mu.Lock()
+		if c.requests == nil {
+			c.requests = map[string][]byte{}
+		}
+		c.requests[key] = b
+		c.mu.Unlock()
+	}
+	_, err := conn.Write(b)
+	return err
 }
 
 // connection returns the idle kept-alive connection, or a new one.

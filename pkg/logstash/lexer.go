@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -41,7 +42,21 @@ type lexer struct {
 }
 
 func newLexer(r io.Reader, limit int64) *lexer {
-	return &lexer{r: r, buf: make([]byte, 32<<10), limit: limit}
+	return &lexer{r: r, buf: buffers.Get().(*[32 << 10]byte)[:], limit: limit}
+}
+
+// buffers recycles read buffers: hala director parses a body per backend
+// every interval, and a fresh 32 KiB buffer each time is most of what it
+// allocates. Nothing parsed refers to the buffer (strings are copies).
+var buffers = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+
+// release returns the lexer's buffer to the pool; the lexer is unusable
+// afterwards.
+func (l *lexer) release() {
+	if len(l.buf) == 32<<10 {
+		buffers.Put((*[32 << 10]byte)(l.buf))
+	}
+	l.buf = nil
 }
 
 // fill reads more input into buf; it reports false at the end or on error.

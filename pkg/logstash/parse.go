@@ -38,6 +38,7 @@ func ParseNodeStatsPlugins(r io.Reader, maxBody int64) (*NodeStats, error) {
 
 func parseBody(r io.Reader, maxBody int64, plugins bool) (*NodeStats, error) {
 	l := newLexer(r, maxBody)
+	defer l.release()
 	s, err := parseNodeStats(l, plugins)
 	if err == nil {
 		err = l.atEnd()

@@ -21,8 +21,9 @@ type keepalivedData struct {
 	Instances  []instanceData
 	// TrackDirector tracks the hala director process (cluster.ipvs =
 	// "director"); the virtual_server blocks are then left out.
-	TrackDirector bool
-	HalaPath      string
+	TrackDirector  bool
+	HalaPath       string
+	MetricsAddress string
 }
 
 type instanceData struct {
@@ -41,7 +42,7 @@ type instanceData struct {
 	SrcIP     string
 	Peers     []string
 	Address   string
-	// TrackDirector adds track_process for hala director.
+	// TrackDirector adds track_script of hala director (vrrp_script).
 	TrackDirector bool
 }
 
@@ -84,6 +85,8 @@ func (r *renderer) keepalived(d inventory.Director) ([]byte, error) {
 		ScriptUser: c.ScriptUser,
 		Emails:     c.NotificationEmail,
 		HalaPath:   c.HalaPath,
+		// Where hala director serves /healthz (its default).
+		MetricsAddress: DirectorMetricsAddress,
 		// keepalived does VRRP only; hala director owns the IPVS table.
 		TrackDirector: r.inv.UsesDirector(),
 	}

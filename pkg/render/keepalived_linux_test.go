@@ -101,6 +101,7 @@ func TestKeepalivedConfigTest(t *testing.T) {
 				}
 				rendered++
 				data := bytes.ReplaceAll(f.Data, []byte(`misc_path "`+inv.Cluster.HalaPath+" "), []byte(`misc_path "`+hala+" "))
+				data = bytes.ReplaceAll(data, []byte(`script "`+inv.Cluster.HalaPath+" "), []byte(`script "`+hala+" "))
 				if rootScripts {
 					data = userLine.ReplaceAll(data, []byte("${1} root"))
 				}

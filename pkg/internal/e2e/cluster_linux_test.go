@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"github.com/hala-lb/hala/pkg/internal/e2e/standin"
 	"github.com/hala-lb/hala/pkg/internal/testutil"
 	"github.com/hala-lb/hala/pkg/inventory"
+	"github.com/hala-lb/hala/pkg/render"
 )
 
 // The cluster: the seed's two hosts, each a director (keepalived, IPVS)
@@ -64,6 +66,12 @@ type node struct {
 
 	ipvs   *os.File  // /proc/net/ip_vs of the namespace
 	thread *nsThread // samples the namespace's addresses
+
+	// hala director (director mode only): its command line, the running
+	// process and every run, for the logs.
+	hdArgs []string
+	hd     *testutil.Process
+	hdRuns []*testutil.Process
 }
 
 func (n *node) String() string { return n.name }
@@ -89,11 +97,22 @@ type cluster struct {
 	advert       time.Duration
 	priority     map[string]int
 
+	// Director mode (cluster.ipvs = "director"): hala director programs
+	// IPVS from invPath, checking every interval; keepalived does VRRP.
+	director  bool
+	invPath   string
+	interval  time.Duration
+	rise      int
+	fall      int
+	reconcile time.Duration
+
 	mon *monitor
 }
 
-// newCluster renders the example, builds the LAN and starts everything.
-func newCluster(t *testing.T, rate int) *cluster {
+// newCluster renders the example (a file of examples/), builds the LAN and
+// starts everything: keepalived with MISC_CHECKs, or, when the example says
+// ipvs = "director", hala director and keepalived for VRRP only.
+func newCluster(t *testing.T, rate int, exampleName string) *cluster {
 	t.Helper()
 	c := &cluster{t: t, tmp: t.TempDir(), priority: map[string]int{}}
 	c.hala = testutil.HalaBinary(t)
@@ -105,7 +124,7 @@ func newCluster(t *testing.T, rate int) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	example := filepath.Join(root, "examples", "two-node.toml")
+	example := filepath.Join(root, "examples", exampleName)
 	c.inv, err = inventory.Load(example)
 	if err != nil {
 		t.Fatalf("load %s: %v", example, err)
@@ -124,6 +143,16 @@ func newCluster(t *testing.T, rate int) *cluster {
 	}
 	if vip.Master != c.inv.Directors[0].Name {
 		t.Fatalf("the suite expects %s to be the VIP's master, not %s", c.inv.Directors[0].Name, vip.Master)
+	}
+	if c.director = c.inv.UsesDirector(); c.director {
+		c.interval, c.rise, c.fall = svc.Interval.Duration, svc.Rise, svc.Fall
+		c.checkTimeout = c.inv.DirectorCheckTimeout(c.interval)
+		c.reconcile = c.inv.Cluster.ReconcileInterval.Duration
+		// Where the rendered unit and setup.sh expect the inventory.
+		c.invPath = render.DirectorInventory
+		if err := installFile(example, c.invPath); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	// The real `hala render`, into a directory like an operator's ./out.
@@ -155,6 +184,18 @@ func newCluster(t *testing.T, rate int) *cluster {
 	for _, n := range c.nodes {
 		if err := c.startStandin(n, 0); err != nil {
 			t.Fatal(err)
+		}
+	}
+	if c.director {
+		// Before keepalived, which tracks the process (systemd orders the
+		// units the same way).
+		for _, n := range c.nodes {
+			c.startDirector(n)
+		}
+		for _, n := range c.nodes {
+			if err := c.waitDirector(n); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	for _, n := range c.nodes {
@@ -220,7 +261,12 @@ func (c *cluster) setupNode(n *node) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m := regexp.MustCompile(`misc_timeout (\d+)`).FindSubmatch(data); m != nil {
+	if c.director {
+		if bytes.Contains(data, []byte("virtual_server")) || !bytes.Contains(data, []byte("track_script")) {
+			t.Fatalf("%s: director mode, but keepalived.conf has virtual servers or no track_script:\n%s", n.name, data)
+		}
+		c.setupDirector(n)
+	} else if m := regexp.MustCompile(`misc_timeout (\d+)`).FindSubmatch(data); m != nil {
 		s, _ := strconv.Atoi(string(m[1]))
 		c.miscTimeout = time.Duration(s) * time.Second
 	} else {

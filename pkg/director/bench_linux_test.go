@@ -1,0 +1,115 @@
+//go:build linux && integration
+
+package director
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hala-lb/hala/pkg/internal/testutil"
+	"github.com/hala-lb/hala/pkg/ipvs"
+)
+
+// Benchmarks of the director's whole-table reconcile against the real
+// kernel, for scripts/bench-ipvs (make bench-ipvs, in the test VM):
+// 1,000 UDP services × 10 real servers, as the IPVS benchmark uses.
+//
+//	BenchmarkIntegrationReconcileNoop: one drift-repair pass of a running
+//	director over a table that matches (read, plan, nothing written).
+//	BenchmarkIntegrationIpvsadmRestore: ipvsadm-restore of the same table
+//	into an empty one, the reference the no-op is compared with.
+const benchServices, benchDests = 1000, 10
+
+func benchInventory() string {
+	var b strings.Builder
+	b.WriteString("[cluster]\nname = \"bench\"\ninterface = \"eth0\"\nipvs = \"director\"\n\n[[director]]\nname = \"bench\"\naddress = \"10.0.0.1\"\n\n")
+	for d := 1; d <= benchDests; d++ {
+		fmt.Fprintf(&b, "[[logstash]]\nname = \"ls%d\"\naddress = \"10.1.0.%d\"\n\n", d, d)
+	}
+	b.WriteString("[[vip]]\nname = \"vip\"\naddress = \"10.0.0.100/24\"\nrouter_id = 51\n\n")
+	for s := 0; s < benchServices; s++ {
+		fmt.Fprintf(&b, "[[service]]\nname = \"svc%d\"\nvip = \"vip\"\nport = %d\nprotocol = \"udp\"\ninput_id = \"udp-%d\"\none_packet = true\n\n", s, 20000+s, 20000+s)
+	}
+	return b.String()
+}
+
+// benchDirector is a director over a full table in a fresh namespace, every
+// backend up, without probers.
+func benchDirector(b *testing.B) (*Director, *ipvs.Handle, *testutil.NetNS) {
+	testutil.RequireKernel(b)
+	ns := testutil.NewNetNS(b)
+	h, err := ipvs.New(ns.Path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { h.Close() })
+	d, err := New(Config{
+		Inventory: parse(b, benchInventory()), Target: h,
+		Logger:    slog.New(slog.NewTextHandler(&bytes.Buffer{}, &slog.HandlerOptions{Level: slog.LevelError})),
+		StatePath: filepath.Join(b.TempDir(), "owned.json"),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, ss := range d.sp.services {
+		for _, m := range ss.Members {
+			d.healthOf(m.Backend, m.Check).up = true
+		}
+	}
+	if err := d.reconcile(context.Background(), "start"); err != nil {
+		b.Fatal(err)
+	}
+	return d, h, ns
+}
+
+func BenchmarkIntegrationReconcileNoop(b *testing.B) {
+	d, h, _ := benchDirector(b)
+	before := h.Writes()
+	ctx := context.Background()
+	for b.Loop() {
+		if err := d.reconcile(ctx, "repair"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if w := h.Writes() - before; w != 0 {
+		b.Fatalf("no-op reconciles made %d netlink writes", w)
+	}
+	b.ReportMetric(0, "writes/op")
+}
+
+func BenchmarkIntegrationIpvsadmRestore(b *testing.B) {
+	_, _, ns := benchDirector(b)
+	rules, err := ns.Cmd("ipvsadm", "-Sn").Output()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if n := bytes.Count(rules, []byte("\n")); n != benchServices*(1+benchDests) {
+		b.Fatalf("ipvsadm -Sn: %d rules, want %d", n, benchServices*(1+benchDests))
+	}
+	// Started from a thread inside the namespace, so no `ip netns exec`
+	// is timed: ipvsadm -C untimed, then the timed restore.
+	for b.Loop() {
+		b.StopTimer()
+		if out, err := ns.Cmd("ipvsadm", "-C").CombinedOutput(); err != nil {
+			b.Fatalf("ipvsadm -C: %v: %s", err, out)
+		}
+		b.StartTimer()
+		err := ns.Do(func() error {
+			cmd := exec.Command("ipvsadm-restore")
+			cmd.Stdin = bytes.NewReader(rules)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("ipvsadm-restore: %v: %s", err, out)
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
