@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hala-lb/hala/pkg/check"
 	"github.com/hala-lb/hala/pkg/internal/testutil"
 	"github.com/hala-lb/hala/pkg/ipvs"
 )
@@ -111,5 +112,38 @@ func BenchmarkIntegrationIpvsadmRestore(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkIntegrationTransition is the time from a check's verdict that
+// completes fall (here 1) to the kernel's answer to the one netlink
+// request it causes: each op takes a backend of one of the 1,000 services
+// out or puts it back, alternately, on the real kernel.
+func BenchmarkIntegrationTransition(b *testing.B) {
+	d, h, _ := benchDirector(b)
+	name := d.sp.backendNames()[0]
+	bs := d.sp.backends[name]
+	for i := range bs.Checks {
+		bs.Checks[i].Rise, bs.Checks[i].Fall = 1, 1
+	}
+	// One input of that backend: the service that uses it changes.
+	c := bs.Checks[0]
+	verdict := func(ok bool) result {
+		r := result{backend: name, gen: d.gen, verdicts: map[checkKey]*check.Verdict{}}
+		for _, k := range bs.Checks {
+			r.verdicts[k.checkKey] = &check.Verdict{Healthy: true, Weight: -1}
+		}
+		r.verdicts[c.checkKey] = &check.Verdict{Healthy: ok, Weight: -1, Reason: ": benchmark"}
+		return r
+	}
+	ctx := context.Background()
+	before := h.Writes()
+	ok := false
+	for b.Loop() {
+		d.handle(ctx, verdict(ok))
+		ok = !ok
+	}
+	if w := h.Writes() - before; w != uint64(b.N) {
+		b.Fatalf("%d transitions made %d netlink writes, want one each", b.N, w)
 	}
 }

@@ -704,3 +704,81 @@ func TestProbeHealth(t *testing.T) {
 		t.Errorf("no director: %v, want not answering", err)
 	}
 }
+
+// stampSource records when each backend is first asked and answers a
+// real body; a small fake behind check.Source, to watch the schedule.
+type stampSource struct {
+	mu    *sync.Mutex
+	first map[string]time.Time
+	host  string
+	body  []byte
+}
+
+func (s stampSource) NodeStats(context.Context, string) (*logstash.NodeStats, error) {
+	s.mu.Lock()
+	if _, ok := s.first[s.host]; !ok {
+		s.first[s.host] = time.Now()
+	}
+	s.mu.Unlock()
+	return logstash.ParseNodeStats(bytes.NewReader(s.body), 0)
+}
+
+func (s stampSource) HealthReport(context.Context) (*logstash.HealthReport, error) {
+	return nil, fmt.Errorf("not asked")
+}
+
+// TestFirstChecksAreSpread: after the start-up round, the loops' first
+// checks are spread over the interval, so many backends don't fire
+// together.
+func TestFirstChecksAreSpread(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("[cluster]\nname = \"t\"\ninterface = \"eth0\"\nipvs = \"director\"\n\n[[director]]\nname = \"d1\"\naddress = \"10.0.0.1\"\n\n[[vip]]\nname = \"v\"\naddress = \"10.0.0.100/24\"\nrouter_id = 1\n\n")
+	const n = 40
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "[[logstash]]\nname = \"l%d\"\naddress = \"10.0.1.%d\"\n\n", i, i+1)
+	}
+	b.WriteString("[[service]]\nname = \"s\"\nvip = \"v\"\nport = 5514\nprotocol = \"udp\"\ninput_id = \"udp-5514\"\ninterval = \"1s\"\n")
+	inv := parse(t, b.String())
+	var mu sync.Mutex
+	first := map[string]time.Time{}
+	started := false
+	body := fixture(t)
+	d, err := New(Config{
+		Inventory: inv, Target: newFakeTable(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		StatePath: filepath.Join(t.TempDir(), "owned.json"), CheckStateDir: t.TempDir(),
+		NewSource: func(_ *inventory.Inventory, host string, _ int) (check.Source, error) {
+			return stampSource{mu: &mu, first: first, host: host, body: body}, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var readyAt time.Time
+	d.cfg.Ready = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		readyAt, started = time.Now(), true
+		clear(first) // the start-up round asks everyone at once, by design
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	time.Sleep(1200 * time.Millisecond)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !started || len(first) != n {
+		t.Fatalf("%d backends asked after the start, want %d", len(first), n)
+	}
+	buckets := map[int]bool{}
+	for _, at := range first {
+		buckets[int(at.Sub(readyAt)/(100*time.Millisecond))] = true
+	}
+	if len(buckets) < 6 {
+		t.Errorf("the first checks of %d backends fell in %d of the interval's ten 100ms slots, want them spread", n, len(buckets))
+	}
+}
