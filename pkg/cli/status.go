@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/netip"
 	"os"
 	"os/signal"
 	"syscall"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hala-lb/hala/pkg/drain"
 	"github.com/hala-lb/hala/pkg/inventory"
 	"github.com/hala-lb/hala/pkg/ipvs"
 	"github.com/hala-lb/hala/pkg/logstash"
@@ -26,6 +28,7 @@ type statusFlags struct {
 	netns     string
 	output    string
 	watch     time.Duration
+	drainDir  string
 }
 
 func newStatusCommand(streams IOStreams) *cobra.Command {
@@ -60,8 +63,24 @@ it prints one JSON object per line instead.`,
 	fl.StringVar(&f.netns, "netns", "", "network namespace `PATH` whose IPVS table and VIPs to read (default: the current one)")
 	fl.StringVarP(&f.output, "output", "o", "text", "output `FORMAT`: text or json")
 	fl.DurationVar(&f.watch, "watch", 0, "redraw every `DURATION` until interrupted")
+	fl.StringVar(&f.drainDir, "drain-dir", drain.Dir(), "`DIR` of hala drain's records (or $"+drain.EnvDir+")")
 	_ = cmd.MarkFlagRequired("inventory")
 	return cmd
+}
+
+// drainedIn reads hala drain's records in dir for the status table; a
+// record that cannot be read shows as not drained, with why.
+func drainedIn(dir string) status.DrainFunc {
+	return func(a netip.Addr) (bool, string) {
+		r, err := drain.Lookup(dir, a)
+		switch {
+		case err != nil:
+			return false, "drain record unreadable: " + err.Error()
+		case r == nil:
+			return false, ""
+		}
+		return true, "drained since " + r.Since.Format(time.RFC3339) + " (hala drain)"
+	}
 }
 
 func runStatus(ctx context.Context, streams IOStreams, f *statusFlags) error {
@@ -76,7 +95,7 @@ func runStatus(ctx context.Context, streams IOStreams, f *statusFlags) error {
 		return err
 	}
 	printWarnings(streams, inv)
-	cfg := status.Config{Inventory: inv, Timeout: inv.Cluster.CheckTimeout.Duration}
+	cfg := status.Config{Inventory: inv, Timeout: inv.Cluster.CheckTimeout.Duration, Drained: drainedIn(f.drainDir)}
 	if f.node != "" {
 		if cfg.Node, err = directorNode(inv, f.node); err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/hala-lb/hala/pkg/drain"
 	"github.com/hala-lb/hala/pkg/internal/testutil"
 )
 
@@ -158,8 +160,13 @@ func startStandIns(t *testing.T) [4]int {
 func TestStatusStandIns(t *testing.T) {
 	inv := statusInventory(t, "syslog-udp", startStandIns(t))
 	testutil.HalaBinary(t) // built before the clock starts
+	// The missing-input backend is drained too (hala drain's record).
+	drains := t.TempDir()
+	if err := drain.Drain(drains, drain.Record{Address: netip.MustParseAddr("127.0.0.12"), Since: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now()
-	r := hala(t, nil, "status", "-i", inv, "--node", "d1", "-o", "json")
+	r := hala(t, []string{drain.EnvDir + "=" + drains}, "status", "-i", inv, "--node", "d1", "-o", "json")
 	elapsed := time.Since(start)
 	// check_timeout is 1s; the process, both samples and the black hole
 	// must fit in it with a small margin.
@@ -172,6 +179,7 @@ func TestStatusStandIns(t *testing.T) {
 	var st struct {
 		Backends []struct {
 			Backend, API, Version, Input, Problem string
+			Drained                               bool
 			EventsPerSecond                       *float64 `json:"events_per_second"`
 			LoadPercent                           *float64 `json:"load_percent"`
 			IPVS                                  struct{ State, Why string }
@@ -185,6 +193,9 @@ func TestStatusStandIns(t *testing.T) {
 	if b[0].Backend != "healthy" || b[0].API != "up" || b[0].Version != "8.15.0" || b[0].Input != "present" ||
 		b[0].EventsPerSecond == nil || *b[0].EventsPerSecond <= 0 || b[0].LoadPercent == nil || *b[0].LoadPercent != 42 {
 		t.Errorf("healthy: %+v", b[0])
+	}
+	if b[0].Drained || !b[1].Drained {
+		t.Errorf("drained: %v %v, want only the second backend (its drain record)", b[0].Drained, b[1].Drained)
 	}
 	if b[1].API != "up" || b[1].Version != "8.8.1" || b[1].Input != "missing" || !strings.Contains(b[1].Problem, `input "udp-5514" not found`) {
 		t.Errorf("input missing: %+v", b[1])

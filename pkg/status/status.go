@@ -30,8 +30,8 @@ type VIPReader interface {
 	Show(addrs []vip.Address) ([]vip.State, error)
 }
 
-// DrainFunc reports whether a backend is drained, and why. Drain records:
-// see pkg/drain when present; until it is wired in, NotDrained is used.
+// DrainFunc reports whether a backend is drained, and why: the CLI reads
+// hala drain's records (pkg/drain) through it.
 type DrainFunc func(backend netip.Addr) (drained bool, reason string)
 
 // NotDrained is the DrainFunc of a cluster without drain records.
