@@ -317,41 +317,62 @@ func checkTwoNodeIntent(t *testing.T, stored []string, self, other string) {
 
 // TestIntegrationFirewalldRulesParse gives every rich rule of every
 // rendered firewalld.sh, for every example and test inventory, to
-// firewalld's parser and store in one batch per inventory: all are
-// accepted without a warning, stored, and found again by query.
+// firewalld's parser and store in one batch per zone: all are accepted
+// without a warning, stored, and found again by query. The rules of all
+// inventories share one configuration per zone: they are independent,
+// and each firewall-offline-cmd call costs seconds in the test VM.
 func TestIntegrationFirewalldRulesParse(t *testing.T) {
 	t.Parallel()
 	fw := requireFirewalld(t)
+	byZone := map[string][]string{}    // zone → its distinct rules, in order
+	origin := map[[2]string][]string{} // {zone, rule} → the cases rendering it
 	for _, c := range goldenCases(t) {
 		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
 			inv, scripts := firewalldScripts(t, c.inventory)
-			var rules []string
+			zone := inv.Firewall.Zone
+			n := 0
 			for _, host := range slices.Sorted(maps.Keys(scripts)) {
 				script := scripts[host]
-				if !strings.Contains(string(script), "\nzone="+shQuote(inv.Firewall.Zone)+"\n") {
-					t.Fatalf("%s/firewalld.sh does not use zone %q", host, inv.Firewall.Zone)
+				if !strings.Contains(string(script), "\nzone="+shQuote(zone)+"\n") {
+					t.Fatalf("%s/firewalld.sh does not use zone %q", host, zone)
 				}
 				for _, r := range scriptRules(t, script) {
-					if !slices.Contains(rules, r) {
-						rules = append(rules, r)
+					key := [2]string{zone, r}
+					if len(origin[key]) == 0 {
+						byZone[zone] = append(byZone[zone], r)
+					}
+					if !slices.Contains(origin[key], c.name) {
+						origin[key] = append(origin[key], c.name)
+						n++
 					}
 				}
 			}
-			if len(rules) == 0 {
-				t.Skip("no rich rules rendered")
-			}
+			t.Logf("%d distinct rich rules for zone %s", n, zone)
+		})
+	}
+	if len(byZone) == 0 {
+		t.Fatal("no inventory renders a rich rule")
+	}
+	for _, zone := range slices.Sorted(maps.Keys(byZone)) {
+		rules := byZone[zone]
+		t.Run("zone="+zone, func(t *testing.T) {
+			t.Parallel()
 			dir := fw.configDir(t)
-			args := []string{"--zone=" + inv.Firewall.Zone}
+			args := []string{"--zone=" + zone}
 			for _, r := range rules {
 				args = append(args, "--add-rich-rule="+r)
 			}
 			// In a batch an invalid rule is only a warning (exit 0): the
 			// output must be exactly "success".
 			if out := fw.offlineCmd(t, dir, args...); out != "success" {
+				for _, r := range rules {
+					if strings.Contains(out, r) {
+						t.Errorf("rendered for %s: %s", strings.Join(origin[[2]string{zone, r}], ", "), r)
+					}
+				}
 				t.Fatalf("firewalld did not take every rule cleanly:\n%s", out)
 			}
-			fw.expectStored(t, dir, inv.Firewall.Zone, rules)
+			fw.expectStored(t, dir, zone, rules)
 			t.Logf("%d distinct rich rules accepted by firewalld", len(rules))
 		})
 	}
