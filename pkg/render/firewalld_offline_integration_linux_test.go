@@ -23,7 +23,7 @@ import (
 )
 
 // Every firewall-offline-cmd process costs seconds under the test VM's
-// emulated CPU, almost all of it Python's start-up and firewalld's imports.
+// emulated CPU, most of it Python's start-up and firewalld's imports.
 // So the package starts one server (testdata/firewalld/offline-server.py)
 // that imports once and forks a child per call to run the unmodified
 // firewall-offline-cmd script; the child parses the arguments, loads the
@@ -205,6 +205,8 @@ func startServer(python, offline string) (*firewalld, func(), error) {
 	fw := &firewalld{offline: offline, shimDir: dir, sock: filepath.Join(dir, "server.sock")}
 	cmd := exec.Command(python, script, offline, fw.sock)
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	// A test binary killed at its timeout skips TestMain's stop.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		os.RemoveAll(dir)
