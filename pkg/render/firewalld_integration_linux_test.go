@@ -3,6 +3,8 @@
 package render_test
 
 import (
+	"bytes"
+	"errors"
 	"maps"
 	"net/netip"
 	"os"
@@ -13,7 +15,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hala-lb/hala/pkg/internal/testutil"
 	"github.com/hala-lb/hala/pkg/inventory"
 	"github.com/hala-lb/hala/pkg/render"
 )
@@ -27,59 +28,6 @@ import (
 
 // logSource is examples/two-node.toml's firewall.log_sources.
 const logSource = "192.168.1.111/32"
-
-// shimScript is put in PATH as firewall-cmd: it turns the rendered
-// script's `firewall-cmd --permanent --zone=Z …` into
-// `firewall-offline-cmd --system-config DIR --zone=Z …` and `--reload` into
-// a no-op. It only translates; parsing and storage are firewalld's. A call
-// without --permanent fails: a runtime-only rule would vanish at the
-// script's own --reload. Every call is logged to DIR/calls.
-const shimScript = `#!/bin/sh
-dir=${FIREWALLD_TEST_DIR:?FIREWALLD_TEST_DIR is not set}
-printf '%s\n' "$*" >>"$dir/calls"
-n=$#
-permanent=0
-for a in "$@"; do
-	case $a in
-	--reload) exit 0 ;;
-	--permanent) permanent=1 ;;
-	*) set -- "$@" "$a" ;;
-	esac
-done
-shift "$n"
-if [ "$permanent" != 1 ]; then
-	echo "firewall-cmd shim: call without --permanent: $*" >&2
-	exit 2
-fi
-exec OFFLINE --system-config "$dir" "$@"
-`
-
-// firewalld is a firewall-cmd shim plus the firewall-offline-cmd it calls.
-type firewalld struct {
-	offline string // firewall-offline-cmd
-	shimDir string // holds firewall-cmd
-}
-
-// requireFirewalld returns the shim, skipping (or failing under
-// HALA_REQUIRE_TOOLS / HALA_REQUIRE_KERNEL) when firewall-offline-cmd or
-// root is missing.
-func requireFirewalld(t *testing.T) *firewalld {
-	t.Helper()
-	offline := testutil.RequireTool(t, "firewall-offline-cmd")
-	if os.Geteuid() != 0 {
-		msg := "firewall-offline-cmd refuses to run without root"
-		if os.Getenv(testutil.EnvRequireKernel) == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	fw := &firewalld{offline: offline, shimDir: t.TempDir()}
-	shim := strings.Replace(shimScript, "OFFLINE", shQuote(offline), 1)
-	if err := os.WriteFile(filepath.Join(fw.shimDir, "firewall-cmd"), []byte(shim), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return fw
-}
 
 // configDir returns a fresh firewalld system configuration directory:
 // the distribution's defaults apply (/usr/lib/firewalld), with no rule of
@@ -106,7 +54,8 @@ func (fw *firewalld) cmd(dir, name string, args ...string) *exec.Cmd {
 	c := exec.Command(name, args...)
 	c.Env = append(os.Environ(),
 		"PATH="+fw.shimDir+string(os.PathListSeparator)+os.Getenv("PATH"),
-		"FIREWALLD_TEST_DIR="+dir,
+		envDir+"="+dir,
+		envSock+"="+fw.sock,
 		"HALA_FIREWALLD_STATE_DIR="+stateDir(dir),
 		"LC_ALL=C")
 	return c
@@ -125,17 +74,6 @@ func stateFile(dir, zone string) string {
 // name with the test's own PATH, not the one given to the command).
 func (fw *firewalld) shim() string { return filepath.Join(fw.shimDir, "firewall-cmd") }
 
-// offlineCmd runs firewall-offline-cmd directly on dir, fails the test
-// when it exits non-zero, and returns its trimmed output.
-func (fw *firewalld) offlineCmd(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(fw.offline, append([]string{"--system-config", dir}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("firewall-offline-cmd %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
 // richRules lists the zone's rich rules as firewalld stores them.
 func (fw *firewalld) richRules(t *testing.T, dir, zone string) []string {
 	t.Helper()
@@ -149,7 +87,8 @@ func (fw *firewalld) richRules(t *testing.T, dir, zone string) []string {
 // expectStored asserts that the zone holds exactly rules: as many rich
 // rules, and firewalld finds each one by --query-rich-rule (it compares
 // parsed rules, so its normalised text need not match ours byte for byte).
-func (fw *firewalld) expectStored(t *testing.T, dir, zone string, rules []string) {
+// It returns the rules as firewalld lists them.
+func (fw *firewalld) expectStored(t *testing.T, dir, zone string, rules []string) []string {
 	t.Helper()
 	stored := fw.richRules(t, dir, zone)
 	if len(stored) != len(rules) {
@@ -167,6 +106,7 @@ func (fw *firewalld) expectStored(t *testing.T, dir, zone string, rules []string
 			t.Errorf("firewalld does not find %s in zone %s:\n%s", r, zone, out)
 		}
 	}
+	return stored
 }
 
 var addLine = regexp.MustCompile(`(?m)^add '([^']*)'$`)
@@ -238,6 +178,7 @@ func expectLines(t *testing.T, run string, got []string, verb string, rules []st
 // exactly those rules; the second run finds every rule present and changes
 // nothing. Each host's rules must carry the setup's security intent.
 func TestIntegrationFirewalldScriptTwoNode(t *testing.T) {
+	t.Parallel()
 	fw := requireFirewalld(t)
 	inv, scripts := firewalldScripts(t, "../../examples/two-node.toml")
 	zone := inv.Firewall.Zone
@@ -262,15 +203,15 @@ func TestIntegrationFirewalldScriptTwoNode(t *testing.T) {
 				t.Fatalf("first run: %v\n%s", err, strings.Join(got, "\n"))
 			}
 			expectLines(t, "first run", got, "added:  ", rules)
-			fw.expectStored(t, dir, zone, rules)
-			before := fw.richRules(t, dir, zone)
+			before := fw.expectStored(t, dir, zone, rules)
 
 			got, err = fw.runScript(t, dir, script)
 			if err != nil {
 				t.Fatalf("second run: %v\n%s", err, strings.Join(got, "\n"))
 			}
 			expectLines(t, "second run", got, "present:", rules)
-			if after := fw.richRules(t, dir, zone); !slices.Equal(after, before) {
+			after := fw.richRules(t, dir, zone)
+			if !slices.Equal(after, before) {
 				t.Fatalf("the second run changed the zone:\nbefore:\n%s\nafter:\n%s",
 					strings.Join(before, "\n"), strings.Join(after, "\n"))
 			}
@@ -283,7 +224,7 @@ func TestIntegrationFirewalldScriptTwoNode(t *testing.T) {
 			if host == "stash2" {
 				self, other = stash2Addr, stash1Addr
 			}
-			checkTwoNodeIntent(t, fw.richRules(t, dir, zone), self, other)
+			checkTwoNodeIntent(t, after, self, other)
 		})
 	}
 }
@@ -376,40 +317,66 @@ func checkTwoNodeIntent(t *testing.T, stored []string, self, other string) {
 
 // TestIntegrationFirewalldRulesParse gives every rich rule of every
 // rendered firewalld.sh, for every example and test inventory, to
-// firewalld's parser and store in one batch per inventory: all are
-// accepted without a warning, stored, and found again by query.
+// firewalld's parser and store in one batch per zone: all are accepted
+// without a warning, stored, and found again by query. The rules of all
+// inventories share one configuration per zone: they are independent,
+// and each firewall-offline-cmd call costs seconds in the test VM.
 func TestIntegrationFirewalldRulesParse(t *testing.T) {
+	t.Parallel()
 	fw := requireFirewalld(t)
+	byZone := map[string][]string{}    // zone → its distinct rules, in order
+	origin := map[[2]string][]string{} // {zone, rule} → the cases rendering it
 	for _, c := range goldenCases(t) {
 		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
 			inv, scripts := firewalldScripts(t, c.inventory)
-			var rules []string
+			zone := inv.Firewall.Zone
+			n := 0
 			for _, host := range slices.Sorted(maps.Keys(scripts)) {
 				script := scripts[host]
-				if !strings.Contains(string(script), "\nzone="+shQuote(inv.Firewall.Zone)+"\n") {
-					t.Fatalf("%s/firewalld.sh does not use zone %q", host, inv.Firewall.Zone)
+				if !strings.Contains(string(script), "\nzone="+shQuote(zone)+"\n") {
+					t.Fatalf("%s/firewalld.sh does not use zone %q", host, zone)
 				}
 				for _, r := range scriptRules(t, script) {
-					if !slices.Contains(rules, r) {
-						rules = append(rules, r)
+					key := [2]string{zone, r}
+					if len(origin[key]) == 0 {
+						byZone[zone] = append(byZone[zone], r)
+					}
+					if !slices.Contains(origin[key], c.name) {
+						origin[key] = append(origin[key], c.name)
+						n++
 					}
 				}
 			}
-			if len(rules) == 0 {
-				t.Skip("no rich rules rendered")
-			}
+			t.Logf("%d distinct rich rules for zone %s", n, zone)
+		})
+	}
+	if len(byZone) == 0 {
+		t.Fatal("no inventory renders a rich rule")
+	}
+	for _, zone := range slices.Sorted(maps.Keys(byZone)) {
+		rules := byZone[zone]
+		t.Run("zone="+zone, func(t *testing.T) {
+			t.Parallel()
 			dir := fw.configDir(t)
-			args := []string{"--zone=" + inv.Firewall.Zone}
+			args := []string{"--zone=" + zone}
 			for _, r := range rules {
 				args = append(args, "--add-rich-rule="+r)
 			}
 			// In a batch an invalid rule is only a warning (exit 0): the
 			// output must be exactly "success".
 			if out := fw.offlineCmd(t, dir, args...); out != "success" {
+				// Its warnings need not quote the rule: find the culprits
+				// one by one (only on failure, so the cost is no issue).
+				for _, r := range rules {
+					one := fw.cmd(dir, filepath.Join(fw.shimDir, "firewall-offline-cmd"),
+						"--system-config", fw.configDir(t), "--zone="+zone, "--add-rich-rule="+r)
+					if b, err := one.CombinedOutput(); err != nil || strings.TrimSpace(string(b)) != "success" {
+						t.Errorf("rendered for %s: %s\n%s", strings.Join(origin[[2]string{zone, r}], ", "), r, b)
+					}
+				}
 				t.Fatalf("firewalld did not take every rule cleanly:\n%s", out)
 			}
-			fw.expectStored(t, dir, inv.Firewall.Zone, rules)
+			fw.expectStored(t, dir, zone, rules)
 			t.Logf("%d distinct rich rules accepted by firewalld", len(rules))
 		})
 	}
@@ -418,8 +385,10 @@ func TestIntegrationFirewalldRulesParse(t *testing.T) {
 // TestIntegrationFirewalldParserIsReal is the negative control: through
 // the same shim a malformed rule is refused by firewalld's parser, a rule
 // never added is not "present", and a rendered script stops at a refused
-// rule, before --reload.
+// rule, before --reload. The served firewall-offline-cmd refuses the
+// malformed rule with the same status and words as a process of its own.
 func TestIntegrationFirewalldParserIsReal(t *testing.T) {
+	t.Parallel()
 	fw := requireFirewalld(t)
 	dir := fw.configDir(t)
 	bad := `rule family="ipv4" source adress="192.168.1.111/32" accept`
@@ -429,6 +398,11 @@ func TestIntegrationFirewalldParserIsReal(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "INVALID_RULE") {
 		t.Errorf("malformed rule refused without INVALID_RULE:\n%s", out)
+	}
+	// The server answers as its own process would: same status, same words.
+	direct, derr := exec.Command(fw.offline, "--system-config", dir, "--zone=public", "--add-rich-rule="+bad).CombinedOutput()
+	if exitCode(derr) != exitCode(err) || !bytes.Equal(direct, out) {
+		t.Errorf("firewall-offline-cmd run directly (%v):\n%s\nthrough the server (%v):\n%s", derr, direct, err, out)
 	}
 
 	good := `rule family="ipv4" source address="192.168.1.111/32" accept`
@@ -466,6 +440,19 @@ func readCalls(t *testing.T, dir string) []string {
 		t.Fatalf("no firewall-cmd call was made: %v", err)
 	}
 	return strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+}
+
+// exitCode is the exit status behind a command's error (0 for nil, -1
+// when it did not exit).
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
 }
 
 func duplicates(list []string) []string {
