@@ -13,7 +13,10 @@
 //     runs without that input;
 //   - stop or start the API while the inputs keep receiving;
 //   - black-hole the API: connections are accepted and requests read, but
-//     never answered.
+//     never answered;
+//   - set the process delay;
+//   - restart (SIGHUP to the process): it stops, executes itself again and
+//     listens after a start delay, as a Logstash restart would.
 //
 // It is test code: the shipped hala binary never imports it. It imports no
 // other hala package.
