@@ -763,3 +763,33 @@ func (c *cluster) halaCheck(d, target *node) (int, time.Duration, string) {
 	}
 	return code, took, strings.TrimSpace(string(out))
 }
+
+// flushed waits until both stand-ins have written everything they
+// received: their output files stop growing for a second (a slow worker
+// may still be working through its queue). A read error fails row.
+func (c *cluster) flushed(row *Row) {
+	size := func() (int64, error) {
+		var sum int64
+		for _, n := range c.nodes {
+			fi, err := os.Stat(n.out)
+			if err != nil {
+				return 0, err
+			}
+			sum += fi.Size()
+		}
+		return sum, nil
+	}
+	c.hold()
+	last, err := size()
+	stable := time.Now()
+	for deadline := time.Now().Add(20 * time.Second); err == nil && time.Since(stable) < time.Second && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		var now int64
+		if now, err = size(); now != last {
+			last, stable = now, time.Now()
+		}
+	}
+	if err != nil {
+		row.Failf("output files: %v", err)
+	}
+}
