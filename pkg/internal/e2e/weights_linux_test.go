@@ -4,9 +4,14 @@ package e2e
 
 import (
 	"fmt"
+	"net"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hala-lb/hala/pkg/internal/testutil"
 )
 
 const (
@@ -30,7 +35,7 @@ func loadWeights(c *cluster) (row Row) {
 	d, fast, slow := c.nodes[0], c.nodes[0], c.nodes[1]
 	row = Row{Scenario: c.label("12 load weights, " + slow.name + " " + slowWork.String() + " per message")}
 	boundText := func(b string) string {
-		return fmt.Sprintf("static: %d/%d; load: %s's share %.1f%% (floor) to %s (the formula, against %s's weight), within 3 points of the table's weights; lost 0",
+		return fmt.Sprintf("static: %d/%d; load: %s's share %.1f%% (floor) to %s (the formula, against %s's weight), within 5 points of the table's weights; lost 0",
 			splitCount/2, splitCount/2, slow.name, 100*FloorShare(), b, fast.name)
 	}
 	row.Bound = boundText("the bound")
@@ -45,7 +50,8 @@ func loadWeights(c *cluster) (row Row) {
 		return row
 	}
 	defer func() {
-		// Back to the example for whatever runs next.
+		// Back to the example for whatever runs next (rr again, the
+		// stream stopped).
 		if err := slow.control("process delay 0s"); err != nil {
 			row.Failf("%v", err)
 		}
@@ -60,27 +66,43 @@ func loadWeights(c *cluster) (row Row) {
 		}
 	}()
 
+	// The variants an operator would write: load weights need wrr here.
+	// The scheduler changes first, with no traffic: while the kernel swaps
+	// a service's scheduler it has none for a moment and drops what
+	// arrives (2 of 100 msg/s in one run), which is not what this row
+	// measures. wrr at equal weights splits as rr does.
+	wrr := strings.Replace(string(full), `scheduler = "rr"`, `scheduler = "wrr"`, 1)
+	if wrr == string(full) {
+		row.Failf("%s: no scheduler = \"rr\" to replace", c.invPath)
+		return row
+	}
+	load := strings.Replace(wrr, `scheduler = "wrr"`, `scheduler = "wrr"`+"\n"+`weights = "load"`, 1)
+	if err := c.writeInventory([]byte(wrr)); err != nil {
+		row.Failf("%v", err)
+		return row
+	}
+	c.hupDirectors()
+	if err := c.waitScheduler("wrr"); err != nil {
+		row.Failf("%v", err)
+		return row
+	}
+
 	static := c.sender.Burst(splitCount)
 	c.flushed(&row)
 	ts := c.count(&row, static)
 	row.Add(ts)
 	c.checkSplit(&row, "static weights", ts)
 
-	// The variant an operator would write: load weights need wrr here.
-	variant := strings.Replace(string(full), `scheduler = "rr"`, `scheduler = "wrr"`+"\n"+`weights = "load"`, 1)
-	if variant == string(full) {
-		row.Failf("%s: no scheduler = \"rr\" to replace", c.invPath)
-		return row
-	}
-	if err := c.writeInventory([]byte(variant)); err != nil {
+	// Load weights while the slow node works at the even split's load, so
+	// its first reading is the highest. Settled: its weight unchanged 2 s.
+	st := c.sender.Start()
+	time.Sleep(time.Second)
+	if err := c.writeInventory([]byte(load)); err != nil {
 		row.Failf("%v", err)
 		return row
 	}
 	t0 := time.Now()
 	c.hupDirectors()
-	// Load the slow node while the weights settle: its share decides its
-	// utilization. Settled: its weight unchanged for 3 s.
-	st := c.sender.Start()
 	weightOf := func(s sample, n *node) int { return s.table[d.name][c.rs(n)] }
 	var since time.Time
 	last := -1
@@ -136,9 +158,29 @@ func loadWeights(c *cluster) (row Row) {
 	fmt.Printf("load weights: %s\n", row.Time)
 	row.Check(share <= bound, "%s's share %.1f%% under load weights; bound %.1f%% (50%% with static weights)", slow.name, 100*share, 100*bound)
 	row.Check(share >= FloorShare(), "%s's share %.1f%% is under the floor's %.1f%%", slow.name, 100*share, 100*FloorShare())
-	row.Check(share > expected-0.03 && share < expected+0.03, "%s's share %.1f%%, but its weights in the table give %.1f%%", slow.name, 100*share, 100*expected)
+	// wrr is exact over whole cycles ((w1 + w2) / gcd packets, about 200
+	// here) and the weights may still move during the span.
+	row.Check(share > expected-0.05 && share < expected+0.05, "%s's share %.1f%%, but its weights in the table give %.1f%%", slow.name, 100*share, 100*expected)
 	row.Check(maxSlow < minFast, "%s's weight reached %d, %s's fell to %d: the slow node not lighter", slow.name, maxSlow, fast.name, minFast)
 	row.Check(tl.Lost == 0 && tw.Lost == 0, "%d lost under load weights (%d while settling)", tl.Lost, tw.Lost)
 	row.Check(tl.Duplicates == 0 && tw.Duplicates == 0, "%d duplicates", tl.Duplicates+tw.Duplicates)
 	return row
+}
+
+// waitScheduler waits until both directors' tables run the service with
+// scheduler name.
+//
+// Equivalent to: ipvsadm -Ln -u VIP:PORT | grep NAME
+func (c *cluster) waitScheduler(name string) error {
+	svc := net.JoinHostPort(c.vip.String(), strconv.Itoa(c.port))
+	_, err := testutil.Poll(10*time.Second, 100*time.Millisecond, func() error {
+		for _, n := range c.nodes {
+			out, err := n.ipvsadm("-Ln", "-u", svc)
+			if err != nil || !slices.Contains(strings.Fields(out), name) {
+				return fmt.Errorf("%s: %s not %s yet: %v\n%s", n.name, svc, name, err, out)
+			}
+		}
+		return nil
+	})
+	return err
 }
