@@ -137,6 +137,7 @@ func rollingRestartDrained(c *cluster) Row {
 		row.Failf("scripts/rolling-restart: %v\n%s", err, out.String())
 	}
 	took := time.Since(t0)
+	c.t.Logf("scripts/rolling-restart, %s:\n%s", Seconds(took), out.String())
 	time.Sleep(time.Second)
 	span := st.Stop()
 	split := c.sender.Burst(evenCount)
