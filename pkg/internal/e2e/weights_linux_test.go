@@ -94,7 +94,7 @@ func loadWeights(c *cluster) (row Row) {
 	c.checkSplit(&row, "static weights", ts)
 
 	// Load weights while the slow node works at the even split's load, so
-	// its first reading is the highest. Settled: its weight unchanged 2 s.
+	// its first weight is its lowest. Settled: its weight unchanged 2 s.
 	st := c.sender.Start()
 	time.Sleep(time.Second)
 	if err := c.writeInventory([]byte(load)); err != nil {
