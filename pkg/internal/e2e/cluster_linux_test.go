@@ -58,6 +58,7 @@ type node struct {
 	standin     *testutil.Process
 	ctl         string // control socket
 	out         string // JSON lines file
+	pidfile     string // the stand-in's, named after the namespace
 
 	kaArgs []string
 	ka     *testutil.Process
@@ -79,9 +80,14 @@ func (n *node) String() string { return n.name }
 type cluster struct {
 	t          *testing.T
 	inv        *inventory.Inventory
+	example    string // the inventory file rendered
 	hala       string
 	keepalived string
+	ip         string
 	tmp        string
+	// restart is the command that restarts the stand-in of the namespace
+	// it runs in (what --restart of scripts/rolling-restart runs).
+	restart string
 
 	nodes  []*node // stash1, stash2 (file order)
 	client *testutil.NetNS
@@ -117,6 +123,7 @@ func newCluster(t *testing.T, rate int, exampleName string) *cluster {
 	c := &cluster{t: t, tmp: t.TempDir(), priority: map[string]int{}}
 	c.hala = testutil.HalaBinary(t)
 	c.keepalived = testutil.RequireTool(t, "keepalived")
+	c.ip = testutil.RequireTool(t, "ip")
 	testutil.RequireTool(t, "useradd")
 	testutil.RequireTool(t, "sysctl")
 
@@ -125,6 +132,7 @@ func newCluster(t *testing.T, rate int, exampleName string) *cluster {
 		t.Fatal(err)
 	}
 	example := filepath.Join(root, "examples", exampleName)
+	c.example = example
 	c.inv, err = inventory.Load(example)
 	if err != nil {
 		t.Fatalf("load %s: %v", example, err)
@@ -168,9 +176,11 @@ func newCluster(t *testing.T, rate int, exampleName string) *cluster {
 		t.Fatal(err)
 	}
 
+	// Namespaces named after the hosts (with the process's prefix), so that
+	// scripts/rolling-restart reaches them by their inventory names.
 	lan := testutil.NewLAN(t)
 	for _, d := range c.inv.Directors {
-		n := &node{name: d.Name, addr: d.Address, ns: testutil.NewNetNS(t), dir: filepath.Join(out, d.Name)}
+		n := &node{name: d.Name, addr: d.Address, ns: testutil.NewNamedNetNS(t, d.Name), dir: filepath.Join(out, d.Name)}
 		pfx := netip.PrefixFrom(d.Address, vip.Address.Bits())
 		lan.Attach(t, n.ns, d.Interface, pfx)
 		c.nodes = append(c.nodes, n)
@@ -180,6 +190,9 @@ func newCluster(t *testing.T, rate int, exampleName string) *cluster {
 
 	for _, n := range c.nodes {
 		c.setupNode(n)
+	}
+	if err := c.writeRestartScript(); err != nil {
+		t.Fatal(err)
 	}
 	for _, n := range c.nodes {
 		if err := c.startStandin(n, 0); err != nil {
@@ -293,7 +306,9 @@ func (c *cluster) setupNode(n *node) {
 	n.inputID = ins[0].ID
 	n.ctl = filepath.Join(c.tmp, n.name+".sock")
 	n.out = filepath.Join(c.tmp, n.name+".json")
-	n.standinArgs = []string{"-name", n.name, "-api", api, "-out", n.out, "-control", n.ctl}
+	n.pidfile = filepath.Join(c.tmp, n.ns.Name+".pid")
+	n.standinArgs = []string{"-name", n.name, "-api", api, "-out", n.out, "-control", n.ctl,
+		"-pidfile", n.pidfile, "-restart-delay", restartDelay.String()}
 	for _, in := range ins {
 		n.standinArgs = append(n.standinArgs, "-input", in.String())
 	}
@@ -747,4 +762,34 @@ func (c *cluster) halaCheck(d, target *node) (int, time.Duration, string) {
 		}
 	}
 	return code, took, strings.TrimSpace(string(out))
+}
+
+// flushed waits until both stand-ins have written everything they
+// received: their output files stop growing for a second (a slow worker
+// may still be working through its queue). A read error fails row.
+func (c *cluster) flushed(row *Row) {
+	size := func() (int64, error) {
+		var sum int64
+		for _, n := range c.nodes {
+			fi, err := os.Stat(n.out)
+			if err != nil {
+				return 0, err
+			}
+			sum += fi.Size()
+		}
+		return sum, nil
+	}
+	c.hold()
+	last, err := size()
+	stable := time.Now()
+	for deadline := time.Now().Add(20 * time.Second); err == nil && time.Since(stable) < time.Second && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		var now int64
+		if now, err = size(); now != last {
+			last, stable = now, time.Now()
+		}
+	}
+	if err != nil {
+		row.Failf("output files: %v", err)
+	}
 }

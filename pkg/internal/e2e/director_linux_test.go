@@ -30,6 +30,7 @@ import (
 var directorScenarios = []func(*cluster) Row{
 	steadyState, inputStopped, standinKilled, apiBlackholed,
 	rulesDeleted, reloadAddsBackend, reloadInvalid, directorKilled, directorRestarted,
+	rollingRestartDrained, rollingRestart, loadWeights,
 }
 
 // metricsAddress is where each director serves /metrics and /healthz: the
@@ -402,18 +403,18 @@ func reloadInvalid(c *cluster) Row {
 
 // directorKilled is D8: hala director on the VIP holder gets SIGKILL.
 // The stale table keeps forwarding; keepalived's vrrp_script (hala
-// director health, every second, fall 2) fails and the instance gives up
+// director health, every 2 seconds, fall 3) fails and the instance gives up
 // the VIP, which stash2 (whose director runs) takes. Then the director is
 // started again and the VIP returns.
 func directorKilled(c *cluster) Row {
 	p, s := c.nodes[0], c.nodes[1]
 	row := Row{Scenario: c.label("8 hala director SIGKILL on " + p.name)}
 	skew := time.Duration(float64(c.advert) * float64(256-c.priority[s.name]) / 256)
-	// The script runs every second: the first run after the kill fails at
-	// once (connection refused), the second puts the instance in FAULT,
+	// The script runs every 2 s: the first run after the kill fails at
+	// once (connection refused), the third puts the instance in FAULT,
 	// which sends priority 0: the backup takes over after its skew.
 	// Allowed: (fall + 1) script intervals and a master-down interval.
-	const scriptInterval, scriptFall = 2 * time.Second, 2
+	const scriptInterval, scriptFall = 2 * time.Second, 3
 	bound := (scriptFall+1)*scriptInterval + 3*c.advert + skew
 	row.Bound = fmt.Sprintf("VIP moves ≤ (fall + 1) × script interval + 3 × advert_int + skew = %s, lost 0 outside the moves", Seconds(bound))
 	c.settle(&row, p)

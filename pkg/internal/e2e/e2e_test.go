@@ -184,3 +184,33 @@ func TestWithinSelectsBySendTime(t *testing.T) {
 		}
 	}
 }
+
+func TestSlowShareBound(t *testing.T) {
+	// The idle node's weight rests at least at the formula's value for 5%
+	// load, less the hysteresis.
+	other, _ := restingWeights(loadTarget(0.05))
+	if other < 218.5 || other > 219.5 {
+		t.Errorf("idle node's lowest resting weight = %.1f, want 240.85/1.1 = 219", other)
+	}
+	// The suite's case: 10ms per message at 100 msg/s.
+	if got := SlowShareBound(100, 10*time.Millisecond, other); got < 0.425 || got > 0.435 {
+		t.Errorf("bound for 10ms per message = %.4f, want 0.43 (root of 270s² − 770s + 281)", got)
+	}
+	// A node that does no work can claim no reduction: the bound is above
+	// the even split.
+	if got := SlowShareBound(100, 0, other); got <= 0.5 {
+		t.Errorf("bound without work = %.3f, want above 0.5", got)
+	}
+	// More work per message, smaller bound; never under the floor.
+	prev := 1.0
+	for _, ms := range []int{5, 10, 20, 50} {
+		got := SlowShareBound(100, time.Duration(ms)*time.Millisecond, other)
+		if got >= prev || got < FloorShare() {
+			t.Errorf("bound for %dms = %.3f (previous %.3f, floor %.3f)", ms, got, prev, FloorShare())
+		}
+		prev = got
+	}
+	if f := FloorShare(); f < 0.038 || f > 0.039 {
+		t.Errorf("floor share = %.4f, want 10/263", f)
+	}
+}

@@ -39,11 +39,27 @@ type NetNS struct {
 // Equivalent to: ip netns add NAME && ip -n NAME link set lo up
 func NewNetNS(tb testing.TB) *NetNS {
 	tb.Helper()
+	return newNetNS(tb, strconv.FormatInt(nsCounter.Add(1), 10))
+}
+
+// NewNamedNetNS is NewNetNS with the namespace called NetNSPrefix() + name,
+// so that commands can address it by a name of the test's choosing, such
+// as a host name ("ip netns exec hala123-{}" in a script's remote prefix).
+func NewNamedNetNS(tb testing.TB, name string) *NetNS {
+	tb.Helper()
+	return newNetNS(tb, name)
+}
+
+// NetNSPrefix is what every namespace name of this test process starts with.
+func NetNSPrefix() string { return fmt.Sprintf("hala%d-", os.Getpid()) }
+
+func newNetNS(tb testing.TB, suffix string) *NetNS {
+	tb.Helper()
 	ip := RequireTool(tb, "ip")
 	if os.Geteuid() != 0 {
 		skipOrFail(tb, envOn(EnvRequireKernel), "network namespaces need root (euid is %d)", os.Geteuid())
 	}
-	name := fmt.Sprintf("hala%d-%d", os.Getpid(), nsCounter.Add(1))
+	name := NetNSPrefix() + suffix
 	ns := &NetNS{Name: name, Path: "/run/netns/" + name, ip: ip}
 	if out, err := exec.Command(ip, "netns", "add", name).CombinedOutput(); err != nil {
 		tb.Fatalf("ip netns add %s: %v: %s", name, err, bytes.TrimSpace(out))

@@ -30,6 +30,15 @@ func NewNetNS(tb testing.TB) *NetNS {
 	return nil
 }
 
+// NewNamedNetNS skips the test like NewNetNS.
+func NewNamedNetNS(tb testing.TB, name string) *NetNS {
+	tb.Helper()
+	return NewNetNS(tb)
+}
+
+// NetNSPrefix is what every namespace name of this test process starts with.
+func NetNSPrefix() string { return "" }
+
 // String returns the namespace's name.
 func (ns *NetNS) String() string { return ns.Name }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -59,6 +60,9 @@ type Config struct {
 	// Output is the file every received message is appended to, one JSON
 	// line each. It is created (mode 0644) when missing.
 	Output string
+	// ProcessDelay is how long the pipeline's single worker works on each
+	// message before writing it (0: no delay), to make a node really slower.
+	ProcessDelay time.Duration
 }
 
 // Event is one JSON line of the output file, as Logstash's file output
@@ -88,7 +92,37 @@ type Server struct {
 	pipeIn    atomic.Int64
 	pipeOut   atomic.Int64
 	requests  atomic.Int64 // API requests received, answered or not
+
+	// The pipeline: inputs push to queue, one worker takes each message,
+	// works on it for delay, then writes it (Logstash's memory queue and
+	// pipeline.workers: 1).
+	queue   chan message
+	delay   atomic.Int64 // ProcessDelay in nanoseconds
+	busy    atomic.Int64 // worker time spent on messages, nanoseconds
+	started time.Time
+	flowMu  sync.Mutex
+	flow    []busySample // the last flowWindow of busy samples, oldest first
+	quit    chan struct{}
+	stopped chan struct{} // closed when worker and sampler have ended
 }
+
+// message is one received event on its way to the worker, or, with flushed
+// set, a marker the worker closes once everything queued before it is written.
+type message struct {
+	in      *input
+	host    string
+	text    string
+	flushed chan struct{}
+}
+
+type busySample struct {
+	at   time.Time
+	busy time.Duration
+}
+
+// flowWindow is what the "current" flow window covers, like Logstash's
+// current window (a few seconds, so it follows a change quickly).
+const flowWindow = 5 * time.Second
 
 type input struct {
 	Input
@@ -120,6 +154,10 @@ func New(cfg Config) (*Server, error) {
 		out:       f,
 		inputs:    map[string]*input{},
 		unblock:   make(chan struct{}),
+		queue:     make(chan message, queueSize),
+		started:   time.Now(),
+		quit:      make(chan struct{}),
+		stopped:   make(chan struct{}),
 	}
 	for _, in := range cfg.Inputs {
 		if _, dup := s.inputs[in.ID]; dup {
@@ -128,7 +166,94 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.inputs[in.ID] = &input{Input: in}
 	}
+	s.SetProcessDelay(cfg.ProcessDelay)
+	go s.run()
 	return s, nil
+}
+
+// queueSize bounds the memory queue: when it is full the inputs stop
+// reading and datagrams wait in the socket, as with Logstash's queue.
+const queueSize = 1024
+
+// SetProcessDelay sets how long the worker works on each message.
+func (s *Server) SetProcessDelay(d time.Duration) { s.delay.Store(int64(max(d, 0))) }
+
+// run is the pipeline's worker and the flow metrics' sampler.
+func (s *Server) run() {
+	defer close(s.stopped)
+	tick := time.NewTicker(flowWindow / 10)
+	defer tick.Stop()
+	for {
+		select {
+		case m := <-s.queue:
+			s.work(m)
+		case now := <-tick.C:
+			s.sampleBusy(now)
+		case <-s.quit:
+			for {
+				select {
+				case m := <-s.queue:
+					s.work(m)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+func (s *Server) work(m message) {
+	if m.flushed != nil {
+		close(m.flushed)
+		return
+	}
+	start := time.Now()
+	if d := time.Duration(s.delay.Load()); d > 0 {
+		time.Sleep(d)
+	}
+	s.record(m.in, m.host, m.text)
+	s.busy.Add(int64(time.Since(start)))
+}
+
+// flush waits until the worker has written everything queued so far.
+func (s *Server) flush() {
+	done := make(chan struct{})
+	select {
+	case s.queue <- message{flushed: done}:
+		<-done
+	case <-s.stopped:
+	}
+}
+
+// sampleBusy keeps the busy time of the last flowWindow, plus the sample
+// just before it as the window's start.
+func (s *Server) sampleBusy(now time.Time) {
+	s.flowMu.Lock()
+	defer s.flowMu.Unlock()
+	s.flow = append(s.flow, busySample{now, time.Duration(s.busy.Load())})
+	for len(s.flow) > 1 && !s.flow[1].at.After(now.Add(-flowWindow)) {
+		s.flow = s.flow[1:]
+	}
+}
+
+// utilization returns the worker's busy share in percent over the current
+// window and over the stand-in's life: worker_utilization's current and
+// lifetime.
+func (s *Server) utilization() (current, lifetime float64) {
+	now, busy := time.Now(), time.Duration(s.busy.Load())
+	base := busySample{at: s.started}
+	s.flowMu.Lock()
+	if len(s.flow) > 0 {
+		base = s.flow[0]
+	}
+	s.flowMu.Unlock()
+	pct := func(b, wall time.Duration) float64 {
+		if wall <= 0 {
+			return 0
+		}
+		return math.Round(1000*min(1, float64(b)/float64(wall))) / 10
+	}
+	return pct(busy-base.busy, now.Sub(base.at)), pct(busy, now.Sub(s.started))
 }
 
 // Start opens the API and every input.
@@ -143,11 +268,18 @@ func (s *Server) Start() error {
 	return nil
 }
 
-// Close stops the API and every input, then closes the output file.
+// Close stops the API and every input, lets the worker write what is
+// queued, then closes the output file.
 func (s *Server) Close() error {
 	s.SetBlackhole(false)
 	errAPI := s.StopAPI()
 	errIn := s.StopInput("")
+	select {
+	case <-s.quit:
+	default:
+		close(s.quit)
+	}
+	<-s.stopped
 	s.outMu.Lock()
 	defer s.outMu.Unlock()
 	return errors.Join(errAPI, errIn, s.out.Close())
@@ -190,9 +322,9 @@ func (s *Server) StartInput(id string) error {
 }
 
 // StopInput closes the input called id ("" = every input) and waits for
-// its receive loop to end. A UDP input first reads the datagrams already
-// queued on its socket, so a message is lost only when it arrives after
-// the stop.
+// its receive loop to end and the worker to write what it read. A UDP
+// input first reads the datagrams already queued on its socket, so a
+// message is lost only when it arrives after the stop.
 func (s *Server) StopInput(id string) error {
 	s.mu.Lock()
 	ins, err := s.selected(id)
@@ -219,6 +351,9 @@ func (s *Server) StopInput(id string) error {
 	s.mu.Unlock()
 	for _, w := range waits {
 		<-w
+	}
+	if len(waits) > 0 {
+		s.flush()
 	}
 	return nil
 }
@@ -255,13 +390,13 @@ func (s *Server) receiveUDP(in *input, pc net.PacketConn, done chan struct{}) {
 	for {
 		n, from, err := pc.ReadFrom(buf)
 		if n > 0 {
-			s.record(in, hostOf(from), string(buf[:n]))
+			s.push(in, hostOf(from), string(buf[:n]))
 		}
 		if err != nil {
 			break
 		}
 	}
-	drain(pc, func(msg []byte, from net.Addr) { s.record(in, hostOf(from), string(msg)) })
+	drain(pc, func(msg []byte, from net.Addr) { s.push(in, hostOf(from), string(msg)) })
 	s.mu.Lock()
 	pc.Close()
 	in.pc = nil
@@ -318,7 +453,7 @@ func (s *Server) acceptTCP(in *input, ln net.Listener, done chan struct{}) {
 			sc.Buffer(make([]byte, 64*1024), 1024*1024)
 			host := hostOf(c.RemoteAddr())
 			for sc.Scan() {
-				s.record(in, host, sc.Text())
+				s.push(in, host, sc.Text())
 			}
 			c.Close()
 			s.mu.Lock()
@@ -354,7 +489,14 @@ func hostOf(a net.Addr) string {
 	return host
 }
 
-// record appends one event to the output file and counts it.
+// push hands one received message to the worker; it blocks while the
+// queue is full.
+func (s *Server) push(in *input, host, text string) {
+	s.queue <- message{in: in, host: host, text: text}
+}
+
+// record appends one event to the output file and counts it: events.out
+// grows only once a message is worked on and written.
 func (s *Server) record(in *input, host, msg string) {
 	line, _ := json.Marshal(Event{
 		Host:      host,
@@ -520,7 +662,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 func (s *Server) nodeInfo() map[string]any {
 	return map[string]any{
 		"host":         s.cfg.Name,
-		"version":      "7.17.0",
+		"version":      "8.15.0",
 		"http_address": s.cfg.API,
 		"id":           "standin-" + s.cfg.Name,
 		"name":         s.cfg.Name,
@@ -535,7 +677,7 @@ func (s *Server) eventCounts() map[string]any {
 	in, out := s.pipeIn.Load(), s.pipeOut.Load()
 	return map[string]any{
 		"in": in, "filtered": out, "out": out,
-		"duration_in_millis": 0, "queue_push_duration_in_millis": 0,
+		"duration_in_millis": time.Duration(s.busy.Load()).Milliseconds(), "queue_push_duration_in_millis": 0,
 	}
 }
 
@@ -560,9 +702,14 @@ func (s *Server) pipelines() map[string]any {
 	}
 	s.mu.Unlock()
 	out := s.pipeOut.Load()
+	current, lifetime := s.utilization()
 	return map[string]any{
 		s.cfg.Pipeline: map[string]any{
 			"events": s.eventCounts(),
+			// 8.13+: the share of worker time spent working.
+			"flow": map[string]any{
+				"worker_utilization": map[string]any{"current": current, "lifetime": lifetime},
+			},
 			"plugins": map[string]any{
 				"inputs":  inputs,
 				"codecs":  []any{},
@@ -592,6 +739,7 @@ func (s *Server) pipelines() map[string]any {
 //	api start          reopen it
 //	api blackhole      accept API connections, never answer
 //	api answer         end the black hole
+//	process delay DUR  the worker works DUR on each message (0s: no delay)
 //	status             one line: API state, API requests so far, input states
 func (s *Server) Command(line string) (string, error) {
 	f := strings.Fields(line)
@@ -619,10 +767,17 @@ func (s *Server) Command(line string) (string, error) {
 	case f[0] == "api" && arg(1) == "answer" && len(f) == 2:
 		s.SetBlackhole(false)
 		return "ok", nil
+	case f[0] == "process" && arg(1) == "delay" && len(f) == 3:
+		d, err := time.ParseDuration(f[2])
+		if err != nil || d < 0 {
+			return "", fmt.Errorf("process delay %q: want a duration such as 10ms", f[2])
+		}
+		s.SetProcessDelay(d)
+		return "ok", nil
 	case f[0] == "status" && len(f) == 1:
 		return s.status(), nil
 	}
-	return "", fmt.Errorf("unknown command %q (want: input stop|start [ID], api stop|start|blackhole|answer, status)", line)
+	return "", fmt.Errorf("unknown command %q (want: input stop|start [ID], api stop|start|blackhole|answer, process delay DUR, status)", line)
 }
 
 func (s *Server) status() string {

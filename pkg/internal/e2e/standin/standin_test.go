@@ -11,8 +11,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -328,13 +332,15 @@ func TestControlSocket(t *testing.T) {
 		{"status", "api=stopped requests=0 udp-5514=up tcp-5514=up"},
 		{"api start", "ok"},
 		{"status", "api=up requests=0 udp-5514=up tcp-5514=up"},
+		{"process delay 10ms", "ok"},
+		{"process delay 0s", "ok"},
 	} {
 		got, err := Control(ctx, sock, tc.cmd)
 		if err != nil || got != tc.want {
 			t.Errorf("%q: got %q, %v; want %q", tc.cmd, got, err, tc.want)
 		}
 	}
-	for _, bad := range []string{"input stop nope", "reboot", "api stop now"} {
+	for _, bad := range []string{"input stop nope", "reboot", "api stop now", "process delay soon", "process delay -1s"} {
 		if _, err := Control(ctx, sock, bad); err == nil {
 			t.Errorf("%q: want an error", bad)
 		}
@@ -395,4 +401,196 @@ func TestMainServesUntilSignal(t *testing.T) {
 	if _, err := os.Stat(sock); !os.IsNotExist(err) {
 		t.Errorf("control socket left behind: %v", err)
 	}
+}
+
+// TestMain lets the test binary run as a stand-in process, for the
+// restart test: SIGHUP executes the binary again.
+func TestMain(m *testing.M) {
+	if os.Getenv(envRunMain) == "1" {
+		os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+const envRunMain = "STANDIN_TEST_RUN_MAIN"
+
+// pipelineStats is the part of the 8.x pipeline stats that load weights
+// read.
+type pipelineStats struct {
+	Version   string `json:"version"`
+	Ephemeral string `json:"ephemeral_id"`
+	Pipelines map[string]struct {
+		Events struct {
+			Out      int64 `json:"out"`
+			Duration int64 `json:"duration_in_millis"`
+		} `json:"events"`
+		Flow struct {
+			WorkerUtilization struct {
+				Current  float64 `json:"current"`
+				Lifetime float64 `json:"lifetime"`
+			} `json:"worker_utilization"`
+		} `json:"flow"`
+	} `json:"pipelines"`
+}
+
+func getPipelineStats(t *testing.T, api string) pipelineStats {
+	t.Helper()
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get("http://" + api + "/_node/stats/pipelines/main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b pipelineStats
+	if err := json.NewDecoder(resp.Body).Decode(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestProcessDelaySlowsTheWorkerAndShowsInFlowMetrics(t *testing.T) {
+	f := start(t)
+	f.s.SetProcessDelay(10 * time.Millisecond)
+	msgs := make([]string, 100)
+	for i := range msgs {
+		msgs[i] = fmt.Sprintf("m%d", i)
+	}
+	sendUDP(t, f.udp, msgs...)
+	time.Sleep(300 * time.Millisecond)
+	// A second of work queued: events.out counts only what was worked on.
+	b := getPipelineStats(t, f.api)
+	p := b.Pipelines["main"]
+	if b.Version != "8.15.0" {
+		t.Errorf("version %q, want 8.15.0 (a release with flow.worker_utilization)", b.Version)
+	}
+	if p.Events.Out >= 100 || p.Events.Out == 0 {
+		t.Errorf("events.out = %d 300ms into 1s of work; want some, not all", p.Events.Out)
+	}
+	if u := p.Flow.WorkerUtilization; u.Current < 70 || u.Lifetime < 70 {
+		t.Errorf("worker_utilization %+v while the worker is saturated; want ≥ 70%%", u)
+	}
+	if p.Events.Duration < 10*p.Events.Out {
+		t.Errorf("duration_in_millis = %d for %d events of 10ms each", p.Events.Duration, p.Events.Out)
+	}
+	if evs := waitEvents(t, f, 100); len(evs) != 100 {
+		t.Fatalf("%d of 100 messages written", len(evs))
+	}
+
+	// Without the delay the same work leaves the worker nearly idle.
+	g := start(t)
+	sendUDP(t, g.udp, msgs...)
+	if evs := waitEvents(t, g, 100); len(evs) != 100 {
+		t.Fatalf("%d of 100 messages written", len(evs))
+	}
+	time.Sleep(100 * time.Millisecond)
+	if u := getPipelineStats(t, g.api).Pipelines["main"].Flow.WorkerUtilization; u.Current > 20 {
+		t.Errorf("worker_utilization %+v without a process delay; want under 20%%", u)
+	}
+}
+
+func TestCloseWritesWhatIsQueued(t *testing.T) {
+	f := start(t)
+	f.s.SetProcessDelay(5 * time.Millisecond)
+	msgs := make([]string, 40)
+	for i := range msgs {
+		msgs[i] = fmt.Sprintf("m%d", i)
+	}
+	sendUDP(t, f.udp, msgs...)
+	time.Sleep(20 * time.Millisecond)
+	if err := f.s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.events(t)); n != 40 {
+		t.Errorf("%d of 40 messages written when Close returned", n)
+	}
+}
+
+func TestSIGHUPRestartsInPlace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a stand-in process")
+	}
+	dir := t.TempDir()
+	pidfile, out := filepath.Join(dir, "standin.pid"), filepath.Join(dir, "o.json")
+	api, udp := freePort(t, "tcp"), freePort(t, "udp")
+	cmd := exec.Command(os.Args[0], "-name", "n1", "-api", api, "-input", "udp-1=udp://"+udp,
+		"-out", out, "-pidfile", pidfile, "-restart-delay", "500ms")
+	cmd.Env = append(os.Environ(), envRunMain+"=1")
+	var stdout lockedBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitOutput := func(want string, n int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for strings.Count(stdout.String(), want) < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %d× %q in the output:\n%s", n, want, stdout.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitOutput("ready\n", 1)
+	f := &fixture{out: out, api: api, udp: udp}
+	sendUDP(t, udp, "before")
+	waitEvents(t, f, 1)
+	before := getPipelineStats(t, api)
+	pid, err := os.ReadFile(pidfile)
+	if err != nil || strings.TrimSpace(string(pid)) != strconv.Itoa(cmd.Process.Pid) {
+		t.Fatalf("pid file %q, %v; want %d", pid, err, cmd.Process.Pid)
+	}
+
+	// What a restart command does: remove the pid file, SIGHUP, wait for
+	// the file: the old process has stopped by then.
+	os.Remove(pidfile)
+	cmd.Process.Signal(syscall.SIGHUP)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(pidfile); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pid file not written again after SIGHUP:\n%s", stdout.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if c, err := net.Dial("tcp", api); err == nil {
+		c.Close()
+		t.Error("the API still answers once the restarted stand-in wrote its pid file (within its 500ms start delay)")
+	}
+	waitOutput("ready\n", 2)
+	after := getPipelineStats(t, api)
+	if after.Ephemeral == before.Ephemeral || after.Pipelines["main"].Events.Out != 0 {
+		t.Errorf("after SIGHUP: ephemeral_id %q (was %q), events.out %d; want a new process's (new id, 0)",
+			after.Ephemeral, before.Ephemeral, after.Pipelines["main"].Events.Out)
+	}
+	sendUDP(t, udp, "after")
+	if evs := waitEvents(t, f, 2); len(evs) != 2 || evs[0].Message != "before" || evs[1].Message != "after" {
+		t.Errorf("output after the restart: %+v; want before, after (appended)", evs)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("exit after SIGTERM: %v (pid %d kept across the restart)", err, cmd.Process.Pid)
+	}
+	if _, err := os.Stat(pidfile); !os.IsNotExist(err) {
+		t.Errorf("pid file left behind: %v", err)
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -9,6 +9,7 @@
 //	    -input udp-5514=udp://192.168.1.210:5514 \
 //	    -out /tmp/itworked.json -control /run/standin-stash1.sock
 //	echo 'input stop udp-5514' | socat - UNIX-CONNECT:/run/standin-stash1.sock
+//	echo 'process delay 10ms' | socat - UNIX-CONNECT:/run/standin-stash1.sock
 package main
 
 import (
