@@ -46,7 +46,7 @@ vip = "logs"
 port = 5514
 protocol = "udp"
 input_id = "udp-5514"
-interval = "200ms"
+interval = "500ms"
 `
 
 // TestIntegrationDirectorProcess runs the real `hala director` in a
@@ -126,9 +126,19 @@ func TestIntegrationDirectorProcess(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("no READY=1 on the notify socket: %v\n%s", err, p.Output())
 	}
-	// Ready means applied: the table is there when systemd is told.
-	if table := ipvsadm(); !strings.Contains(table, "10.0.0.11:5514") || !strings.Contains(table, "10.0.0.12:5514") {
+	// Ready means applied: the service is there when systemd is told
+	// (a backend whose first check timed out on a loaded machine comes
+	// in after rise passes, so both are awaited below).
+	if table := ipvsadm(); !strings.Contains(table, "UDP  10.0.0.100:5514") {
 		t.Errorf("READY=1 before the table was applied:\n%s", table)
+	}
+	if _, err := testutil.Poll(10*time.Second, 50*time.Millisecond, func() error {
+		if table := ipvsadm(); !strings.Contains(table, "10.0.0.11:5514") || !strings.Contains(table, "10.0.0.12:5514") {
+			return os.ErrNotExist
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("both real servers not in the table:\n%s\n%s", ipvsadm(), p.Output())
 	}
 	time.Sleep(time.Second)
 	mu.Lock()
