@@ -604,6 +604,8 @@ func (d *Director) reconcile(ctx context.Context, why string) error {
 	var desired reconcile.Table
 	res, err := reconcile.Run(ctx, d.sp.inv, d.cfg.Target, reconcile.Options{
 		Node: d.cfg.Node, Prune: true, StatePath: d.cfg.StatePath,
+		// The spec's table: computed once per inventory, not per repair.
+		Desired: d.sp.desired,
 		Adjust: func(reconcile.Table) reconcile.Table {
 			desired = d.adjusted()
 			return desired
@@ -644,8 +646,12 @@ func (d *Director) reconcile(ctx context.Context, why string) error {
 		}
 		d.present[e.Service.Key()] = m
 	}
-	for _, ss := range d.sp.services {
-		d.publish(ss)
+	// The gauges follow every transition already; a repair that changed
+	// nothing leaves them as they are (10,000 label lookups otherwise).
+	if why != "repair" || len(res.Applied) > 0 {
+		for _, ss := range d.sp.services {
+			d.publish(ss)
+		}
 	}
 	return nil
 }

@@ -38,6 +38,10 @@ type Options struct {
 	// drops counts as gone from the inventory (kept, or deleted with Prune);
 	// one it adds becomes owned.
 	Adjust func(Table) Table
+	// Desired, when set, is the desired table already computed from this
+	// inventory by Desired (a resident director keeps it between runs, so
+	// each repair need not compute it again); Adjust still applies.
+	Desired Table
 	// Progress, when set, is called for each change as it is made.
 	Progress func(Change)
 	// Phase, when set, is called as each step of Run ends (for timings).
@@ -142,9 +146,12 @@ type writeCounter interface{ Writes() uint64 }
 // On error the Result still holds what is known: the plan once computed,
 // the changes applied and, when the kernel refused one, Failure.
 func Run(ctx context.Context, inv *inventory.Inventory, target Target, opts Options) (Result, error) {
-	desired, err := Desired(inv, opts.Node)
-	if err != nil {
-		return Result{}, err
+	desired := opts.Desired
+	if desired == nil {
+		var err error
+		if desired, err = Desired(inv, opts.Node); err != nil {
+			return Result{}, err
+		}
 	}
 	if opts.Adjust != nil {
 		desired = opts.Adjust(desired)

@@ -190,3 +190,29 @@ func TestRunReportsAFailure(t *testing.T) {
 		t.Errorf("report %q, want %q", b.String(), want)
 	}
 }
+
+// A caller that keeps the desired table (the director) passes it in; Run
+// converges on it and does not compute its own from the inventory.
+func TestRunUsesAGivenDesiredTable(t *testing.T) {
+	f := newFake()
+	opts := tempState(t)
+	inv := parseInv(t, baseInventory)
+	desired, err := reconcile.Desired(inv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only the first service of the table: the given table is what counts.
+	opts.Desired = desired[:1]
+	res, err := reconcile.Run(ctx, inv, f, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range res.Applied {
+		if c.Name != desired[0].Name {
+			t.Errorf("applied %s, which is not in the given table", c)
+		}
+	}
+	if len(res.Applied) != 1+len(desired[0].Destinations) {
+		t.Errorf("applied %d changes, want the given service and its %d destinations", len(res.Applied), len(desired[0].Destinations))
+	}
+}
