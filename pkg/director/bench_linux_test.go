@@ -27,14 +27,17 @@ import (
 //	into an empty one, the reference the no-op is compared with.
 const benchServices, benchDests = 1000, 10
 
-func benchInventory() string {
+func benchInventory() string { return tableInventory(benchServices) }
+
+// tableInventory is the benchmarks' inventory with n services.
+func tableInventory(n int) string {
 	var b strings.Builder
 	b.WriteString("[cluster]\nname = \"bench\"\ninterface = \"eth0\"\nipvs = \"director\"\n\n[[director]]\nname = \"bench\"\naddress = \"10.0.0.1\"\n\n")
 	for d := 1; d <= benchDests; d++ {
 		fmt.Fprintf(&b, "[[logstash]]\nname = \"ls%d\"\naddress = \"10.1.0.%d\"\n\n", d, d)
 	}
 	b.WriteString("[[vip]]\nname = \"vip\"\naddress = \"10.0.0.100/24\"\nrouter_id = 51\n\n")
-	for s := 0; s < benchServices; s++ {
+	for s := 0; s < n; s++ {
 		fmt.Fprintf(&b, "[[service]]\nname = \"svc%d\"\nvip = \"vip\"\nport = %d\nprotocol = \"udp\"\ninput_id = \"udp-%d\"\none_packet = true\n\n", s, 20000+s, 20000+s)
 	}
 	return b.String()
@@ -43,6 +46,10 @@ func benchInventory() string {
 // benchDirector is a director over a full table in a fresh namespace, every
 // backend up, without probers.
 func benchDirector(b *testing.B) (*Director, *ipvs.Handle, *testutil.NetNS) {
+	return tableDirector(b, benchInventory())
+}
+
+func tableDirector(b testing.TB, inv string) (*Director, *ipvs.Handle, *testutil.NetNS) {
 	testutil.RequireKernel(b)
 	ns := testutil.NewNetNS(b)
 	h, err := ipvs.New(ns.Path)
@@ -51,7 +58,7 @@ func benchDirector(b *testing.B) (*Director, *ipvs.Handle, *testutil.NetNS) {
 	}
 	b.Cleanup(func() { h.Close() })
 	d, err := New(Config{
-		Inventory: parse(b, benchInventory()), Target: h,
+		Inventory: parse(b, inv), Target: h,
 		Logger:    slog.New(slog.NewTextHandler(&bytes.Buffer{}, &slog.HandlerOptions{Level: slog.LevelError})),
 		StatePath: filepath.Join(b.TempDir(), "owned.json"),
 	})
@@ -145,5 +152,55 @@ func BenchmarkIntegrationTransition(b *testing.B) {
 	}
 	if w := h.Writes() - before; w != uint64(b.N) {
 		b.Fatalf("%d transitions made %d netlink writes, want one each", b.N, w)
+	}
+}
+
+// TestIntegrationTransitionIsOneKernelWrite: on the real kernel, a verdict
+// that completes fall takes the backend's destination out of its service
+// with one netlink write, and rise brings it back; ipvsadm, not hala,
+// reads the table.
+func TestIntegrationTransitionIsOneKernelWrite(t *testing.T) {
+	d, h, ns := tableDirector(t, tableInventory(3))
+	name := d.sp.backendNames()[0]
+	bs := d.sp.backends[name]
+	c := bs.Checks[0]
+	round := func(ok bool) {
+		r := result{backend: name, gen: d.gen, verdicts: map[checkKey]*check.Verdict{}}
+		for _, k := range bs.Checks {
+			r.verdicts[k.checkKey] = &check.Verdict{Healthy: true, Weight: -1}
+		}
+		r.verdicts[c.checkKey] = &check.Verdict{Healthy: ok, Weight: -1, Reason: ": test"}
+		d.handle(context.Background(), r)
+	}
+	table := func() string {
+		out, err := ns.Cmd("ipvsadm", "-Ln").CombinedOutput()
+		if err != nil {
+			t.Fatalf("ipvsadm: %v: %s", err, out)
+		}
+		return string(out)
+	}
+	addr := bs.Address.String() + ":"
+	if n := strings.Count(table(), addr); n != 3 {
+		t.Fatalf("%s in %d services before, want 3:\n%s", name, n, table())
+	}
+	before := h.Writes()
+	round(false) // fall 2: one failure is not enough
+	if w := h.Writes() - before; w != 0 {
+		t.Errorf("one failure of fall 2 wrote %d times", w)
+	}
+	round(false)
+	if w := h.Writes() - before; w != 1 {
+		t.Errorf("the transition made %d netlink writes, want 1 (the one service using the input)", w)
+	}
+	if n := strings.Count(table(), addr); n != 2 {
+		t.Errorf("%s in %d services after the transition, want 2 (out of the one using the failed input):\n%s", name, n, table())
+	}
+	round(true)
+	round(true) // rise 2
+	if w := h.Writes() - before; w != 2 {
+		t.Errorf("down and up made %d netlink writes, want 2", w)
+	}
+	if n := strings.Count(table(), addr); n != 3 {
+		t.Errorf("%s in %d services after rise, want 3:\n%s", name, n, table())
 	}
 }
