@@ -30,6 +30,30 @@ type Source interface {
 	HealthReport(ctx context.Context) (*logstash.HealthReport, error)
 }
 
+// Answered is a Source whose node stats were already read (Stats, or the
+// Err that asking gave), so that several verdicts come from one request
+// (hala director judges every input of a backend from one answer; hala
+// status every service's). HealthReport goes to Health, or fails with
+// logstash.ErrNoHealthReport when Health is nil.
+type Answered struct {
+	Stats  *logstash.NodeStats
+	Err    error
+	Health Source
+}
+
+// NodeStats returns the answer already read, whatever pipeline is asked.
+func (a Answered) NodeStats(context.Context, string) (*logstash.NodeStats, error) {
+	return a.Stats, a.Err
+}
+
+// HealthReport asks Health.
+func (a Answered) HealthReport(ctx context.Context) (*logstash.HealthReport, error) {
+	if a.Health == nil {
+		return nil, logstash.ErrNoHealthReport
+	}
+	return a.Health.HealthReport(ctx)
+}
+
 // Options says what one check run asks.
 type Options struct {
 	// Address is the API's host:port, as messages show it and state keys use it.

@@ -27,22 +27,6 @@ type result struct {
 	drainErr error
 }
 
-// fetched is a check.Source that answers node stats from a response
-// already read, so that every input's verdict comes from one request.
-type fetched struct {
-	stats *logstash.NodeStats
-	err   error
-	src   check.Source
-}
-
-func (f fetched) NodeStats(context.Context, string) (*logstash.NodeStats, error) {
-	return f.stats, f.err
-}
-
-func (f fetched) HealthReport(ctx context.Context) (*logstash.HealthReport, error) {
-	return f.src.HealthReport(ctx)
-}
-
 // prober checks one backend once per interval.
 type prober struct {
 	b        *backendSpec
@@ -60,7 +44,7 @@ func (p *prober) once(ctx context.Context) result {
 	defer cancel()
 	start := p.now()
 	stats, err := p.src.NodeStats(ctx, p.b.pipeline())
-	src := fetched{stats: stats, err: err, src: p.src}
+	src := check.Answered{Stats: stats, Err: err, Health: p.src}
 	r := result{backend: p.b.Name, gen: p.gen, start: start, verdicts: make(map[checkKey]*check.Verdict, len(p.b.Checks))}
 	// The record is read every round, so a drain acts within one interval.
 	r.drained, r.drainErr = drain.Lookup(p.drainDir, p.b.Address)

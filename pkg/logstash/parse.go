@@ -280,29 +280,36 @@ func parsePipeline(l *lexer, id string, full bool) (p Pipeline, isObj bool, err 
 	return p, isObj, err
 }
 
-func parseInput(l *lexer) (in Input, isObj bool, err error) {
+// parseInput reads one input: the same fields as any plugin.
+func parseInput(l *lexer) (Input, bool, error) {
+	p, isObj, err := parsePlugin(l)
+	return Input(p), isObj, err
+}
+
+// parsePlugin reads one plugin object (an input, filter or output).
+func parsePlugin(l *lexer) (pl Plugin, isObj bool, err error) {
 	isObj, err = l.objectFields(func(k []byte) error {
 		switch string(k) {
 		case "id":
 			v, _, err := l.stringValue()
-			in.ID = v
+			pl.ID = v
 			return err
 		case "name":
 			v, _, err := l.stringValue()
-			in.Name = v
+			pl.Name = v
 			return err
 		case "events":
 			ev, err := parseEvents(l)
-			in.Events = ev
+			pl.Events = ev
 			return err
 		case "flow":
 			f, err := parseFlow(l)
-			in.Flow = f
+			pl.Flow = f
 			return err
 		}
 		return l.skip()
 	})
-	return in, isObj, err
+	return pl, isObj, err
 }
 
 // parseEvents reads an events object; nil when the value is not an object.
@@ -486,28 +493,7 @@ func parseQueueField(l *lexer, q *Queue, k []byte) error {
 func parsePlugins(l *lexer) ([]Plugin, error) {
 	var list []Plugin
 	_, err := l.arrayElems(func() error {
-		var pl Plugin
-		isObj, err := l.objectFields(func(k []byte) error {
-			switch string(k) {
-			case "id":
-				v, _, err := l.stringValue()
-				pl.ID = v
-				return err
-			case "name":
-				v, _, err := l.stringValue()
-				pl.Name = v
-				return err
-			case "events":
-				ev, err := parseEvents(l)
-				pl.Events = ev
-				return err
-			case "flow":
-				f, err := parseFlow(l)
-				pl.Flow = f
-				return err
-			}
-			return l.skip()
-		})
+		pl, isObj, err := parsePlugin(l)
 		if err == nil && isObj {
 			list = append(list, pl)
 		}

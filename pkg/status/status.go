@@ -189,16 +189,6 @@ func (r *nodeResult) ask(ctx context.Context, cfg Config, l inventory.Logstash, 
 }
 
 // fetched answers check.Run from stats already read.
-type fetched struct{ stats *logstash.NodeStats }
-
-func (f fetched) NodeStats(context.Context, string) (*logstash.NodeStats, error) {
-	return f.stats, nil
-}
-
-func (f fetched) HealthReport(context.Context) (*logstash.HealthReport, error) {
-	return nil, logstash.ErrNoHealthReport
-}
-
 func (r *nodeResult) row(cfg Config, s inventory.Service, l inventory.Logstash) Row {
 	row := Row{Service: s.Name, Backend: l.Name, Address: l.Address, Input: s.InputID}
 	row.Drained, row.DrainReason = cfg.Drained(l.Address)
@@ -215,7 +205,7 @@ func (r *nodeResult) row(cfg Config, s inventory.Service, l inventory.Logstash) 
 		stats = r.last
 	}
 	row.API, row.Version = APIUp, stats.Version
-	v := check.Run(context.Background(), fetched{stats}, check.Options{Address: r.address, Input: s.InputID, Pipeline: s.Pipeline, ReadOnly: true})
+	v := check.Run(context.Background(), check.Answered{Stats: stats}, check.Options{Address: r.address, Input: s.InputID, Pipeline: s.Pipeline, ReadOnly: true})
 	if !v.Healthy {
 		row.InputState = InputMissing
 		row.Problem = v.String()
