@@ -154,6 +154,7 @@ func (d *Director) Run(ctx context.Context) error {
 	first := d.firstRound(ctx, probers)
 	for name, r := range first {
 		d.noteDrain(r)
+		d.observe(r)
 		for _, c := range d.sp.backends[name].Checks {
 			h := d.healthOf(name, c.checkKey)
 			v := r.verdicts[c.checkKey]
@@ -334,10 +335,11 @@ func (d *Director) startProbers(ctx context.Context, ps []*prober, spread bool) 
 		}
 	}
 	d.mu.Unlock()
+	// One base time for all, so that loops in one slot fire together.
+	base := time.Now()
 	for _, p := range ps {
 		p.gen = d.gen
-		delay := jitter(p.b.Interval)
-		go p.run(pctx, delay, d.results)
+		go p.run(pctx, base.Add(slot(p.b.Interval)), d.results)
 	}
 }
 
@@ -366,6 +368,7 @@ func (d *Director) handle(ctx context.Context, r result) {
 	d.mu.Lock()
 	d.status.lastResult[r.backend] = time.Now()
 	d.mu.Unlock()
+	d.observe(r)
 	touched := map[*serviceSpec]bool{}
 	if d.noteDrain(r) {
 		for _, c := range b.Checks {
@@ -434,11 +437,17 @@ func (d *Director) noteDrain(r result) bool {
 	return false
 }
 
-// record updates the check metrics of one verdict.
-func (d *Director) record(r result, c checkKey, v *check.Verdict) {
+// observe records the duration of one round: one request, however many
+// inputs it judged.
+func (d *Director) observe(r result) {
 	b := d.sp.backends[r.backend]
 	d.metrics.checkDuration.WithLabelValues(r.backend, b.Address.String()).Observe(r.duration.Seconds())
+}
+
+// record counts a failed verdict.
+func (d *Director) record(r result, c checkKey, v *check.Verdict) {
 	if !v.Healthy {
+		b := d.sp.backends[r.backend]
 		d.metrics.checkFailures.WithLabelValues(r.backend, b.Address.String(), c.Input).Inc()
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -630,6 +631,18 @@ func TestMetricsAfterTransition(t *testing.T) {
 	if got := get(t, srv.URL+"/healthz"); got != "ok\n" {
 		t.Errorf("/healthz = %q", got)
 	}
+	// One observation per round (one request), not one per input judged.
+	r.stop()
+	served := r.apis["10.0.0.11"].requests.Load()
+	body = get(t, srv.URL+"/metrics")
+	m := regexp.MustCompile(`hala_backend_check_duration_seconds_count\{address="10.0.0.11",backend="l1"\} (\d+)`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("/metrics lacks l1's check duration count:\n%s", body)
+	}
+	// (A request cut short by the stop has no round.)
+	if n, _ := strconv.ParseInt(m[1], 10, 64); n > served || n < served-1 {
+		t.Errorf("l1's check duration count is %d, its API answered %d requests: want one per request", n, served)
+	}
 }
 
 func get(t *testing.T, u string) string {
@@ -780,5 +793,22 @@ func TestFirstChecksAreSpread(t *testing.T) {
 	}
 	if len(buckets) < 6 {
 		t.Errorf("the first checks of %d backends fell in %d of the interval's ten 100ms slots, want them spread", n, len(buckets))
+	}
+	// ...and on the slot grid: the backends of one slot are asked at one
+	// instant, so the process wakes at most ten times per interval (the
+	// grid is what keeps the director's CPU low: make bench-director).
+	var times []time.Time
+	for _, at := range first {
+		times = append(times, at)
+	}
+	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
+	groups := 1
+	for i := 1; i < len(times); i++ {
+		if times[i].Sub(times[i-1]) > 30*time.Millisecond {
+			groups++
+		}
+	}
+	if groups > 10 {
+		t.Errorf("the first checks of %d backends came at %d separate instants, want at most 10 (one per 100ms slot)", n, groups)
 	}
 }

@@ -7,7 +7,9 @@
 //   - One prober per Logstash host asks its monitoring API once per
 //     interval, on the narrowest endpoint that covers every input this
 //     director needs from it, and computes every input's verdict from that
-//     one body with pkg/check, the code behind hala check.
+//     one body with pkg/check, the code behind hala check. The probers
+//     fire on a grid of 100ms slots, so the process wakes a few times per
+//     interval rather than once per backend.
 //
 //   - Each backend × input has a rise/fall counter (health). A change of
 //     state becomes, for every service using that input, the one request
