@@ -65,8 +65,11 @@ type Director struct {
 	drained  map[string]*drain.Record
 	drainErr map[string]string
 	weights  *check.MemoryWeights
-	results  chan result
-	stop     context.CancelFunc
+	// adjustBuf backs the destinations of the last adjusted table: each
+	// repair reuses it (nothing keeps that table after its reconcile).
+	adjustBuf []ipvs.Destination
+	results   chan result
+	stop      context.CancelFunc
 
 	reloads chan reloadRequest
 
@@ -452,50 +455,58 @@ func (d *Director) record(r result, c checkKey, v *check.Verdict) {
 	}
 }
 
-// want is the service's destinations under the current verdicts: the
-// healthy members at their weight (with weights = "load", the last load
-// weight); with on_failure = "quiesce", failed members still in the table
-// at weight 0. A drained member is removed from a UDP service (a UDP
-// destination at weight 0 still gets its flows' datagrams) and kept at
-// weight 0 in a TCP one, so sessions finish. When no undrained member is
-// healthy and all_down = "keep", the undrained destinations in the table
-// stay, at their configured weight (a quiesced one is restored): a check
-// can fail while the input still receives (the API black-holed), and an
-// empty syslog service drops everything.
-func (d *Director) want(ss *serviceSpec) (map[netip.AddrPort]ipvs.Destination, bool) {
+// want is the service's destinations under the current verdicts,
+// appended to out in Members order: the healthy members at their weight
+// (with weights = "load", the last load weight); with on_failure =
+// "quiesce", failed members still in the table at weight 0. A drained
+// member is removed from a UDP service (a UDP destination at weight 0
+// still gets its flows' datagrams) and kept at weight 0 in a TCP one, so
+// sessions finish. When no undrained member is healthy and all_down =
+// "keep", the undrained destinations in the table stay, at their
+// configured weight (a quiesced one is restored): a check can fail while
+// the input still receives (the API black-holed), and an empty syslog
+// service drops everything. down reports that case (either all_down).
+func (d *Director) want(ss *serviceSpec, out []ipvs.Destination) (_ []ipvs.Destination, down bool) {
 	have := d.present[ss.Key]
-	out := map[netip.AddrPort]ipvs.Destination{}
+	start := len(out)
 	healthy := 0
 	for _, m := range ss.Members {
 		h := d.healthOf(m.Backend, m.Check)
-		k := m.Destination.Key()
 		dst := m.Destination
 		if ss.Load && h.weight > 0 {
 			dst.Weight = h.weight
 		}
-		_, in := have[k]
+		_, in := have[dst.Key()]
 		switch {
-		case d.drained[m.Backend] != nil:
+		case len(d.drained) > 0 && d.drained[m.Backend] != nil:
 			if in && !ss.UDP && (h.up || ss.Quiesce) {
 				dst.Weight = 0
-				out[k] = dst
+				out = append(out, dst)
 			}
 		case h.up:
-			out[k] = dst
+			out = append(out, dst)
 			healthy++
 		case ss.Quiesce && in:
 			dst.Weight = 0
-			out[k] = dst
+			out = append(out, dst)
 		}
 	}
 	if healthy > 0 || len(ss.Members) == 0 {
 		return out, false
 	}
-	if ss.KeepAll {
-		for _, m := range ss.Members {
-			if _, in := have[m.Destination.Key()]; in && d.drained[m.Backend] == nil {
-				out[m.Destination.Key()] = m.Destination
-			}
+	if !ss.KeepAll {
+		return out, true
+	}
+	// Every member failed: each undrained one in the table stays at its
+	// configured weight; the others keep what the pass above gave them.
+	first := slices.Clone(out[start:])
+	out = out[:start]
+	for _, m := range ss.Members {
+		k := m.Destination.Key()
+		if _, in := have[k]; in && d.drained[m.Backend] == nil {
+			out = append(out, m.Destination)
+		} else if i := slices.IndexFunc(first, func(dst ipvs.Destination) bool { return dst.Key() == k }); i >= 0 {
+			out = append(out, first[i])
 		}
 	}
 	return out, true
@@ -504,8 +515,12 @@ func (d *Director) want(ss *serviceSpec) (map[netip.AddrPort]ipvs.Destination, b
 // converge moves one service's destinations to what the verdicts say, one
 // request per destination that changes.
 func (d *Director) converge(ctx context.Context, ss *serviceSpec) {
-	want, down := d.want(ss)
-	d.noteAllDown(ss, down, len(want))
+	list, down := d.want(ss, nil)
+	d.noteAllDown(ss, down, len(list))
+	want := make(map[netip.AddrPort]ipvs.Destination, len(list))
+	for _, dst := range list {
+		want[dst.Key()] = dst
+	}
 	have := d.present[ss.Key]
 	var reqs []ipvs.Request
 	for _, m := range ss.Members {
@@ -582,25 +597,27 @@ func (d *Director) publish(ss *serviceSpec) {
 	}
 }
 
-// adjusted is the desired table with the current verdicts applied.
+// adjusted is the desired table with the current verdicts applied. It
+// runs on every repair, over every destination, so its destinations share
+// one array, reused from the last repair: the table is used only by the
+// reconcile it is made for.
 func (d *Director) adjusted() reconcile.Table {
-	byKey := map[ipvs.ServiceKey]*serviceSpec{}
-	for _, ss := range d.sp.services {
-		byKey[ss.Key] = ss
+	out := slices.Clone(d.sp.desired)
+	n := 0
+	for _, e := range out {
+		n += len(e.Destinations)
 	}
-	out := make(reconcile.Table, 0, len(d.sp.desired))
-	for _, e := range d.sp.desired {
-		ss := byKey[e.Service.Key()]
-		want, down := d.want(ss)
-		d.noteAllDown(ss, down, len(want))
-		dests := make([]ipvs.Destination, 0, len(want))
-		for _, dst := range e.Destinations {
-			if w, ok := want[dst.Key()]; ok {
-				dests = append(dests, w)
-			}
-		}
-		e.Destinations = dests
-		out = append(out, e)
+	if cap(d.adjustBuf) < n {
+		d.adjustBuf = make([]ipvs.Destination, 0, n)
+	}
+	all := d.adjustBuf[:0]
+	for _, ss := range d.sp.services {
+		start := len(all)
+		var down bool
+		all, down = d.want(ss, all)
+		d.noteAllDown(ss, down, len(all)-start)
+		// A full slice expression: nothing appended later can reach it.
+		out[ss.entry].Destinations = all[start:len(all):len(all)]
 	}
 	return out
 }
@@ -647,13 +664,17 @@ func (d *Director) reconcile(ctx context.Context, why string) error {
 	if err != nil {
 		return err
 	}
-	d.present = map[ipvs.ServiceKey]map[netip.AddrPort]ipvs.Destination{}
-	for _, e := range desired {
-		m := make(map[netip.AddrPort]ipvs.Destination, len(e.Destinations))
-		for _, dst := range e.Destinations {
-			m[dst.Key()] = dst
+	// The kernel now holds the adjusted table. A repair that found it so
+	// already leaves present as it is (10,000 map entries otherwise).
+	if !d.presentIs(desired) {
+		d.present = map[ipvs.ServiceKey]map[netip.AddrPort]ipvs.Destination{}
+		for _, e := range desired {
+			m := make(map[netip.AddrPort]ipvs.Destination, len(e.Destinations))
+			for _, dst := range e.Destinations {
+				m[dst.Key()] = dst
+			}
+			d.present[e.Service.Key()] = m
 		}
-		d.present[e.Service.Key()] = m
 	}
 	// The gauges follow every transition already; a repair that changed
 	// nothing leaves them as they are (10,000 label lookups otherwise).
@@ -663,6 +684,26 @@ func (d *Director) reconcile(ctx context.Context, why string) error {
 		}
 	}
 	return nil
+}
+
+// presentIs reports whether present holds exactly t's services and
+// destinations.
+func (d *Director) presentIs(t reconcile.Table) bool {
+	if len(d.present) != len(t) {
+		return false
+	}
+	for _, e := range t {
+		have, ok := d.present[e.Service.Key()]
+		if !ok || len(have) != len(e.Destinations) {
+			return false
+		}
+		for _, dst := range e.Destinations {
+			if h, ok := have[dst.Key()]; !ok || h != dst {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // flush deletes every service hala owns (--flush-on-exit).

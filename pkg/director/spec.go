@@ -69,15 +69,20 @@ type member struct {
 
 // serviceSpec is one IPVS service with what decides its destinations.
 type serviceSpec struct {
-	Name      string
-	Key       ipvs.ServiceKey
-	Service   ipvs.Service
-	InputID   string
-	Quiesce   bool // on_failure = "quiesce": weight 0 instead of removal
-	KeepAll   bool // all_down = "keep"
-	Load      bool // weights = "load": destination weights follow the load
-	UDP       bool // a drained UDP destination is removed, a TCP one set to weight 0
-	Members   []member
+	Name    string
+	Key     ipvs.ServiceKey
+	Service ipvs.Service
+	InputID string
+	Quiesce bool // on_failure = "quiesce": weight 0 instead of removal
+	KeepAll bool // all_down = "keep"
+	Load    bool // weights = "load": destination weights follow the load
+	UDP     bool // a drained UDP destination is removed, a TCP one set to weight 0
+	// Members are in the order of the service's destinations in the
+	// desired table (by address and port), so that the adjusted table
+	// is built in order.
+	Members []member
+	// entry is the service's index in spec.desired.
+	entry     int
 	Protocol  string
 	Interval  time.Duration
 	Rise      int
@@ -107,15 +112,15 @@ func newSpec(inv *inventory.Inventory, node string) (*spec, error) {
 		return nil, err
 	}
 	sp := &spec{inv: inv, desired: desired, backends: map[string]*backendSpec{}, users: map[string]map[checkKey][]*serviceSpec{}}
-	byName := map[string]reconcile.Entry{}
-	for _, e := range desired {
-		byName[e.Name] = e
+	byName := map[string]int{}
+	for i, e := range desired {
+		byName[e.Name] = i
 	}
 	checks := map[string]map[checkKey]*checkSpec{}
 	for _, s := range inv.Services {
-		e := byName[s.Name]
+		e := desired[byName[s.Name]]
 		ss := &serviceSpec{
-			Name: s.Name, Key: e.Service.Key(), Service: e.Service, InputID: s.InputID,
+			Name: s.Name, entry: byName[s.Name], Key: e.Service.Key(), Service: e.Service, InputID: s.InputID,
 			Quiesce: s.OnFailure == inventory.OnFailureQuiesce, KeepAll: s.AllDown == inventory.AllDownKeep,
 			Load: s.Weights == inventory.WeightsLoad, UDP: s.Protocol == "udp",
 			Protocol: s.Protocol, Interval: s.Interval.Duration, Rise: s.Rise, Fall: s.Fall, OnFailure: s.OnFailure,
@@ -144,6 +149,7 @@ func newSpec(inv *inventory.Inventory, node string) (*spec, error) {
 			sp.users[l.Name][key] = append(sp.users[l.Name][key], ss)
 			ss.Members = append(ss.Members, member{Backend: l.Name, Check: key, Destination: dests[l.Address]})
 		}
+		slices.SortFunc(ss.Members, func(a, b member) int { return a.Destination.Key().Compare(b.Destination.Key()) })
 		sp.services = append(sp.services, ss)
 	}
 	for name, b := range sp.backends {

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"syscall"
 	"time"
 
@@ -105,8 +106,9 @@ type conn struct {
 	fd      int
 	family  uint16
 	seq     uint32
-	out     []byte // requests being built
-	in      []byte // receive buffer
+	out     []byte        // requests being built
+	in      []byte        // receive buffer
+	dests   []Destination // destinations being decoded
 	timeout time.Duration
 	// fake, when set, stands in for the kernel (unit tests): send hands it
 	// each datagram and recv returns its replies, fd unused.
@@ -856,7 +858,10 @@ func (c *conn) destinations(s Service) ([]Destination, error) {
 		s.Scheduler = "rr"
 	}
 	af := family(s.Address)
-	var out []Destination
+	// Decoded into a buffer kept between dumps, then copied out at its
+	// size: growing each service's slice from nil made a third of the Go
+	// time of reading 1,000 services × 10 in the test VM.
+	out := c.dests[:0]
 	err := c.dump(cmdGetDest, func() { c.putService(s, false) }, func() { out = out[:0] }, func(b []byte) error {
 		d, err := decodeDestination(b, af)
 		if err != nil {
@@ -865,5 +870,9 @@ func (c *conn) destinations(s Service) ([]Destination, error) {
 		out = append(out, d)
 		return nil
 	})
-	return out, err
+	c.dests = out[:0]
+	if err != nil || len(out) == 0 {
+		return nil, err
+	}
+	return slices.Clone(out), nil
 }

@@ -52,8 +52,25 @@ type Table []Entry
 func (t Table) sort() {
 	slices.SortFunc(t, func(a, b Entry) int { return a.Service.Key().Compare(b.Service.Key()) })
 	for _, e := range t {
-		slices.SortFunc(e.Destinations, func(a, b ipvs.Destination) int { return a.Key().Compare(b.Key()) })
+		sortDestinations(e.Destinations)
 	}
+}
+
+// sortDestinations sorts by address and port. The kernel lists a
+// service's destinations newest first, so a table hala wrote in order
+// reads back in reverse: reversing it is linear, where the sort moved
+// every (large) Destination many times, a tenth of a no-op reconcile of
+// 1,000 × 10 in the test VM.
+func sortDestinations(ds []ipvs.Destination) {
+	byKey := func(a, b ipvs.Destination) int { return a.Key().Compare(b.Key()) }
+	if slices.IsSortedFunc(ds, byKey) {
+		return
+	}
+	if slices.IsSortedFunc(ds, func(a, b ipvs.Destination) int { return byKey(b, a) }) {
+		slices.Reverse(ds)
+		return
+	}
+	slices.SortFunc(ds, byKey)
 }
 
 func (t Table) index() map[ipvs.ServiceKey]int {
