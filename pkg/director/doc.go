@@ -8,7 +8,7 @@
 //     interval, on the narrowest endpoint that covers every input this
 //     director needs from it, and computes every input's verdict from that
 //     one body with pkg/check, the code behind hala check. The probers
-//     fire on a grid of 100ms slots, so the process wakes a few times per
+//     fire on a grid of 200ms slots, so the process wakes a few times per
 //     interval rather than once per backend.
 //
 //   - Each backend × input has a rise/fall counter (health). A change of
