@@ -50,7 +50,26 @@ func (e Entry) String() string {
 type Table []Entry
 
 func (t Table) sort() {
-	slices.SortFunc(t, func(a, b Entry) int { return a.Service.Key().Compare(b.Service.Key()) })
+	// The kernel lists services in hash order. Sorting indices by keys
+	// computed once, then placing the entries, beats sorting the entries
+	// themselves: each comparison built two keys and each swap moved two
+	// large entries.
+	keys := make([]ipvs.ServiceKey, len(t))
+	for i, e := range t {
+		keys[i] = e.Service.Key()
+	}
+	if !slices.IsSortedFunc(keys, ipvs.ServiceKey.Compare) {
+		idx := make([]int, len(t))
+		for i := range idx {
+			idx[i] = i
+		}
+		slices.SortFunc(idx, func(a, b int) int { return keys[a].Compare(keys[b]) })
+		sorted := make(Table, len(t))
+		for i, j := range idx {
+			sorted[i] = t[j]
+		}
+		copy(t, sorted)
+	}
 	for _, e := range t {
 		sortDestinations(e.Destinations)
 	}

@@ -28,3 +28,21 @@ func TestSortDestinations(t *testing.T) {
 		}
 	}
 }
+
+// TestTableSortOrdersServices: services in the kernel's hash order come
+// out by key, each with its own destinations.
+func TestTableSortOrdersServices(t *testing.T) {
+	var tab Table
+	for _, port := range []uint16{5003, 5001, 5004, 5000, 5002} {
+		tab = append(tab, Entry{
+			Service:      ipvs.Service{Protocol: ipvs.UDP, Address: netip.MustParseAddr("10.0.0.100"), Port: port, Scheduler: "rr"},
+			Destinations: []ipvs.Destination{{Address: netip.MustParseAddr("10.1.0.1"), Port: port}},
+		})
+	}
+	tab.sort()
+	for i, e := range tab {
+		if want := uint16(5000 + i); e.Service.Port != want || e.Destinations[0].Port != want {
+			t.Errorf("entry %d: service port %d with destination port %d, want %d for both", i, e.Service.Port, e.Destinations[0].Port, want)
+		}
+	}
+}
