@@ -833,3 +833,67 @@ func TestSlotGrid(t *testing.T) {
 		}
 	}
 }
+
+// timesSource records when it is asked and answers a real body.
+type timesSource struct {
+	mu    sync.Mutex
+	times []time.Time
+	body  []byte
+}
+
+func (s *timesSource) NodeStats(context.Context, string) (*logstash.NodeStats, error) {
+	s.mu.Lock()
+	s.times = append(s.times, time.Now())
+	s.mu.Unlock()
+	return logstash.ParseNodeStats(bytes.NewReader(s.body), 0)
+}
+
+func (s *timesSource) HealthReport(context.Context) (*logstash.HealthReport, error) {
+	return nil, fmt.Errorf("not asked")
+}
+
+func (s *timesSource) asked() []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.times)
+}
+
+// TestProberCatchesUpOnceAndReturnsToTheGrid: when a round's result is
+// taken late (the main loop busy) past the next round's time, the next
+// round follows at once, not an interval later, and the rounds after it
+// are back on the grid: first + k × interval.
+func TestProberCatchesUpOnceAndReturnsToTheGrid(t *testing.T) {
+	sp, err := newSpec(parse(t, clusterSource("", "")), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := *sp.backends["l1"]
+	b.Interval, b.Timeout = 200*time.Millisecond, 100*time.Millisecond
+	src := &timesSource{body: fixture(t)}
+	p := &prober{b: &b, src: src, stateDir: t.TempDir(), drainDir: t.TempDir(), now: time.Now}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := make(chan result)
+	first := time.Now().Add(50 * time.Millisecond)
+	go p.run(ctx, first, out)
+	<-out                              // round 1, at first
+	time.Sleep(450 * time.Millisecond) // round 2 (at +200ms) waits to hand over its result
+	taken := time.Now()
+	<-out // round 2's result, taken late: round 3 was due at +400ms
+	<-out // round 3, the catch-up
+	<-out // round 4: back on the grid
+	asked := src.asked()
+	if len(asked) < 4 {
+		t.Fatalf("%d rounds asked, want 4", len(asked))
+	}
+	if late := asked[2].Sub(taken); late > 50*time.Millisecond {
+		t.Errorf("the round due while a result waited started %v after that result was taken, want at once", late)
+	}
+	off := asked[3].Sub(first) % b.Interval
+	if off > 30*time.Millisecond && off < b.Interval-30*time.Millisecond {
+		t.Errorf("the round after the catch-up is %v off the grid of %v from the first round", off, b.Interval)
+	}
+	if gap := asked[3].Sub(asked[2]); gap < b.Interval/2 {
+		t.Errorf("the round after the catch-up came %v after it, want at least half an interval (no burst)", gap)
+	}
+}

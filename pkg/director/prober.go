@@ -80,12 +80,17 @@ func (p *prober) run(ctx context.Context, first time.Time, out chan<- result) {
 			return
 		}
 		next = next.Add(p.b.Interval)
-		if behind := time.Since(next); behind >= 0 {
-			// Fell behind (a stalled host): skip the missed rounds rather
-			// than burst to catch up, and stay on the slot grid.
-			next = next.Add((behind/p.b.Interval + 1) * p.b.Interval)
+		wait := time.Until(next)
+		if wait < 0 {
+			// Fell behind (a result the main loop took late, a stalled
+			// host): check again at once, so detection is not delayed by
+			// an interval, then return to the slot grid at its first
+			// point half an interval or more away: one early round, never
+			// a burst to catch up.
+			g := next.Add((-wait+p.b.Interval/2)/p.b.Interval*p.b.Interval + p.b.Interval)
+			next, wait = g.Add(-p.b.Interval), 0
 		}
-		timer.Reset(time.Until(next))
+		timer.Reset(wait)
 	}
 }
 
