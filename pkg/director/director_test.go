@@ -639,8 +639,10 @@ func TestMetricsAfterTransition(t *testing.T) {
 	if m == nil {
 		t.Fatalf("/metrics lacks l1's check duration count:\n%s", body)
 	}
-	// (A request cut short by the stop has no round.)
-	if n, _ := strconv.ParseInt(m[1], 10, 64); n > served || n < served-1 {
+	// (Around the stop a request cut short may still count as a failed
+	// round, and a round or two may be left unhandled; per input judged
+	// it would be twice the requests or more.)
+	if n, _ := strconv.ParseInt(m[1], 10, 64); n > served+1 || n < served-2 {
 		t.Errorf("l1's check duration count is %d, its API answered %d requests: want one per request", n, served)
 	}
 }
@@ -797,19 +799,13 @@ func TestFirstChecksAreSpread(t *testing.T) {
 	// ...and on the slot grid: the backends of one slot are asked at one
 	// instant, so the process wakes at most five times per interval (the
 	// grid is what keeps the director's CPU low: make bench-director).
-	var times []time.Time
-	for _, at := range first {
-		times = append(times, at)
-	}
-	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
-	groups := 1
-	for i := 1; i < len(times); i++ {
-		if times[i].Sub(times[i-1]) > 30*time.Millisecond {
-			groups++
+	// Each first check starts in the first half of a 200ms slot (random
+	// offsets would all do so with odds of 2^-40); the half is slack for
+	// a loaded machine.
+	for host, at := range first {
+		if off := at.Sub(readyAt) % (200 * time.Millisecond); off >= 100*time.Millisecond {
+			t.Errorf("%s's first check came %v into its 200ms slot, want it at the slot's start", host, off)
 		}
-	}
-	if groups > 5 {
-		t.Errorf("the first checks of %d backends came at %d separate instants, want at most 5 (one per 200ms slot)", n, groups)
 	}
 }
 
@@ -886,14 +882,14 @@ func TestProberCatchesUpOnceAndReturnsToTheGrid(t *testing.T) {
 	if len(asked) < 4 {
 		t.Fatalf("%d rounds asked, want 4", len(asked))
 	}
-	if late := asked[2].Sub(taken); late > 50*time.Millisecond {
+	if late := asked[2].Sub(taken); late > 80*time.Millisecond {
 		t.Errorf("the round due while a result waited started %v after that result was taken, want at once", late)
 	}
 	off := asked[3].Sub(first) % b.Interval
-	if off > 30*time.Millisecond && off < b.Interval-30*time.Millisecond {
+	if off > 60*time.Millisecond && off < b.Interval-60*time.Millisecond {
 		t.Errorf("the round after the catch-up is %v off the grid of %v from the first round", off, b.Interval)
 	}
-	if gap := asked[3].Sub(asked[2]); gap < b.Interval/2 {
+	if gap := asked[3].Sub(asked[2]); gap < b.Interval/2-20*time.Millisecond {
 		t.Errorf("the round after the catch-up came %v after it, want at least half an interval (no burst)", gap)
 	}
 }
