@@ -231,14 +231,9 @@ func waitDirector(ctx context.Context, streams IOStreams, f *drainFlags, l inven
 // waitLocal polls the backend's own API and UDP sockets until every input
 // it serves is idle.
 func waitLocal(ctx context.Context, streams IOStreams, inv *inventory.Inventory, l inventory.Logstash) error {
-	c := inv.Cluster
-	cfg := logstash.Config{Host: l.Address.String(), Port: l.APIPort, Scheme: c.APIScheme, CAFile: c.APICA}
-	if c.APIAuthFile != "" {
-		creds, err := logstash.ReadAuthFile(c.APIAuthFile)
-		if err != nil {
-			return err
-		}
-		cfg.Credentials = creds
+	cfg, err := check.APIConfig(inv, l.Address.String(), l.APIPort)
+	if err != nil {
+		return err
 	}
 	client, err := logstash.New(cfg)
 	if err != nil {
@@ -386,14 +381,9 @@ func waitReady(ctx context.Context, streams IOStreams, inv *inventory.Inventory,
 	if len(services) == 0 {
 		return fmt.Errorf("%s: no [[service]] has %s among its backends", inv.File, l.Name)
 	}
-	c := inv.Cluster
-	cfg := logstash.Config{Host: l.Address.String(), Port: l.APIPort, Scheme: c.APIScheme, CAFile: c.APICA}
-	if c.APIAuthFile != "" {
-		creds, err := logstash.ReadAuthFile(c.APIAuthFile)
-		if err != nil {
-			return err
-		}
-		cfg.Credentials = creds
+	cfg, err := check.APIConfig(inv, l.Address.String(), l.APIPort)
+	if err != nil {
+		return err
 	}
 	client, err := logstash.New(cfg)
 	if err != nil {
@@ -404,10 +394,10 @@ func waitReady(ctx context.Context, streams IOStreams, inv *inventory.Inventory,
 	for {
 		ok := true
 		for _, s := range services {
-			cctx, cancel := context.WithTimeout(ctx, c.CheckTimeout.Duration)
+			cctx, cancel := context.WithTimeout(ctx, inv.Cluster.CheckTimeout.Duration)
 			v := check.Run(cctx, client, check.Options{
 				Address: addr, Host: l.Address.String(), Input: s.InputID, Pipeline: s.Pipeline,
-				Timeout: c.CheckTimeout.Duration, ReadOnly: true,
+				Timeout: inv.Cluster.CheckTimeout.Duration, ReadOnly: true,
 			})
 			cancel()
 			if !v.Healthy {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hala-lb/hala/pkg/check"
 	"github.com/hala-lb/hala/pkg/drain"
 	"github.com/hala-lb/hala/pkg/inventory"
 	"github.com/hala-lb/hala/pkg/ipvs"
@@ -107,17 +108,15 @@ func runStatus(ctx context.Context, streams IOStreams, f *statusFlags) error {
 			cfg.NodeErr = fmt.Errorf("%w (%s)", err, h.hint)
 		}
 	}
-	var creds *logstash.Credentials
-	if inv.Cluster.APIAuthFile != "" {
-		if creds, err = logstash.ReadAuthFile(inv.Cluster.APIAuthFile); err != nil {
-			return fmt.Errorf("%s: cluster.api_auth_file: %w", inv.File, err)
-		}
+	// The auth file is read once, before any host is asked.
+	api, err := check.APIConfig(inv, "", 0)
+	if err != nil {
+		return err
 	}
 	cfg.Client = func(l inventory.Logstash) (status.Source, error) {
-		return logstash.New(logstash.Config{
-			Host: l.Address.String(), Port: l.APIPort, Scheme: inv.Cluster.APIScheme,
-			CAFile: inv.Cluster.APICA, Credentials: creds,
-		})
+		c := api
+		c.Host, c.Port = l.Address.String(), l.APIPort
+		return logstash.New(c)
 	}
 	if h, err := ipvs.New(f.netns); err != nil {
 		if f.netns != "" && (errors.Is(err, ipvs.ErrNotNamespace) || errors.Is(err, fs.ErrNotExist)) {

@@ -121,14 +121,10 @@ type NewSource func(inv *inventory.Inventory, host string, port int) (check.Sour
 // the inventory's scheme, CA and credentials, keeping its connection open
 // between checks.
 func logstashSource(inv *inventory.Inventory, host string, port int) (check.Source, error) {
-	c := inv.Cluster
-	cfg := logstash.Config{Host: host, Port: port, Scheme: c.APIScheme, CAFile: c.APICA, KeepAlive: true}
-	if c.APIAuthFile != "" {
-		creds, err := logstash.ReadAuthFile(c.APIAuthFile)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Credentials = creds
+	cfg, err := check.APIConfig(inv, host, port)
+	if err != nil {
+		return nil, err
 	}
+	cfg.KeepAlive = true
 	return logstash.New(cfg)
 }
