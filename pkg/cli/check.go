@@ -41,13 +41,9 @@ var (
 )
 
 type checkFlags struct {
-	port            int
+	apiFlags
 	pipeline        string
 	timeout         time.Duration
-	scheme          string
-	caFile          string
-	insecure        bool
-	authFile        string
 	requireRunning  bool
 	runningInterval time.Duration
 	probe           bool
@@ -57,7 +53,6 @@ type checkFlags struct {
 	dynamicWeight   bool
 	drainDir        string
 	explain         bool
-	maxBody         int64
 }
 
 func newCheckCommand(streams IOStreams) *cobra.Command {
@@ -120,9 +115,6 @@ Over plain http they travel in clear: each run warns on stderr and syslog.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if f.authFile == "" {
-				f.authFile = os.Getenv(logstash.AuthFileEnv)
-			}
 			if err := checkArgs(cmd, f, args[0], args[1]); err != nil {
 				return usageError(err)
 			}
@@ -134,13 +126,10 @@ Over plain http they travel in clear: each run warns on stderr and syslog.`,
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	fl := cmd.Flags()
 	fl.SortFlags = false
-	fl.IntVar(&f.port, "port", logstash.DefaultPort, "`PORT` of the monitoring API")
+	f.addPort(cmd)
 	fl.StringVar(&f.pipeline, "pipeline", "", "look only in the pipeline called `ID` (default: any pipeline)")
 	fl.DurationVar(&f.timeout, "timeout", 2*time.Second, "`DURATION` bounding the whole check, such as 2s")
-	fl.StringVar(&f.scheme, "scheme", "http", "`SCHEME` of the API: http or https")
-	fl.StringVar(&f.caFile, "ca", "", "PEM CA bundle `FILE` that verifies the API's certificate (https)")
-	fl.BoolVar(&f.insecure, "insecure", false, "do not verify the API's TLS certificate")
-	fl.StringVar(&f.authFile, "auth-file", "", "`FILE` holding \"user:password\" for basic auth, mode 0600 (or $"+logstash.AuthFileEnv+")")
+	f.addTLS(cmd)
 	fl.BoolVar(&f.requireRunning, "require-running", false, "also require pipeline state RUNNING in /_health_report (8.16+)")
 	fl.DurationVar(&f.runningInterval, "running-interval", check.DefaultRunningInterval, "reuse a /_health_report answer for `DURATION`")
 	fl.BoolVar(&f.probe, "probe", false, "for a TCP input, also connect to <ip>:--probe-port (NAT forwarding only)")
@@ -150,17 +139,10 @@ Over plain http they travel in clear: each run warns on stderr and syslog.`,
 	fl.BoolVar(&f.dynamicWeight, "dynamic-weight", false, "exit 2+weight when healthy, for keepalived's misc_dynamic")
 	fl.StringVar(&f.drainDir, "drain-dir", drain.Dir(), "`DIR` where hala drain keeps its records (or $"+drain.EnvDir+"); a drained backend is down (with --dynamic-weight: weight 0)")
 	fl.BoolVar(&f.explain, "explain", false, "print a report of what was asked, what came back and why")
-	fl.Int64Var(&f.maxBody, "max-body", logstash.DefaultMaxBody, "largest response body accepted, in `BYTES` (at least 1024)")
-	_ = cmd.RegisterFlagCompletionFunc("scheme", cobra.FixedCompletions([]string{"http", "https"}, cobra.ShellCompDirectiveNoFileComp))
-	_ = cmd.MarkFlagFilename("ca")
-	_ = cmd.MarkFlagFilename("auth-file")
+	f.addMaxBody(cmd)
 	_ = cmd.MarkFlagDirname("state-dir")
 	return cmd
 }
-
-// minMaxBody is the smallest --max-body: below it not even a 5.x node's
-// stats for one input fit.
-const minMaxBody = 1 << 10
 
 // checkArgs validates the command line before anything is asked: a
 // misc_path that can never pass must say so, not fail every run for a
@@ -173,18 +155,17 @@ func checkArgs(cmd *cobra.Command, f *checkFlags, host, input string) error {
 	switch {
 	case input == "":
 		return withHint(errors.New("<input-id> is empty"), `give the id of the Logstash input, as in its config: id => "udp-5514"`)
-	case f.port < 1 || f.port > 65535:
-		return fmt.Errorf("--port %d: out of range 1-65535", f.port)
-	case f.scheme != "http" && f.scheme != "https":
-		return withHint(fmt.Errorf("--scheme %q: want http or https", f.scheme), "the Logstash API speaks https when api.ssl.enabled is true, else http")
+	}
+	if err := f.resolve(); err != nil {
+		return err
+	}
+	switch {
 	case f.timeout <= 0:
 		return withHint(fmt.Errorf("--timeout %s: must be positive", f.timeout), "keepalived's misc_timeout must be larger than --timeout; 2s is the default")
 	case changed("max-idle") && f.maxIdle <= 0:
 		return withHint(fmt.Errorf("--max-idle %s: must be positive", f.maxIdle), "leave --max-idle out to not judge idleness")
 	case f.runningInterval <= 0:
 		return fmt.Errorf("--running-interval %s: must be positive", f.runningInterval)
-	case f.maxBody < minMaxBody:
-		return fmt.Errorf("--max-body %d: must be at least %d (1 KiB)", f.maxBody, minMaxBody)
 	case f.probe && (f.probePort < 1 || f.probePort > 65535):
 		if changed("probe-port") {
 			return fmt.Errorf("--probe-port %d: out of range 1-65535", f.probePort)
@@ -232,13 +213,6 @@ func runCheck(streams IOStreams, f *checkFlags, host, input string) error {
 	rep := &reporter{streams: streams}
 	start := time.Now()
 	var exchanges exchangeLog
-	cfg := logstash.Config{
-		Host: host, Port: f.port, Scheme: f.scheme, CAFile: f.caFile, Insecure: f.insecure,
-		MaxBody: f.maxBody,
-	}
-	if f.explain {
-		cfg.Observe = exchanges.add
-	}
 	opts := check.Options{
 		Address: addrOf(host, f.port), Host: host, Input: input, Pipeline: f.pipeline, Timeout: f.timeout,
 		RequireRunning: f.requireRunning, RunningInterval: f.runningInterval,
@@ -267,15 +241,15 @@ func runCheck(streams IOStreams, f *checkFlags, host, input string) error {
 	defer cancel()
 
 	var v *check.Verdict
-	if f.authFile != "" {
-		if f.scheme != "https" {
-			rep.warn(fmt.Sprintf("%s input %q: warning: the credentials in %s travel in clear over http; use --scheme https (api_scheme = \"https\" in the inventory)", opts.Address, input, f.authFile))
-		}
-		creds, err := logstash.ReadAuthFile(f.authFile)
-		if err != nil {
-			v = setupFailure(opts, err)
-		}
-		cfg.Credentials = creds
+	if f.authFile != "" && f.scheme != "https" {
+		rep.warn(fmt.Sprintf("%s input %q: warning: the credentials in %s travel in clear over http; use --scheme https (api_scheme = \"https\" in the inventory)", opts.Address, input, f.authFile))
+	}
+	cfg, err := f.config(host)
+	if err != nil {
+		v = setupFailure(opts, err)
+	}
+	if f.explain {
+		cfg.Observe = exchanges.add
 	}
 	if v == nil {
 		client, err := logstash.New(cfg)

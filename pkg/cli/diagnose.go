@@ -17,16 +17,11 @@ import (
 )
 
 type diagnoseFlags struct {
-	port     int
+	apiFlags
 	pipeline string
 	interval time.Duration
 	timeout  time.Duration
 	output   string
-	scheme   string
-	caFile   string
-	insecure bool
-	authFile string
-	maxBody  int64
 }
 
 func newDiagnoseCommand(streams IOStreams) *cobra.Command {
@@ -59,24 +54,18 @@ Exit status: 0 no bottleneck, 3 bottleneck found, 1 error.`,
   hala diagnose 192.168.1.210 -o json | jq '.pipelines[].verdict'`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if f.authFile == "" {
-				f.authFile = os.Getenv(logstash.AuthFileEnv)
-			}
 			return runDiagnose(cmd.Context(), streams, f, args[0])
 		},
 	}
 	fl := cmd.Flags()
 	fl.SortFlags = false
-	fl.IntVar(&f.port, "port", logstash.DefaultPort, "monitoring API `PORT`")
+	f.addPort(cmd)
 	fl.StringVar(&f.pipeline, "pipeline", "", "diagnose only this pipeline `ID` (default: every pipeline)")
 	fl.DurationVar(&f.interval, "interval", 0, "take two samples `DURATION` apart and report rates (default: lifetime totals)")
 	fl.DurationVar(&f.timeout, "timeout", 5*time.Second, "bound on each request to the API (`DURATION`)")
 	fl.StringVarP(&f.output, "output", "o", "text", "output `FORMAT`: text or json")
-	fl.StringVar(&f.scheme, "scheme", "http", "API `SCHEME`: http or https")
-	fl.StringVar(&f.caFile, "ca", "", "PEM CA bundle `FILE` that verifies the API's certificate (https)")
-	fl.BoolVar(&f.insecure, "insecure", false, "do not verify the API's TLS certificate")
-	fl.StringVar(&f.authFile, "auth-file", "", "`FILE` holding \"user:password\" for basic auth, mode 0600 (or $"+logstash.AuthFileEnv+")")
-	fl.Int64Var(&f.maxBody, "max-body", logstash.DefaultMaxBody, "largest response body accepted, in `BYTES`")
+	f.addTLS(cmd)
+	f.addMaxBody(cmd)
 	return cmd
 }
 
@@ -90,13 +79,12 @@ func runDiagnose(ctx context.Context, streams IOStreams, f *diagnoseFlags, host 
 	if f.interval < 0 {
 		return fmt.Errorf("--interval %s: must not be negative", f.interval)
 	}
-	cfg := logstash.Config{Host: host, Port: f.port, Scheme: f.scheme, CAFile: f.caFile, Insecure: f.insecure, MaxBody: f.maxBody}
-	if f.authFile != "" {
-		creds, err := logstash.ReadAuthFile(f.authFile)
-		if err != nil {
-			return err
-		}
-		cfg.Credentials = creds
+	if err := f.resolve(); err != nil {
+		return err
+	}
+	cfg, err := f.config(host)
+	if err != nil {
+		return err
 	}
 	client, err := logstash.New(cfg)
 	if err != nil {

@@ -56,4 +56,15 @@ func TestDiagnoseCommand(t *testing.T) {
 	if code, _, stderr := runHala(t, "diagnose", host, "-o", "yaml"); code != 1 || !strings.Contains(stderr, "use -o text or -o json") {
 		t.Errorf("-o yaml: exit %d %s", code, stderr)
 	}
+	// The API flags are hala check's, checked the same way.
+	for _, tc := range []struct{ args, want string }{
+		{"--scheme HTTPS", `hala: error: --scheme "HTTPS": want http or https`},
+		{"--max-body 100", "hala: error: --max-body 100: must be at least 1024 (1 KiB)"},
+		{"--port 0", "hala: error: --port 0: out of range 1-65535"},
+	} {
+		args := append([]string{"diagnose", host}, strings.Fields(tc.args)...)
+		if code, _, stderr := runHala(t, args...); code != 1 || !strings.HasPrefix(stderr, tc.want) {
+			t.Errorf("%s: exit %d, %q, want %q", tc.args, code, stderr, tc.want)
+		}
+	}
 }
