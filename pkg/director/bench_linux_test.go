@@ -6,9 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -30,18 +28,7 @@ const benchServices, benchDests = 1000, 10
 func benchInventory() string { return tableInventory(benchServices) }
 
 // tableInventory is the benchmarks' inventory with n services.
-func tableInventory(n int) string {
-	var b strings.Builder
-	b.WriteString("[cluster]\nname = \"bench\"\ninterface = \"eth0\"\nipvs = \"director\"\n\n[[director]]\nname = \"bench\"\naddress = \"10.0.0.1\"\n\n")
-	for d := 1; d <= benchDests; d++ {
-		fmt.Fprintf(&b, "[[logstash]]\nname = \"ls%d\"\naddress = \"10.1.0.%d\"\n\n", d, d)
-	}
-	b.WriteString("[[vip]]\nname = \"vip\"\naddress = \"10.0.0.100/24\"\nrouter_id = 51\n\n")
-	for s := 0; s < n; s++ {
-		fmt.Fprintf(&b, "[[service]]\nname = \"svc%d\"\nvip = \"vip\"\nport = %d\nprotocol = \"udp\"\ninput_id = \"udp-%d\"\none_packet = true\n\n", s, 20000+s, 20000+s)
-	}
-	return b.String()
-}
+func tableInventory(n int) string { return benchTable(benchDests, n) }
 
 // benchDirector is a director over a full table in a fresh namespace, every
 // backend up, without probers.
@@ -57,23 +44,7 @@ func tableDirector(b testing.TB, inv string) (*Director, *ipvs.Handle, *testutil
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { h.Close() })
-	d, err := New(Config{
-		Inventory: parse(b, inv), Target: h,
-		Logger:    slog.New(slog.NewTextHandler(&bytes.Buffer{}, &slog.HandlerOptions{Level: slog.LevelError})),
-		StatePath: filepath.Join(b.TempDir(), "owned.json"),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, ss := range d.sp.services {
-		for _, m := range ss.Members {
-			d.healthOf(m.Backend, m.Check).up = true
-		}
-	}
-	if err := d.reconcile(context.Background(), "start"); err != nil {
-		b.Fatal(err)
-	}
-	return d, h, ns
+	return healthyDirector(b, inv, h), h, ns
 }
 
 func BenchmarkIntegrationReconcileNoop(b *testing.B) {
