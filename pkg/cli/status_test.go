@@ -238,3 +238,58 @@ func TestStatusTextFits(t *testing.T) {
 		t.Errorf("without a director the VIP section does not say why:\n%s", stdout)
 	}
 }
+
+// healthAPI serves a real Logstash 9.1 node stats body (its input id
+// replaced by udp-5514) and a real /_health_report body whose pipeline is
+// renamed to the node's, on addr.
+func healthAPI(t *testing.T, addr, healthFixture, healthPipeline string) {
+	t.Helper()
+	stats, err := os.ReadFile("../logstash/testdata/node_stats-9.1-openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats = []byte(strings.ReplaceAll(string(stats), "c9ca46e359d73146590ca8af40092342afa922f3cbf07adc4b5009e346cb19f7", "udp-5514"))
+	health, err := os.ReadFile("../logstash/testdata/" + healthFixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	health = []byte(strings.ReplaceAll(string(health), `"`+healthPipeline+`"`, `"heartbeat-ruby-stdout"`))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("listen on %s: %v", addr, err)
+	}
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/_health_report" {
+			w.Write(health)
+			return
+		}
+		w.Write(stats)
+	})}}
+	srv.Start()
+	t.Cleanup(srv.Close)
+}
+
+// On 8.16+ hala status asks /_health_report too: a pipeline RUNNING
+// there shows its input as running, one FINISHED as stopped, saying so.
+func TestStatusHealthReportStates(t *testing.T) {
+	ports := [4]int{freePort(t), freePort(t), freePort(t), freePort(t)}
+	healthAPI(t, fmt.Sprintf("127.0.0.11:%d", ports[0]), "health_report_example_blocked-9.x-openapi.json", "blocked-pipeline")
+	healthAPI(t, fmt.Sprintf("127.0.0.12:%d", ports[1]), "health_report_example_finished-9.x-openapi.json", "normal-completion-pipeline")
+	inv := statusInventory(t, "syslog-udp", ports)
+	r := hala(t, nil, "status", "-i", inv, "--node", "d1", "-o", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var st struct {
+		Backends []struct{ Backend, API, Version, Input, Problem string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || len(st.Backends) != 4 {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	if b := st.Backends[0]; b.API != "up" || b.Version != "9.1.0" || b.Input != "running" || b.Problem != "" {
+		t.Errorf("RUNNING in the health report: %+v, want input running", b)
+	}
+	if b := st.Backends[1]; b.API != "up" || b.Input != "stopped" || b.Problem != `pipeline "heartbeat-ruby-stdout" is FINISHED` {
+		t.Errorf("FINISHED in the health report: %+v, want input stopped, saying why", b)
+	}
+}
