@@ -25,10 +25,6 @@ import (
 	"github.com/hala-lb/hala/pkg/reconcile"
 )
 
-// defaultMetricsAddress is on loopback: the metrics say which backends are
-// down and why, which is not for every network.
-const defaultMetricsAddress = "127.0.0.1:9610"
-
 type directorFlags struct {
 	inventory     string
 	node          string
@@ -43,7 +39,7 @@ type directorFlags struct {
 func newDirectorCommand(streams IOStreams) *cobra.Command {
 	f := &directorFlags{}
 	cmd := &cobra.Command{
-		Use:   "director -i FILE [--node NAME] [--metrics-address ADDR] [--log-format text|json]",
+		Use:   "director -i FILE [--node NAME] [--log-format text|json]",
 		Short: "Run the resident IPVS director: in-process checks, one netlink write per transition",
 		Long: `Runs in the foreground (systemd Type=notify) and keeps this director's IPVS
 table on what the inventory and the Logstash APIs say, with keepalived
@@ -69,10 +65,14 @@ running one kept); SIGTERM or SIGINT stop the checks and exit 0, leaving
 the table as it is so traffic keeps flowing across a restart
 (--flush-on-exit removes hala's services instead).
 
-/metrics (Prometheus) and /healthz are served on --metrics-address, on
-loopback unless you say otherwise; never on all interfaces.`,
-		Example: `  hala director -i /etc/hala/inventory.toml
-  hala director -i cluster.toml --node stash1 --metrics-address 192.168.1.210:9610 --log-format json
+/metrics (Prometheus) and /healthz are served on the inventory's
+metrics_address (cluster.metrics_address, default 127.0.0.1:9610, or the
+director's own metrics_address), the address keepalived's tracking script
+(hala director health, rendered into keepalived.conf) asks: both read the
+one key, so they cannot disagree. --metrics-address is kept for old
+command lines and must name that same address.`,
+		Example: `  hala director -i /etc/hala/inventory.toml --node stash1
+  hala director -i /etc/hala/inventory.toml --node stash1 --log-format json
   systemctl reload hala-director    # SIGHUP: reload the inventory`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -82,7 +82,7 @@ loopback unless you say otherwise; never on all interfaces.`,
 	fl := cmd.Flags()
 	fl.StringVarP(&f.inventory, "inventory", "i", "", "inventory `FILE` (TOML)")
 	fl.StringVar(&f.node, "node", "", "this director's `NAME` in the inventory")
-	fl.StringVar(&f.metrics, "metrics-address", defaultMetricsAddress, "`ADDR` (host:port) for /metrics and /healthz; \"off\" to serve none")
+	fl.StringVar(&f.metrics, "metrics-address", "", "`ADDR` for /metrics and /healthz: must equal the inventory's metrics_address, which is the default")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log `FORMAT` on stderr: text or json")
 	fl.BoolVar(&f.flushOnExit, "flush-on-exit", false, "delete the services hala owns when stopping")
 	fl.StringVar(&f.state, "state", "", "ownership state `FILE` (default "+reconcile.DefaultStatePath+")")
@@ -125,7 +125,7 @@ director is down, wedged or failing to program IPVS gives up its VIPs.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&addr, "metrics-address", defaultMetricsAddress, "`ADDR` (host:port) the director serves /healthz on")
+	cmd.Flags().StringVar(&addr, "metrics-address", inventory.DefaultMetricsAddress, "`ADDR` (host:port) the director serves /healthz on: the inventory's metrics_address")
 	cmd.Flags().DurationVar(&timeout, "timeout", 500*time.Millisecond, "bound on the request (`DURATION`)")
 	return cmd
 }
@@ -138,6 +138,23 @@ func newLogger(w io.Writer, format string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, nil)), nil
 	}
 	return nil, withHint(fmt.Errorf("--log-format %q: want text or json", format), "journald keeps either; json suits log shippers")
+}
+
+// metricsAddress is the inventory's metrics_address for --node, where
+// keepalived's tracking script asks. A --metrics-address that differs is
+// refused: the director would serve where nobody asks, and keepalived
+// would give up the VIPs on every director.
+func metricsAddress(inv *inventory.Inventory, f *directorFlags) (string, error) {
+	want := inv.MetricsAddress(f.node)
+	if f.metrics == "" || f.metrics == want {
+		return want, nil
+	}
+	key := "cluster.metrics_address"
+	if f.node != "" {
+		key = fmt.Sprintf("metrics_address of director %q (or cluster.metrics_address)", f.node)
+	}
+	return "", withHint(fmt.Errorf("--metrics-address %s: keepalived's tracking script (hala director health) asks %s, the %s in %s; serving elsewhere would take the VIPs off this director", f.metrics, want, key, f.inventory),
+		"drop --metrics-address; to move the address, set metrics_address in the inventory, run hala render and install the new keepalived.conf")
 }
 
 // metricsListener refuses an address on all interfaces.
@@ -174,13 +191,15 @@ func runDirector(ctx context.Context, streams IOStreams, f *directorFlags) error
 	if stateDir == "" {
 		stateDir = os.Getenv("STATE_DIRECTORY") // systemd's StateDirectory=
 	}
-	var ln net.Listener
-	if f.metrics != "off" {
-		if ln, err = metricsListener(f.metrics); err != nil {
-			return err
-		}
-		defer ln.Close()
+	addr, err := metricsAddress(inv, f)
+	if err != nil {
+		return err
 	}
+	ln, err := metricsListener(addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
 	h, err := ipvs.New("")
 	if err != nil {
 		return fmt.Errorf("open IPVS: %w", err)
@@ -202,16 +221,14 @@ func runDirector(ctx context.Context, streams IOStreams, f *directorFlags) error
 	if err != nil {
 		return err
 	}
-	if ln != nil {
-		srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 5 * time.Second}
-		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
-				log.Error("metrics server stopped", "error", err)
-			}
-		}()
-		defer srv.Close()
-		log.Info("serving /metrics and /healthz", "address", ln.Addr().String())
-	}
+	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+			log.Error("metrics server stopped", "error", err)
+		}
+	}()
+	defer srv.Close()
+	log.Info("serving /metrics and /healthz", "address", ln.Addr().String())
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -221,7 +238,7 @@ func runDirector(ctx context.Context, streams IOStreams, f *directorFlags) error
 			case <-ctx.Done():
 				return
 			case <-hup:
-				reloadDirector(ctx, d, f.inventory, log)
+				reloadDirector(ctx, d, f, addr, log)
 			}
 		}
 	}()
@@ -235,10 +252,10 @@ func runDirector(ctx context.Context, streams IOStreams, f *directorFlags) error
 
 // reloadDirector reads and validates the inventory again; an invalid one
 // is refused with every file:line problem logged.
-func reloadDirector(ctx context.Context, d *director.Director, file string, log *slog.Logger) {
+func reloadDirector(ctx context.Context, d *director.Director, f *directorFlags, addr string, log *slog.Logger) {
 	_, _ = daemon.SdNotify(false, daemon.SdNotifyReloading)
 	defer func() { _, _ = daemon.SdNotify(false, daemon.SdNotifyReady) }()
-	inv, err := inventory.Load(file)
+	inv, err := inventory.Load(f.inventory)
 	if err != nil {
 		var joined interface{ Unwrap() []error }
 		if errors.As(err, &joined) {
@@ -252,6 +269,10 @@ func reloadDirector(ctx context.Context, d *director.Director, file string, log 
 	}
 	for _, w := range inv.Warnings {
 		log.Warn("inventory warning", "problem", w.String())
+	}
+	if now := inv.MetricsAddress(f.node); now != addr {
+		log.Warn("metrics_address changed: still serving on the old address until restarted", "serving", addr, "inventory", now,
+			"hint", "render and install keepalived.conf, then systemctl restart hala-director")
 	}
 	if err := d.Reload(ctx, inv); err != nil {
 		return // logged by the director

@@ -22,6 +22,9 @@ const (
 
 	DefaultIPVS              = IPVSKeepalived
 	DefaultReconcileInterval = 10 * time.Second
+	// DefaultMetricsAddress is on loopback: the metrics say which backends
+	// are down and why, which is not for every network.
+	DefaultMetricsAddress = "127.0.0.1:9610"
 	DefaultInterval          = time.Second
 	DefaultRise              = 2
 	DefaultFall              = 2

@@ -70,6 +70,11 @@ type Cluster struct {
 	// ReconcileInterval is how often hala director re-applies the whole
 	// table to repair drift (default 10s).
 	ReconcileInterval Duration `toml:"reconcile_interval"`
+	// MetricsAddress is where every director's hala director serves
+	// /metrics and /healthz, and where keepalived's tracking script (hala
+	// director health) asks: IP:PORT on loopback (default 127.0.0.1:9610).
+	// A director's own metrics_address overrides it.
+	MetricsAddress string `toml:"metrics_address"`
 }
 
 // Director is a host that runs keepalived and IPVS.
@@ -79,6 +84,10 @@ type Director struct {
 	Interface string     `toml:"interface"` // default Cluster.Interface
 	// Priority overrides the derived VRRP priority for every VIP (0 = derived).
 	Priority int `toml:"priority"`
+	// MetricsAddress is this director's /metrics and /healthz address
+	// (default cluster.metrics_address): loopback or an address of its own,
+	// e.g. its address for a Prometheus elsewhere.
+	MetricsAddress string `toml:"metrics_address"`
 }
 
 // Logstash is a real server: a host running Logstash.

@@ -47,9 +47,6 @@ const (
 	DirectorUnitPath = "hala-director.service"
 	// DirectorInventory is where the director's unit reads the inventory.
 	DirectorInventory = "/etc/hala/inventory.toml"
-	// DirectorMetricsAddress is where hala director serves /metrics and
-	// /healthz by default, and where keepalived's vrrp_script asks.
-	DirectorMetricsAddress = "127.0.0.1:9610"
 )
 
 // tmpl holds the parsed templates. They are parsed on first use, not at

@@ -291,9 +291,12 @@ const lintianOverrides = `# hala is a Go program built with CGO_ENABLED=0: stati
 hala: statically-linked-binary [usr/bin/hala]
 `
 
-const defaultFile = `# Options of hala-director.service (hala director), for example:
-# HALA_DIRECTOR_ARGS="--node stash1 --metrics-address 192.168.1.210:9610"
-# The unit reads the inventory from /etc/hala/inventory.toml.
+const defaultFile = `# Options of hala-director.service (hala director): this director's name
+# in the inventory, for example:
+# HALA_DIRECTOR_ARGS="--node stash1"
+# The unit reads the inventory from /etc/hala/inventory.toml. Everything
+# else comes from there: /metrics and /healthz are served on its
+# metrics_address, where keepalived's tracking script asks.
 HALA_DIRECTOR_ARGS=""
 `
 
