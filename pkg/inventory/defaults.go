@@ -25,11 +25,11 @@ const (
 	// DefaultMetricsAddress is on loopback: the metrics say which backends
 	// are down and why, which is not for every network.
 	DefaultMetricsAddress = "127.0.0.1:9610"
-	DefaultInterval          = time.Second
-	DefaultRise              = 2
-	DefaultFall              = 2
-	DefaultOnFailure         = OnFailureRemove
-	DefaultAllDown           = AllDownKeep
+	DefaultInterval       = time.Second
+	DefaultRise           = 2
+	DefaultFall           = 2
+	DefaultOnFailure      = OnFailureRemove
+	DefaultAllDown        = AllDownKeep
 )
 
 // Values of cluster.ipvs, service.on_failure and service.all_down.
