@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/hala-lb/hala/pkg/inventory"
 	"github.com/hala-lb/hala/pkg/ipvs"
 	"github.com/hala-lb/hala/pkg/reconcile"
+	"github.com/hala-lb/hala/pkg/render"
 )
 
 type directorFlags struct {
@@ -70,7 +72,16 @@ metrics_address (cluster.metrics_address, default 127.0.0.1:9610, or the
 director's own metrics_address), the address keepalived's tracking script
 (hala director health, rendered into keepalived.conf) asks: both read the
 one key, so they cannot disagree. --metrics-address is kept for old
-command lines and must name that same address.`,
+command lines and must name that same address.
+
+Exit status: 0 after SIGTERM or SIGINT; 78 (EX_CONFIG) for what
+restarting cannot mend: no or an invalid inventory, cluster.ipvs not
+"director", an unknown --node, a --metrics-address other than the
+inventory's, no CAP_NET_ADMIN; 69 (EX_UNAVAILABLE) when the kernel has no
+IPVS (modprobe ip_vs); 1 for anything else (systemd restarts it). The
+unit's RestartPreventExitStatus= lists 78 and 69, so systemd does not
+loop on them. With --log-format json a start-up error is a JSON record
+too ("msg":"hala director stopped", with "error", "exit" and "hint").`,
 		Example: `  hala director -i /etc/hala/inventory.toml --node stash1
   hala director -i /etc/hala/inventory.toml --node stash1 --log-format json
   systemctl reload hala-director    # SIGHUP: reload the inventory`,
@@ -88,7 +99,6 @@ command lines and must name that same address.`,
 	fl.StringVar(&f.state, "state", "", "ownership state `FILE` (default "+reconcile.DefaultStatePath+")")
 	fl.StringVar(&f.drainDir, "drain-dir", drain.Dir(), "`DIR` of hala drain's records, read every round (or $"+drain.EnvDir+")")
 	fl.StringVar(&f.checkStateDir, "check-state-dir", "", "`DIR` for check state (default $STATE_DIRECTORY, else /run/hala)")
-	_ = cmd.MarkFlagRequired("inventory")
 	cmd.AddCommand(newDirectorHealthCommand(streams))
 	return cmd
 }
@@ -103,8 +113,10 @@ func newDirectorHealthCommand(streams IOStreams) *cobra.Command {
 		Use:   "health [--metrics-address ADDR] [--timeout DURATION]",
 		Short: "Exit 0 while the local hala director is healthy (keepalived's vrrp_script)",
 		Long: `Asks the hala director serving on --metrics-address for /healthz: exit 0
-when it answers 200 within --timeout, else 1 with the reason on stderr and
-in syslog (tag hala-director). hala render puts it in keepalived.conf as a
+when hala director's own health document (marked by its X-Hala-Director
+header; any other 200 does not count) says healthy within --timeout, else
+1 with the reason on stderr and in syslog (tag hala-director), e.g.
+"no hala director answering on 127.0.0.1:9610 (timed out after 1s)". hala render puts it in keepalived.conf as a
 vrrp_script when cluster.ipvs = "director", so a director whose hala
 director is down, wedged or failing to program IPVS gives up its VIPs.`,
 		Example: `  hala director health
@@ -114,9 +126,7 @@ director is down, wedged or failing to program IPVS gives up its VIPs.`,
 			if timeout <= 0 {
 				return fmt.Errorf("--timeout %s: must be positive", timeout)
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
-			defer cancel()
-			if err := director.ProbeHealth(ctx, addr); err != nil {
+			if err := director.ProbeHealth(cmd.Context(), addr, timeout); err != nil {
 				line := err.Error()
 				fmt.Fprintln(streams.ErrOut, "hala-director: "+line)
 				logSyslogTag("hala-director", syslog.LOG_ERR, line)
@@ -174,18 +184,57 @@ func metricsListener(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
+// runDirector runs hala director. Errors restarting cannot mend exit
+// with a code the unit's RestartPreventExitStatus= lists; with
+// --log-format json they are a JSON record too, like every other line.
 func runDirector(ctx context.Context, streams IOStreams, f *directorFlags) error {
 	log, err := newLogger(streams.ErrOut, f.logFormat)
 	if err != nil {
+		return &ExitError{Code: render.DirectorExitConfig, Err: err}
+	}
+	err = serveDirector(ctx, f, log)
+	var exit *ExitError
+	if err == nil || f.logFormat != "json" {
 		return err
+	}
+	code := 1
+	if errors.As(err, &exit) {
+		code = exit.Code
+	}
+	attrs := []any{"error", err.Error(), "exit", code}
+	if h := (*hintError)(nil); errors.As(err, &h) {
+		attrs = append(attrs, "hint", h.hint)
+	}
+	log.Error("hala director stopped", attrs...)
+	return &ExitError{Code: code}
+}
+
+// permanent marks err as one restarting cannot mend.
+func permanent(code int, err error) error { return &ExitError{Code: code, Err: err} }
+
+// serveDirector checks everything it can before touching the kernel, then
+// runs the director until ctx ends.
+func serveDirector(ctx context.Context, f *directorFlags, log *slog.Logger) error {
+	if f.inventory == "" {
+		return permanent(render.DirectorExitConfig, withHint(errors.New("no inventory given"), "hala director -i "+render.DirectorInventory+" --node NAME"))
 	}
 	inv, err := inventory.Load(f.inventory)
 	if err != nil {
-		return problemsError(f.inventory, err)
+		return permanent(render.DirectorExitConfig, problemsError(f.inventory, err))
 	}
 	if !inv.UsesDirector() {
-		return withHint(fmt.Errorf("%s: cluster.ipvs is %q: keepalived manages these virtual servers, and a director would fight it over the same table", f.inventory, inv.Cluster.IPVS),
-			`set ipvs = "director" under [cluster], render again and install the new keepalived.conf (VRRP only)`)
+		return permanent(render.DirectorExitConfig, withHint(fmt.Errorf("%s: cluster.ipvs is %q: keepalived manages these virtual servers, and a director would fight it over the same table", f.inventory, inv.Cluster.IPVS),
+			`set ipvs = "director" under [cluster], render again and install the new keepalived.conf (VRRP only)`))
+	}
+	if f.node != "" {
+		if _, ok := inv.Director(f.node); !ok {
+			names := make([]string, len(inv.Directors))
+			for i, d := range inv.Directors {
+				names[i] = d.Name
+			}
+			return permanent(render.DirectorExitConfig, withHint(fmt.Errorf("--node %q: %s has no [[director]] of that name (known: %s)", f.node, f.inventory, strings.Join(names, ", ")),
+				"set HALA_DIRECTOR_ARGS=\"--node NAME\" in /etc/default/hala-director to this director's name"))
+		}
 	}
 	stateDir := f.checkStateDir
 	if stateDir == "" {
@@ -193,15 +242,21 @@ func runDirector(ctx context.Context, streams IOStreams, f *directorFlags) error
 	}
 	addr, err := metricsAddress(inv, f)
 	if err != nil {
-		return err
+		return permanent(render.DirectorExitConfig, err)
 	}
 	ln, err := metricsListener(addr)
 	if err != nil {
-		return err
+		return err // the address may appear later (a slow network at boot)
 	}
 	defer ln.Close()
 	h, err := ipvs.New("")
-	if err != nil {
+	switch {
+	case errors.Is(err, ipvs.ErrUnsupported):
+		return permanent(render.DirectorExitUnavailable, withHint(fmt.Errorf("open IPVS: %w", err),
+			"load the IPVS kernel module: modprobe ip_vs (the hala package loads it at boot through /usr/lib/modules-load.d/hala.conf; setup.sh through /etc/modules-load.d/hala.conf)"))
+	case errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES):
+		return permanent(render.DirectorExitConfig, withHint(fmt.Errorf("open IPVS: %w", err), "hala director needs CAP_NET_ADMIN (its unit gives it; by hand, run it as root)"))
+	case err != nil:
 		return fmt.Errorf("open IPVS: %w", err)
 	}
 	defer h.Close()
@@ -219,7 +274,7 @@ func runDirector(ctx context.Context, streams IOStreams, f *directorFlags) error
 	}
 	d, err := director.New(cfg)
 	if err != nil {
-		return err
+		return permanent(render.DirectorExitConfig, err)
 	}
 	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() {

@@ -30,6 +30,12 @@ func newRenderCommand(streams IOStreams) *cobra.Command {
   sysctl.d/90-hala.conf       directors (and DR/TUN real servers): kernel settings
   setup.sh                    directors (and DR/TUN real servers): one-time host setup
   firewalld.sh                every host: firewall-cmd rich rules
+  hala-director.service       directors with cluster.ipvs = "director": the unit
+                              the package installs too (setup.sh installs it only
+                              where no package did)
+  default/hala-director       the same directors: /etc/default/hala-director, the
+                              unit's settings (--node NAME)
+  hala-local-vips.service     DR/TUN real servers: puts the VIPs back at boot
   logstash/conf.d/hala-inputs.conf
                               Logstash hosts: the inputs hala check looks for
   logstash/logstash.yml.snippet

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hala-lb/hala/pkg/inventory"
 	"github.com/hala-lb/hala/pkg/keepalived"
 )
 
@@ -323,7 +324,7 @@ func (im *importer) trackScript(t *keepalived.Node) {
 				im.unmapped(n, "not hala director health")
 				return
 			}
-			if f[0] != "/usr/local/bin/hala" {
+			if f[0] != inventory.DefaultHalaPath {
 				im.halaPath = f[0]
 			}
 		case "interval", "timeout", "fall", "rise":
@@ -562,7 +563,7 @@ func (im *importer) realServer(s *service, vs, r *keepalived.Node) {
 	apiPort := im.opts.LogstashPort
 	if check.Kind == "hala" {
 		f := check.Flags
-		if check.Program != "/usr/local/bin/hala" {
+		if check.Program != inventory.DefaultHalaPath {
 			im.halaPath = check.Program
 		}
 		if p, ok := f["port"]; ok {

@@ -229,7 +229,7 @@ func TestRoundTripSeed(t *testing.T) {
 			t.Errorf("inventory lacks the comment %q", n)
 		}
 	}
-	if !strings.Contains(string(again), `misc_path "/usr/local/bin/hala check --port 9600 --timeout 2s -- 192.168.1.220 udp-5514"`) {
+	if !strings.Contains(string(again), `misc_path "/usr/bin/hala check --port 9600 --timeout 2s -- 192.168.1.220 udp-5514"`) {
 		t.Errorf("rendered checks are not hala check of the seed's input:\n%s", again)
 	}
 }

@@ -11,7 +11,7 @@ const (
 	DefaultAPIPort        = 9600
 	DefaultAPIScheme      = "http"
 	DefaultCheckTimeout   = 2 * time.Second
-	DefaultHalaPath       = "/usr/local/bin/hala"
+	DefaultHalaPath       = "/usr/bin/hala"
 	DefaultScriptUser     = "keepalived_script"
 	DefaultScheduler      = "rr"
 	DefaultForwarding     = "nat"

@@ -52,7 +52,8 @@ type Cluster struct {
 	APIAuthFile string `toml:"api_auth_file"`
 	// CheckTimeout bounds one hala check run (default 2s); misc_timeout is derived from it.
 	CheckTimeout Duration `toml:"check_timeout"`
-	// HalaPath is where directors have the hala binary (default /usr/local/bin/hala).
+	// HalaPath is where directors have the hala binary (default /usr/bin/hala,
+	// where the package installs it; setup.sh checks it is there).
 	HalaPath string `toml:"hala_path"`
 	// ScriptUser runs keepalived's check scripts (default keepalived_script).
 	ScriptUser string `toml:"script_user"`
