@@ -87,7 +87,7 @@ One TOML inventory describes the cluster; hala renders every director's
 keepalived.conf, sysctl and firewalld rules and the Logstash inputs from it,
 checks Logstash inputs for keepalived's MISC_CHECK, and can program IPVS itself.`,
 		Example: `  hala validate -i examples/two-node.toml
-  hala render -i examples/two-node.toml -o out
+  hala render -i examples/two-node.toml -d out
   hala check --explain 192.168.1.210 udp-5514
   hala ipvs plan -i examples/two-node.toml --node stash1`,
 		SilenceUsage:  true,

@@ -159,7 +159,7 @@ func TestCompletion(t *testing.T) {
 		if c.LocalFlags().Lookup("node") != nil {
 			nodeFlags++
 			want := hosts
-			if path[0] == "ipvs" || path[0] == "vip" {
+			if path[0] == "ipvs" || path[0] == "vip" || path[0] == "director" {
 				want = directors
 			}
 			if got, d := complete(t, append(path, "-i", aa, "--node", "")...); strings.Join(got, " ") != want || d != ":4" {
@@ -182,8 +182,9 @@ func TestCompletion(t *testing.T) {
 			outputFlags++
 			got, d := complete(t, append(path, "-o", "")...)
 			if path[0] == "render" {
-				if len(got) != 0 || d != ":16" {
-					t.Errorf("render -o: %q %s, want directories (:16)", got, d)
+				// The old spelling of -d: hidden, still a directory.
+				if got, d := complete(t, append(path, "-d", "")...); len(got) != 0 || d != ":16" {
+					t.Errorf("render -d: %q %s, want directories (:16)", got, d)
 				}
 				continue
 			}

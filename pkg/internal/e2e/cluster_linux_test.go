@@ -165,7 +165,7 @@ func newCluster(t *testing.T, rate int, exampleName string) *cluster {
 
 	// The real `hala render`, into a directory like an operator's ./out.
 	out := filepath.Join(c.tmp, "out")
-	cmd := exec.Command(c.hala, "render", "-i", example, "-o", out)
+	cmd := exec.Command(c.hala, "render", "-i", example, "-d", out)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("hala render: %v\n%s", err, b)
 	}
