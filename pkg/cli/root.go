@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -55,7 +56,10 @@ func Run(args []string, in io.Reader, out, errOut io.Writer) int {
 	streams := IOStreams{In: in, Out: out, ErrOut: errOut}
 	root := newRootCommand(streams)
 	root.SetArgs(args)
-	err := root.Execute()
+	err := unknownBeforeHelp(streams, args)
+	if err == nil {
+		err = root.Execute()
+	}
 	if err == nil {
 		return 0
 	}
@@ -178,6 +182,28 @@ func requireKnownSubcommand(c *cobra.Command) {
 		}
 		return withHint(err, fmt.Sprintf("%s takes a command first: %s", cmd.CommandPath(), subcommandNames(cmd)))
 	})
+}
+
+// unknownBeforeHelp refuses "hala agnet --help": cobra prints the help of
+// the deepest command it knows and exits 0, so a typo would pass for
+// success in a script. Only with -h/--help, on a tree of its own (parsing
+// flags twice would append to list flags twice).
+func unknownBeforeHelp(streams IOStreams, args []string) error {
+	if !slices.ContainsFunc(args, func(a string) bool { return a == "-h" || a == "--help" }) {
+		return nil
+	}
+	cmd, rest, err := newRootCommand(streams).Find(args)
+	if err != nil || !cmd.HasSubCommands() {
+		return nil // Execute says what is wrong
+	}
+	cmd.InitDefaultHelpFlag()
+	if cmd.ParseFlags(rest) != nil {
+		return nil
+	}
+	if a := cmd.Flags().Args(); len(a) > 0 {
+		return unknownCommand(cmd, a[0])
+	}
+	return nil
 }
 
 // unknownCommand is the error for name under cmd, with cobra's

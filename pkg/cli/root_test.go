@@ -78,6 +78,10 @@ func TestUnknownSubcommandFails(t *testing.T) {
 		{[]string{"rendr", "-i", "x.toml", "-o", "out"}, `unknown command "rendr" for "hala"` + "\nhala: hint: did you mean \"render\"?\n"},
 		{[]string{"help", "ipvs", "pln"}, `unknown command "pln" for "hala ipvs"` + "\nhala: hint: did you mean \"plan\"?\n"},
 		{[]string{"ipvs", "--inventory", "x.toml"}, "unknown flag: --inventory\nhala: hint: hala ipvs takes a command first: apply, plan, show\n"},
+		// With --help too: cobra would print the parent's help and exit 0.
+		{[]string{"ipvs", "pln", "--help"}, `unknown command "pln" for "hala ipvs"` + "\nhala: hint: did you mean \"plan\"?\n"},
+		{[]string{"director", "helth", "-h"}, `unknown command "helth" for "hala director"` + "\nhala: hint: did you mean \"health\"?\n"},
+		{[]string{"rendr", "--help"}, `unknown command "rendr" for "hala"` + "\nhala: hint: did you mean \"render\"?\n"},
 	} {
 		code, stdout, stderr := runHala(t, tc.args...)
 		if code != 1 || stdout != "" || stderr != "hala: error: "+tc.want {
