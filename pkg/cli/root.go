@@ -90,10 +90,10 @@ whose real servers are kept or dropped by a check of each Logstash input.
 One TOML inventory describes the cluster; hala renders every director's
 keepalived.conf, sysctl and firewalld rules and the Logstash inputs from it,
 checks Logstash inputs for keepalived's MISC_CHECK, and can program IPVS itself.`,
-		Example: `  hala validate -i examples/two-node.toml
-  hala render -i examples/two-node.toml -d out
+		Example: `  hala validate -i /etc/hala/inventory.toml
+  hala render -i /etc/hala/inventory.toml -d out
   hala check --explain 192.168.1.210 udp-5514
-  hala ipvs plan -i examples/two-node.toml --node stash1`,
+  hala ipvs plan -i /etc/hala/inventory.toml --node stash1`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
