@@ -26,7 +26,8 @@ func newManCommand(streams IOStreams) *cobra.Command {
 			}
 			root := cmd.Root()
 			root.DisableAutoGenTag = true // reproducible pages: no generation date
-			header := &doc.GenManHeader{Title: "HALA", Section: "1", Source: "hala " + version, Manual: "hala manual"}
+			// No Title: each page gets its command's, HALA-DIRECTOR(1) for hala director.
+			header := &doc.GenManHeader{Section: "1", Source: "hala " + version, Manual: "hala manual"}
 			if err := doc.GenManTree(root, header, dir); err != nil {
 				return fmt.Errorf("write man pages: %w", err)
 			}
