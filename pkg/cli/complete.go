@@ -45,6 +45,10 @@ func registerCompletions(c *cobra.Command) {
 	if fl.Lookup("vip") != nil {
 		_ = c.RegisterFlagCompletionFunc("vip", fromInventory(vipCompletions))
 	}
+	// drain and undrain take backends: the [[logstash]] hosts of -i.
+	if (c.CommandPath() == "hala drain" || c.CommandPath() == "hala undrain") && c.ValidArgsFunction == nil {
+		c.ValidArgsFunction = fromInventory(backendNames)
+	}
 	if o := fl.ShorthandLookup("o"); o != nil {
 		if formats, ok := outputFormats[c.CommandPath()]; ok {
 			_ = c.RegisterFlagCompletionFunc(o.Name, cobra.FixedCompletions(formats, cobra.ShellCompDirectiveNoFileComp))
@@ -109,6 +113,14 @@ func hostNames(inv *inventory.Inventory) []cobra.Completion {
 	out := make([]cobra.Completion, len(names))
 	for i, n := range names {
 		out[i] = cobra.CompletionWithDesc(n, desc[n])
+	}
+	return out
+}
+
+func backendNames(inv *inventory.Inventory) []cobra.Completion {
+	var out []cobra.Completion
+	for _, l := range inv.Logstash {
+		out = append(out, cobra.CompletionWithDesc(l.Name, "logstash "+l.Address.String()))
 	}
 	return out
 }

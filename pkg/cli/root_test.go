@@ -243,4 +243,10 @@ func TestCompletion(t *testing.T) {
 	if code, stdout, _ := runHala(t, "completion", "bash"); code != 0 || !strings.Contains(stdout, "bash completion V2 for hala") {
 		t.Errorf("completion bash: exit %d, stdout %.60q", code, stdout)
 	}
+	// drain and undrain complete backends from -i, never file names.
+	for _, cmd := range []string{"drain", "undrain"} {
+		if got, d := complete(t, cmd, "-i", aa, ""); strings.Join(got, " ") != "ls1 ls2 ls3 ls4" || d != ":4" {
+			t.Errorf("%s: %q %s, want the backends ls1-ls4 and no file names", cmd, got, d)
+		}
+	}
 }
