@@ -52,9 +52,10 @@ func registerCompletions(c *cobra.Command) {
 	if o := fl.ShorthandLookup("o"); o != nil {
 		if formats, ok := outputFormats[c.CommandPath()]; ok {
 			_ = c.RegisterFlagCompletionFunc(o.Name, cobra.FixedCompletions(formats, cobra.ShellCompDirectiveNoFileComp))
-		} else if o.Name == "out-file" {
-			_ = c.MarkFlagFilename(o.Name, "toml")
 		}
+	}
+	if fl.Lookup("out-file") != nil {
+		_ = c.MarkFlagFilename("out-file", "toml")
 	}
 	if fl.Lookup("dir") != nil {
 		_ = c.MarkFlagDirname("dir")

@@ -31,7 +31,7 @@ func runBinary(t *testing.T, args ...string) (code int, stdout, stderr string) {
 func TestImportSeedBinary(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "cluster.toml")
-	code, stdout, stderr := runBinary(t, "import", "-o", out, seedConf)
+	code, stdout, stderr := runBinary(t, "import", "--out-file", out, seedConf)
 	if code != 0 || stdout != "" {
 		t.Fatalf("import: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
@@ -54,7 +54,7 @@ func TestImportSeedBinary(t *testing.T) {
 	}
 
 	// import never replaces a file.
-	code, _, stderr = runBinary(t, "import", "-o", out, seedConf)
+	code, _, stderr = runBinary(t, "import", "--out-file", out, seedConf)
 	if code != 1 || !strings.Contains(stderr, "hala: error: write "+out+": it exists") {
 		t.Errorf("import over an existing file: exit %d, stderr %q", code, stderr)
 	}

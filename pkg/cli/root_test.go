@@ -110,7 +110,7 @@ func TestHelpExamplesAndFlagNames(t *testing.T) {
 			t.Errorf("%s: no Example in its help", c.CommandPath())
 		}
 		c.LocalFlags().VisitAll(func(f *pflag.Flag) {
-			if f.Name == "help" || f.Value.Type() == "bool" {
+			if f.Name == "help" || f.Value.Type() == "bool" || f.Hidden {
 				return
 			}
 			arg, _ := pflag.UnquoteUsage(f)
@@ -206,8 +206,9 @@ func TestCompletion(t *testing.T) {
 				continue
 			}
 			if path[0] == "import" {
-				if !slices.Equal(got, []string{"toml"}) || d != ":8" {
-					t.Errorf("import -o: %q %s, want .toml files (:8)", got, d)
+				// The old spelling of --out-file: hidden, a file.
+				if got, d := complete(t, append(path, "--out-file", "")...); !slices.Equal(got, []string{"toml"}) || d != ":8" {
+					t.Errorf("import --out-file: %q %s, want .toml files (:8)", got, d)
 				}
 				continue
 			}
