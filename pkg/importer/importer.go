@@ -91,6 +91,9 @@ type importer struct {
 	emailFrom, smtp                              string
 	unicast, director                            bool
 	halaPath, checkTimeout, scheme, ca, authFile string
+	// metricsAddress is the tracking script's --metrics-address when it
+	// is not the default: hala director serves where the script asks.
+	metricsAddress string
 
 	this      string // the director this file belongs to (router_id)
 	directors []host
@@ -326,6 +329,16 @@ func (im *importer) trackScript(t *keepalived.Node) {
 			}
 			if f[0] != inventory.DefaultHalaPath {
 				im.halaPath = f[0]
+			}
+			for i, a := range f[:len(f)-1] {
+				if a != "--metrics-address" || f[i+1] == inventory.DefaultMetricsAddress {
+					continue
+				}
+				if ap, err := netip.ParseAddrPort(f[i+1]); err == nil && ap.Addr().IsLoopback() {
+					im.metricsAddress = f[i+1]
+				} else {
+					im.unmapped(n, fmt.Sprintf("--metrics-address %s: set metrics_address = %q under this host's [[director]]", f[i+1], f[i+1]))
+				}
 			}
 		case "interval", "timeout", "fall", "rise":
 		default:

@@ -268,3 +268,37 @@ func TestImportDirectorExample(t *testing.T) {
 		t.Errorf("validate: %v, want only the missing services", err)
 	}
 }
+
+// A director's tracking script asking another address than the default
+// keeps that address: re-rendering must not move keepalived's question
+// away from where hala director serves.
+func TestImportDirectorMetricsAddress(t *testing.T) {
+	inv, err := inventory.Load("../../examples/two-node-director.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := render.Node(inv, "stash1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conf []byte
+	for _, f := range files {
+		if f.Path == "stash1/"+render.KeepalivedPath {
+			conf = f.Data
+		}
+	}
+	opts := Options{Directors: []Director{{Name: "stash1", Address: netip.MustParseAddr("192.168.1.210")}, {Name: "stash2", Address: netip.MustParseAddr("192.168.1.220")}}}
+	for addr, want := range map[string]string{
+		"127.0.0.2:9700":     `metrics_address = "127.0.0.2:9700"`,
+		"192.168.1.210:9610": `--metrics-address 192.168.1.210:9610: set metrics_address = "192.168.1.210:9610" under this host's [[director]]`,
+	} {
+		c := strings.Replace(string(conf), "--metrics-address 127.0.0.1:9610", "--metrics-address "+addr, 1)
+		res, err := Import(parseConf(t, "keepalived.conf", []byte(c)), "keepalived.conf", opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(res.TOML), want) {
+			t.Errorf("%s: inventory lacks %s:\n%s", addr, want, res.TOML)
+		}
+	}
+}
