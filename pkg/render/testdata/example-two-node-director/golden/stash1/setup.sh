@@ -55,7 +55,7 @@ if ! id -u hala >/dev/null 2>&1; then
 	echo "setup: created user hala"
 fi
 if [ ! -f '/etc/hala/inventory.toml' ]; then
-	echo "setup: copy the inventory to /etc/hala/inventory.toml (hala director reads it), then run setup.sh again" >&2
+	echo "setup: copy the inventory to /etc/hala/inventory.toml (hala director reads it): install -D -m 0640 inventory.toml /etc/hala/inventory.toml; then run setup.sh again" >&2
 	exit 1
 fi
 chgrp hala '/etc/hala/inventory.toml'
