@@ -107,10 +107,10 @@ too ("msg":"hala director stopped", with "error", "exit" and "hint").`,
 // exit 0 while the local hala director says it is healthy, else 1, with
 // the reason on stderr and in syslog (keepalived discards stderr).
 func newDirectorHealthCommand(streams IOStreams) *cobra.Command {
-	var addr string
+	var addr, inv, node string
 	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "health [--metrics-address ADDR] [--timeout DURATION]",
+		Use:   "health [--metrics-address ADDR | -i FILE [--node NAME]] [--timeout DURATION]",
 		Short: "Exit 0 while the local hala director is healthy (keepalived's vrrp_script)",
 		Long: `Asks the hala director serving on --metrics-address for /healthz: exit 0
 when hala director's own health document (marked by its X-Hala-Director
@@ -120,11 +120,19 @@ header; any other 200 does not count) says healthy within --timeout, else
 vrrp_script when cluster.ipvs = "director", so a director whose hala
 director is down, wedged or failing to program IPVS gives up its VIPs.`,
 		Example: `  hala director health
+  hala director health -i /etc/hala/inventory.toml --node stash1
   hala director health --metrics-address 127.0.0.1:9610 --timeout 500ms`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if timeout <= 0 {
 				return fmt.Errorf("--timeout %s: must be positive", timeout)
+			}
+			if inv != "" && !cmd.Flags().Changed("metrics-address") {
+				i, err := inventory.Load(inv)
+				if err != nil {
+					return problemsError(inv, err)
+				}
+				addr = i.MetricsAddress(node)
 			}
 			if err := director.ProbeHealth(cmd.Context(), addr, timeout); err != nil {
 				line := err.Error()
@@ -136,6 +144,8 @@ director is down, wedged or failing to program IPVS gives up its VIPs.`,
 		},
 	}
 	cmd.Flags().StringVar(&addr, "metrics-address", inventory.DefaultMetricsAddress, "`ADDR` (host:port) the director serves /healthz on: the inventory's metrics_address")
+	cmd.Flags().StringVarP(&inv, "inventory", "i", "", "read the address from the inventory `FILE` (its metrics_address for --node)")
+	cmd.Flags().StringVar(&node, "node", "", "with -i, this director's `NAME`")
 	cmd.Flags().DurationVar(&timeout, "timeout", 500*time.Millisecond, "bound on the request (`DURATION`)")
 	return cmd
 }

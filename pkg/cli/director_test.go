@@ -120,6 +120,20 @@ func TestDirectorHealthWithoutDirector(t *testing.T) {
 	if want := "hala-director: no hala director answering on " + ln.Addr().String() + " (timed out after 50ms)\n"; code != 1 || stderr != want {
 		t.Errorf("exit %d stderr %q; want 1 and %q", code, stderr, want)
 	}
+	// -i and --node: the director's own metrics_address from the inventory.
+	src, err := os.ReadFile("../../examples/two-node-director.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := filepath.Join(t.TempDir(), "inventory.toml")
+	s := strings.Replace(string(src), "address = \"192.168.1.210\"\n", "address = \"192.168.1.210\"\nmetrics_address = \""+ln.Addr().String()+"\"\n", 1)
+	if err := os.WriteFile(inv, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runHala(t, "director", "health", "-i", inv, "--node", "stash1", "--timeout", "50ms")
+	if !strings.Contains(stderr, "no hala director answering on "+ln.Addr().String()+" (timed out") || code != 1 {
+		t.Errorf("-i --node: exit %d stderr %q; want it to ask %s", code, stderr, ln.Addr())
+	}
 }
 
 // TestDirectorListensWhereKeepalivedAsks: the address hala director serves
