@@ -157,8 +157,12 @@ type Pipeline struct {
 	Notes []string `json:"notes"`
 
 	State State `json:"state"`
-	// Bottleneck is the plugin that takes the most worker time, when the
-	// pipeline is degraded or blocked.
+	// Stuck is set when no events moved while the flow metrics say the
+	// workers are saturated or the inputs blocked: State is Blocked.
+	Stuck bool `json:"stuck"`
+	// Bottleneck is the plugin that takes the most worker time (the
+	// highest worker_utilization when stuck), when the pipeline is
+	// degraded or blocked.
 	Bottleneck *Plugin  `json:"bottleneck"`
 	Verdict    string   `json:"verdict"`
 	Knobs      []string `json:"knobs"`
@@ -460,8 +464,15 @@ func decide(pr *Pipeline) {
 		waited = fmt.Sprintf("inputs waited for a free worker %s of the time", percent(*pr.Waiting))
 	}
 	if pr.Events.In == 0 && pr.Events.Out == 0 && pr.WorkerMillis == 0 {
+		if busy := saturation(pr); busy != "" {
+			stuck(pr, busy)
+			return
+		}
 		pr.State = Idle
-		pr.Verdict = "no bottleneck: no events moved (starting, idle, or a stall so complete that no batch finished)"
+		pr.Verdict = "no bottleneck: no events moved (starting or idle; the flow metrics show no saturation)"
+		if pr.WorkerUtilization == nil && pr.QueueBackpressure == nil {
+			pr.Verdict = "no bottleneck: no events moved (starting, idle, or a stall so complete that no batch finished: this node reports no flow metrics to tell)"
+		}
 		return
 	}
 	if pr.Load == nil {
@@ -521,6 +532,73 @@ func decide(pr *Pipeline) {
 		batch,
 		more,
 	}
+}
+
+// SaturatedBackpressure is the queue_backpressure (the inputs' blocked
+// time over wall-clock time) from which frozen counters mean stuck, not
+// idle.
+const SaturatedBackpressure = 0.7
+
+// saturation says what in the flow metrics shows a pipeline busy, "" when
+// nothing does: worker_utilization at or above DegradedPercent, or
+// queue_backpressure at or above SaturatedBackpressure.
+func saturation(pr *Pipeline) string {
+	var busy []string
+	if f := pr.WorkerUtilization; f != nil && f.Value >= DegradedPercent {
+		busy = append(busy, fmt.Sprintf("%s %s", f.Source, percent(f.Value)))
+	}
+	if f := pr.QueueBackpressure; f != nil && f.Value >= SaturatedBackpressure {
+		busy = append(busy, fmt.Sprintf("%s %s", f.Source, trim(f.Value)))
+	}
+	return strings.Join(busy, ", ")
+}
+
+// stuck is the verdict on counters that did not move beside saturated
+// flow metrics: a plugin holds every worker (an output waiting on its
+// destination, a filter that never returns), so nothing finishes.
+func stuck(pr *Pipeline, busy string) {
+	pr.State, pr.Stuck = Blocked, true
+	how := fmt.Sprintf("stuck: no events moved and no batch finished, yet %s", busy)
+	b := mostUtilized(pr.Plugins)
+	if b == nil {
+		pr.Verdict = "bottleneck: the workers (" + how + "); no filter or output reports its worker_utilization"
+		pr.Knobs = []string{hotThreads}
+		return
+	}
+	pr.Bottleneck = b
+	pr.Verdict = fmt.Sprintf("bottleneck: %s at worker_utilization %s, the highest (%s)", b, percent(b.WorkerUtilization.Value), how)
+	if b.Kind == "output" {
+		pr.Knobs = append(outputChecks(b), hotThreads)
+		return
+	}
+	pr.Knobs = []string{
+		fmt.Sprintf("the filter %q: a lookup or script that never returns (%s's timeouts)", b.ID, b.Name),
+		hotThreads,
+	}
+}
+
+// hotThreads is where a stuck pipeline's workers show what they wait on.
+const hotThreads = "GET /_node/hot_threads on the node shows where the worker threads wait"
+
+// outputChecks are the first things to check on a stuck or slow output.
+func outputChecks(b *Plugin) []string {
+	return []string{fmt.Sprintf("the output's destination: is it up and accepting? (%s's own errors in the Logstash log)", b.Name)}
+}
+
+// mostUtilized returns the plugin with the highest worker_utilization flow
+// metric, nil when none reports it.
+func mostUtilized(ps []Plugin) *Plugin {
+	var top *Plugin
+	for i := range ps {
+		if f := ps[i].WorkerUtilization; f != nil && (top == nil || f.Value > top.WorkerUtilization.Value) {
+			top = &ps[i]
+		}
+	}
+	if top == nil {
+		return nil
+	}
+	b := *top
+	return &b
 }
 
 // percent prints 99.82%: two decimals, no trailing zeros beyond them.

@@ -109,9 +109,15 @@ func TestEveryFixtureReports(t *testing.T) {
 					t.Errorf("%d of %d pipelines reported:\n%s", len(rep.Pipelines), len(s.Pipelines), text.String())
 				}
 			}
+			// Idle, unless the flow metrics say the workers are saturated
+			// or the inputs blocked: then frozen counters mean stuck.
 			for _, p := range ri.Pipelines {
-				if p.State != Idle || ri.Bottleneck {
-					t.Errorf("pipeline %q: an interval without movement is %s, want idle", p.ID, p.State)
+				want := Idle
+				if u, b := p.WorkerUtilization, p.QueueBackpressure; u != nil && u.Value >= 95 || b != nil && b.Value >= 0.7 {
+					want = Blocked
+				}
+				if p.State != want || p.Stuck != (want == Blocked) {
+					t.Errorf("pipeline %q: an interval without movement is %s (stuck %v), want %s: %s", p.ID, p.State, p.Stuck, want, p.Verdict)
 				}
 			}
 		})
@@ -254,5 +260,40 @@ func golden(t *testing.T, path string, got []byte) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs (go test ./pkg/diagnose -update, then review the diff)\ngot:\n%s", path, got)
+	}
+}
+
+// Elastic's 8.13 pipeline stats example: pipeline "test2" has
+// worker_utilization 100 and queue_backpressure 0.735 in the current
+// window. Taken twice with nothing moving in between, its counters are
+// frozen beside saturated flow metrics: stuck, not idle, with the output at
+// 100% named. Pipeline "test" (93%, 0.214) stays idle.
+func TestFrozenCountersSaturatedFlowAreStuck(t *testing.T) {
+	s := parse(t, "testdata/node_stats_pipelines-8.13-docs.json")
+	r, err := Analyze(Samples{First: s, Second: s, Elapsed: 10 * time.Second}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Bottleneck || r.ExitCode() != 3 {
+		t.Fatalf("bottleneck %v, exit %d; want a bottleneck, exit 3", r.Bottleneck, r.ExitCode())
+	}
+	byID := map[string]*Pipeline{}
+	for _, p := range r.Pipelines {
+		byID[p.ID] = p
+	}
+	p := byID["test2"]
+	if p.State != Blocked || !p.Stuck {
+		t.Fatalf("test2: state %s, stuck %v; want blocked and stuck: %s", p.State, p.Stuck, p.Verdict)
+	}
+	if p.Bottleneck == nil || p.Bottleneck.ID != "d7ea8941c0fc48ac58f89c84a9da482107472b82-2" || p.Bottleneck.Name != "elasticsearch" {
+		t.Fatalf("test2: bottleneck %v, want the elasticsearch output", p.Bottleneck)
+	}
+	for _, want := range []string{"stuck", "worker_utilization current 100.00%", "queue_backpressure current 0.735", "worker_utilization 100.00%, the highest"} {
+		if !strings.Contains(p.Verdict, want) {
+			t.Errorf("test2 verdict %q lacks %q", p.Verdict, want)
+		}
+	}
+	if q := byID["test"]; q.State != Idle || q.Stuck {
+		t.Errorf("test: state %s, stuck %v; want idle (93%% and 0.214 are not saturated)", q.State, q.Stuck)
 	}
 }
