@@ -66,18 +66,52 @@ type Source interface {
 	NodeStatsPlugins(ctx context.Context, pipeline string) (*logstash.NodeStats, error)
 }
 
+// SettingsSource is a Source that also answers /_node/pipelines, each
+// pipeline's own settings; *logstash.Client is one.
+type SettingsSource interface {
+	NodePipelines(ctx context.Context) (map[string]logstash.Settings, error)
+}
+
 // Samples are one or two node stats bodies of the same node.
 type Samples struct {
 	// First is nil with a single sample; Second is always set.
 	First, Second *logstash.NodeStats
 	// Elapsed is the time between the two answers (0 with one sample).
 	Elapsed time.Duration
+	// Settings are the pipelines' own settings from /_node/pipelines, asked
+	// when the stats lack them (before 8.17.1); nil when not asked.
+	Settings map[string]logstash.Settings
+	// SettingsErr is why /_node/pipelines did not answer.
+	SettingsErr error
 }
 
 // Sample asks src once, or, with interval > 0, twice interval apart. The
 // context bounds each request; the wait between them ends early when ctx
-// does.
+// does. When the stats lack a pipeline's workers and src is a
+// SettingsSource, it also asks /_node/pipelines.
 func Sample(ctx context.Context, src Source, pipeline string, interval time.Duration, timeout time.Duration) (Samples, error) {
+	s, err := sample(ctx, src, pipeline, interval, timeout)
+	if err != nil || !lacksWorkers(s.Second) {
+		return s, err
+	}
+	if ss, ok := src.(SettingsSource); ok {
+		c, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		s.Settings, s.SettingsErr = ss.NodePipelines(c)
+	}
+	return s, nil
+}
+
+func lacksWorkers(s *logstash.NodeStats) bool {
+	for _, p := range s.Pipelines {
+		if p.Settings.Workers == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func sample(ctx context.Context, src Source, pipeline string, interval time.Duration, timeout time.Duration) (Samples, error) {
 	ask := func() (*logstash.NodeStats, time.Time, error) {
 		c, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
@@ -142,10 +176,18 @@ type Pipeline struct {
 	WorkerUtilization *Figure `json:"worker_utilization"`
 	QueueBackpressure *Figure `json:"queue_backpressure"`
 	WorkerConcurrency *Figure `json:"worker_concurrency"`
-	// Workers and BatchSize are 0 when not reported (before 8.17.1,
-	// unless the node reports its defaults).
+	// Workers and BatchSize are 0 when not reported.
 	Workers   int64 `json:"workers"`
 	BatchSize int64 `json:"batch_size"`
+	// SettingsFrom says where Workers and BatchSize come from: "pipeline
+	// stats" (8.17.1+), "/_node/pipelines", or "node default", the node's
+	// pipeline.workers, which this pipeline may override: it decides no
+	// load figure.
+	SettingsFrom string `json:"settings_from,omitempty"`
+	// PluginUtilization is the sum of the filters' and outputs'
+	// worker_utilization flow metrics (8.7+) over one window: the
+	// pipeline's worker_utilization where that is not reported (8.7-8.12).
+	PluginUtilization *Figure `json:"plugin_worker_utilization"`
 	// Plugins are the filters and outputs, most worker time first.
 	Plugins []Plugin `json:"plugins"`
 	Queue   Queue    `json:"queue"`
@@ -251,7 +293,7 @@ func Analyze(s Samples, pipeline string) (*Report, error) {
 		if interval {
 			prev = s.First.Pipeline(p.ID)
 		}
-		pr := analyzePipeline(cur, prev, p, s.Elapsed)
+		pr := analyzePipeline(cur, prev, p, s)
 		r.Pipelines = append(r.Pipelines, pr)
 		r.Bottleneck = r.Bottleneck || pr.State >= Degraded
 	}
@@ -265,7 +307,8 @@ func Analyze(s Samples, pipeline string) (*Report, error) {
 	return r, nil
 }
 
-func analyzePipeline(node *logstash.NodeStats, prev, p *logstash.Pipeline, elapsed time.Duration) *Pipeline {
+func analyzePipeline(node *logstash.NodeStats, prev, p *logstash.Pipeline, s Samples) *Pipeline {
+	elapsed := s.Elapsed
 	pr := &Pipeline{ID: p.ID, Notes: []string{}, Knobs: []string{}, Plugins: []Plugin{}}
 	// A restart between the samples resets every counter: fall back to
 	// the second sample's totals.
@@ -300,10 +343,10 @@ func analyzePipeline(node *logstash.NodeStats, prev, p *logstash.Pipeline, elaps
 	pr.WorkerUtilization = flow(p.Flow, "worker_utilization", windows)
 	pr.QueueBackpressure = flow(p.Flow, "queue_backpressure", windows)
 	pr.WorkerConcurrency = flow(p.Flow, "worker_concurrency", windows)
-	pr.Workers, pr.BatchSize = p.Settings.Workers, p.Settings.BatchSize
-	if pr.Workers == 0 {
-		pr.Workers, pr.BatchSize = node.Settings.Workers, node.Settings.BatchSize
+	if pr.WorkerUtilization == nil {
+		pr.PluginUtilization = pluginUtilization(p, windows)
 	}
+	settings(pr, node, p, s)
 
 	pr.Plugins = plugins(prev, p, pr.WorkerMillis, windows)
 	queue(pr, prev, p, secs, windows)
@@ -318,6 +361,59 @@ func analyzePipeline(node *logstash.NodeStats, prev, p *logstash.Pipeline, elaps
 	pr.Load = load(pr, secs)
 	decide(pr)
 	return pr
+}
+
+// Where settings come from, in order of preference.
+const (
+	fromStats     = "pipeline stats"
+	fromPipelines = "/_node/pipelines"
+	fromNode      = "node default"
+)
+
+// settings sets the pipeline's workers and batch size from the stats
+// (8.17.1+), /_node/pipelines, or the node's defaults.
+func settings(pr *Pipeline, node *logstash.NodeStats, p *logstash.Pipeline, s Samples) {
+	if st := p.Settings; st.Workers > 0 {
+		pr.Workers, pr.BatchSize, pr.SettingsFrom = st.Workers, st.BatchSize, fromStats
+		return
+	}
+	if st, ok := s.Settings[p.ID]; ok && st.Workers > 0 {
+		pr.Workers, pr.BatchSize, pr.SettingsFrom = st.Workers, st.BatchSize, fromPipelines
+		return
+	}
+	if s.SettingsErr != nil && !errors.Is(s.SettingsErr, logstash.ErrNoNodePipelines) {
+		pr.Notes = append(pr.Notes, fmt.Sprintf("the pipeline's own pipeline.workers is unknown: /_node/pipelines: %v", s.SettingsErr))
+	}
+	if st := node.Settings; st.Workers > 0 {
+		pr.Workers, pr.BatchSize, pr.SettingsFrom = st.Workers, st.BatchSize, fromNode
+	}
+}
+
+// pluginUtilization sums the filters' and outputs' worker_utilization in
+// the first window every reporting plugin has; nil when none reports it.
+func pluginUtilization(p *logstash.Pipeline, windows []string) *Figure {
+	var all []logstash.Plugin
+	all = append(append(all, p.Filters...), p.Outputs...)
+	for _, w := range windows {
+		sum, n, ok := 0.0, 0, true
+		for _, pl := range all {
+			m, has := pl.Flow["worker_utilization"]
+			if !has {
+				continue
+			}
+			v, found := m[w]
+			if !found || math.IsInf(v, 0) || math.IsNaN(v) {
+				ok = false
+				break
+			}
+			sum += v
+			n++
+		}
+		if ok && n > 0 {
+			return &Figure{Value: sum, Source: "filters' and outputs' worker_utilization " + w}
+		}
+	}
+	return nil
 }
 
 // restarted reports counters that went backwards.
@@ -445,12 +541,23 @@ func load(pr *Pipeline, secs float64) *Figure {
 	if f := pr.WorkerUtilization; f != nil {
 		return f
 	}
+	if f := pr.PluginUtilization; f != nil {
+		return f
+	}
+	if pr.SettingsFrom == fromNode {
+		// The node's default says nothing of this pipeline's workers.
+		return waiting(pr)
+	}
 	if secs > 0 && pr.Workers > 0 && pr.WorkerMillis > 0 {
 		return &Figure{Value: 100 * float64(pr.WorkerMillis) / (secs * 1000 * float64(pr.Workers)), Source: "worker time over the interval"}
 	}
 	if f := pr.WorkerConcurrency; f != nil && pr.Workers > 0 {
 		return &Figure{Value: 100 * f.Value / float64(pr.Workers), Source: f.Source + " / workers"}
 	}
+	return waiting(pr)
+}
+
+func waiting(pr *Pipeline) *Figure {
 	if pr.Waiting != nil {
 		return &Figure{Value: *pr.Waiting, Source: "inputs' waiting share"}
 	}
@@ -470,7 +577,7 @@ func decide(pr *Pipeline) {
 		}
 		pr.State = Idle
 		pr.Verdict = "no bottleneck: no events moved (starting or idle; the flow metrics show no saturation)"
-		if pr.WorkerUtilization == nil && pr.QueueBackpressure == nil {
+		if pr.WorkerUtilization == nil && pr.PluginUtilization == nil && pr.QueueBackpressure == nil {
 			pr.Verdict = "no bottleneck: no events moved (starting, idle, or a stall so complete that no batch finished: this node reports no flow metrics to tell)"
 		}
 		return
@@ -497,12 +604,16 @@ func decide(pr *Pipeline) {
 		how += "; " + waited
 	}
 	workers := "pipeline.workers"
+	now := "now"
+	if pr.SettingsFrom == fromNode {
+		now = "node default"
+	}
 	if pr.Workers > 0 {
-		workers += fmt.Sprintf(" (now %d)", pr.Workers)
+		workers += fmt.Sprintf(" (%s %d)", now, pr.Workers)
 	}
 	batch := "pipeline.batch.size"
 	if pr.BatchSize > 0 {
-		batch += fmt.Sprintf(" (now %d)", pr.BatchSize)
+		batch += fmt.Sprintf(" (%s %d)", now, pr.BatchSize)
 	}
 	more := "more Logstash nodes behind the VIP: add [[logstash]] hosts to the service's backends"
 	if len(pr.Plugins) == 0 || pr.Plugins[0].Millis == 0 {
@@ -511,6 +622,10 @@ func decide(pr *Pipeline) {
 		return
 	}
 	b := pr.Plugins[0]
+	if top := mostUtilized(pr.Plugins); top != nil && (pr.Load == pr.WorkerUtilization || pr.Load == pr.PluginUtilization) {
+		// The load is a flow window: rank in the same terms.
+		b = *top
+	}
 	pr.Bottleneck = &b
 	share := ""
 	if b.PluginShare != nil {
@@ -544,8 +659,10 @@ const SaturatedBackpressure = 0.7
 // queue_backpressure at or above SaturatedBackpressure.
 func saturation(pr *Pipeline) string {
 	var busy []string
-	if f := pr.WorkerUtilization; f != nil && f.Value >= DegradedPercent {
-		busy = append(busy, fmt.Sprintf("%s %s", f.Source, percent(f.Value)))
+	for _, f := range []*Figure{pr.WorkerUtilization, pr.PluginUtilization} {
+		if f != nil && f.Value >= DegradedPercent {
+			busy = append(busy, fmt.Sprintf("%s %s", f.Source, percent(f.Value)))
+		}
 	}
 	if f := pr.QueueBackpressure; f != nil && f.Value >= SaturatedBackpressure {
 		busy = append(busy, fmt.Sprintf("%s %s", f.Source, trim(f.Value)))

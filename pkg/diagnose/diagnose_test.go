@@ -5,8 +5,13 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -113,7 +118,7 @@ func TestEveryFixtureReports(t *testing.T) {
 			// or the inputs blocked: then frozen counters mean stuck.
 			for _, p := range ri.Pipelines {
 				want := Idle
-				if u, b := p.WorkerUtilization, p.QueueBackpressure; u != nil && u.Value >= 95 || b != nil && b.Value >= 0.7 {
+				if u, pu, b := p.WorkerUtilization, p.PluginUtilization, p.QueueBackpressure; u != nil && u.Value >= 95 || pu != nil && pu.Value >= 95 || b != nil && b.Value >= 0.7 {
 					want = Blocked
 				}
 				if p.State != want || p.Stuck != (want == Blocked) {
@@ -138,7 +143,7 @@ func TestFlowWorkerUtilization(t *testing.T) {
 	if p.State != Blocked || p.Bottleneck == nil || p.Bottleneck.Name != "ruby" || p.Bottleneck.Kind != "filter" {
 		t.Fatalf("state %s, bottleneck %v; want blocked, the ruby filter (load %v)", p.State, p.Bottleneck, p.Load)
 	}
-	if !strings.Contains(p.Knobs[0], "pipeline.workers (now 10)") {
+	if !strings.Contains(p.Knobs[0], "pipeline.workers (node default 10)") {
 		t.Errorf("knobs %q lack the node's workers", p.Knobs)
 	}
 	if _, err := Analyze(Samples{Second: parse(t, filepath.Join(fixtures, "node_stats-8.15-kuskoman.json"))}, "nope"); !errors.Is(err, ErrNoPipeline) ||
@@ -295,5 +300,114 @@ func TestFrozenCountersSaturatedFlowAreStuck(t *testing.T) {
 	}
 	if q := byID["test"]; q.State != Idle || q.Stuck {
 		t.Errorf("test: state %s, stuck %v; want idle (93%% and 0.214 are not saturated)", q.State, q.Stuck)
+	}
+}
+
+// apiServer is a real HTTP server on loopback answering paths with the
+// bodies in files (404 otherwise), and a client aimed at it.
+func apiServer(t *testing.T, files map[string]string) *logstash.Client {
+	t.Helper()
+	bodies := map[string][]byte{}
+	for path, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies[path] = data
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, ok := bodies[r.URL.Path]
+		if !ok {
+			http.Error(w, `{"status":404}`, http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	}))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	host, port, _ := net.SplitHostPort(u.Host)
+	p, _ := strconv.Atoi(port)
+	c, err := logstash.New(logstash.Config{Host: host, Port: p, Scheme: "http"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Elastic's 8.9 pipeline stats example has no pipeline worker_utilization
+// (8.13+) and no pipeline settings (8.17.1+), but every filter and output
+// reports its own worker_utilization (8.7+). Pipeline "test2"'s only
+// output is at 100%: blocked, not "healthy, load 0.07%" from the inputs'
+// waiting share. Its workers come from /_node/pipelines (8), asked of a
+// real server beside the stats.
+func TestPluginFlowAndNodePipelines(t *testing.T) {
+	c := apiServer(t, map[string]string{
+		"/_node/stats/pipelines": "testdata/node_stats_pipelines-8.9-docs.json",
+		"/_node/pipelines":       filepath.Join(fixtures, "node_pipelines-8.x-docs.json"),
+	})
+	s, err := Sample(context.Background(), c, "", 0, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Analyze(s, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Bottleneck || r.ExitCode() != 3 {
+		t.Errorf("bottleneck %v, exit %d; want exit 3", r.Bottleneck, r.ExitCode())
+	}
+	byID := map[string]*Pipeline{}
+	for _, p := range r.Pipelines {
+		byID[p.ID] = p
+	}
+	p := byID["test2"]
+	if p.Load == nil || p.Load.Value != 100 || !strings.Contains(p.Load.Source, "filters' and outputs' worker_utilization") {
+		t.Fatalf("test2 load %v, want 100 from the plugins' worker_utilization", p.Load)
+	}
+	if p.State != Blocked || p.Bottleneck == nil || p.Bottleneck.Name != "elasticsearch" {
+		t.Errorf("test2: %s, bottleneck %v; want blocked by the elasticsearch output", p.State, p.Bottleneck)
+	}
+	if p.Workers != 8 || p.SettingsFrom != "/_node/pipelines" || !strings.Contains(strings.Join(p.Knobs, "\n"), "pipeline.workers (now 8)") {
+		t.Errorf("test2 workers %d from %q, knobs %q; want 8 from /_node/pipelines", p.Workers, p.SettingsFrom, p.Knobs)
+	}
+	// "test": 16.71 + 1.042 + 75.34, what 8.13 reports as the pipeline's
+	// own worker_utilization (93.092).
+	q := byID["test"]
+	if q.Load == nil || percent(q.Load.Value) != "93.09%" || q.State != Healthy || q.Workers != 1 {
+		t.Errorf("test: load %v, %s, %d workers; want 93.09%%, healthy, 1 worker", q.Load, q.State, q.Workers)
+	}
+	var text bytes.Buffer
+	r.WriteText(&text)
+	for _, want := range []string{"filters' and outputs' worker_utilization 100.00% (current)", "pipeline.workers 8, pipeline.batch.size 125 (from /_node/pipelines)"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, text.String())
+		}
+	}
+	// With an interval and nothing moving, the plugins' flow says stuck.
+	ri, err := Analyze(Samples{First: s.Second, Second: s.Second, Elapsed: 10 * time.Second, Settings: s.Settings}, "test2")
+	if err != nil || !ri.Pipelines[0].Stuck || ri.ExitCode() != 3 {
+		t.Errorf("test2 over a frozen interval: %v %+v", err, ri.Pipelines[0])
+	}
+}
+
+// Without the plugins' flow (8.5, 8.6), worker_concurrency is divided by
+// the pipeline's own workers from /_node/pipelines, never by the node's
+// default.
+func TestWorkerConcurrencyOverPipelineWorkers(t *testing.T) {
+	s := parse(t, filepath.Join(fixtures, "node_stats-8.6-kuskoman.json"))
+	r, _ := Analyze(Samples{Second: s}, "main")
+	if l := r.Pipelines[0].Load; l != nil && strings.Contains(l.Source, "workers") {
+		t.Errorf("without the pipeline's workers the load is %v", l)
+	}
+	wc := r.Pipelines[0].WorkerConcurrency
+	if wc == nil {
+		t.Fatal("no worker_concurrency in the 8.6 body")
+	}
+	r, _ = Analyze(Samples{Second: s, Settings: map[string]logstash.Settings{"main": {Workers: 4, BatchSize: 125}}}, "main")
+	p := r.Pipelines[0]
+	if p.Load == nil || p.Load.Value != 100*wc.Value/4 || p.SettingsFrom != "/_node/pipelines" {
+		t.Errorf("load %v, want worker_concurrency %v / 4 workers", p.Load, wc.Value)
 	}
 }

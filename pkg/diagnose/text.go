@@ -74,6 +74,9 @@ func (p *Pipeline) writeText(b *strings.Builder, rates bool) {
 	if f := p.WorkerUtilization; f != nil {
 		flows = append(flows, "worker_utilization "+percent(f.Value)+" "+window(f))
 	}
+	if f := p.PluginUtilization; f != nil {
+		flows = append(flows, "filters' and outputs' worker_utilization "+percent(f.Value)+" "+window(f))
+	}
 	if f := p.QueueBackpressure; f != nil {
 		flows = append(flows, "queue_backpressure "+trim(f.Value)+" "+window(f))
 	}
@@ -84,7 +87,14 @@ func (p *Pipeline) writeText(b *strings.Builder, rates bool) {
 		fmt.Fprintf(b, "  flow           %s\n", strings.Join(flows, ", "))
 	}
 	if p.Workers > 0 {
-		fmt.Fprintf(b, "  settings       pipeline.workers %d, pipeline.batch.size %d\n", p.Workers, p.BatchSize)
+		from := ""
+		switch p.SettingsFrom {
+		case fromPipelines:
+			from = " (from /_node/pipelines)"
+		case fromNode:
+			from = " (the node's defaults; this pipeline may set its own)"
+		}
+		fmt.Fprintf(b, "  settings       pipeline.workers %d, pipeline.batch.size %d%s\n", p.Workers, p.BatchSize, from)
 	}
 	if q := p.Queue; q.Type != "" {
 		line := fmt.Sprintf("%s, %d events", q.Type, q.Events)
@@ -136,7 +146,8 @@ func pluginLabel(p Plugin) string {
 }
 
 func window(f *Figure) string {
-	_, w, _ := strings.Cut(f.Source, " ")
+	i := strings.LastIndexByte(f.Source, ' ')
+	w := f.Source[i+1:]
 	if w == "" {
 		w = f.Source
 	}
