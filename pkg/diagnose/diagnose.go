@@ -167,7 +167,11 @@ type Pipeline struct {
 	// queue_push_duration_in_millis / duration_in_millis; nil without
 	// worker time.
 	Waiting *float64 `json:"waiting_percent"`
+	// WaitingUnknown says why Waiting is nil.
+	WaitingUnknown string `json:"waiting_unknown,omitempty"`
 	// WorkerMillis and QueuePushMillis are the durations Waiting divides.
+	// With a persisted queue, queue push time includes writing the event
+	// to disk: Waiting is then not only waiting for a worker.
 	WorkerMillis    int64 `json:"worker_millis"`
 	QueuePushMillis int64 `json:"queue_push_millis"`
 	// Load is the figure that decides State, with where it came from.
@@ -257,9 +261,11 @@ func (p Plugin) String() string {
 
 // Queue is the pipeline's queue.
 type Queue struct {
-	Type     string `json:"type"`
-	Events   int64  `json:"events"`
-	Bytes    int64  `json:"bytes"`
+	Type   string `json:"type"`
+	Events int64  `json:"events"`
+	// Bytes is the persisted queue's size on disk; nil when not reported
+	// (5.x reports only the limit).
+	Bytes    *int64 `json:"bytes"`
 	MaxBytes int64  `json:"max_bytes"`
 	// FillPercent is Bytes over MaxBytes (persisted queues).
 	FillPercent *float64 `json:"fill_percent"`
@@ -332,7 +338,14 @@ func analyzePipeline(node *logstash.NodeStats, prev, p *logstash.Pipeline, s Sam
 	}
 	pr.WorkerMillis = ev.DurationMillis - base.DurationMillis
 	pr.QueuePushMillis = ev.QueuePushDurationMillis - base.QueuePushDurationMillis
-	if pr.WorkerMillis > 0 && ev.QueuePushReported {
+	switch {
+	case !ev.QueuePushReported && pr.WorkerMillis == 0:
+		pr.WaitingUnknown = "no worker time and no queue push time reported"
+	case !ev.QueuePushReported:
+		pr.WaitingUnknown = "this version reports no queue_push_duration_in_millis"
+	case pr.WorkerMillis == 0:
+		pr.WaitingUnknown = "no worker time: no batch finished"
+	default:
 		pr.Waiting = ptr(100 * float64(pr.QueuePushMillis) / float64(pr.WorkerMillis))
 	}
 
@@ -509,18 +522,21 @@ func plugins(prev, p *logstash.Pipeline, workerMillis int64, windows []string) [
 
 func queue(pr *Pipeline, prev, p *logstash.Pipeline, secs float64, windows []string) {
 	q := p.Queue
-	pr.Queue = Queue{Type: q.Type, Events: q.EventsCount, Bytes: q.SizeBytes, MaxBytes: q.MaxSizeBytes}
+	pr.Queue = Queue{Type: q.Type, Events: q.EventsCount, MaxBytes: q.MaxSizeBytes}
+	if q.SizeReported {
+		pr.Queue.Bytes = ptr(q.SizeBytes)
+	}
 	if q.Type != "persisted" {
 		return
 	}
-	if q.MaxSizeBytes > 0 {
+	if q.MaxSizeBytes > 0 && q.SizeReported {
 		fill := 100 * float64(q.SizeBytes) / float64(q.MaxSizeBytes)
 		pr.Queue.FillPercent = &fill
 		if fill >= 90 {
 			pr.Notes = append(pr.Notes, fmt.Sprintf("the persisted queue is %.1f%% full: at queue.max_bytes inputs block", fill))
 		}
 	}
-	if secs > 0 && prev != nil && prev.Queue.Type == "persisted" {
+	if secs > 0 && prev != nil && prev.Queue.Type == "persisted" && q.SizeReported && prev.Queue.SizeReported {
 		pr.Queue.GrowthBytes = &Figure{Value: float64(q.SizeBytes-prev.Queue.SizeBytes) / secs, Source: "interval"}
 	} else {
 		pr.Queue.GrowthBytes = flow(p.Flow, "queue_persisted_growth_bytes", windows)
@@ -557,8 +573,10 @@ func load(pr *Pipeline, secs float64) *Figure {
 	return waiting(pr)
 }
 
+// waiting is the inputs' waiting share as a load figure. A persisted
+// queue's push time includes the disk write, so there it decides nothing.
 func waiting(pr *Pipeline) *Figure {
-	if pr.Waiting != nil {
+	if pr.Waiting != nil && pr.Queue.Type != "persisted" {
 		return &Figure{Value: *pr.Waiting, Source: "inputs' waiting share"}
 	}
 	return nil
@@ -568,7 +586,7 @@ func waiting(pr *Pipeline) *Figure {
 func decide(pr *Pipeline) {
 	waited := ""
 	if pr.Waiting != nil {
-		waited = fmt.Sprintf("inputs waited for a free worker %s of the time", percent(*pr.Waiting))
+		waited = pr.waitedText()
 	}
 	if pr.Events.In == 0 && pr.Events.Out == 0 && pr.WorkerMillis == 0 {
 		if busy := saturation(pr); busy != "" {
@@ -583,7 +601,10 @@ func decide(pr *Pipeline) {
 		return
 	}
 	if pr.Load == nil {
-		pr.Verdict = "no bottleneck found: the node reports no load figure (no flow metrics, no queue push time)"
+		pr.Verdict = "no bottleneck found: no load figure (" + pr.noLoad() + ")"
+		if waited != "" {
+			pr.Verdict += "; " + waited
+		}
 		return
 	}
 	pr.State = stateOf(pr.Load.Value)
@@ -647,6 +668,32 @@ func decide(pr *Pipeline) {
 		batch,
 		more,
 	}
+}
+
+// waitedText words the waiting share; with a persisted queue it says the
+// share includes the disk write.
+func (pr *Pipeline) waitedText() string {
+	if pr.Queue.Type == "persisted" {
+		return fmt.Sprintf("inputs spent %s of the time pushing into the persisted queue (waiting for a worker or writing to disk)", percent(*pr.Waiting))
+	}
+	return fmt.Sprintf("inputs waited for a free worker %s of the time", percent(*pr.Waiting))
+}
+
+// noLoad says why no figure decides the load.
+func (pr *Pipeline) noLoad() string {
+	var why []string
+	if pr.WorkerConcurrency == nil {
+		why = append(why, "no flow metrics")
+	} else {
+		why = append(why, "worker_concurrency without the pipeline's workers")
+	}
+	switch {
+	case pr.Waiting == nil:
+		why = append(why, "waiting unknown: "+pr.WaitingUnknown)
+	case pr.Queue.Type == "persisted":
+		why = append(why, "a persisted queue's push time includes the disk write, so it does not measure waiting for a worker")
+	}
+	return strings.Join(why, "; ")
 }
 
 // SaturatedBackpressure is the queue_backpressure (the inputs' blocked

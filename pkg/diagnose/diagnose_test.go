@@ -411,3 +411,58 @@ func TestWorkerConcurrencyOverPipelineWorkers(t *testing.T) {
 		t.Errorf("load %v, want worker_concurrency %v / 4 workers", p.Load, wc.Value)
 	}
 }
+
+// The 5.2 docs example: a persisted queue that reports no size and events
+// without queue push time. Nothing may be made up: the size is unknown,
+// not "0 B of 4.0 GiB (0.00% full)", and waiting is unknown because of the
+// missing queue push time, not the worker time, which is there.
+func TestNoMadeUpFigures(t *testing.T) {
+	r, err := Analyze(Samples{Second: parse(t, "testdata/node_stats_pipeline-5.2-docs.json")}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := r.Pipelines[0]
+	if p.Queue.Bytes != nil || p.Queue.FillPercent != nil || p.Queue.MaxBytes != 4294967296 {
+		t.Errorf("queue %+v: size and fill must be unknown", p.Queue)
+	}
+	var text bytes.Buffer
+	r.WriteText(&text)
+	out := text.String()
+	for _, want := range []string{
+		"queue          persisted, 26 events, size unknown (not reported) of 4.0 GiB",
+		"waiting        unknown (this version reports no queue_push_duration_in_millis)",
+		"verdict: no bottleneck found: no load figure (no flow metrics; waiting unknown: this version reports no queue_push_duration_in_millis)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	for _, bad := range []string{"0 B of", "0.00% full", "no worker time or queue push time"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("report says %q:\n%s", bad, out)
+		}
+	}
+}
+
+// With a persisted queue the inputs' queue push time includes writing to
+// disk: the 7.4 capture (persisted, no flow metrics) says so, and a push
+// share of 99% does not make the pipeline blocked before 8.5.
+func TestPersistedQueuePushTime(t *testing.T) {
+	s := parse(t, filepath.Join(fixtures, "node_stats_pipelines-7.4-telegraf.json"))
+	r, _ := Analyze(Samples{Second: s}, "")
+	p := r.Pipelines[0]
+	var text bytes.Buffer
+	r.WriteText(&text)
+	if want := "inputs spent 0.44% of the time pushing into the persisted queue (waiting for a worker or writing to disk)"; !strings.Contains(text.String(), want) {
+		t.Errorf("report lacks %q:\n%s", want, text.String())
+	}
+	s.Pipelines[0].Events.QueuePushDurationMillis = s.Pipelines[0].Events.DurationMillis * 99 / 100
+	r, _ = Analyze(Samples{Second: s}, "")
+	p = r.Pipelines[0]
+	if p.State != Healthy || r.ExitCode() != 0 || p.Load != nil {
+		t.Errorf("persisted queue, 99%% push time: %s, load %v, exit %d; the push time must not decide", p.State, p.Load, r.ExitCode())
+	}
+	if !strings.Contains(p.Verdict, "includes the disk write") || !strings.Contains(p.Verdict, "99.00% of the time pushing into the persisted queue") {
+		t.Errorf("verdict %q does not say why", p.Verdict)
+	}
+}

@@ -65,10 +65,9 @@ func (p *Pipeline) writeText(b *strings.Builder, rates bool) {
 		fmt.Fprintf(b, "  events         in %d, filtered %d, out %d\n", ev.In, ev.Filtered, ev.Out)
 	}
 	if p.Waiting != nil {
-		fmt.Fprintf(b, "  waiting        inputs waited for a free worker %s of the time (queue push %d ms / worker %d ms)\n",
-			percent(*p.Waiting), p.QueuePushMillis, p.WorkerMillis)
+		fmt.Fprintf(b, "  waiting        %s (queue push %d ms / worker %d ms)\n", p.waitedText(), p.QueuePushMillis, p.WorkerMillis)
 	} else {
-		b.WriteString("  waiting        unknown (no worker time or queue push time reported)\n")
+		fmt.Fprintf(b, "  waiting        unknown (%s)\n", p.WaitingUnknown)
 	}
 	var flows []string
 	if f := p.WorkerUtilization; f != nil {
@@ -98,8 +97,11 @@ func (p *Pipeline) writeText(b *strings.Builder, rates bool) {
 	}
 	if q := p.Queue; q.Type != "" {
 		line := fmt.Sprintf("%s, %d events", q.Type, q.Events)
-		if q.FillPercent != nil {
-			line += fmt.Sprintf(", %s of %s (%s full)", formatBytes(float64(q.Bytes)), formatBytes(float64(q.MaxBytes)), percent(*q.FillPercent))
+		switch {
+		case q.FillPercent != nil:
+			line += fmt.Sprintf(", %s of %s (%s full)", formatBytes(float64(*q.Bytes)), formatBytes(float64(q.MaxBytes)), percent(*q.FillPercent))
+		case q.Type == "persisted" && q.Bytes == nil && q.MaxBytes > 0:
+			line += fmt.Sprintf(", size unknown (not reported) of %s", formatBytes(float64(q.MaxBytes)))
 		}
 		if g := q.GrowthBytes; g != nil {
 			line += fmt.Sprintf(", growing %s/s %s", formatBytes(g.Value), window(g))

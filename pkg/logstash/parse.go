@@ -485,6 +485,9 @@ func parseQueueField(l *lexer, q *Queue, k []byte) error {
 	v, ok, err := l.int64Value()
 	if ok {
 		*dst = v
+		if dst == &q.SizeBytes {
+			q.SizeReported = true
+		}
 	}
 	return err
 }

@@ -202,6 +202,9 @@ type Queue struct {
 	// its limit, queue.max_bytes (ParseNodeStatsPlugins only).
 	SizeBytes    int64
 	MaxSizeBytes int64
+	// SizeReported is false when the body has no queue_size_in_bytes (5.x
+	// persisted queues report only their limit).
+	SizeReported bool
 }
 
 // Plugin is one filter or output in .plugins.filters[] or .plugins.outputs[].
