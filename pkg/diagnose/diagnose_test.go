@@ -466,3 +466,16 @@ func TestPersistedQueuePushTime(t *testing.T) {
 		t.Errorf("verdict %q does not say why", p.Verdict)
 	}
 }
+
+// A /_node/pipelines or /_node body where node stats should be is an
+// error that says what it is, not a report of idle pipelines.
+func TestNotNodeStatsBody(t *testing.T) {
+	for _, f := range []string{"node_pipelines-8.x-docs.json", "node-7.0-metricbeat.json"} {
+		body := filepath.Join(fixtures, f)
+		c := apiServer(t, map[string]string{"/_node/stats": body, "/_node/stats/pipelines": body})
+		_, err := Sample(context.Background(), c, "", 0, 5*time.Second)
+		if !errors.Is(err, logstash.ErrNotNodeStats) || !strings.Contains(err.Error(), "/_node/pipelines body") {
+			t.Errorf("%s: %v, want ErrNotNodeStats naming a /_node/pipelines body", f, err)
+		}
+	}
+}

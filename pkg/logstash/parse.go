@@ -21,7 +21,9 @@ var ErrBodyTooLarge = errors.New("response body too large")
 // /_node/stats/pipeline, /_node/stats/pipelines[/<id>]) of any Logstash
 // version from 5.x on. It streams: memory use does not grow with the size of
 // the parts it skips. maxBody > 0 limits the bytes read (ErrBodyTooLarge).
-// Malformed JSON and JSON without pipelines give ErrNotNodeStats; errors from
+// Malformed JSON, JSON without pipelines and pipelines that have neither
+// events nor plugins (a /_node or /_node/pipelines body) give
+// ErrNotNodeStats; errors from
 // r (such as a timeout) are returned as they are.
 func ParseNodeStats(r io.Reader, maxBody int64) (*NodeStats, error) {
 	return parseBody(r, maxBody, false)
@@ -161,6 +163,10 @@ func parseNodeStats(l *lexer, full bool) (*NodeStats, error) {
 		return nil, err
 	}
 	switch {
+	case hasPipelines && len(s.Pipelines) > 0 && !anyStats(s.Pipelines):
+		// /_node and /_node/pipelines list pipelines too, with settings
+		// only: reading them as stats would call every pipeline idle.
+		return nil, fmt.Errorf("%w (pipelines without events or plugins: a /_node or /_node/pipelines body, not /_node/stats)", ErrNotNodeStats)
 	case hasPipelines:
 		s.Layout = LayoutPipelines
 	case single != nil:
@@ -178,6 +184,15 @@ func parseNodeStats(l *lexer, full bool) (*NodeStats, error) {
 		s.Pipelines[i].statsShaped = false
 	}
 	return s, nil
+}
+
+func anyStats(ps []Pipeline) bool {
+	for i := range ps {
+		if ps[i].statsShaped {
+			return true
+		}
+	}
+	return false
 }
 
 // parsePipeline reads one pipeline object. isObj is false (and the value
