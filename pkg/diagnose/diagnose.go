@@ -249,6 +249,9 @@ type Plugin struct {
 	// Flow metrics (8.7+).
 	WorkerUtilization    *Figure `json:"worker_utilization"`
 	WorkerMillisPerEvent *Figure `json:"worker_millis_per_event"`
+	// Counters are the output's own counters (the elasticsearch output's
+	// bulk_requests and documents), grown over the interval or lifetime.
+	Counters map[string]int64 `json:"counters,omitempty"`
 }
 
 // String is `output "firehose-1" (firehose)`.
@@ -477,6 +480,7 @@ func plugins(prev, p *logstash.Pipeline, workerMillis int64, windows []string) [
 	for _, k := range kinds {
 		for _, pl := range k.cur {
 			ev := events(pl.Events)
+			counters := pl.Counters
 			for _, old := range k.prev {
 				if old.ID == pl.ID {
 					o := events(old.Events)
@@ -484,10 +488,11 @@ func plugins(prev, p *logstash.Pipeline, workerMillis int64, windows []string) [
 						ev.DurationMillis -= o.DurationMillis
 						ev.In -= o.In
 					}
+					counters = grown(old.Counters, pl.Counters)
 					break
 				}
 			}
-			x := Plugin{Kind: k.name, ID: pl.ID, Name: pl.Name, Millis: ev.DurationMillis,
+			x := Plugin{Kind: k.name, ID: pl.ID, Name: pl.Name, Millis: ev.DurationMillis, Counters: counters,
 				WorkerUtilization:    flow(pl.Flow, "worker_utilization", windows),
 				WorkerMillisPerEvent: flow(pl.Flow, "worker_millis_per_event", windows)}
 			if ev.In > 0 {
@@ -516,6 +521,22 @@ func plugins(prev, p *logstash.Pipeline, workerMillis int64, windows []string) [
 	})
 	if out == nil {
 		out = []Plugin{}
+	}
+	return out
+}
+
+// grown is each counter's growth from old to cur; a counter that went
+// backwards (a restarted plugin) counts from 0.
+func grown(old, cur map[string]int64) map[string]int64 {
+	if cur == nil {
+		return nil
+	}
+	out := make(map[string]int64, len(cur))
+	for k, v := range cur {
+		if o := old[k]; o <= v {
+			v -= o
+		}
+		out[k] = v
 	}
 	return out
 }
@@ -654,12 +675,12 @@ func decide(pr *Pipeline) {
 	}
 	pr.Verdict = fmt.Sprintf("bottleneck: %s%s; %s", b, share, how)
 	if b.Kind == "output" {
-		pr.Knobs = []string{
+		pr.Knobs = append(pr.esChecks(&b),
 			fmt.Sprintf("the output's own parallelism: %s's workers or connection pool settings, or several outputs each taking part of the events", b.Name),
-			batch + ": bigger batches mean fewer, larger requests from an output that sends in bulk",
-			workers + ": more batches in flight, unless the output runs single-threaded",
+			batch+": bigger batches mean fewer, larger requests from an output that sends in bulk",
+			workers+": more batches in flight, unless the output runs single-threaded",
 			more,
-		}
+		)
 		return
 	}
 	pr.Knobs = []string{
@@ -732,7 +753,7 @@ func stuck(pr *Pipeline, busy string) {
 	pr.Bottleneck = b
 	pr.Verdict = fmt.Sprintf("bottleneck: %s at worker_utilization %s, the highest (%s)", b, percent(b.WorkerUtilization.Value), how)
 	if b.Kind == "output" {
-		pr.Knobs = append(outputChecks(b), hotThreads)
+		pr.Knobs = append(pr.esChecks(b), outputCheck(b), hotThreads)
 		return
 	}
 	pr.Knobs = []string{
@@ -744,9 +765,54 @@ func stuck(pr *Pipeline, busy string) {
 // hotThreads is where a stuck pipeline's workers show what they wait on.
 const hotThreads = "GET /_node/hot_threads on the node shows where the worker threads wait"
 
-// outputChecks are the first things to check on a stuck or slow output.
-func outputChecks(b *Plugin) []string {
-	return []string{fmt.Sprintf("the output's destination: is it up and accepting? (%s's own errors in the Logstash log)", b.Name)}
+// outputCheck is the first thing to check on a stuck output.
+func outputCheck(b *Plugin) string {
+	return fmt.Sprintf("the output's destination: is it up and accepting? (%s's own errors in the Logstash log)", b.Name)
+}
+
+// esChecks are what an operator checks first when an elasticsearch output
+// holds the pipeline back: the output's own error counters, then
+// rejections on the Elasticsearch side. nil for other outputs.
+func (pr *Pipeline) esChecks(b *Plugin) []string {
+	if b.Name != "elasticsearch" {
+		return nil
+	}
+	span := "lifetime"
+	if pr.Events.InRate != nil {
+		span = "over the interval"
+	}
+	c := b.Counters
+	var errs []string
+	for _, k := range []string{"bulk_requests.with_errors", "bulk_requests.failures", "documents.non_retryable_failures", "documents.dlq_routed"} {
+		if v, ok := c[k]; ok {
+			errs = append(errs, fmt.Sprintf("%s %d", k, v))
+		}
+	}
+	var codes []string
+	for k := range c {
+		if code, ok := strings.CutPrefix(k, "bulk_requests.responses."); ok && code != "200" && code != "429" {
+			codes = append(codes, k)
+		}
+	}
+	slices.Sort(codes)
+	for _, k := range codes {
+		errs = append(errs, fmt.Sprintf("%s %d", k, c[k]))
+	}
+	var own string
+	switch {
+	case len(errs) > 0:
+		own = fmt.Sprintf("the output's own errors (%s): %s; the Logstash log says why", span, strings.Join(errs, ", "))
+	case c != nil:
+		own = fmt.Sprintf("the output's own errors (%s): none counted (bulk_requests.successes %d, documents.successes %d)", span, c["bulk_requests.successes"], c["documents.successes"])
+	default:
+		own = "the output's own errors: this body has no bulk_requests or documents counters for it; look for bulk errors and retries in the Logstash log"
+	}
+	rejected := "rejections on the Elasticsearch side: "
+	if n, ok := c["bulk_requests.responses.429"]; ok {
+		rejected += fmt.Sprintf("%d bulk responses were HTTP 429 (%s); ", n, span)
+	}
+	rejected += "GET _cat/thread_pool/write?v&h=node_name,active,queue,rejected on the cluster (rejected grows when it sheds writes), and its health and disk watermarks"
+	return []string{own, rejected}
 }
 
 // mostUtilized returns the plugin with the highest worker_utilization flow

@@ -479,3 +479,48 @@ func TestNotNodeStatsBody(t *testing.T) {
 		}
 	}
 }
+
+// When an elasticsearch output holds the pipeline back, the hints start
+// with its own error counters (the 8.8 capture reports bulk requests with
+// errors and non-retryable document failures) and then rejections on the
+// Elasticsearch side; over an interval, with what grew in it.
+func TestElasticsearchOutputHints(t *testing.T) {
+	first := parse(t, filepath.Join(fixtures, "node_stats-8.8-kuskoman.json"))
+	second := parse(t, filepath.Join(fixtures, "node_stats-8.8-kuskoman.json"))
+	// Over 10s the inputs wait 99% of the time and the output takes 90%.
+	p := second.Pipeline("main")
+	p.Events.In += 1000
+	p.Events.Filtered += 1000
+	p.Events.Out += 1000
+	p.Events.DurationMillis += 10000
+	p.Events.QueuePushDurationMillis += 9900
+	es := &p.Outputs[0]
+	es.Events.DurationMillis += 9000
+	es.Events.In += 1000
+	es.Counters["documents.non_retryable_failures"] += 13
+	es.Counters["bulk_requests.responses.429"] = 5
+	r, err := Analyze(Samples{First: first, Second: second, Elapsed: 10 * time.Second}, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := r.Pipelines[0]
+	if pr.State < Degraded || pr.Bottleneck == nil || pr.Bottleneck.Name != "elasticsearch" || len(pr.Knobs) < 2 {
+		t.Fatalf("state %s, bottleneck %v, knobs %q", pr.State, pr.Bottleneck, pr.Knobs)
+	}
+	if want := "the output's own errors (over the interval): bulk_requests.with_errors 0, documents.non_retryable_failures 13"; !strings.HasPrefix(pr.Knobs[0], want) {
+		t.Errorf("first hint %q, want %q", pr.Knobs[0], want)
+	}
+	if want := "rejections on the Elasticsearch side: 5 bulk responses were HTTP 429 (over the interval); GET _cat/thread_pool/write"; !strings.HasPrefix(pr.Knobs[1], want) {
+		t.Errorf("second hint %q, want %q", pr.Knobs[1], want)
+	}
+	// Lifetime totals of the same capture.
+	r, _ = Analyze(Samples{Second: second}, "main")
+	if k := r.Pipelines[0].Knobs; len(k) == 0 || !strings.HasPrefix(k[0], "the output's own errors (lifetime): bulk_requests.with_errors 87, documents.non_retryable_failures 100") {
+		t.Errorf("lifetime hints %q", k)
+	}
+	// Elastic's 8.13 example reports no counters for its output: said so.
+	r, _ = Analyze(Samples{Second: parse(t, "testdata/node_stats_pipelines-8.13-docs.json")}, "test2")
+	if k := r.Pipelines[0].Knobs; len(k) < 2 || !strings.Contains(k[0], "no bulk_requests or documents counters") || !strings.HasPrefix(k[1], "rejections on the Elasticsearch side") {
+		t.Errorf("8.13 hints %q", k)
+	}
+}

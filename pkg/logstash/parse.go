@@ -298,7 +298,7 @@ func parsePipeline(l *lexer, id string, full bool) (p Pipeline, isObj bool, err 
 // parseInput reads one input: the same fields as any plugin.
 func parseInput(l *lexer) (Input, bool, error) {
 	p, isObj, err := parsePlugin(l)
-	return Input(p), isObj, err
+	return Input{ID: p.ID, Name: p.Name, Events: p.Events, Flow: p.Flow}, isObj, err
 }
 
 // parsePlugin reads one plugin object (an input, filter or output).
@@ -321,10 +321,37 @@ func parsePlugin(l *lexer) (pl Plugin, isObj bool, err error) {
 			f, err := parseFlow(l)
 			pl.Flow = f
 			return err
+		case "bulk_requests", "documents":
+			return parseCounters(l, string(k), &pl.Counters)
 		}
 		return l.skip()
 	})
 	return pl, isObj, err
+}
+
+// parseCounters reads an output's own counters (an object of numbers and
+// objects of numbers) into dst by dotted path: "bulk_requests.with_errors",
+// "bulk_requests.responses.429". Other values are skipped.
+func parseCounters(l *lexer, prefix string, dst *map[string]int64) error {
+	_, err := l.objectFields(func(k []byte) error {
+		key := prefix + "." + string(k)
+		c, err := l.peek()
+		if err != nil {
+			return err
+		}
+		if c == '{' {
+			return parseCounters(l, key, dst)
+		}
+		v, ok, err := l.int64Value()
+		if ok {
+			if *dst == nil {
+				*dst = map[string]int64{}
+			}
+			(*dst)[key] = v
+		}
+		return err
+	})
+	return err
 }
 
 // parseEvents reads an events object; nil when the value is not an object.

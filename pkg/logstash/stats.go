@@ -218,6 +218,13 @@ type Plugin struct {
 	// Flow holds the plugin's flow metrics (8.7+: worker_utilization,
 	// worker_millis_per_event).
 	Flow Flow
+	// Counters are an output's own counters by dotted path, as the
+	// elasticsearch output reports them: "bulk_requests.successes",
+	// "bulk_requests.with_errors", "bulk_requests.failures",
+	// "bulk_requests.responses.<status>", "documents.successes",
+	// "documents.non_retryable_failures", "documents.dlq_routed". nil when
+	// the plugin reports none.
+	Counters map[string]int64
 }
 
 // Settings are a pipeline's pipeline.workers, pipeline.batch.size and
