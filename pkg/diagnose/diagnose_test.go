@@ -450,7 +450,6 @@ func TestNoMadeUpFigures(t *testing.T) {
 func TestPersistedQueuePushTime(t *testing.T) {
 	s := parse(t, filepath.Join(fixtures, "node_stats_pipelines-7.4-telegraf.json"))
 	r, _ := Analyze(Samples{Second: s}, "")
-	p := r.Pipelines[0]
 	var text bytes.Buffer
 	r.WriteText(&text)
 	if want := "inputs spent 0.44% of the time pushing into the persisted queue (waiting for a worker or writing to disk)"; !strings.Contains(text.String(), want) {
@@ -458,7 +457,7 @@ func TestPersistedQueuePushTime(t *testing.T) {
 	}
 	s.Pipelines[0].Events.QueuePushDurationMillis = s.Pipelines[0].Events.DurationMillis * 99 / 100
 	r, _ = Analyze(Samples{Second: s}, "")
-	p = r.Pipelines[0]
+	p := r.Pipelines[0]
 	if p.State != Healthy || r.ExitCode() != 0 || p.Load != nil {
 		t.Errorf("persisted queue, 99%% push time: %s, load %v, exit %d; the push time must not decide", p.State, p.Load, r.ExitCode())
 	}
