@@ -165,7 +165,7 @@ type Pipeline struct {
 	Events Events `json:"events"`
 	// Waiting is the percent of time inputs waited for a free worker:
 	// queue_push_duration_in_millis / duration_in_millis; nil without
-	// worker time.
+	// worker time or queue push time (WaitingUnknown says which).
 	Waiting *float64 `json:"waiting_percent"`
 	// WaitingUnknown says why Waiting is nil.
 	WaitingUnknown string `json:"waiting_unknown,omitempty"`
