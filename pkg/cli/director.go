@@ -98,7 +98,7 @@ too ("msg":"hala director stopped", with "error", "exit" and "hint").`,
 	fl.BoolVar(&f.flushOnExit, "flush-on-exit", false, "delete the services hala owns when stopping")
 	fl.StringVar(&f.state, "state", "", "ownership state `FILE` (default "+reconcile.DefaultStatePath+")")
 	fl.StringVar(&f.drainDir, "drain-dir", drain.Dir(), "`DIR` of hala drain's records, read every round (or $"+drain.EnvDir+")")
-	fl.StringVar(&f.checkStateDir, "check-state-dir", "", "`DIR` for check state (default $STATE_DIRECTORY, else /run/hala)")
+	fl.StringVar(&f.checkStateDir, "check-state-dir", "", "`DIR` for check state, what hala check keeps in its --state-dir (default $STATE_DIRECTORY, else /run/hala)")
 	cmd.AddCommand(newDirectorHealthCommand(streams))
 	return cmd
 }
