@@ -37,6 +37,10 @@ type WaitOptions struct {
 	Every time.Duration
 	// Quiet is how long the counters must stay still (default Quiet).
 	Quiet time.Duration
+	// Now and Sleep are the clock (default: the wall clock); tests step
+	// a fake one read by read.
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 func (o WaitOptions) defaults() WaitOptions {
@@ -45,6 +49,12 @@ func (o WaitOptions) defaults() WaitOptions {
 	}
 	if o.Quiet <= 0 {
 		o.Quiet = Quiet
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Sleep == nil {
+		o.Sleep = sleep
 	}
 	return o
 }
@@ -78,7 +88,7 @@ func WaitRemote(ctx context.Context, o WaitOptions, read func(context.Context) (
 			settled = settled && p.Settled()
 			pkts += p.InPkts
 		}
-		now := time.Now()
+		now := o.Now()
 		switch {
 		case len(ps) == 0:
 			return nil
@@ -88,7 +98,7 @@ func WaitRemote(ctx context.Context, o WaitOptions, read func(context.Context) (
 			return nil
 		}
 		last, lastPkts = ps, pkts
-		if err := sleep(ctx, o.Every); err != nil {
+		if err := o.Sleep(ctx, o.Every); err != nil {
 			return fmt.Errorf("%w: %s", ErrStillServing, listPointers(last))
 		}
 	}
@@ -130,7 +140,7 @@ func WaitLocal(ctx context.Context, o WaitOptions, read func(context.Context) (L
 	var still time.Time
 	for {
 		l, err := read(ctx)
-		now := time.Now()
+		now := o.Now()
 		switch {
 		case err != nil:
 			lastErr = err
@@ -141,7 +151,7 @@ func WaitLocal(ctx context.Context, o WaitOptions, read func(context.Context) (L
 		case now.Sub(still) >= o.Quiet:
 			return nil
 		}
-		if err := sleep(ctx, o.Every); err != nil {
+		if err := o.Sleep(ctx, o.Every); err != nil {
 			if lastErr != nil {
 				return fmt.Errorf("%w: last read failed: %v", ErrStillServing, lastErr)
 			}
