@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -87,5 +88,55 @@ func TestCollectWithoutRoot(t *testing.T) {
 	st.WriteText(&b, true)
 	if !strings.Contains(b.String(), green+"up"+reset) {
 		t.Errorf("no colour when asked:\n%q", b.String())
+	}
+}
+
+// meetSource is a backend that answers only once the other one has been
+// asked too: asked one after the other, the first would wait out the
+// timeout.
+type meetSource struct {
+	source
+	mine, other chan struct{}
+	once        *sync.Once
+}
+
+func (s *meetSource) NodeStats(ctx context.Context, p string) (*logstash.NodeStats, error) {
+	s.once.Do(func() { close(s.mine) })
+	select {
+	case <-s.other:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return s.source.NodeStats(ctx, p)
+}
+
+// A black hole costs one timeout for the whole status, not one per
+// backend: every backend is asked at the same time.
+func TestCollectAsksBackendsTogether(t *testing.T) {
+	two := strings.Replace(inv, "[[vip]]", "[[logstash]]\nname = \"l2\"\naddress = \"10.0.0.12\"\n\n[[vip]]", 1)
+	i, err := inventory.Parse("inv.toml", []byte(two))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := make(chan struct{}), make(chan struct{})
+	srcs := map[string]*meetSource{
+		"l1": {mine: a, other: b, once: &sync.Once{}},
+		"l2": {mine: b, other: a, once: &sync.Once{}},
+	}
+	// The timeout is a hang guard: asked in turn, the first backend
+	// would wait for it and fail.
+	st := Collect(context.Background(), Config{
+		Inventory: i, Timeout: 10 * time.Second, Gap: time.Millisecond, Node: "d1",
+		Client:  func(l inventory.Logstash) (Source, error) { return srcs[l.Name], nil },
+		IPVSErr: fmt.Errorf("open IPVS: %w", syscall.EPERM),
+		VIPErr:  fmt.Errorf("netlink: %w", syscall.EPERM),
+	})
+	if len(st.Rows) != 2 {
+		t.Fatalf("%d rows, want 2", len(st.Rows))
+	}
+	for _, r := range st.Rows {
+		if r.API != APIUp {
+			t.Errorf("%s: API %v (%s): the backends were not asked together", r.Backend, r.API, r.Problem)
+		}
 	}
 }
