@@ -10,11 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hala-lb/hala/pkg/check"
 	"github.com/hala-lb/hala/pkg/drain"
 	"github.com/hala-lb/hala/pkg/inventory"
-	"github.com/hala-lb/hala/pkg/logstash"
-	"github.com/hala-lb/hala/pkg/reconcile"
+	"github.com/hala-lb/hala/pkg/rollout"
 )
 
 type drainFlags struct {
@@ -164,13 +162,19 @@ func runDrain(ctx context.Context, streams IOStreams, f *drainFlags, arg string)
 		if inv == nil {
 			return withHint(errors.New("--wait-ready needs the inventory, for the backend's inputs"), "add -i FILE")
 		}
-		return waitReady(ctx, streams, inv, l, f.timeout)
+		if err := rollout.WaitReady(ctx, rollout.WaitOptions{}, inv, l); err != nil {
+			return fmt.Errorf("wait for %s to pass hala check (%s): %w", describe(l), f.timeout, err)
+		}
+		fmt.Fprintf(streams.Out, "%s passes hala check for every input\n", describe(l))
+		return nil
 	}
 	if f.local {
 		if inv == nil {
 			return withHint(errors.New("--wait --local needs the inventory, for the backend's inputs and ports"), "add -i FILE")
 		}
-		return waitLocal(ctx, streams, inv, l)
+		return rollout.WaitInputs(ctx, rollout.WaitOptions{}, inv, l, describe(l), func(s inventory.Service) {
+			fmt.Fprintf(streams.Out, "input %q of %s is idle\n", s.InputID, describe(l))
+		})
 	}
 	rec, err := drain.Lookup(f.dir, l.Address)
 	switch {
@@ -203,80 +207,10 @@ func waitDirector(ctx context.Context, streams IOStreams, f *drainFlags, l inven
 		return err
 	}
 	defer h.Close()
-	err = drain.WaitRemote(ctx, drain.WaitOptions{}, func(ctx context.Context) ([]drain.Pointer, error) {
-		table, err := reconcile.Observe(ctx, h)
-		if err != nil {
-			return nil, fmt.Errorf("read the IPVS table: %w", err)
-		}
-		var ps []drain.Pointer
-		for _, e := range table {
-			for _, d := range e.Destinations {
-				if d.Address == l.Address {
-					ps = append(ps, drain.Pointer{
-						Name:   fmt.Sprintf("%s -> %s", e.Service, d.Key()),
-						Weight: d.Weight, ActiveConns: d.ActiveConns, InPkts: d.Stats.PacketsIn,
-					})
-				}
-			}
-		}
-		return ps, nil
-	})
-	if err != nil {
+	if err := rollout.WaitDirector(ctx, rollout.WaitOptions{}, rollout.Destinations(h, l.Address)); err != nil {
 		return withHint(fmt.Errorf("wait for %s on this director (%s): %w", describe(l), f.timeout, err), "the drain record stays; hala undrain puts the backend back")
 	}
 	fmt.Fprintf(streams.Out, "%s gets no traffic from this director\n", describe(l))
-	return nil
-}
-
-// waitLocal polls the backend's own API and UDP sockets until every input
-// it serves is idle.
-func waitLocal(ctx context.Context, streams IOStreams, inv *inventory.Inventory, l inventory.Logstash) error {
-	cfg, err := check.APIConfig(inv, l.Address.String(), l.APIPort)
-	if err != nil {
-		return err
-	}
-	client, err := logstash.New(cfg)
-	if err != nil {
-		return err
-	}
-	services := inv.ServicesOfBackend(l.Name)
-	if len(services) == 0 {
-		return fmt.Errorf("%s: no [[service]] has %s among its backends", inv.File, l.Name)
-	}
-	for _, s := range services {
-		err := drain.WaitLocal(ctx, drain.WaitOptions{}, func(ctx context.Context) (drain.Local, error) {
-			var out drain.Local
-			stats, err := client.NodeStats(ctx, s.Pipeline)
-			if err != nil {
-				return out, fmt.Errorf("ask %s: %w", addrOf(l.Address.String(), l.APIPort), err)
-			}
-			_, in := stats.FindInput(s.InputID)
-			if s.Pipeline != "" {
-				in = nil
-				if p := stats.Pipeline(s.Pipeline); p != nil {
-					in = p.Input(s.InputID)
-				}
-			}
-			if in == nil {
-				return out, fmt.Errorf("input %q not in the node stats", s.InputID)
-			}
-			if in.Events != nil {
-				out.EventsOut = in.Events.Out
-			}
-			if s.Protocol == "udp" {
-				q, _, err := drain.UDPReceiveQueue(uint16(s.BackendPort), drain.UDPFiles...)
-				if err != nil {
-					return out, err
-				}
-				out.RxQueue = q
-			}
-			return out, nil
-		})
-		if err != nil {
-			return fmt.Errorf("wait for input %q of %s: %w", s.InputID, describe(l), err)
-		}
-		fmt.Fprintf(streams.Out, "input %q of %s is idle\n", s.InputID, describe(l))
-	}
 	return nil
 }
 
@@ -314,29 +248,11 @@ func runUndrain(ctx context.Context, streams IOStreams, f *drainFlags, arg strin
 		return err
 	}
 	defer h.Close()
-	for {
-		table, err := reconcile.Observe(ctx, h)
-		if err != nil && ctx.Err() == nil {
-			return fmt.Errorf("read the IPVS table: %w", err)
-		}
-		n := 0
-		for _, e := range table {
-			for _, d := range e.Destinations {
-				if d.Address == l.Address && d.Weight > 0 {
-					n++
-				}
-			}
-		}
-		if n >= want {
-			fmt.Fprintf(streams.Out, "%s is back in this director's table\n", describe(l))
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("wait for %s back in this director's IPVS table (%s): %d of %d destinations at weight above 0", describe(l), f.timeout, n, want)
-		case <-time.After(100 * time.Millisecond):
-		}
+	if err := rollout.WaitBack(ctx, rollout.WaitOptions{}, h, l.Address, want); err != nil {
+		return fmt.Errorf("wait for %s back in this director's IPVS table (%s): %w", describe(l), f.timeout, err)
 	}
+	fmt.Fprintf(streams.Out, "%s is back in this director's table\n", describe(l))
+	return nil
 }
 
 func runDrainList(streams IOStreams, f *drainFlags) error {
@@ -372,47 +288,4 @@ func runDrainHosts(streams IOStreams, f *drainFlags) error {
 		fmt.Fprintf(streams.Out, "logstash %s %s\n", l.Name, l.Address)
 	}
 	return nil
-}
-
-// waitReady repeats hala check of every input l serves (drain records
-// aside) until all pass at once.
-func waitReady(ctx context.Context, streams IOStreams, inv *inventory.Inventory, l inventory.Logstash, timeout time.Duration) error {
-	services := inv.ServicesOfBackend(l.Name)
-	if len(services) == 0 {
-		return fmt.Errorf("%s: no [[service]] has %s among its backends", inv.File, l.Name)
-	}
-	cfg, err := check.APIConfig(inv, l.Address.String(), l.APIPort)
-	if err != nil {
-		return err
-	}
-	client, err := logstash.New(cfg)
-	if err != nil {
-		return err
-	}
-	addr := addrOf(l.Address.String(), l.APIPort)
-	var last *check.Verdict
-	for {
-		ok := true
-		for _, s := range services {
-			cctx, cancel := context.WithTimeout(ctx, inv.Cluster.CheckTimeout.Duration)
-			v := check.Run(cctx, client, check.Options{
-				Address: addr, Host: l.Address.String(), Input: s.InputID, Pipeline: s.Pipeline,
-				Timeout: inv.Cluster.CheckTimeout.Duration, ReadOnly: true,
-			})
-			cancel()
-			if !v.Healthy {
-				ok, last = false, v
-				break
-			}
-		}
-		if ok {
-			fmt.Fprintf(streams.Out, "%s passes hala check for every input\n", describe(l))
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("wait for %s to pass hala check (%s): %s", describe(l), timeout, last)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }

@@ -1,4 +1,4 @@
-package drain
+package rollout
 
 import (
 	"context"
@@ -12,8 +12,8 @@ import (
 // wait says it gets no more traffic.
 const Quiet = time.Second
 
-// Pointer is one IPVS destination that points at a drained backend.
-type Pointer struct {
+// Destination is one IPVS destination that points at a drained backend.
+type Destination struct {
 	// Name says where it is: `syslog-udp UDP 10.0.0.100:5514 -> 10.0.0.11:5514`.
 	Name        string
 	Weight      int
@@ -23,13 +23,13 @@ type Pointer struct {
 }
 
 // String is `syslog-udp ... weight 1, 2 active connections, 1500 packets in`.
-func (p Pointer) String() string {
-	return fmt.Sprintf("%s weight %d, %d active connections, %d packets in", p.Name, p.Weight, p.ActiveConns, p.InPkts)
+func (d Destination) String() string {
+	return fmt.Sprintf("%s weight %d, %d active connections, %d packets in", d.Name, d.Weight, d.ActiveConns, d.InPkts)
 }
 
 // Settled reports whether the destination takes no new traffic by itself:
 // weight 0 and no active connection.
-func (p Pointer) Settled() bool { return p.Weight == 0 && p.ActiveConns == 0 }
+func (d Destination) Settled() bool { return d.Weight == 0 && d.ActiveConns == 0 }
 
 // WaitOptions paces a wait.
 type WaitOptions struct {
@@ -63,22 +63,22 @@ func (o WaitOptions) defaults() WaitOptions {
 // idle; the message lists what still points at it or still moves.
 var ErrStillServing = errors.New("still receiving traffic")
 
-// WaitRemote returns once nothing in the director's IPVS table sends the
+// WaitDirector returns once nothing in the director's IPVS table sends the
 // backend traffic: every destination read points at it is gone, or at
 // weight 0 with no active connection, and the sum of their packet
 // counters has not grown for o.Quiet. read returns the destinations that
 // point at the backend now. When ctx ends first, the error wraps
 // ErrStillServing and lists them.
-func WaitRemote(ctx context.Context, o WaitOptions, read func(context.Context) ([]Pointer, error)) error {
+func WaitDirector(ctx context.Context, o WaitOptions, read func(context.Context) ([]Destination, error)) error {
 	o = o.defaults()
-	var last []Pointer
+	var last []Destination
 	var lastPkts uint64
 	var still time.Time
 	for {
 		ps, err := read(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
-				return fmt.Errorf("%w: %s", ErrStillServing, listPointers(last))
+				return fmt.Errorf("%w: %s", ErrStillServing, listDestinations(last))
 			}
 			return err
 		}
@@ -99,12 +99,12 @@ func WaitRemote(ctx context.Context, o WaitOptions, read func(context.Context) (
 		}
 		last, lastPkts = ps, pkts
 		if err := o.Sleep(ctx, o.Every); err != nil {
-			return fmt.Errorf("%w: %s", ErrStillServing, listPointers(last))
+			return fmt.Errorf("%w: %s", ErrStillServing, listDestinations(last))
 		}
 	}
 }
 
-func listPointers(ps []Pointer) string {
+func listDestinations(ps []Destination) string {
 	if len(ps) == 0 {
 		return "no read of the IPVS table finished"
 	}
@@ -118,8 +118,8 @@ func listPointers(ps []Pointer) string {
 	return "still pointing at it: " + strings.Join(s, "; ")
 }
 
-// Local is one look at a Logstash input on its own host.
-type Local struct {
+// HostSample is one look at a Logstash input on its own host.
+type HostSample struct {
 	// EventsOut is the input's events.out from the Logstash API.
 	EventsOut int64
 	// RxQueue is the bytes waiting in the receive queues of the UDP
@@ -127,14 +127,14 @@ type Local struct {
 	RxQueue uint64
 }
 
-// WaitLocal returns once the input has drained on the Logstash host: its
+// WaitBackendHost returns once the input has drained on the Logstash host: its
 // events.out has not grown for o.Quiet and nothing waits in its UDP
 // socket's receive queue, which a stopping UDP input would lose. read
 // errors (Logstash busy) are retried until ctx ends; the error then says
 // what was last seen.
-func WaitLocal(ctx context.Context, o WaitOptions, read func(context.Context) (Local, error)) error {
+func WaitBackendHost(ctx context.Context, o WaitOptions, read func(context.Context) (HostSample, error)) error {
 	o = o.defaults()
-	var last Local
+	var last HostSample
 	var lastErr error
 	seen := false
 	var still time.Time

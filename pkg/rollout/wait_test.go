@@ -1,4 +1,4 @@
-package drain
+package rollout
 
 import (
 	"context"
@@ -49,17 +49,17 @@ func script[T any](samples ...T) (func(context.Context) (T, error), func() int) 
 		}
 }
 
-func TestWaitRemote(t *testing.T) {
+func TestWaitDirector(t *testing.T) {
 	dst := "syslog-tcp TCP 10.0.0.100:5514 -> 10.0.0.11:5514"
 	read, reads := script(
-		[]Pointer{{Name: dst, Weight: 1, ActiveConns: 3, InPkts: 100}},
-		[]Pointer{{Name: dst, Weight: 0, ActiveConns: 2, InPkts: 150}},
-		[]Pointer{{Name: dst, Weight: 0, ActiveConns: 0, InPkts: 160}},
-		[]Pointer{{Name: dst, Weight: 0, ActiveConns: 0, InPkts: 170}}, // FIN/late packets
-		[]Pointer{{Name: dst, Weight: 0, ActiveConns: 0, InPkts: 170}},
+		[]Destination{{Name: dst, Weight: 1, ActiveConns: 3, InPkts: 100}},
+		[]Destination{{Name: dst, Weight: 0, ActiveConns: 2, InPkts: 150}},
+		[]Destination{{Name: dst, Weight: 0, ActiveConns: 0, InPkts: 160}},
+		[]Destination{{Name: dst, Weight: 0, ActiveConns: 0, InPkts: 170}}, // FIN/late packets
+		[]Destination{{Name: dst, Weight: 0, ActiveConns: 0, InPkts: 170}},
 	)
 	c, o := clock(0)
-	if err := WaitRemote(context.Background(), o, read); err != nil {
+	if err := WaitDirector(context.Background(), o, read); err != nil {
 		t.Fatal(err)
 	}
 	// The counter last moved at the 4th read (t0+300ms); it returns at
@@ -69,22 +69,22 @@ func TestWaitRemote(t *testing.T) {
 	}
 }
 
-func TestWaitRemoteGone(t *testing.T) {
-	read, reads := script([]Pointer(nil))
+func TestWaitDirectorGone(t *testing.T) {
+	read, reads := script([]Destination(nil))
 	_, o := clock(0)
-	if err := WaitRemote(context.Background(), o, read); err != nil || reads() != 1 {
+	if err := WaitDirector(context.Background(), o, read); err != nil || reads() != 1 {
 		t.Errorf("no destination left: %v after %d reads, want nil after 1", err, reads())
 	}
 }
 
 // On timeout the error names every destination still pointing at it.
-func TestWaitRemoteTimeout(t *testing.T) {
-	read, reads := script([]Pointer{
+func TestWaitDirectorTimeout(t *testing.T) {
+	read, reads := script([]Destination{
 		{Name: "syslog-udp UDP 10.0.0.100:5514 -> 10.0.0.11:5514", Weight: 1, InPkts: 9},
 		{Name: "syslog-tcp TCP 10.0.0.100:5514 -> 10.0.0.11:5514", Weight: 0, ActiveConns: 4},
 	})
 	_, o := clock(5 * time.Second)
-	err := WaitRemote(context.Background(), o, read)
+	err := WaitDirector(context.Background(), o, read)
 	if !errors.Is(err, ErrStillServing) {
 		t.Fatalf("err = %v, want ErrStillServing", err)
 	}
@@ -98,17 +98,17 @@ func TestWaitRemoteTimeout(t *testing.T) {
 	}
 }
 
-func TestWaitLocal(t *testing.T) {
+func TestWaitBackendHost(t *testing.T) {
 	read, reads := script(
-		Local{EventsOut: 10, RxQueue: 0},
-		Local{EventsOut: 20, RxQueue: 512},
-		Local{EventsOut: 30, RxQueue: 0},
-		Local{EventsOut: 30, RxQueue: 256}, // a late datagram: not done
-		Local{EventsOut: 31, RxQueue: 0},
-		Local{EventsOut: 31, RxQueue: 0},
+		HostSample{EventsOut: 10, RxQueue: 0},
+		HostSample{EventsOut: 20, RxQueue: 512},
+		HostSample{EventsOut: 30, RxQueue: 0},
+		HostSample{EventsOut: 30, RxQueue: 256}, // a late datagram: not done
+		HostSample{EventsOut: 31, RxQueue: 0},
+		HostSample{EventsOut: 31, RxQueue: 0},
 	)
 	c, o := clock(0)
-	if err := WaitLocal(context.Background(), o, read); err != nil {
+	if err := WaitBackendHost(context.Background(), o, read); err != nil {
 		t.Fatal(err)
 	}
 	// events.out last grew at the 5th read (t0+400ms).
@@ -117,7 +117,7 @@ func TestWaitLocal(t *testing.T) {
 	}
 	grow := int64(0)
 	_, o = clock(5 * time.Second)
-	err := WaitLocal(context.Background(), o, func(context.Context) (Local, error) { grow++; return Local{EventsOut: grow}, nil })
+	err := WaitBackendHost(context.Background(), o, func(context.Context) (HostSample, error) { grow++; return HostSample{EventsOut: grow}, nil })
 	if !errors.Is(err, ErrStillServing) || !strings.Contains(err.Error(), "events.out 50 (growing within the last 1s)") {
 		t.Errorf("events still growing at the deadline: %v", err)
 	}

@@ -1,0 +1,81 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+
+	"github.com/hala-lb/hala/pkg/check"
+	"github.com/hala-lb/hala/pkg/inventory"
+	"github.com/hala-lb/hala/pkg/logstash"
+)
+
+// WaitInputs runs on the Logstash host l itself: input by input, it
+// returns once each input l serves in inv has drained (WaitBackendHost),
+// calling idle after each one. who names l in errors.
+func WaitInputs(ctx context.Context, o WaitOptions, inv *inventory.Inventory, l inventory.Logstash, who string, idle func(inventory.Service)) error {
+	services, client, addr, err := apiOf(inv, l)
+	if err != nil {
+		return err
+	}
+	for _, s := range services {
+		if err := WaitBackendHost(ctx, o, inputSample(client, addr, s, UDPFiles)); err != nil {
+			return fmt.Errorf("wait for input %q of %s: %w", s.InputID, who, err)
+		}
+		idle(s)
+	}
+	return nil
+}
+
+// inputSample returns a read for WaitBackendHost: s's input's events.out
+// from the API at addr, and for UDP the receive queues of the sockets on
+// its port (in udpFiles).
+func inputSample(src check.Source, addr string, s inventory.Service, udpFiles []string) func(context.Context) (HostSample, error) {
+	return func(ctx context.Context) (HostSample, error) {
+		var out HostSample
+		stats, err := src.NodeStats(ctx, s.Pipeline)
+		if err != nil {
+			return out, fmt.Errorf("ask %s: %w", addr, err)
+		}
+		_, in := stats.FindInput(s.InputID)
+		if s.Pipeline != "" {
+			in = nil
+			if p := stats.Pipeline(s.Pipeline); p != nil {
+				in = p.Input(s.InputID)
+			}
+		}
+		if in == nil {
+			return out, fmt.Errorf("input %q not in the node stats", s.InputID)
+		}
+		if in.Events != nil {
+			out.EventsOut = in.Events.Out
+		}
+		if s.Protocol == "udp" {
+			q, _, err := UDPReceiveQueue(uint16(s.BackendPort), udpFiles...)
+			if err != nil {
+				return out, err
+			}
+			out.RxQueue = q
+		}
+		return out, nil
+	}
+}
+
+// apiOf returns the services l serves in inv, a client of l's API and
+// its address.
+func apiOf(inv *inventory.Inventory, l inventory.Logstash) ([]inventory.Service, *logstash.Client, string, error) {
+	services := inv.ServicesOfBackend(l.Name)
+	if len(services) == 0 {
+		return nil, nil, "", fmt.Errorf("%s: no [[service]] has %s among its backends", inv.File, l.Name)
+	}
+	cfg, err := check.APIConfig(inv, l.Address.String(), l.APIPort)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	client, err := logstash.New(cfg)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return services, client, net.JoinHostPort(l.Address.String(), strconv.Itoa(l.APIPort)), nil
+}
