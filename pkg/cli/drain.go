@@ -38,7 +38,12 @@ atomically; it survives reboots until hala undrain. On this director,
 hala check then reports the backend down ("drained since <time> (hala
 drain)"), or up at weight 0 with --dynamic-weight so TCP sessions finish,
 and hala director removes its UDP destinations and sets its TCP ones to
-weight 0 within one interval. Run it on every director.
+weight 0 within one interval. Run it on every director. The directories
+it creates are 0755 and the record 0644 whatever the umask; it then
+checks that the check scripts' user (cluster.script_user with -i, else
+keepalived_script) and hala director's user (hala) can read the record,
+and exits 1 if either cannot: they skip a record they cannot read, and
+the backend would stay in rotation.
 
 --wait then returns once this director's IPVS table sends it nothing: each
 destination pointing at it is gone, or at weight 0 with no active
@@ -194,10 +199,33 @@ func runDrain(ctx context.Context, streams IOStreams, f *drainFlags, arg string)
 		}
 		fmt.Fprintf(streams.Out, "drained %s\n", describe(l))
 	}
+	if err := checkReaders(f.dir, inv, l); err != nil {
+		return err
+	}
 	if !f.wait {
 		return nil
 	}
 	return waitDirector(ctx, streams, f, l)
+}
+
+// directorUser is the User= of hala-director.service.
+const directorUser = "hala"
+
+// checkReaders fails unless the users that read drain records (the check
+// scripts' user and the director's) can read l's: a record they cannot
+// read drains nothing, and they only warn about it.
+func checkReaders(dir string, inv *inventory.Inventory, l inventory.Logstash) error {
+	script := inventory.DefaultScriptUser
+	if inv != nil {
+		script = inv.Cluster.ScriptUser
+	}
+	for _, u := range []string{script, directorUser} {
+		if err := drain.CheckReadable(dir, l.Address, drain.LookupReader(u)); err != nil {
+			return withHint(fmt.Errorf("%s stays in rotation: %w; hala check and hala director skip a record they cannot read (it is written: hala undrain removes it)", describe(l), err),
+				"let that user search every directory down to "+dir+" and read the record (e.g. chmod 0755 on the directory named), then run hala drain again")
+		}
+	}
+	return nil
 }
 
 // waitDirector polls this director's IPVS table until it sends l nothing.

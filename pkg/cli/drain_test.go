@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/hala-lb/hala/pkg/internal/testutil"
@@ -78,6 +79,7 @@ func TestDrainCommandAndCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	drains := filepath.Join(dir, "drain")
+	testutil.LetOthersIn(t, dir)
 	env := []string{"HALA_DRAIN_DIR=" + drains, "HALA_STATE_DIR=" + t.TempDir(), "HALA_SYSLOG_SOCKET=" + filepath.Join(dir, "nolog")}
 	host, port := checkAPI(t, checkBody)
 
@@ -172,5 +174,84 @@ func TestDrainHostsAndWaitReady(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "drain")); err == nil {
 		t.Error("--hosts or --wait-ready wrote a drain record")
+	}
+}
+
+// asUser runs the hala binary as uid:gid (root only), as keepalived runs
+// hala check as its script user.
+func asUser(t *testing.T, uid, gid uint32, env []string, args ...string) procResult {
+	t.Helper()
+	cmd := exec.Command(testutil.HalaBinary(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	r := procResult{stdout: out.String(), stderr: errOut.String()}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	case err != nil:
+		t.Fatal(err)
+	}
+	return r
+}
+
+// Under umask 077, hala drain still makes its directories 0755 and the
+// record 0644, so hala check, run as another user, sees the drain. A
+// directory that user cannot enter makes hala drain fail, not succeed
+// while the check keeps passing.
+func TestDrainUnderUmask077(t *testing.T) {
+	dir := t.TempDir()
+	testutil.LetOthersIn(t, dir)
+	drains := filepath.Join(dir, "var", "lib", "hala", "drain") // three levels to create
+	stateDir := t.TempDir()
+	testutil.LetOthersIn(t, stateDir)
+	if err := os.Chmod(stateDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"HALA_DRAIN_DIR=" + drains, "HALA_STATE_DIR=" + stateDir, "HALA_SYSLOG_SOCKET=" + filepath.Join(dir, "nolog")}
+	cmd := exec.Command("sh", "-c", `umask 077 && exec "$0" "$@"`, testutil.HalaBinary(t), "drain", "127.0.0.1")
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil || string(out) != "drained 127.0.0.1\n" {
+		t.Fatalf("drain under umask 077: %v %q", err, out)
+	}
+	for _, p := range []string{filepath.Join(dir, "var"), filepath.Join(dir, "var", "lib"), filepath.Join(dir, "var", "lib", "hala"), drains, filepath.Join(drains, "127.0.0.1.drain")} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := os.FileMode(0o755)
+		if !fi.IsDir() {
+			want = 0o644
+		}
+		if fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %04o under umask 077, want %04o", p, fi.Mode().Perm(), want)
+		}
+	}
+
+	// hala check as an unprivileged user (nobody) sees the drain.
+	host, port := checkAPI(t, checkBody)
+	if os.Geteuid() == 0 {
+		r := asUser(t, 65534, 65534, env, "check", "--port", port, host, "udp-5514")
+		if r.code != 1 || !strings.Contains(r.stderr, "drained since") {
+			t.Errorf("check as nobody after the drain: exit %d stderr %q, want exit 1, drained", r.code, r.stderr)
+		}
+	}
+
+	// A drain dir others cannot enter: the record is there but unseen.
+	if err := os.Chmod(drains, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	r := hala(t, env, "drain", "127.0.0.1")
+	if r.code != 1 || !strings.Contains(r.stderr, "hala: error: 127.0.0.1 stays in rotation: drain record not readable: user keepalived_script") ||
+		!strings.Contains(r.stderr, "cannot enter "+drains+" (mode 0700") || !strings.Contains(r.stderr, "hala: hint: ") {
+		t.Errorf("drain into a dir others cannot enter: exit %d stderr %q, want exit 1 naming the user and the dir", r.code, r.stderr)
+	}
+	if os.Geteuid() == 0 {
+		if r := asUser(t, 65534, 65534, env, "check", "--port", port, host, "udp-5514"); r.code != 0 || !strings.Contains(r.stderr, "drain record ignored") {
+			t.Errorf("check as nobody, record unreadable: exit %d stderr %q (what hala drain now refuses to report as drained)", r.code, r.stderr)
+		}
 	}
 }
