@@ -268,13 +268,35 @@ func newRig(t *testing.T, inv *inventory.Inventory, table *fakeTable) *rig {
 		StatePath:     filepath.Join(t.TempDir(), "owned.json"),
 		CheckStateDir: t.TempDir(),
 		DrainDir:      r.drains,
-		NewSource:     r.source,
+		NewSource: func(inv *inventory.Inventory, host string, port int) (check.Source, error) {
+			src, err := r.source(inv, host, port)
+			return patient{src}, err
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.d = d
 	return r
+}
+
+// patient gives a rig's checks 10s, not the 80ms a 100ms interval allows:
+// the test servers answer at once (or never, in a test that wants a
+// timeout and calls the prober itself), so only a loaded machine could
+// make a check time out, and a failure the test did not cause would turn
+// it red.
+type patient struct{ check.Source }
+
+func (p patient) NodeStats(ctx context.Context, pipeline string) (*logstash.NodeStats, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return p.Source.NodeStats(ctx, pipeline)
+}
+
+func (p patient) HealthReport(ctx context.Context) (*logstash.HealthReport, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return p.Source.HealthReport(ctx)
 }
 
 // source points a backend's client at its test server.
@@ -585,6 +607,9 @@ func TestReloadAddsBackendWithoutTouchingOthers(t *testing.T) {
 	if got := r.table.dests(5514); !slices.Equal(got, []string{"10.0.0.11:5514/1"}) {
 		t.Fatalf("start: %v", got)
 	}
+	// On a loaded machine l2's start-up check can time out: it is then
+	// added to its other services only after its rise checks.
+	r.waitFor("l2 in its other services", func() bool { return len(r.table.dests(5515)) == 2 && len(r.table.dests(5044)) == 2 })
 	r.table.takeWrites()
 	if err := r.d.Reload(context.Background(), cluster(t, "", "")); err != nil {
 		t.Fatal(err)
