@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -53,7 +54,17 @@ exits 1 listing what still points at it (the record stays).
 --wait --local runs on the Logstash host itself and writes no record: it
 returns once each input of the backend (from -i) has stopped growing its
 events.out and its UDP socket's receive queue (/proc/net/udp, udp6) is
-empty, so that a restart loses nothing still queued.
+empty, so that a restart loses nothing still queued. When the Logstash
+API cannot be read the way a starting or busy Logstash fails (connection
+refused, a timeout, HTTP 5xx), it says so at once and keeps waiting for
+the API until --timeout, then exits 1 saying the API could not be read;
+any other failure (credentials, TLS, an answer that is not Logstash's
+API, the input missing) ends it at once: waiting would not change it.
+
+<backend> is a name (with -i) or an address alone: no port (a drain
+covers every port), no zone, not 0.0.0.0 or ::. --list takes no backend
+and no --wait; --timeout and --netns need --wait. --list -i names the
+backends drained by address.
 
 The order for a restart: drain on every director, --wait on every
 director, --wait --local on the host, restart Logstash, wait until hala
@@ -64,8 +75,8 @@ check passes, hala undrain on every director (scripts/rolling-restart).`,
   hala drain --list
   sudo hala undrain -i /etc/hala/inventory.toml stash1`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if f.list || f.hosts {
-				return cobra.NoArgs(cmd, args)
+			if err := drainFlagsAgree(cmd, f, args); err != nil || f.list || f.hosts {
+				return err
 			}
 			return cobra.ExactArgs(1)(cmd, args)
 		},
@@ -101,7 +112,12 @@ and hala director restores its destinations within one interval (after
 its rise checks). Run it on every director.`,
 		Example: `  sudo hala undrain -i /etc/hala/inventory.toml stash1
   sudo hala undrain 192.168.1.210`,
-		Args: cobra.ExactArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := drainFlagsAgree(cmd, f, args); err != nil {
+				return err
+			}
+			return cobra.ExactArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runUndrain(cmd.Context(), streams, f, args[0])
 		},
@@ -118,6 +134,36 @@ func addDrainFlags(cmd *cobra.Command, f *drainFlags) {
 	cmd.Flags().StringVar(&f.dir, "drain-dir", drain.Dir(), "`DIR` of the drain records (or $"+drain.EnvDir+")")
 }
 
+// drainFlagsAgree refuses flags that do nothing together: a command that
+// ignores part of what it was told is a trap in a script.
+func drainFlagsAgree(cmd *cobra.Command, f *drainFlags, args []string) error {
+	for _, mode := range []struct {
+		on   bool
+		name string
+	}{{f.list, "--list"}, {f.hosts, "--hosts"}} {
+		if !mode.on {
+			continue
+		}
+		if len(args) > 0 {
+			return withHint(fmt.Errorf("%s takes no backend (got %s)", mode.name, strings.Join(args, " ")), "hala drain "+mode.name+" alone, or hala drain BACKEND")
+		}
+		for _, other := range []string{"wait", "local", "wait-ready", "timeout", "netns", "list", "hosts"} {
+			if "--"+other != mode.name && cmd.Flags().Changed(other) {
+				return fmt.Errorf("%s cannot be combined with --%s", mode.name, other)
+			}
+		}
+		return nil
+	}
+	if (cmd.Flags().Changed("timeout") || cmd.Flags().Changed("netns")) && !f.wait && !f.ready {
+		flag := "--timeout"
+		if !cmd.Flags().Changed("timeout") {
+			flag = "--netns"
+		}
+		return withHint(fmt.Errorf("%s only applies to --wait", flag), "add --wait, or drop "+flag)
+	}
+	return nil
+}
+
 // backendOf resolves a [[logstash]] name (with -i) or an address.
 func backendOf(streams IOStreams, f *drainFlags, arg string) (*inventory.Inventory, inventory.Logstash, error) {
 	var inv *inventory.Inventory
@@ -131,6 +177,9 @@ func backendOf(streams IOStreams, f *drainFlags, arg string) (*inventory.Invento
 			return inv, l, nil
 		}
 	}
+	if err := plainAddress(arg); err != nil {
+		return nil, inventory.Logstash{}, err
+	}
 	addr, err := netip.ParseAddr(arg)
 	switch {
 	case err == nil && inv == nil:
@@ -141,6 +190,26 @@ func backendOf(streams IOStreams, f *drainFlags, arg string) (*inventory.Invento
 		return nil, inventory.Logstash{}, fmt.Errorf("%s: no [[logstash]] host is called %q", inv.File, arg)
 	}
 	return nil, inventory.Logstash{}, withHint(fmt.Errorf("backend %q is not an IP address", arg), "give -i FILE to name a [[logstash]] host")
+}
+
+// plainAddress refuses what would parse as a backend but names none, or
+// not the one meant: a port (a drain is per address, every port), a zone
+// (records are per address, so it would be dropped) or the unspecified
+// address.
+func plainAddress(arg string) error {
+	if ap, err := netip.ParseAddrPort(arg); err == nil {
+		return withHint(fmt.Errorf("backend %q has a port: a drain takes an address out of every service, whatever the port", arg), "no port: give the address alone, "+ap.Addr().String())
+	}
+	addr, err := netip.ParseAddr(arg)
+	switch {
+	case err != nil:
+		return nil // a name, or not an address: backendOf says which
+	case addr.Zone() != "":
+		return withHint(fmt.Errorf("backend %q has a zone: drain records are per address and would drop it", arg), "give the address without %"+addr.Zone())
+	case addr.IsUnspecified():
+		return fmt.Errorf("backend %s is the unspecified address, no backend's", arg)
+	}
+	return nil
 }
 
 func describe(l inventory.Logstash) string {
@@ -177,7 +246,8 @@ func runDrain(ctx context.Context, streams IOStreams, f *drainFlags, arg string)
 		if inv == nil {
 			return withHint(errors.New("--wait --local needs the inventory, for the backend's inputs and ports"), "add -i FILE")
 		}
-		return rollout.WaitInputs(ctx, rollout.WaitOptions{}, inv, l, describe(l), func(s inventory.Service) {
+		o := rollout.WaitOptions{Notify: func(m string) { fmt.Fprintf(streams.ErrOut, "hala: %s\n", m) }}
+		return rollout.WaitInputs(ctx, o, inv, l, describe(l), func(s inventory.Service) {
 			fmt.Fprintf(streams.Out, "input %q of %s is idle\n", s.InputID, describe(l))
 		})
 	}
@@ -284,8 +354,22 @@ func runUndrain(ctx context.Context, streams IOStreams, f *drainFlags, arg strin
 }
 
 func runDrainList(streams IOStreams, f *drainFlags) error {
+	var inv *inventory.Inventory
+	if f.inventory != "" {
+		var err error
+		if inv, err = inventory.Load(f.inventory); err != nil {
+			return err
+		}
+		printWarnings(streams, inv)
+	}
 	recs, err := drain.List(f.dir)
 	for _, r := range recs {
+		// A backend drained by address gets its [[logstash]] name.
+		if inv != nil && r.Name == "" {
+			if l, ok := inv.Backend(r.Address.String()); ok {
+				r.Name = l.Name
+			}
+		}
 		fmt.Fprintln(streams.Out, r.String())
 	}
 	if len(recs) == 0 && err == nil {

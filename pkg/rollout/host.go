@@ -2,9 +2,13 @@ package rollout
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"strconv"
+	"syscall"
 
 	"github.com/hala-lb/hala/pkg/check"
 	"github.com/hala-lb/hala/pkg/inventory"
@@ -20,7 +24,11 @@ func WaitInputs(ctx context.Context, o WaitOptions, inv *inventory.Inventory, l 
 		return err
 	}
 	for _, s := range services {
-		if err := WaitBackendHost(ctx, o, inputSample(client, addr, s, UDPFiles)); err != nil {
+		so := o
+		if o.Notify != nil {
+			so.Notify = func(m string) { o.Notify(fmt.Sprintf("input %q: %s", s.InputID, m)) }
+		}
+		if err := WaitBackendHost(ctx, so, inputSample(client, addr, s, UDPFiles)); err != nil {
 			return fmt.Errorf("wait for input %q of %s: %w", s.InputID, who, err)
 		}
 		idle(s)
@@ -36,7 +44,7 @@ func inputSample(src check.Source, addr string, s inventory.Service, udpFiles []
 		var out HostSample
 		stats, err := src.NodeStats(ctx, s.Pipeline)
 		if err != nil {
-			return out, fmt.Errorf("ask %s: %w", addr, err)
+			return out, askError{addr: addr, err: err}
 		}
 		_, in := stats.FindInput(s.InputID)
 		if s.Pipeline != "" {
@@ -46,7 +54,7 @@ func inputSample(src check.Source, addr string, s inventory.Service, udpFiles []
 			}
 		}
 		if in == nil {
-			return out, fmt.Errorf("input %q not in the node stats", s.InputID)
+			return out, fmt.Errorf("%w of %s: %q", ErrInputMissing, addr, s.InputID)
 		}
 		if in.Events != nil {
 			out.EventsOut = in.Events.Out
@@ -79,3 +87,27 @@ func apiOf(inv *inventory.Inventory, l inventory.Logstash) ([]inventory.Service,
 	}
 	return services, client, net.JoinHostPort(l.Address.String(), strconv.Itoa(l.APIPort)), nil
 }
+
+// transient reports whether err is how a starting, restarting or busy
+// Logstash fails a read: the connection refused, reset or cut, a timeout,
+// HTTP 5xx or 429. Waiting may see it answer.
+func transient(err error) bool {
+	var he *logstash.HTTPError
+	if errors.As(err, &he) {
+		return he.Status >= 500 || he.Status == http.StatusTooManyRequests
+	}
+	var op *net.OpError
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		(errors.As(err, &op) && op.Op == "dial")
+}
+
+// askError is a failed read of the API at addr, worded as hala check
+// words it ("connect: connection refused", not the dial's whole chain).
+type askError struct {
+	addr string
+	err  error
+}
+
+func (e askError) Error() string { return "ask " + e.addr + ": " + check.Describe(context.TODO(), e.err, 0) }
+func (e askError) Unwrap() error { return e.err }

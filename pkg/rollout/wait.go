@@ -41,6 +41,9 @@ type WaitOptions struct {
 	// a fake one read by read.
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Notify is told what a wait on the backend host does about reads
+	// that fail (default: nothing).
+	Notify func(msg string)
 }
 
 func (o WaitOptions) defaults() WaitOptions {
@@ -55,6 +58,9 @@ func (o WaitOptions) defaults() WaitOptions {
 	}
 	if o.Sleep == nil {
 		o.Sleep = sleep
+	}
+	if o.Notify == nil {
+		o.Notify = func(string) {}
 	}
 	return o
 }
@@ -127,33 +133,63 @@ type HostSample struct {
 	RxQueue uint64
 }
 
-// WaitBackendHost returns once the input has drained on the Logstash host: its
-// events.out has not grown for o.Quiet and nothing waits in its UDP
-// socket's receive queue, which a stopping UDP input would lose. read
-// errors (Logstash busy) are retried until ctx ends; the error then says
-// what was last seen.
+// ErrUnreadable is wrapped by WaitBackendHost when the Logstash API could
+// not be read: whether the input is idle is then not known.
+var ErrUnreadable = errors.New("the Logstash API could not be read")
+
+// ErrInputMissing is wrapped by a read of an input that the Logstash API
+// answered without.
+var ErrInputMissing = errors.New("input not in the node stats")
+
+// WaitBackendHost returns once the input has drained on the Logstash
+// host: its events.out has not grown for o.Quiet and nothing waits in its
+// UDP socket's receive queue, which a stopping UDP input would lose.
+//
+// A read that fails the way a starting, restarting or busy Logstash fails
+// (connection refused or reset, a timeout, HTTP 5xx or 429) is retried
+// until ctx ends, with o.Notify told when reads start failing and when
+// they answer again; the error then wraps ErrUnreadable. Any other error
+// (credentials, TLS, not Logstash's API, ErrInputMissing) is returned
+// at once: waiting would not change it.
 func WaitBackendHost(ctx context.Context, o WaitOptions, read func(context.Context) (HostSample, error)) error {
 	o = o.defaults()
 	var last HostSample
 	var lastErr error
+	var failingSince time.Time
 	seen := false
 	var still time.Time
 	for {
 		l, err := read(ctx)
 		now := o.Now()
 		switch {
+		case err != nil && ctx.Err() != nil:
+			// The deadline came during the read: not the API's fault.
+		case errors.Is(err, ErrInputMissing):
+			return fmt.Errorf("%w (not waiting: this does not pass by itself)", err)
+		case err != nil && !transient(err):
+			return fmt.Errorf("%w: %w (not waiting: this does not pass by itself)", ErrUnreadable, err)
 		case err != nil:
+			if lastErr == nil {
+				failingSince = now
+				o.Notify(fmt.Sprintf("cannot read the Logstash API (%v); waiting for it until the timeout (a starting or busy Logstash answers later)", err))
+			}
 			lastErr = err
 			still = now
-		case !seen || l.EventsOut != last.EventsOut || l.RxQueue > 0:
-			lastErr = nil
-			still, last, seen = now, l, true
-		case now.Sub(still) >= o.Quiet:
-			return nil
+		default:
+			if lastErr != nil {
+				o.Notify("the Logstash API answers again")
+				lastErr = nil
+			}
+			switch {
+			case !seen || l.EventsOut != last.EventsOut || l.RxQueue > 0:
+				still, last, seen = now, l, true
+			case now.Sub(still) >= o.Quiet:
+				return nil
+			}
 		}
 		if err := o.Sleep(ctx, o.Every); err != nil {
 			if lastErr != nil {
-				return fmt.Errorf("%w: last read failed: %v", ErrStillServing, lastErr)
+				return fmt.Errorf("%w for the last %s (%v): whether the input is idle is not known", ErrUnreadable, o.Now().Sub(failingSince).Round(time.Millisecond), lastErr)
 			}
 			if !seen {
 				return fmt.Errorf("%w: nothing read yet", ErrStillServing)
