@@ -109,5 +109,7 @@ type askError struct {
 	err  error
 }
 
-func (e askError) Error() string { return "ask " + e.addr + ": " + check.Describe(context.TODO(), e.err, 0) }
+func (e askError) Error() string {
+	return "ask " + e.addr + ": " + check.Describe(context.TODO(), e.err, 0)
+}
 func (e askError) Unwrap() error { return e.err }
