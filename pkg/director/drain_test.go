@@ -75,8 +75,14 @@ func TestUnreadableDrainRecordIsIgnored(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(r.drains, "10.0.0.12.drain"), []byte("{broken"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	clk := newFakeClock()
+	r.d.cfg.Clock = clk
 	r.start()
-	time.Sleep(400 * time.Millisecond) // several rounds
+	clk.waitArmed(t, 2)
+	for range 4 { // four rounds of both backends
+		clk.set(clk.Now().Add(100 * time.Millisecond))
+		clk.waitArmed(t, 2)
+	}
 	if got := r.table.dests(5514); len(got) != 2 {
 		t.Errorf("unreadable record drained l2: %v", got)
 	}
