@@ -66,6 +66,9 @@ covers every port), no zone, not 0.0.0.0 or ::. --list takes no backend
 and no --wait; --timeout and --netns need --wait. --list -i names the
 backends drained by address.
 
+Exit status: 0 done (with --wait, the traffic moved); 1 an error, a
+record its readers cannot read, or a wait that ran out of --timeout.
+
 The order for a restart: drain on every director, --wait on every
 director, --wait --local on the host, restart Logstash, wait until hala
 check passes, hala undrain on every director (scripts/rolling-restart).`,
@@ -109,7 +112,12 @@ func newUndrainCommand(streams IOStreams) *cobra.Command {
 		Short: "Put a drained backend back into rotation",
 		Long: `Removes <backend>'s drain record from --drain-dir: hala check passes again
 and hala director restores its destinations within one interval (after
-its rise checks). Run it on every director.`,
+its rise checks). Run it on every director. --wait returns once this
+director's IPVS table has the backend at a weight above 0 in each of its
+services.
+
+Exit status: 0 done (with --wait, the backend is back); 1 an error, or a
+wait that ran out of --timeout.`,
 		Example: `  sudo hala undrain -i /etc/hala/inventory.toml stash1
   sudo hala undrain 192.168.1.210`,
 		Args: func(cmd *cobra.Command, args []string) error {
