@@ -236,7 +236,8 @@ type rig struct {
 	cancel context.CancelFunc
 	done   chan error
 	logs   *syncBuffer
-	drains string // the drain dir
+	drains string     // the drain dir
+	clock  *fakeClock // set by stepped
 }
 
 type syncBuffer struct {
@@ -336,6 +337,34 @@ func (r *rig) stop() {
 	if err := <-r.done; err != nil {
 		r.t.Errorf("Run returned %v", err)
 	}
+}
+
+// stepped puts the rig's rounds on a fake clock: call before start, then
+// round to run one interval of checks of every backend.
+func (r *rig) stepped() {
+	r.clock = newFakeClock()
+	r.d.cfg.Clock = r.clock
+}
+
+// round moves the fake clock one interval (every service's is 100ms) on,
+// once every backend's loop waits for its next round, and returns once
+// they all have done it.
+func (r *rig) round() {
+	r.t.Helper()
+	n := len(r.d.sp.backends)
+	r.clock.waitArmed(r.t, n)
+	r.clock.set(r.clock.Now().Add(100 * time.Millisecond))
+	r.clock.waitArmed(r.t, n)
+}
+
+// roundsUntil runs rounds until cond holds (at most 20), then waits for
+// it as waitFor does: the last round's result may still be handled.
+func (r *rig) roundsUntil(what string, cond func() bool) {
+	r.t.Helper()
+	for i := 0; i < 20 && !cond(); i++ {
+		r.round()
+	}
+	r.waitFor(what, cond)
 }
 
 // waitFor polls cond for up to 5s.
@@ -446,7 +475,7 @@ func TestOneRequestPerBackendPerRound(t *testing.T) {
 		t.Errorf("narrowest pipeline = %q; the inputs are all in main", b.pipeline())
 	}
 	src, _ := r.source(inv, "10.0.0.11", 0)
-	p := &prober{b: b, src: src, stateDir: t.TempDir(), clock: wallClock{}}
+	p := &prober{b: b, src: patient{src}, stateDir: t.TempDir(), clock: wallClock{}}
 	res := p.once(context.Background())
 	if n := r.apis["10.0.0.11"].requests.Load(); n != 1 {
 		t.Errorf("one round asked the API %d times, want 1", n)
@@ -460,14 +489,12 @@ func TestOneRequestPerBackendPerRound(t *testing.T) {
 	// Running: one request per interval, however many services. The
 	// clock is moved on an interval at a time, each time after both
 	// backends' loops have done their round and wait for the next.
-	clk := newFakeClock()
-	r.d.cfg.Clock = clk
+	r.stepped()
 	r.start()
-	clk.waitArmed(t, 2)
+	r.clock.waitArmed(t, 2)
 	before := r.apis["10.0.0.11"].requests.Load()
 	for range 10 {
-		clk.set(clk.Now().Add(b.Interval))
-		clk.waitArmed(t, 2)
+		r.round()
 	}
 	if n := r.apis["10.0.0.11"].requests.Load() - before; n != 10 {
 		t.Errorf("%d requests in 10 intervals for 3 services, want 10", n)
@@ -516,10 +543,12 @@ func TestStartNeitherRemovesHealthyNorAddsUnseen(t *testing.T) {
 	r2 := newRig(t, inv, table)
 	r2.d.cfg.StatePath = r1.d.cfg.StatePath
 	r2.apis["10.0.0.12"].set("missing")
+	r2.stepped()
 	r2.start()
 	if w := table.takeWrites(); len(w) != 0 {
 		t.Errorf("restart wrote %q; a restart must not touch a table that matches", w)
 	}
+	r2.round()
 	r2.waitFor("l2 out after its second failure", func() bool { return len(table.dests(5514)) == 1 })
 	for _, w := range table.takeWrites() {
 		if strings.Contains(w, "10.0.0.11") {
@@ -628,10 +657,9 @@ func TestDriftRepaired(t *testing.T) {
 	svc := r.d.sp.services[0].Service
 	r.table.Batch(context.Background(), []ipvs.Request{{Op: ipvs.OpDeleteDestination, Service: svc,
 		Destination: ipvs.Destination{Address: netip.MustParseAddr("10.0.0.11"), Port: 5514}}})
-	r.waitFor("destination back", func() bool { return len(r.table.dests(5514)) == 2 })
-	if !strings.Contains(r.logs.String(), "repaired drift") {
-		t.Errorf("repair not logged:\n%s", r.logs.String())
-	}
+	r.waitFor("destination back, the repair logged", func() bool {
+		return len(r.table.dests(5514)) == 2 && strings.Contains(r.logs.String(), "repaired drift")
+	})
 }
 
 func TestMetricsAfterTransition(t *testing.T) {
