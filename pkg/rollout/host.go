@@ -46,16 +46,13 @@ func inputSample(src check.Source, addr string, s inventory.Service, udpFiles []
 		if err != nil {
 			return out, askError{addr: addr, err: err}
 		}
-		_, in := stats.FindInput(s.InputID)
-		if s.Pipeline != "" {
-			in = nil
-			if p := stats.Pipeline(s.Pipeline); p != nil {
-				in = p.Input(s.InputID)
-			}
+		// The input is found as hala check finds it, and missing as it
+		// says it is.
+		v := check.Run(ctx, check.Answered{Stats: stats}, check.Options{Address: addr, Input: s.InputID, Pipeline: s.Pipeline, ReadOnly: true})
+		if !v.Healthy {
+			return out, fmt.Errorf("%w: %s", ErrInputMissing, v)
 		}
-		if in == nil {
-			return out, fmt.Errorf("%w of %s: %q", ErrInputMissing, addr, s.InputID)
-		}
+		in := stats.Pipeline(v.Pipeline).Input(s.InputID)
 		if in.Events != nil {
 			out.EventsOut = in.Events.Out
 		}

@@ -139,7 +139,7 @@ var ErrUnreadable = errors.New("the Logstash API could not be read")
 
 // ErrInputMissing is wrapped by a read of an input that the Logstash API
 // answered without.
-var ErrInputMissing = errors.New("input not in the node stats")
+var ErrInputMissing = errors.New("input missing")
 
 // WaitBackendHost returns once the input has drained on the Logstash
 // host: its events.out has not grown for o.Quiet and nothing waits in its
