@@ -12,7 +12,8 @@ import (
 // WaitReady repeats hala check of every input l serves in inv (drain
 // records aside) until all pass at once: the backend is ready to be
 // undrained after its restart. When ctx ends first, the error is the
-// last failed check's verdict. o.Every defaults to 200ms here.
+// last failed check's verdict (not one the deadline cut short). o.Every
+// defaults to 200ms here.
 func WaitReady(ctx context.Context, o WaitOptions, inv *inventory.Inventory, l inventory.Logstash) error {
 	if o.Every <= 0 {
 		o.Every = 200 * time.Millisecond
@@ -33,7 +34,12 @@ func WaitReady(ctx context.Context, o WaitOptions, inv *inventory.Inventory, l i
 			})
 			cancel()
 			if !v.Healthy {
-				ok, last = false, v
+				// A check the wait's own deadline cut short says
+				// nothing of the backend: the last whole one does.
+				if ctx.Err() == nil {
+					last = v
+				}
+				ok = false
 				break
 			}
 		}
@@ -41,6 +47,9 @@ func WaitReady(ctx context.Context, o WaitOptions, inv *inventory.Inventory, l i
 			return nil
 		}
 		if err := o.Sleep(ctx, o.Every); err != nil {
+			if last == nil {
+				return errors.New("no check finished within the wait")
+			}
 			return errors.New(last.String())
 		}
 	}
