@@ -114,6 +114,7 @@ func TestLoadWeights(t *testing.T) {
 	r := newRig(t, inv, nil)
 	r.apis["10.0.0.11"].setUtilization(t, 0)
 	r.apis["10.0.0.12"].setUtilization(t, 100)
+	r.stepped()
 	r.start()
 	if got := r.table.dests(5514); !slices.Equal(got, []string{"10.0.0.11:5514/253", "10.0.0.12:5514/10"}) {
 		t.Errorf("after start: %v, want idle l1 at 253, saturated l2 at the floor 10", got)
@@ -126,14 +127,16 @@ func TestLoadWeights(t *testing.T) {
 	// l2 goes idle: halfway steps 10 → 132 → 193 → 223 → 238, then held.
 	r.apis["10.0.0.12"].setUtilization(t, 0)
 	seen := []string{}
-	r.waitFor("l2 at 238", func() bool {
+	r.roundsUntil("l2 at 238", func() bool {
 		got := r.table.dests(5514)
 		if len(seen) == 0 || seen[len(seen)-1] != got[1] {
 			seen = append(seen, got[1])
 		}
 		return got[1] == "10.0.0.12:5514/238"
 	})
-	time.Sleep(300 * time.Millisecond)
+	for range 3 { // three more rounds: held
+		r.round()
+	}
 	if got := r.table.dests(5514); got[1] != "10.0.0.12:5514/238" {
 		t.Errorf("weight moved on after settling: %v (253 is within 10%% of 238)", got)
 	}
