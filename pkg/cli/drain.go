@@ -66,12 +66,12 @@ covers every port), no zone, not 0.0.0.0 or ::. --list takes no backend
 and no --wait; --timeout and --netns need --wait. --list -i names the
 backends drained by address.
 
-Exit status: 0 done (with --wait, the traffic moved); 1 an error, a
-record its readers cannot read, or a wait that ran out of --timeout.
-
 The order for a restart: drain on every director, --wait on every
 director, --wait --local on the host, restart Logstash, wait until hala
-check passes, hala undrain on every director (scripts/rolling-restart).`,
+check passes, hala undrain on every director (scripts/rolling-restart).
+
+Exit status: 0 done (with --wait, the traffic moved); 1 an error, a
+record its readers cannot read, or a wait that ran out of --timeout.`,
 		Example: `  sudo hala drain -i /etc/hala/inventory.toml --wait stash1
   sudo hala drain 192.168.1.210
   hala drain -i /etc/hala/inventory.toml --wait --local stash1   # on stash1
