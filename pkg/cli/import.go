@@ -71,11 +71,15 @@ func runImport(streams IOStreams, flags *importFlags, path string) error {
 		return err
 	}
 	res, err := importer.Import(cfg, path, opts)
+	if res != nil {
+		// Every note, also when the import is refused: the operator fixes
+		// the file once, not once per run.
+		for _, n := range res.Unmapped {
+			fmt.Fprintf(streams.ErrOut, "hala: warning: not mapped: %s\n", n)
+		}
+	}
 	if err != nil {
 		return err
-	}
-	for _, n := range res.Unmapped {
-		fmt.Fprintf(streams.ErrOut, "hala: warning: not mapped: %s\n", n)
 	}
 	if flags.out == "" {
 		if _, err := streams.Out.Write(res.TOML); err != nil {

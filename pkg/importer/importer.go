@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"path"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -71,6 +72,16 @@ type vip struct {
 	// backup: this file's director is BACKUP, so the master is another
 	// one, which the file does not name.
 	backup bool
+
+	// The instance's own VRRP settings, carried per VIP when instances
+	// differ: advert_int ("" = keepalived's 1s), auth_pass ("" = none).
+	pos          keepalived.Pos
+	advert, auth string
+	iface        string
+	// unicast: the instance has unicast_src_ip or unicast_peer; peers is
+	// its unicast_peer list, sorted.
+	unicast bool
+	peers   string
 }
 
 type service struct {
@@ -85,7 +96,7 @@ type importer struct {
 	opts Options
 	src  string
 
-	iface, authPass, advert, scriptUser          string
+	iface, scriptUser, vrrpVersionGlobal         string
 	emails                                       []string
 	emailFrom, smtp                              string
 	unicast, director                            bool
@@ -99,6 +110,10 @@ type importer struct {
 
 	notes        []string
 	placeholders int
+	// refusals are what hala cannot render without changing how VRRP
+	// speaks (a split brain during a one-at-a-time migration): import
+	// refuses the file and names each.
+	refusals []string
 }
 
 // Import maps cfg, read from src, to an inventory.
@@ -127,16 +142,32 @@ func Import(cfg *keepalived.Config, src string, opts Options) (*Result, error) {
 			im.unmapped(n, "not a part of keepalived.conf that hala renders")
 		}
 	}
+	im.vrrp()
 	im.addDirectors()
 	for _, n := range cfg.Nodes {
 		if n.Name == "virtual_server" {
 			im.virtualServer(n)
 		}
 	}
+	if len(im.refusals) > 0 {
+		return &Result{Unmapped: im.notes}, &RefusedError{Source: src, Reasons: im.refusals}
+	}
 	if len(im.vips) == 0 {
-		return nil, fmt.Errorf("import %s: no vrrp_instance with a virtual_ipaddress: nothing to import", src)
+		return &Result{Unmapped: im.notes}, fmt.Errorf("import %s: no vrrp_instance with a virtual_ipaddress: nothing to import", src)
 	}
 	return &Result{TOML: im.write(), Unmapped: im.notes, Placeholders: im.placeholders}, nil
+}
+
+// RefusedError is an import refused because hala would render VRRP
+// differently from the keepalived.conf: Reasons names each instance and
+// setting, "file:line: what: why".
+type RefusedError struct {
+	Source  string
+	Reasons []string
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("import %s: hala would render VRRP differently from it (peers whose adverts disagree each become MASTER):\n  %s", e.Source, strings.Join(e.Reasons, "\n  "))
 }
 
 func (im *importer) unmapped(n *keepalived.Node, why string) {
@@ -165,6 +196,8 @@ func (im *importer) globalDefs(g *keepalived.Node) {
 			}
 		case "enable_script_security":
 			// hala always renders it.
+		case "vrrp_version":
+			im.vrrpVersionGlobal = n.Arg(0)
 		default:
 			im.unmapped(n, "no inventory key (hala renders global_defs itself)")
 		}
@@ -180,20 +213,17 @@ func net(host, port string) string {
 }
 
 func (im *importer) instance(in *keepalived.Node) {
-	v := vip{name: sanitize(in.Arg(0))}
+	v := vip{name: sanitize(in.Arg(0)), pos: in.Pos}
 	var peers []netip.Addr
 	var src netip.Addr
-	state := ""
+	var addrs *keepalived.Node
+	state, version := "", ""
 	for _, n := range in.Children {
 		switch n.Name {
 		case "state":
 			state = n.Arg(0)
 		case "interface":
-			if im.iface == "" {
-				im.iface = n.Arg(0)
-			} else if im.iface != n.Arg(0) {
-				im.unmapped(n, fmt.Sprintf("hala puts every VIP of a director on one interface (%s)", im.iface))
-			}
+			v.iface = n.Arg(0)
 		case "virtual_router_id":
 			id, err := strconv.Atoi(n.Arg(0))
 			if err != nil {
@@ -209,70 +239,56 @@ func (im *importer) instance(in *keepalived.Node) {
 		case "advert_int":
 			d, err := secondsDuration(n.Arg(0))
 			if err != nil {
-				im.unmapped(n, err.Error())
+				im.refuse(n, "advert_int "+err.Error())
 			} else {
-				im.advert = d
+				v.advert = d
 			}
 		case "authentication":
-			for _, a := range n.Children {
-				switch a.Name {
-				case "auth_type":
-					if a.Arg(0) != "PASS" {
-						im.unmapped(a, "hala supports auth_type PASS only")
-					}
-				case "auth_pass":
-					im.authPass = a.Arg(0)
-				default:
-					im.unmapped(a, "unknown authentication setting")
-				}
-			}
+			im.authentication(&v, n)
 		case "unicast_src_ip":
 			a, err := netip.ParseAddr(n.Arg(0))
 			if err != nil {
-				im.unmapped(n, err.Error())
+				im.refuse(n, err.Error())
 				continue
 			}
-			src, im.unicast = a, true
+			src, v.unicast = a, true
 		case "unicast_peer":
+			v.unicast = true
+			// Peers are one a line in the block, or inline after the keyword.
+			words := append([]string{}, n.Args...)
 			for _, p := range n.Children {
-				a, err := netip.ParseAddr(p.Name)
+				words = append(words, p.Name)
+			}
+			for _, w := range words {
+				a, err := netip.ParseAddr(w)
 				if err != nil {
-					im.unmapped(p, err.Error())
+					im.refuse(n, fmt.Sprintf("unicast_peer %q: %v", w, err))
 					continue
 				}
 				peers = append(peers, a)
 			}
-			im.unicast = true
 		case "virtual_ipaddress":
-			for i, a := range n.Children {
-				if i > 0 {
-					im.unmapped(a, "hala has one address per vrrp_instance: add a [[vip]] with its own router_id")
-					continue
-				}
-				p, err := parsePrefix(a.Name)
-				if err != nil {
-					im.unmapped(a, err.Error())
-					continue
-				}
-				v.addr = p
-				if dev := devOf(a); dev != "" && im.iface != "" && dev != im.iface {
-					im.unmapped(a, fmt.Sprintf("hala puts the VIP on the VRRP interface (%s)", im.iface))
-				}
-			}
+			addrs = n
 		case "track_script":
 			if len(n.Children) != 1 || n.Children[0].Name != "hala_director" {
 				im.unmapped(n, "hala tracks only its own director (vrrp_script hala_director)")
 			}
-		case "smtp_alert", "version":
-			// hala renders smtp_alert with notification_email, and version 3 for sub-second adverts.
+		case "version":
+			version = n.Arg(0)
+		case "smtp_alert":
+			// hala renders smtp_alert with notification_email.
 		default:
 			im.unmapped(n, "no inventory key for this vrrp_instance setting")
 		}
+	}
+	if addrs != nil {
+		im.virtualAddresses(&v, addrs)
 	}
 	if !v.addr.IsValid() {
 		im.unmapped(in, "no virtual_ipaddress: left out")
 		return
 	}
+	im.vrrpVersion(in, v, version)
 	switch {
 	case state == "MASTER" && im.this != "":
 		v.master = im.this
@@ -282,10 +298,108 @@ func (im *importer) instance(in *keepalived.Node) {
 	if src.IsValid() {
 		im.addHost(&im.directors, im.this, src)
 	}
+	sorted := make([]string, 0, len(peers))
 	for _, p := range peers {
 		im.addHost(&im.directors, "", p)
+		sorted = append(sorted, p.String())
 	}
+	sort.Strings(sorted)
+	v.peers = strings.Join(sorted, " ")
 	im.vips = append(im.vips, v)
+}
+
+// authentication reads an instance's authentication block. hala renders
+// PASS or nothing: AH would change what the instance's peers accept.
+func (im *importer) authentication(v *vip, n *keepalived.Node) {
+	kind, pass := "", ""
+	for _, a := range n.Children {
+		switch a.Name {
+		case "auth_type":
+			kind = a.Arg(0)
+			if kind != "PASS" {
+				im.refuse(a, "hala renders auth_type PASS or no authentication: peers would reject the other's adverts")
+			}
+		case "auth_pass":
+			pass = a.Arg(0)
+		default:
+			im.unmapped(a, "unknown authentication setting")
+		}
+	}
+	if kind == "PASS" || kind == "" {
+		v.auth = pass
+	}
+}
+
+// vrrpVersion refuses an instance whose VRRP version hala would change:
+// hala speaks version 2 (keepalived's default) unless the advert interval
+// is below whole seconds, which needs version 3.
+func (im *importer) vrrpVersion(in *keepalived.Node, v vip, version string) {
+	want := "2"
+	if d, err := time.ParseDuration(v.advert); err == nil && d%time.Second != 0 || v.addr.Addr().Is6() {
+		want = "3"
+	}
+	if version == "" {
+		version = im.vrrpVersionGlobal
+	}
+	if version != "" && version != want {
+		im.refuse(in, fmt.Sprintf("VRRP version %s: hala renders version %s for this instance (2 unless advert_int is below whole seconds or the address is IPv6)", version, want))
+	}
+}
+
+// virtualAddresses maps an instance's virtual_ipaddress block: the first
+// address becomes the VIP.
+func (im *importer) virtualAddresses(v *vip, n *keepalived.Node) {
+	for i, a := range n.Children {
+		if i > 0 {
+			im.unmapped(a, "hala has one address per vrrp_instance: add a [[vip]] with its own router_id")
+			continue
+		}
+		p, err := parsePrefix(a.Name)
+		if err != nil {
+			im.unmapped(a, err.Error())
+			continue
+		}
+		v.addr = p
+		if dev := devOf(a); dev != "" && v.iface != "" && dev != v.iface {
+			im.unmapped(a, fmt.Sprintf("hala puts the VIP on the VRRP interface (%s)", v.iface))
+		}
+	}
+}
+
+// refuse records what import cannot render without changing VRRP.
+func (im *importer) refuse(n *keepalived.Node, why string) {
+	im.refusals = append(im.refusals, fmt.Sprintf("%s: %s: %s", n.Pos, n.String(), why))
+}
+
+// vrrp settles the VRRP settings the VIPs share: the first instance's
+// advert interval and password become the cluster's, and each instance
+// that differs keeps its own on its [[vip]]. What hala keeps cluster-wide
+// (the interface, unicast or multicast and the unicast peers) must agree
+// across instances, or the import is refused naming each instance.
+func (im *importer) vrrp() {
+	if len(im.vips) == 0 {
+		return
+	}
+	first := im.vips[0]
+	im.iface = first.iface
+	im.unicast = first.unicast
+	for _, v := range im.vips[1:] {
+		if v.iface != first.iface {
+			im.refusals = append(im.refusals, fmt.Sprintf("%s: vrrp_instance %s: interface %q, but %s (%s) has %q: hala runs every VIP of a director on one interface", v.pos, v.name, v.iface, first.name, first.pos, first.iface))
+		}
+		if v.unicast != first.unicast {
+			im.refusals = append(im.refusals, fmt.Sprintf("%s: vrrp_instance %s is %s, but %s (%s) is %s: hala renders one for every VIP", v.pos, v.name, castOf(v.unicast), first.name, first.pos, castOf(first.unicast)))
+		} else if v.peers != first.peers {
+			im.refusals = append(im.refusals, fmt.Sprintf("%s: vrrp_instance %s has unicast peers %q, but %s (%s) has %q: hala sends every VIP's adverts to every other director", v.pos, v.name, v.peers, first.name, first.pos, first.peers))
+		}
+	}
+}
+
+func castOf(unicast bool) string {
+	if unicast {
+		return "unicast VRRP"
+	}
+	return "multicast VRRP"
 }
 
 func devOf(n *keepalived.Node) string {

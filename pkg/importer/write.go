@@ -24,14 +24,18 @@ func (im *importer) write() []byte {
 	if im.iface != "" {
 		kv(&b, "interface", im.iface)
 	}
-	if im.authPass != "" {
-		kv(&b, "vrrp_auth_pass", im.authPass)
+	var first vip
+	if len(im.vips) > 0 {
+		first = im.vips[0]
+	}
+	if first.auth != "" {
+		kv(&b, "vrrp_auth_pass", first.auth)
 	}
 	if im.unicast {
 		b.WriteString("unicast = true\n")
 	}
-	if im.advert != "" && im.advert != "1s" {
-		kv(&b, "advert_interval", im.advert)
+	if advertOf(first) != "1s" {
+		kv(&b, "advert_interval", first.advert)
 	}
 	if len(im.emails) > 0 {
 		b.WriteString("notification_email = [")
@@ -89,6 +93,14 @@ func (im *importer) write() []byte {
 		kv(&b, "name", v.name)
 		kv(&b, "address", v.addr.String())
 		fmt.Fprintf(&b, "router_id = %d\n", v.routerID)
+		// The instance's own VRRP settings where they differ from the
+		// first's (the cluster's): peers must keep agreeing.
+		if v.auth != first.auth {
+			fmt.Fprintf(&b, "vrrp_auth_pass = %s  # %s\n", quote(v.auth), comment(authNote(v)))
+		}
+		if advertOf(v) != advertOf(first) {
+			fmt.Fprintf(&b, "advert_interval = %s  # advert_int at %s\n", quote(advertOf(v)), comment(v.pos.String()))
+		}
 		if v.master != "" && v.backup {
 			fmt.Fprintf(&b, "master = %s  # %s is BACKUP here; keepalived.conf does not say which director is master\n", quote(v.master), comment(im.this))
 		} else if v.master != "" {
@@ -172,4 +184,19 @@ func comment(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// advertOf is an instance's advert interval (keepalived's default 1s).
+func advertOf(v vip) string {
+	if v.advert == "" {
+		return "1s"
+	}
+	return v.advert
+}
+
+func authNote(v vip) string {
+	if v.auth == "" {
+		return v.pos.String() + " has no authentication"
+	}
+	return "auth_pass of " + v.pos.String()
 }

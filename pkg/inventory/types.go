@@ -94,6 +94,17 @@ type VIP struct {
 	Address  netip.Prefix `toml:"address"`
 	RouterID int          `toml:"router_id"`
 	Master   string       `toml:"master"` // default: derived, spread over directors
+
+	// Per-VIP VRRP settings. keepalived sets them per vrrp_instance, and
+	// hala import carries each instance's own values, so a rendered
+	// keepalived.conf advertises exactly as the one it replaces (peers
+	// whose adverts disagree each become MASTER).
+
+	// AdvertInterval is this VIP's advert_int (default cluster.advert_interval).
+	AdvertInterval Duration `toml:"advert_interval"`
+	// VRRPAuthPass is this VIP's PASS authentication (default
+	// cluster.vrrp_auth_pass); written as "" it means no authentication.
+	VRRPAuthPass string `toml:"vrrp_auth_pass"`
 }
 
 // Service is an IPVS virtual server on a VIP.

@@ -221,15 +221,7 @@ func (c *checker) cluster() {
 		c.ifname("cluster.interface", cl.Interface)
 	}
 	if p := cl.VRRPAuthPass; p != "" {
-		if len(p) > 8 {
-			c.errorf("cluster.vrrp_auth_pass", "is %d characters; keepalived's PASS authentication uses at most 8 (it would silently cut the rest)", len(p))
-		}
-		for _, r := range p {
-			if r <= ' ' || r > '~' || r == '"' || r == '\\' || r == '\'' {
-				c.errorf("cluster.vrrp_auth_pass", "contains %q: use printable ASCII without spaces, quotes or backslashes", r)
-				break
-			}
-		}
+		c.authPass("cluster.vrrp_auth_pass", p)
 	}
 	// VRRP version 3 (needed below whole-second adverts and for IPv6) has no
 	// authentication: keepalived ignores auth_pass there, so say it now.
@@ -238,16 +230,12 @@ func (c *checker) cluster() {
 			c.errorf("cluster.vrrp_auth_pass", "is set but advert_interval %s is not whole seconds, which needs VRRP version 3, which has no authentication: use whole seconds or drop vrrp_auth_pass", adv)
 		}
 		for i, v := range c.inv.VIPs {
-			if v.Address.IsValid() && v.Address.Addr().Is6() && c.sameFamilyAsDirectors(v) {
+			if v.Address.IsValid() && v.Address.Addr().Is6() && c.sameFamilyAsDirectors(v) && !c.ownAuthPass(i, v) {
 				c.errorf(indexKey("vip", i)+".address", "is IPv6, which needs VRRP version 3, which has no authentication: drop cluster.vrrp_auth_pass")
 			}
 		}
 	}
-	if adv := cl.AdvertInterval.Duration; adv < minAdvert || adv > maxAdvert {
-		c.errorf("cluster.advert_interval", "%s is outside keepalived's range 10ms-255s", adv)
-	} else if adv%minAdvert != 0 {
-		c.errorf("cluster.advert_interval", "%s is not a multiple of 10ms (VRRP counts centiseconds)", adv)
-	}
+	c.advert("cluster.advert_interval", cl.AdvertInterval.Duration)
 	for i, e := range cl.NotificationEmail {
 		if !isEmail(e) {
 			c.errorf(indexKey("cluster.notification_email", i), "%q is not an email address", e)
@@ -548,6 +536,8 @@ func (c *checker) vips() {
 			c.vipAddress(key, i, v, addrs, dirFamily)
 		}
 
+		c.vipVRRP(key, i, v)
+
 		if v.Master != "" {
 			if _, ok := c.inv.Director(v.Master); !ok && !c.unsure("director") {
 				c.errorf(key+".master", "%q names no [[director]] (known: %s)", v.Master, known(directorNames(c.inv)))
@@ -555,6 +545,60 @@ func (c *checker) vips() {
 				c.masterPriority(key, v)
 			}
 		}
+	}
+}
+
+// authPass checks a VRRP PASS password (cluster or per-VIP).
+func (c *checker) authPass(key, p string) {
+	if len(p) > 8 {
+		c.errorf(key, "is %d characters; keepalived's PASS authentication uses at most 8 (it would silently cut the rest)", len(p))
+	}
+	for _, r := range p {
+		if r <= ' ' || r > '~' || r == '"' || r == '\\' || r == '\'' {
+			c.errorf(key, "contains %q: use printable ASCII without spaces, quotes or backslashes", r)
+			break
+		}
+	}
+}
+
+// advert checks a VRRP advert interval (cluster or per-VIP).
+func (c *checker) advert(key string, adv time.Duration) {
+	if adv < minAdvert || adv > maxAdvert {
+		c.errorf(key, "%s is outside keepalived's range 10ms-255s", adv)
+	} else if adv%minAdvert != 0 {
+		c.errorf(key, "%s is not a multiple of 10ms (VRRP counts centiseconds)", adv)
+	}
+}
+
+// ownAuthPass reports whether VIP i sets its own vrrp_auth_pass.
+func (c *checker) ownAuthPass(i int, v VIP) bool {
+	return c.set(indexKey("vip", i)+".vrrp_auth_pass") || v.VRRPAuthPass != c.inv.Cluster.VRRPAuthPass
+}
+
+// vipVRRP checks VIP i's own advert_interval and vrrp_auth_pass (hala
+// import writes them when keepalived.conf's instances differ); what the
+// VIP takes from the cluster is checked there.
+func (c *checker) vipVRRP(key string, i int, v VIP) {
+	ownAdvert := c.set(key+".advert_interval") || v.AdvertInterval != c.inv.Cluster.AdvertInterval
+	ownPass := c.ownAuthPass(i, v)
+	if ownAdvert {
+		c.advert(key+".advert_interval", v.AdvertInterval.Duration)
+	}
+	if ownPass && v.VRRPAuthPass != "" {
+		c.authPass(key+".vrrp_auth_pass", v.VRRPAuthPass)
+	}
+	if v.VRRPAuthPass == "" || !ownAdvert && !ownPass {
+		return
+	}
+	k := key + ".vrrp_auth_pass"
+	if !ownPass {
+		k = key + ".advert_interval"
+	}
+	if adv := v.AdvertInterval.Duration; adv%time.Second != 0 {
+		c.errorf(k, "password set but advert_interval %s is not whole seconds, which needs VRRP version 3, which has no authentication: use whole seconds or vrrp_auth_pass = \"\"", adv)
+	}
+	if ownPass && v.Address.IsValid() && v.Address.Addr().Is6() && c.sameFamilyAsDirectors(v) {
+		c.errorf(k, "is set but the VIP is IPv6, which needs VRRP version 3, which has no authentication: use vrrp_auth_pass = \"\"")
 	}
 }
 
