@@ -82,6 +82,8 @@ type vip struct {
 	// its unicast_peer list, sorted.
 	unicast bool
 	peers   string
+	// smtpAlert: keepalived mails this instance's transitions.
+	smtpAlert bool
 }
 
 type service struct {
@@ -99,7 +101,7 @@ type importer struct {
 	iface, scriptUser, vrrpVersionGlobal         string
 	emails                                       []string
 	emailFrom, smtp                              string
-	unicast, director                            bool
+	unicast, director, smtpAlert                 bool
 	halaPath, checkTimeout, scheme, ca, authFile string
 
 	this      string // the director this file belongs to (router_id)
@@ -196,6 +198,8 @@ func (im *importer) globalDefs(g *keepalived.Node) {
 			}
 		case "enable_script_security":
 			// hala always renders it.
+		case "smtp_alert", "smtp_alert_vrrp":
+			im.smtpAlert = n.Arg(0) == "" || n.Arg(0) == "true" || n.Arg(0) == "on" || n.Arg(0) == "yes"
 		case "vrrp_version":
 			im.vrrpVersionGlobal = n.Arg(0)
 		default:
@@ -277,6 +281,7 @@ func (im *importer) instance(in *keepalived.Node) {
 			version = n.Arg(0)
 		case "smtp_alert":
 			// hala renders smtp_alert with notification_email.
+			v.smtpAlert = n.Arg(0) == "" || n.Arg(0) == "true" || n.Arg(0) == "on" || n.Arg(0) == "yes"
 		default:
 			im.unmapped(n, "no inventory key for this vrrp_instance setting")
 		}
@@ -289,6 +294,9 @@ func (im *importer) instance(in *keepalived.Node) {
 		return
 	}
 	im.vrrpVersion(in, v, version)
+	if len(im.emails) > 0 && !v.smtpAlert && !im.smtpAlert {
+		im.unmapped(in, "keepalived mails nothing on this instance's transitions (no smtp_alert); hala renders smtp_alert on every instance when notification_email is set")
+	}
 	switch {
 	case state == "MASTER" && im.this != "":
 		v.master = im.this
@@ -360,8 +368,18 @@ func (im *importer) virtualAddresses(v *vip, n *keepalived.Node) {
 			continue
 		}
 		v.addr = p
-		if dev := devOf(a); dev != "" && v.iface != "" && dev != v.iface {
-			im.unmapped(a, fmt.Sprintf("hala puts the VIP on the VRRP interface (%s)", v.iface))
+		// hala renders "ADDR dev IFACE": a dev that is the instance's
+		// interface is what it renders; anything else would be dropped.
+		var dropped []string
+		for j := 0; j < len(a.Args); j++ {
+			if a.Args[j] == "dev" && j+1 < len(a.Args) && a.Args[j+1] == v.iface {
+				j++
+				continue
+			}
+			dropped = append(dropped, a.Args[j])
+		}
+		if len(dropped) > 0 {
+			im.unmapped(a, fmt.Sprintf("hala renders the VIP as %s dev %s: %q is dropped", p, v.iface, strings.Join(dropped, " ")))
 		}
 	}
 }
@@ -400,15 +418,6 @@ func castOf(unicast bool) string {
 		return "unicast VRRP"
 	}
 	return "multicast VRRP"
-}
-
-func devOf(n *keepalived.Node) string {
-	for i, a := range n.Args {
-		if a == "dev" && i+1 < len(n.Args) {
-			return n.Args[i+1]
-		}
-	}
-	return ""
 }
 
 func parsePrefix(s string) (netip.Prefix, error) {
@@ -480,6 +489,16 @@ func (im *importer) addHost(hosts *[]host, name string, addr netip.Addr) string 
 	}
 	*hosts = append(*hosts, host{name: name, addr: addr})
 	return name
+}
+
+// hostAt names the [[logstash]] host with address a, or "".
+func (im *importer) hostAt(a netip.Addr) string {
+	for _, h := range im.logstash {
+		if h.addr == a {
+			return h.name
+		}
+	}
+	return ""
 }
 
 func (im *importer) nameTaken(hosts []host, name string) bool {
@@ -617,6 +636,12 @@ func (im *importer) realServer(s *service, vs, r *keepalived.Node) {
 	if err != nil {
 		port = s.port
 	}
+	for _, b := range s.backends {
+		if h := im.hostAt(addr); h != "" && b == h {
+			im.unmapped(r, fmt.Sprintf("%s is already a backend of this service (hala lists a host once per service, on one backend_port): left out", addr))
+			return
+		}
+	}
 	if s.backendPort == -1 {
 		s.backendPort = port
 	} else if port != s.backendPort {
@@ -625,6 +650,9 @@ func (im *importer) realServer(s *service, vs, r *keepalived.Node) {
 	weight := 1
 	var check *Check
 	dynamic := false
+	if len(r.Children) == 0 || keepalived.First(r.Children, "weight") != nil && len(r.Children) == 1 {
+		im.unmapped(r, "no health checker: keepalived kept it in the table unconditionally; hala checks it with hala check (its input must be running)")
+	}
 	for _, n := range r.Children {
 		switch n.Name {
 		case "weight":

@@ -220,6 +220,7 @@ func TestRoundTripSeed(t *testing.T) {
 	wantNotes := []string{
 		"../keepalived/testdata/seed.conf:8: smtp_connect_timeout 30: no inventory key (hala renders global_defs itself)",
 		"../keepalived/testdata/seed.conf:22: priority 100: hala derives priorities (150 on the master, 100, 99, … on the backups)",
+		"../keepalived/testdata/seed.conf:13: vrrp_instance VI_1: keepalived mails nothing on this instance's transitions (no smtp_alert); hala renders smtp_alert on every instance when notification_email is set",
 	}
 	if !reflect.DeepEqual(res.Unmapped, wantNotes) {
 		t.Errorf("unmapped\n%s\nwant\n%s", strings.Join(res.Unmapped, "\n"), strings.Join(wantNotes, "\n"))
