@@ -95,8 +95,11 @@ func runImport(streams IOStreams, flags *importFlags, path string) error {
 		}
 		fmt.Fprintf(streams.ErrOut, "wrote %s\n", flags.out)
 	}
-	if res.Placeholders > 0 {
-		fmt.Fprintf(streams.ErrOut, "hala: hint: %s names no director address (multicast VRRP): set the placeholder addresses, or import again with --director NAME=ADDR for each director\n", path)
+	switch {
+	case res.DirectorPlaceholders:
+		fmt.Fprintf(streams.ErrOut, "hala: hint: %s names no director address (multicast VRRP): set the placeholder addresses, or import again with --director NAME=ADDR for each director; then set the other values marked PLACEHOLDER\n", path)
+	case res.Placeholders > 0:
+		fmt.Fprintf(streams.ErrOut, "hala: hint: %d values %s does not say are marked PLACEHOLDER: set each (hala validate names them)\n", res.Placeholders, path)
 	}
 	return nil
 }

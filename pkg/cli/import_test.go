@@ -95,3 +95,25 @@ func TestImportErrors(t *testing.T) {
 		}
 	}
 }
+
+// A refused import prints every note it collected before the error, and
+// writes nothing.
+func TestImportRefusedPrintsNotes(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "keepalived.conf")
+	data := "global_defs {\n  smtp_connect_timeout 30\n}\nvrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 1\n  authentication {\n    auth_type AH\n  }\n  virtual_ipaddress {\n    10.0.0.100/24\n  }\n}\n"
+	if err := os.WriteFile(conf, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "cluster.toml")
+	code, stdout, stderr := runHala(t, "import", "-o", out, conf)
+	want := "hala: warning: not mapped: " + conf + ":2: smtp_connect_timeout 30: no inventory key (hala renders global_defs itself)\n" +
+		"hala: error: import " + conf + ": hala would render VRRP differently from it (peers whose adverts disagree each become MASTER):\n" +
+		"  " + conf + ":8: auth_type AH: hala renders auth_type PASS or no authentication: peers would reject the other's adverts\n"
+	if code != 1 || stdout != "" || stderr != want {
+		t.Errorf("exit %d, stdout %q, stderr\n%s\nwant\n%s", code, stdout, stderr, want)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("refused import wrote %s: %v", out, err)
+	}
+}

@@ -56,6 +56,9 @@ type Result struct {
 	Unmapped []string
 	// Placeholders counts values the operator must fill in.
 	Placeholders int
+	// DirectorPlaceholders is true when a director's address is a
+	// placeholder (multicast VRRP names none).
+	DirectorPlaceholders bool
 }
 
 type host struct {
@@ -84,6 +87,9 @@ type vip struct {
 	peers   string
 	// smtpAlert: keepalived mails this instance's transitions.
 	smtpAlert bool
+	// fromVirtualServer: no vrrp_instance holds this address (an
+	// LVS-only file); router_id is a placeholder.
+	fromVirtualServer bool
 }
 
 type service struct {
@@ -92,6 +98,10 @@ type service struct {
 	onePacket, requireRunning, probe, dynamic           bool
 	delayLoop, persistence, maxIdle, pipeline           string
 	backends                                            []string
+	// checkers are the keepalived checkers import cannot map ("TCP_CHECK
+	// at k.conf:12"); with no hala check or inputstatus.py among the real
+	// servers, input_id is a placeholder.
+	checkers []string
 }
 
 type importer struct {
@@ -112,6 +122,8 @@ type importer struct {
 
 	notes        []string
 	placeholders int
+	// directorPlaceholder: a [[director]] address is a placeholder.
+	directorPlaceholder bool
 	// refusals are what hala cannot render without changing how VRRP
 	// speaks (a split brain during a one-at-a-time migration): import
 	// refuses the file and names each.
@@ -155,9 +167,9 @@ func Import(cfg *keepalived.Config, src string, opts Options) (*Result, error) {
 		return &Result{Unmapped: im.notes}, &RefusedError{Source: src, Reasons: im.refusals}
 	}
 	if len(im.vips) == 0 {
-		return &Result{Unmapped: im.notes}, fmt.Errorf("import %s: no vrrp_instance with a virtual_ipaddress: nothing to import", src)
+		return &Result{Unmapped: im.notes}, fmt.Errorf("import %s: no vrrp_instance with a virtual_ipaddress and no virtual_server: nothing to import", src)
 	}
-	return &Result{TOML: im.write(), Unmapped: im.notes, Placeholders: im.placeholders}, nil
+	return &Result{TOML: im.write(), Unmapped: im.notes, Placeholders: im.placeholders, DirectorPlaceholders: im.directorPlaceholder}, nil
 }
 
 // RefusedError is an import refused because hala would render VRRP
@@ -523,6 +535,7 @@ func (im *importer) addDirectors() {
 		}
 		im.directors = append(im.directors, host{name: name})
 		im.placeholders++
+		im.directorPlaceholder = true
 	}
 	known := im.this != "" && im.nameTaken(im.directors, im.this)
 	for i, v := range im.vips {
@@ -563,8 +576,7 @@ func (im *importer) virtualServer(vs *keepalived.Node) {
 		}
 	}
 	if s.vip == "" {
-		im.unmapped(vs, "its address is no vrrp_instance's virtual_ipaddress: left out")
-		return
+		s.vip = im.vipFor(vs, addr)
 	}
 	var reals []*keepalived.Node
 	for _, n := range vs.Children {
@@ -611,8 +623,8 @@ func (im *importer) virtualServer(vs *keepalived.Node) {
 		im.realServer(&s, vs, r)
 	}
 	if s.inputID == "" {
-		im.unmapped(vs, "no real_server has a MISC_CHECK hala recognises, so the Logstash input id is unknown: left out")
-		return
+		im.unmapped(vs, "no real_server has a MISC_CHECK hala recognises, so the Logstash input id is unknown: input_id is a placeholder")
+		im.placeholders++
 	}
 	if s.backendPort == port {
 		s.backendPort = 0
@@ -624,6 +636,17 @@ func (im *importer) virtualServer(vs *keepalived.Node) {
 		}
 	}
 	im.services = append(im.services, s)
+}
+
+// vipFor adds a VIP for a virtual server whose address no vrrp_instance
+// holds (an LVS-only keepalived.conf): the address as a host route, and a
+// router_id placeholder that hala validate rejects, since the file says
+// nothing about VRRP.
+func (im *importer) vipFor(vs *keepalived.Node, addr netip.Addr) string {
+	name := sanitize("vip-" + addr.String())
+	im.vips = append(im.vips, vip{name: name, addr: netip.PrefixFrom(addr, addr.BitLen()), pos: vs.Pos, fromVirtualServer: true})
+	im.placeholders++
+	return name
 }
 
 func (im *importer) realServer(s *service, vs, r *keepalived.Node) {
@@ -669,6 +692,7 @@ func (im *importer) realServer(s *service, vs, r *keepalived.Node) {
 					c, err := ParseCheck(m.Arg(0))
 					if err != nil {
 						im.unmapped(m, "check not mapped: "+err.Error())
+						s.checkers = append(s.checkers, fmt.Sprintf("MISC_CHECK %s at %s", m.Arg(0), m.Pos))
 						continue
 					}
 					check = &c
@@ -681,6 +705,7 @@ func (im *importer) realServer(s *service, vs, r *keepalived.Node) {
 			}
 		default:
 			im.unmapped(n, "hala checks real servers with MISC_CHECK (hala check) only")
+			s.checkers = append(s.checkers, fmt.Sprintf("%s at %s", n.String(), n.Pos))
 		}
 	}
 	if s.weight == -1 {

@@ -131,17 +131,23 @@ func importRender(t *testing.T, cfg *keepalived.Config, src string, opts Options
 	if err != nil {
 		t.Fatalf("imported inventory of %s is invalid: %v\n%s", src, err, res.TOML)
 	}
+	return res, renderConf(t, inv, node)
+}
+
+// renderConf renders director node's keepalived.conf from inv.
+func renderConf(t *testing.T, inv *inventory.Inventory, node string) []byte {
+	t.Helper()
 	files, err := render.Node(inv, node)
 	if err != nil {
-		t.Fatalf("render %s of the imported %s: %v", node, src, err)
+		t.Fatalf("render %s: %v", node, err)
 	}
 	for _, f := range files {
 		if f.Path == node+"/"+render.KeepalivedPath {
-			return res, f.Data
+			return f.Data
 		}
 	}
-	t.Fatalf("render of the imported %s wrote no keepalived.conf for %s", src, node)
-	return nil, nil
+	t.Fatalf("render wrote no keepalived.conf for %s", node)
+	return nil
 }
 
 // Every example's rendered keepalived.conf, imported and rendered again,

@@ -10,8 +10,11 @@ func (im *importer) write() []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Imported by hala import from %s.\n", comment(im.src))
 	b.WriteString("# Check it with hala validate, render it and compare with the original before\n# replacing it; set firewall.log_sources (keepalived.conf does not say).\n")
-	if im.placeholders > 0 {
+	if im.directorPlaceholder {
 		b.WriteString("#\n# PLACEHOLDER: the file names no director address (multicast VRRP): set each\n# [[director]] address below (0.0.0.0 now; hala validate rejects it), or run\n# hala import again with --director NAME=ADDR for every director.\n")
+	}
+	if im.placeholders > 0 {
+		b.WriteString("#\n# Every value marked PLACEHOLDER is one keepalived.conf does not say (hala\n# validate rejects each, saying what to set).\n")
 	}
 	if len(im.notes) > 0 {
 		b.WriteString("#\n# Not mapped (file:line: what: why):\n")
@@ -23,6 +26,8 @@ func (im *importer) write() []byte {
 	kv(&b, "name", "imported")
 	if im.iface != "" {
 		kv(&b, "interface", im.iface)
+	} else {
+		b.WriteString("# interface = \"eth0\"  # no vrrp_instance names the VRRP interface: set it\n")
 	}
 	var first vip
 	if len(im.vips) > 0 {
@@ -92,6 +97,10 @@ func (im *importer) write() []byte {
 		b.WriteString("\n[[vip]]\n")
 		kv(&b, "name", v.name)
 		kv(&b, "address", v.addr.String())
+		if v.fromVirtualServer {
+			fmt.Fprintf(&b, "router_id = 0  # PLACEHOLDER: no vrrp_instance holds this virtual_server address (%s); set a free VRRP id 1-255\n", comment(v.pos.String()))
+			continue
+		}
 		fmt.Fprintf(&b, "router_id = %d\n", v.routerID)
 		// The instance's own VRRP settings where they differ from the
 		// first's (the cluster's): peers must keep agreeing.
@@ -113,7 +122,14 @@ func (im *importer) write() []byte {
 		kv(&b, "vip", s.vip)
 		fmt.Fprintf(&b, "port = %d\n", s.port)
 		kv(&b, "protocol", s.protocol)
-		kv(&b, "input_id", s.inputID)
+		for _, c := range s.checkers {
+			b.WriteString("# keepalived checked with " + comment(c) + "\n")
+		}
+		if s.inputID == "" {
+			b.WriteString("input_id = \"\"  # PLACEHOLDER: the id of the Logstash input hala check must find running\n")
+		} else {
+			kv(&b, "input_id", s.inputID)
+		}
 		kv(&b, "scheduler", s.scheduler)
 		kv(&b, "forwarding", s.forwarding)
 		if s.onePacket {

@@ -192,6 +192,12 @@ func (c *checker) errorf(key, format string, args ...any) {
 	c.findings = append(c.findings, finding{key: key, msg: fmt.Sprintf(format, messageArgs(args)...)})
 }
 
+// placeholder reports a value hala import wrote because keepalived.conf
+// does not say it (ErrPlaceholder).
+func (c *checker) placeholder(key, msg string) {
+	c.findings = append(c.findings, finding{key: key, err: ErrPlaceholder, msg: msg})
+}
+
 func (c *checker) warnf(key, format string, args ...any) {
 	c.findings = append(c.findings, finding{key: key, msg: fmt.Sprintf(format, messageArgs(args)...), warn: true})
 }
@@ -409,8 +415,7 @@ func (c *checker) host(seen *hostSet, i int, name string, addr netip.Addr) bool 
 		c.errorf(key+".address", "required: %s", seen.addrWhat)
 		return false
 	case addr.IsUnspecified() && seen.table == "director":
-		c.findings = append(c.findings, finding{key: key + ".address", err: ErrPlaceholder,
-			msg: fmt.Sprintf("%s is a placeholder, not a host address: set the director's own address", addr)})
+		c.placeholder(key+".address", fmt.Sprintf("%s is a placeholder, not a host address: set the director's own address", addr))
 		return false
 	case addr.IsUnspecified() || addr.IsMulticast():
 		c.errorf(key+".address", "%s is not a host address", addr)
@@ -517,6 +522,9 @@ func (c *checker) vips() {
 		switch {
 		case v.RouterID == 0 && !c.set(key+".router_id"):
 			c.errorf(key+".router_id", "required: the VRRP virtual_router_id (1-255), unique among the VRRP instances on the directors' network")
+		case v.RouterID == 0:
+			// hala import writes 0 for a virtual_server address no vrrp_instance holds.
+			c.placeholder(key+".router_id", "0 is out of range 1-255 (hala import's placeholder where no vrrp_instance holds a virtual_server's address): set a VRRP virtual_router_id no other VRRP instance on the directors' network uses")
 		case v.RouterID < 1 || v.RouterID > 255:
 			c.errorf(key+".router_id", "%d is out of range 1-255", v.RouterID)
 		case v.Address.IsValid():
@@ -786,7 +794,10 @@ func (c *checker) services() {
 			c.errorf(key+".protocol", "%q is not udp or tcp", s.Protocol)
 		}
 
-		if s.InputID == "" {
+		if s.InputID == "" && c.set(key+".input_id") {
+			// hala import writes "" where the real servers' checker names no input.
+			c.placeholder(key+".input_id", "\"\" is a placeholder: set the id of the Logstash input that must be running on each backend (keepalived's checker, in the comment above, does not say)")
+		} else if s.InputID == "" {
 			c.errorf(key+".input_id", "required: the id of the Logstash input that must be running on each backend")
 		} else if c.arg(key+".input_id", s.InputID) && c.noSubstitution(key+".input_id", s.InputID) {
 			in := input{s.InputID, s.Pipeline}
