@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -127,6 +128,8 @@ type line struct {
 type token struct {
 	text   string
 	quoted bool
+	// def: a whole "$NAME=value" parameter definition.
+	def bool
 }
 
 func (p *parser) run(path string, data []byte) (*Config, error) {
@@ -171,7 +174,7 @@ func (p *parser) file(path string, data []byte, depth int) error {
 		case !first.quoted && strings.HasPrefix(first.text, "@"):
 			p.note(l.pos, "conditional %q is not evaluated: the line is left out", first.text)
 			continue
-		case !first.quoted && strings.HasPrefix(first.text, "$") && strings.Contains(first.text, "="):
+		case first.def:
 			p.note(l.pos, "parameter definition %q is not evaluated: the line is left out", strings.SplitN(first.text, "=", 2)[0])
 			continue
 		case !first.quoted && strings.HasPrefix(first.text, "~"):
@@ -199,6 +202,10 @@ func (p *parser) include(l line, depth int) error {
 	}
 	if p.readFile == nil {
 		p.note(l.pos, "include %q is not followed", l.toks[1].text)
+		return nil
+	}
+	if strings.Contains(l.toks[1].text, "$") && !l.toks[1].quoted {
+		p.note(l.pos, "include %q names a parameter, which is not substituted: the include is not followed", l.toks[1].text)
 		return nil
 	}
 	if depth >= MaxIncludeDepth {
@@ -282,13 +289,17 @@ func lex(path string, data []byte) ([]line, error) {
 			case c == '\\' && strings.TrimSpace(s[1:]) == "":
 				cont = true
 				s = ""
+			case c == '$' && len(cur.toks) == 0 && defRE.MatchString(s):
+				// "$NAME=value" defines a parameter: the rest of the line
+				// is its value, braces and all (file() notes it).
+				def := strings.TrimRight(s, " \t\r")
+				cur.toks = append(cur.toks, token{text: def, def: true})
+				cont = strings.HasSuffix(def, "\\")
+				s = ""
 			default:
-				j := 0
-				for j < len(s) && !strings.ContainsRune(" \t\f\v\r{}#!\"", rune(s[j])) {
-					j++
-				}
-				cur.toks = append(cur.toks, token{text: s[:j]})
-				s = s[j:]
+				w, rest := word(s)
+				cur.toks = append(cur.toks, token{text: w})
+				s = rest
 			}
 		}
 		if cont && i+1 < len(phys) {
@@ -300,6 +311,37 @@ func lex(path string, data []byte) ([]line, error) {
 		cur = nil
 	}
 	return lines, nil
+}
+
+// defRE matches the start of a parameter definition, "$NAME=".
+var defRE = regexp.MustCompile(`^\$[A-Za-z_][A-Za-z0-9_]*=`)
+
+// word reads an unquoted word from the start of s and returns it and the
+// rest. As keepalived reads it: "${NAME}" is part of the word (its braces
+// open no block), and "\!" or "\#" is a literal '!' or '#', not a comment.
+func word(s string) (string, string) {
+	var b strings.Builder
+	j := 0
+	for j < len(s) {
+		c := s[j]
+		switch {
+		case c == '\\' && j+1 < len(s) && (s[j+1] == '!' || s[j+1] == '#'):
+			b.WriteByte(s[j+1])
+			j += 2
+			continue
+		case c == '$' && j+1 < len(s) && s[j+1] == '{':
+			if end := strings.IndexByte(s[j:], '}'); end > 0 && !strings.ContainsAny(s[j+2:j+end], " \t{") {
+				b.WriteString(s[j : j+end+1])
+				j += end + 1
+				continue
+			}
+		case strings.IndexByte(" \t\f\v\r{}#!\"", c) >= 0:
+			return b.String(), s[j:]
+		}
+		b.WriteByte(c)
+		j++
+	}
+	return b.String(), ""
 }
 
 // tree builds the statement tree from the lines. A statement ends at the
