@@ -65,6 +65,10 @@ func runImport(streams IOStreams, flags *importFlags, path string) error {
 		if _, err := os.Lstat(flags.out); !errors.Is(err, fs.ErrNotExist) {
 			return withHint(fmt.Errorf("write %s: it exists", flags.out), "import never replaces an inventory: remove it or choose another -o")
 		}
+		// A mistyped directory is an error, not a new 0755 directory.
+		if dir := filepath.Dir(flags.out); !isDir(dir) {
+			return withHint(fmt.Errorf("write %s: directory %s does not exist", flags.out, dir), "create it first, or choose another -o")
+		}
 	}
 	cfg, err := keepalived.Load(path)
 	if err != nil {
@@ -102,4 +106,9 @@ func runImport(streams IOStreams, flags *importFlags, path string) error {
 		fmt.Fprintf(streams.ErrOut, "hala: hint: %d values %s does not say are marked PLACEHOLDER: set each (hala validate names them)\n", res.Placeholders, path)
 	}
 	return nil
+}
+
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }

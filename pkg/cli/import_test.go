@@ -117,3 +117,16 @@ func TestImportRefusedPrintsNotes(t *testing.T) {
 		t.Errorf("refused import wrote %s: %v", out, err)
 	}
 }
+
+// -o into a directory that does not exist is an error: nothing is created.
+func TestImportOutMissingDirectory(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "typo", "cluster.toml")
+	code, stdout, stderr := runHala(t, "import", "--director", "stash1=192.168.1.210", "--director", "stash2=192.168.1.220", "-o", out, seedConf)
+	if code != 1 || stdout != "" || !strings.Contains(stderr, "hala: error: write "+out+": directory "+filepath.Join(dir, "typo")+" does not exist\n") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "typo")); !os.IsNotExist(err) {
+		t.Errorf("import created the directory: %v", err)
+	}
+}

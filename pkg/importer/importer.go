@@ -10,9 +10,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hala-lb/hala/pkg/keepalived"
 )
+
+// MaxOutput bounds the inventory import writes: the largest inventory
+// hala reads (inventory.MaxFileSize; a test keeps them equal).
+const MaxOutput = 4 << 20
 
 // Options are what the keepalived.conf cannot say.
 type Options struct {
@@ -122,6 +127,9 @@ type importer struct {
 
 	notes        []string
 	placeholders int
+	// noteBytes counts the notes' size; tooLarge: past MaxOutput.
+	noteBytes int
+	tooLarge  bool
 	// directorPlaceholder: a [[director]] address is a placeholder.
 	directorPlaceholder bool
 	// refusals are what hala cannot render without changing how VRRP
@@ -137,7 +145,7 @@ func Import(cfg *keepalived.Config, src string, opts Options) (*Result, error) {
 	}
 	im := &importer{opts: opts, src: src}
 	for _, n := range cfg.Notes {
-		im.notes = append(im.notes, n.String())
+		im.note(n.String())
 	}
 	for _, n := range cfg.Nodes {
 		if n.Name == "global_defs" {
@@ -163,13 +171,27 @@ func Import(cfg *keepalived.Config, src string, opts Options) (*Result, error) {
 			im.virtualServer(n)
 		}
 	}
+	if im.tooLarge {
+		return &Result{Unmapped: im.notes}, im.errTooLarge(src)
+	}
 	if len(im.refusals) > 0 {
-		return &Result{Unmapped: im.notes}, &RefusedError{Source: src, Reasons: im.refusals}
+		for i, r := range im.refusals {
+			im.refusals[i] = escape(r)
+		}
+		return &Result{Unmapped: im.notes}, &RefusedError{Source: escape(src), Reasons: im.refusals}
 	}
 	if len(im.vips) == 0 {
 		return &Result{Unmapped: im.notes}, fmt.Errorf("import %s: no vrrp_instance with a virtual_ipaddress and no virtual_server: nothing to import", src)
 	}
-	return &Result{TOML: im.write(), Unmapped: im.notes, Placeholders: im.placeholders, DirectorPlaceholders: im.directorPlaceholder}, nil
+	out := im.write()
+	if len(out) > MaxOutput {
+		return &Result{Unmapped: im.notes}, im.errTooLarge(src)
+	}
+	return &Result{TOML: out, Unmapped: im.notes, Placeholders: im.placeholders, DirectorPlaceholders: im.directorPlaceholder}, nil
+}
+
+func (im *importer) errTooLarge(src string) error {
+	return fmt.Errorf("import %s: the inventory would be larger than %d bytes, the most hala reads (%d parts not mapped at least): is it a keepalived.conf?", escape(src), MaxOutput, len(im.notes))
 }
 
 // RefusedError is an import refused because hala would render VRRP
@@ -185,7 +207,38 @@ func (e *RefusedError) Error() string {
 }
 
 func (im *importer) unmapped(n *keepalived.Node, why string) {
-	im.notes = append(im.notes, fmt.Sprintf("%s: %s: %s", n.Pos, n.String(), why))
+	im.note(fmt.Sprintf("%s: %s: %s", n.Pos, n.String(), why))
+}
+
+// note records a part not mapped. The notes are bounded with the output
+// they end up in: past MaxOutput bytes the import is refused instead.
+func (im *importer) note(s string) {
+	im.noteBytes += len(s) + 5 // "#   " and a newline in the inventory
+	if im.noteBytes > MaxOutput {
+		im.tooLarge = true
+		return
+	}
+	im.notes = append(im.notes, escape(s))
+}
+
+// escape writes control characters and bytes that are not UTF-8 as \xNN,
+// so that a note quoting the input cannot move a terminal's cursor or
+// hide a line (notes go to stderr and into TOML comments).
+func escape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1, r < 0x20, r == 0x7f, r >= 0x80 && r < 0xa0, r == '\u2028', r == '\u2029':
+			for _, c := range []byte(s[i : i+size]) {
+				fmt.Fprintf(&b, "\\x%02x", c)
+			}
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }
 
 func (im *importer) globalDefs(g *keepalived.Node) {
