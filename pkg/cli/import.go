@@ -29,12 +29,27 @@ func newImportCommand(streams IOStreams) *cobra.Command {
 inventory that renders an equivalent one: the same VIPs, VRRP router ids,
 virtual servers, real servers and checks.
 
+Each vrrp_instance keeps its own advert_int and authentication (on its
+[[vip]] where instances differ), so a director switched to hala speaks VRRP
+as its not-yet-switched peer does. What would change VRRP anyway (auth_type
+AH, another VRRP version, instances on different interfaces, unicast beside
+multicast, different unicast peers) refuses the import, naming each
+instance by file:line.
+
 It recognises MISC_CHECKs that run hala check or inputstatus.py; every
 part it cannot map is written into the inventory as a comment with its
-file:line and the reason, and listed on stderr. Directors come from
-unicast_src_ip and unicast_peer; a multicast configuration names no
-director addresses, so give them with --director NAME=ADDR, or fill in the
-placeholder that hala validate rejects.`,
+file:line and the reason, and listed on stderr (also when the import is
+refused). Directors come from unicast_src_ip and unicast_peer; a multicast
+configuration names no director addresses, so give them with --director
+NAME=ADDR, or fill in the placeholder that hala validate rejects. A
+virtual_server no vrrp_instance covers (an LVS-only file) gets a VIP with a
+router_id placeholder, and one whose real servers' checker names no
+Logstash input (TCP_CHECK, HTTP_GET, …) an input_id placeholder, the
+checker kept as a comment.
+
+The files read are bounded to 4 MiB together; kernel files (/proc, /sys)
+are refused. -o never replaces a file, and its directory must exist.
+See docs/migration.md.`,
 		Example: `  hala import /etc/keepalived/keepalived.conf
   hala import --director stash1=192.168.1.210 --director stash2=192.168.1.220 \
       -o cluster.toml /etc/keepalived/keepalived.conf`,
@@ -101,7 +116,7 @@ func runImport(streams IOStreams, flags *importFlags, path string) error {
 	}
 	switch {
 	case res.DirectorPlaceholders:
-		fmt.Fprintf(streams.ErrOut, "hala: hint: %s names no director address (multicast VRRP): set the placeholder addresses, or import again with --director NAME=ADDR for each director; then set the other values marked PLACEHOLDER\n", path)
+		fmt.Fprintf(streams.ErrOut, "hala: hint: %s names no director address: set the placeholder addresses, or import again with --director NAME=ADDR for each director; then set the other values marked PLACEHOLDER\n", path)
 	case res.Placeholders > 0:
 		fmt.Fprintf(streams.ErrOut, "hala: hint: %d values %s does not say are marked PLACEHOLDER: set each (hala validate names them)\n", res.Placeholders, path)
 	}
