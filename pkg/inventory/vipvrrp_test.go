@@ -66,3 +66,15 @@ router_id = 2
 		t.Errorf("no password, 500ms: %v", err)
 	}
 }
+
+// A VIP's password is a secret as the cluster's is: an unquoted one is
+// reported by type, and a syntax error on its line never shows it.
+func TestVIPAuthPassNotShown(t *testing.T) {
+	base := "[cluster]\nname = \"c\"\n[[vip]]\nname = \"v\"\n"
+	for _, line := range []string{"vrrp_auth_pass = 12345678\n", "vrrp_auth_pass = \"s3cr3t\n"} {
+		_, err := Parse("x.toml", []byte(base+line))
+		if err == nil || strings.Contains(err.Error(), "12345678") || strings.Contains(err.Error(), "s3cr3t") {
+			t.Errorf("%q: error %v shows the password", line, err)
+		}
+	}
+}
