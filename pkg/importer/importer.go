@@ -267,6 +267,11 @@ func (im *importer) globalDefs(g *keepalived.Node) {
 			im.smtpAlert = n.Arg(0) == "" || n.Arg(0) == "true" || n.Arg(0) == "on" || n.Arg(0) == "yes"
 		case "vrrp_version":
 			im.vrrpVersionGlobal = n.Arg(0)
+		case "vrrp_mcast_group4", "vrrp_mcast_group6":
+			// Peers on another group never hear each other's adverts.
+			if def := map[string]string{"vrrp_mcast_group4": "224.0.0.18", "vrrp_mcast_group6": "ff02::12"}[n.Name]; n.Arg(0) != def {
+				im.refuse(n, "hala renders VRRP on keepalived's default multicast group ("+def+")")
+			}
 		default:
 			im.unmapped(n, "no inventory key (hala renders global_defs itself)")
 		}

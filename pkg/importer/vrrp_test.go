@@ -44,6 +44,7 @@ func TestImportRefusesVRRPChanges(t *testing.T) {
 	conf := `global_defs {
     router_id lb1
     smtp_connect_timeout 30
+    vrrp_mcast_group4 224.0.0.19
 }
 vrrp_instance VI_1 {
     state MASTER
@@ -95,11 +96,12 @@ vrrp_instance VI_4 {
 		t.Fatalf("error %v, want a RefusedError", err)
 	}
 	want := []string{
-		"k.conf:30: auth_type AH: hala renders auth_type PASS or no authentication: peers would reject the other's adverts",
-		"k.conf:37: vrrp_instance VI_4: VRRP version 3: hala renders version 2 for this instance (2 unless advert_int is below whole seconds or the address is IPv6)",
-		`k.conf:15: vrrp_instance VI_2: interface "eth1", but VI_1 (k.conf:5) has "eth0": hala runs every VIP of a director on one interface`,
-		"k.conf:15: vrrp_instance VI_2 is multicast VRRP, but VI_1 (k.conf:5) is unicast VRRP: hala renders one for every VIP",
-		`k.conf:23: vrrp_instance VI_3 has unicast peers "10.0.0.3", but VI_1 (k.conf:5) has "10.0.0.2": hala sends every VIP's adverts to every other director`,
+		"k.conf:4: vrrp_mcast_group4 224.0.0.19: hala renders VRRP on keepalived's default multicast group (224.0.0.18)",
+		"k.conf:31: auth_type AH: hala renders auth_type PASS or no authentication: peers would reject the other's adverts",
+		"k.conf:38: vrrp_instance VI_4: VRRP version 3: hala renders version 2 for this instance (2 unless advert_int is below whole seconds or the address is IPv6)",
+		`k.conf:16: vrrp_instance VI_2: interface "eth1", but VI_1 (k.conf:6) has "eth0": hala runs every VIP of a director on one interface`,
+		"k.conf:16: vrrp_instance VI_2 is multicast VRRP, but VI_1 (k.conf:6) is unicast VRRP: hala renders one for every VIP",
+		`k.conf:24: vrrp_instance VI_3 has unicast peers "10.0.0.3", but VI_1 (k.conf:6) has "10.0.0.2": hala sends every VIP's adverts to every other director`,
 	}
 	if !reflect.DeepEqual(refused.Reasons, want) {
 		t.Errorf("reasons\n%s\nwant\n%s", strings.Join(refused.Reasons, "\n"), strings.Join(want, "\n"))
