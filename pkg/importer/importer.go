@@ -460,10 +460,11 @@ func (im *importer) refuse(n *keepalived.Node, why string) {
 }
 
 // vrrp settles the VRRP settings the VIPs share: the first instance's
-// advert interval and password become the cluster's, and each instance
-// that differs keeps its own on its [[vip]]. What hala keeps cluster-wide
-// (the interface, unicast or multicast and the unicast peers) must agree
-// across instances, or the import is refused naming each instance.
+// interface, advert interval and password become the cluster's, and each
+// instance that differs keeps its own on its [[vip]] (write does that).
+// What hala keeps cluster-wide (unicast or multicast and the unicast
+// peers) must agree across instances, or the import is refused naming
+// each instance.
 func (im *importer) vrrp() {
 	if len(im.vips) == 0 {
 		return
@@ -472,9 +473,6 @@ func (im *importer) vrrp() {
 	im.iface = first.iface
 	im.unicast = first.unicast
 	for _, v := range im.vips[1:] {
-		if v.iface != first.iface {
-			im.refusals = append(im.refusals, fmt.Sprintf("%s: vrrp_instance %s: interface %q, but %s (%s) has %q: hala runs every VIP of a director on one interface", v.pos, v.name, v.iface, first.name, first.pos, first.iface))
-		}
 		if v.unicast != first.unicast {
 			im.refusals = append(im.refusals, fmt.Sprintf("%s: vrrp_instance %s is %s, but %s (%s) is %s: hala renders one for every VIP", v.pos, v.name, castOf(v.unicast), first.name, first.pos, castOf(first.unicast)))
 		} else if v.peers != first.peers {

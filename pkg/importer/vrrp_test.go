@@ -15,8 +15,9 @@ var sampleDirectors = Options{Directors: []Director{
 	{Name: "lb2", Address: netip.MustParseAddr("192.168.200.2")},
 }}
 
-// Instances with different passwords, none, and another advert_int
-// (keepalived's keepalived.conf.vrrp sample VI_1..VI_4) render each with
+// Instances with different passwords, none, another advert_int and
+// another interface (keepalived's keepalived.conf.vrrp sample VI_1..VI_4)
+// render each with
 // its own settings: a director switched to hala keeps speaking VRRP as its
 // not-yet-switched peer does, so neither becomes a second MASTER.
 func TestImportPerInstanceVRRP(t *testing.T) {
@@ -30,7 +31,7 @@ func TestImportPerInstanceVRRP(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("rendered VRRP differs from the imported file\n got: %q\nwant: %q\ninventory:\n%s", got, want, res.TOML)
 	}
-	for _, w := range []string{`vrrp_auth_pass = "secret1"`, `vrrp_auth_pass = ""  # testdata/vrrp-sample.conf:24 has no authentication`, `advert_interval = "3s"`} {
+	for _, w := range []string{`vrrp_auth_pass = "secret1"`, `vrrp_auth_pass = ""  # testdata/vrrp-sample.conf:25 has no authentication`, `advert_interval = "3s"`, `interface = "eth1"  # interface at testdata/vrrp-sample.conf:36`} {
 		if !strings.Contains(string(res.TOML), w) {
 			t.Errorf("inventory lacks %s:\n%s", w, res.TOML)
 		}
@@ -99,7 +100,6 @@ vrrp_instance VI_4 {
 		"k.conf:4: vrrp_mcast_group4 224.0.0.19: hala renders VRRP on keepalived's default multicast group (224.0.0.18)",
 		"k.conf:31: auth_type AH: hala renders auth_type PASS or no authentication: peers would reject the other's adverts",
 		"k.conf:38: vrrp_instance VI_4: VRRP version 3: hala renders version 2 for this instance (2 unless advert_int is below whole seconds or the address is IPv6)",
-		`k.conf:16: vrrp_instance VI_2: interface "eth1", but VI_1 (k.conf:6) has "eth0": hala runs every VIP of a director on one interface`,
 		"k.conf:16: vrrp_instance VI_2 is multicast VRRP, but VI_1 (k.conf:6) is unicast VRRP: hala renders one for every VIP",
 		`k.conf:24: vrrp_instance VI_3 has unicast peers "10.0.0.3", but VI_1 (k.conf:6) has "10.0.0.2": hala sends every VIP's adverts to every other director`,
 	}

@@ -107,6 +107,9 @@ func (im *importer) write() []byte {
 		if v.auth != first.auth {
 			fmt.Fprintf(&b, "vrrp_auth_pass = %s  # %s\n", quote(v.auth), comment(authNote(v)))
 		}
+		if v.iface != first.iface {
+			fmt.Fprintf(&b, "interface = %s  # interface at %s\n", quote(v.iface), comment(v.pos.String()))
+		}
 		if advertOf(v) != advertOf(first) {
 			fmt.Fprintf(&b, "advert_interval = %s  # advert_int at %s\n", quote(advertOf(v)), comment(v.pos.String()))
 		}

@@ -105,6 +105,9 @@ type VIP struct {
 	// VRRPAuthPass is this VIP's PASS authentication (default
 	// cluster.vrrp_auth_pass); written as "" it means no authentication.
 	VRRPAuthPass string `toml:"vrrp_auth_pass"`
+	// Interface is this VIP's VRRP interface on every director (default:
+	// each director's interface); see InterfaceOf.
+	Interface string `toml:"interface"`
 }
 
 // Service is an IPVS virtual server on a VIP.

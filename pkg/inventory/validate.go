@@ -545,6 +545,9 @@ func (c *checker) vips() {
 		}
 
 		c.vipVRRP(key, i, v)
+		if v.Interface != "" {
+			c.ifname(key+".interface", v.Interface)
+		}
 
 		if v.Master != "" {
 			if _, ok := c.inv.Director(v.Master); !ok && !c.unsure("director") {

@@ -55,6 +55,7 @@ router_id = 2
 		{"vrrp_auth_pass = \"toolongpass\"\n", `x.toml:28:1: vip[1] ("v2").vrrp_auth_pass: is 11 characters`},
 		{"advert_interval = \"500ms\"\n", `x.toml:28:1: vip[1] ("v2").advert_interval: password set but advert_interval 500ms is not whole seconds`},
 		{"advert_interval = \"300s\"\n", `vip[1] ("v2").advert_interval: 5m0s is outside keepalived's range`},
+		{"interface = \"eth0 x\"\n", `vip[1] ("v2").interface: "eth0 x" is not a valid interface name`},
 	} {
 		_, err := Parse("x.toml", []byte(base+tc.add))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -75,6 +76,17 @@ func TestVIPAuthPassNotShown(t *testing.T) {
 		_, err := Parse("x.toml", []byte(base+line))
 		if err == nil || strings.Contains(err.Error(), "12345678") || strings.Contains(err.Error(), "s3cr3t") {
 			t.Errorf("%q: error %v shows the password", line, err)
+		}
+	}
+}
+
+// A VIP's own interface wins over the director's, which wins over the
+// cluster's: render, hala vip and hala status all ask InterfaceOf.
+func TestInterfaceOf(t *testing.T) {
+	inv := &Inventory{Cluster: Cluster{Interface: "eth0"}}
+	for _, tc := range []struct{ vip, dir, want string }{{"", "", "eth0"}, {"", "bond0", "bond0"}, {"eth1", "bond0", "eth1"}} {
+		if got := inv.InterfaceOf(VIP{Interface: tc.vip}, Director{Interface: tc.dir}); got != tc.want {
+			t.Errorf("vip %q, director %q: %q, want %q", tc.vip, tc.dir, got, tc.want)
 		}
 	}
 }

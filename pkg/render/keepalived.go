@@ -118,7 +118,7 @@ func (r *renderer) keepalived(d inventory.Director) ([]byte, error) {
 			VIP:       v.Name,
 			Master:    v.Master,
 			State:     "BACKUP",
-			Interface: r.interfaceOf(d),
+			Interface: r.inv.InterfaceOf(v, d),
 			RouterID:  v.RouterID,
 			Priority:  r.inv.Priority(v, d),
 			AdvertInt: advert,
