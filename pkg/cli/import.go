@@ -29,12 +29,12 @@ func newImportCommand(streams IOStreams) *cobra.Command {
 inventory that renders an equivalent one: the same VIPs, VRRP router ids,
 virtual servers, real servers and checks.
 
-Each vrrp_instance keeps its own interface, advert_int and authentication
-(on its [[vip]] where instances differ), so a director switched to hala
-speaks VRRP as its not-yet-switched peer does. What would change VRRP anyway
-(auth_type AH, another VRRP version or multicast group, unicast beside
-multicast, different unicast peers) refuses the import, naming each
-instance by file:line.
+Each vrrp_instance keeps its own interface, advert_int, authentication and
+VRRP version (on its [[vip]] where instances differ), so a director
+switched to hala speaks VRRP as its not-yet-switched peer does. What would
+change VRRP anyway (auth_type AH, version 2 where hala needs 3, another
+multicast group, unicast beside multicast, different unicast peers)
+refuses the import, naming each instance by file:line.
 
 It recognises MISC_CHECKs that run hala check or inputstatus.py; every
 part it cannot map is written into the inventory as a comment with its

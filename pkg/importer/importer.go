@@ -92,6 +92,9 @@ type vip struct {
 	peers   string
 	// smtpAlert: keepalived mails this instance's transitions.
 	smtpAlert bool
+	// version3: the instance speaks VRRP version 3 where hala would
+	// derive 2 (vip.vrrp_version = 3).
+	version3 bool
 	// fromVirtualServer: no vrrp_instance holds this address (an
 	// LVS-only file); router_id is a placeholder.
 	fromVirtualServer bool
@@ -363,7 +366,7 @@ func (im *importer) instance(in *keepalived.Node) {
 		im.unmapped(in, "no virtual_ipaddress: left out")
 		return
 	}
-	im.vrrpVersion(in, v, version)
+	im.vrrpVersion(in, &v, version)
 	if len(im.emails) > 0 && !v.smtpAlert && !im.smtpAlert {
 		im.unmapped(in, "keepalived mails nothing on this instance's transitions (no smtp_alert); hala renders smtp_alert on every instance when notification_email is set")
 	}
@@ -408,19 +411,29 @@ func (im *importer) authentication(v *vip, n *keepalived.Node) {
 	}
 }
 
-// vrrpVersion refuses an instance whose VRRP version hala would change:
-// hala speaks version 2 (keepalived's default) unless the advert interval
-// is below whole seconds, which needs version 3.
-func (im *importer) vrrpVersion(in *keepalived.Node, v vip, version string) {
-	want := "2"
+// vrrpVersion maps an instance's VRRP version (its own or global_defs'
+// vrrp_version). hala derives 3 below whole-second adverts and for IPv6,
+// else 2; an instance on 3 where hala derives 2 keeps it as
+// vip.vrrp_version. Version 2 where hala needs 3 is refused.
+func (im *importer) vrrpVersion(in *keepalived.Node, v *vip, version string) {
+	derived := "2"
 	if d, err := time.ParseDuration(v.advert); err == nil && d%time.Second != 0 || v.addr.Addr().Is6() {
-		want = "3"
+		derived = "3"
 	}
 	if version == "" {
 		version = im.vrrpVersionGlobal
 	}
-	if version != "" && version != want {
-		im.refuse(in, fmt.Sprintf("VRRP version %s: hala renders version %s for this instance (2 unless advert_int is below whole seconds or the address is IPv6)", version, want))
+	switch {
+	case version == "" || version == derived:
+	case version == "3":
+		v.version3 = true
+	default:
+		im.refuse(in, fmt.Sprintf("VRRP version %s: hala renders version %s for this instance (3 below whole-second adverts and for IPv6)", version, derived))
+	}
+	if (derived == "3" || v.version3) && v.auth != "" {
+		// keepalived sends no authentication with version 3 either.
+		im.unmapped(in, "VRRP version 3 has no authentication: keepalived ignores its auth_pass, and so does the inventory")
+		v.auth = ""
 	}
 }
 

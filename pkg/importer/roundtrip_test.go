@@ -30,7 +30,7 @@ func semanticOf(t *testing.T, nodes []*keepalived.Node, exactChecks bool) semant
 		var f []string
 		for _, n := range in.Children {
 			switch n.Name {
-			case "virtual_router_id", "interface", "state", "advert_int", "unicast_src_ip":
+			case "virtual_router_id", "interface", "state", "advert_int", "unicast_src_ip", "version":
 				f = append(f, n.String())
 			case "authentication":
 				for _, a := range n.Children {

@@ -31,7 +31,7 @@ func TestImportPerInstanceVRRP(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("rendered VRRP differs from the imported file\n got: %q\nwant: %q\ninventory:\n%s", got, want, res.TOML)
 	}
-	for _, w := range []string{`vrrp_auth_pass = "secret1"`, `vrrp_auth_pass = ""  # testdata/vrrp-sample.conf:25 has no authentication`, `advert_interval = "3s"`, `interface = "eth1"  # interface at testdata/vrrp-sample.conf:36`} {
+	for _, w := range []string{`vrrp_auth_pass = "secret1"`, `vrrp_auth_pass = ""  # testdata/vrrp-sample.conf:25 has no authentication`, `advert_interval = "3s"`, `interface = "eth1"  # interface at testdata/vrrp-sample.conf:37`, "vrrp_version = 3  # version at testdata/vrrp-sample.conf:25"} {
 		if !strings.Contains(string(res.TOML), w) {
 			t.Errorf("inventory lacks %s:\n%s", w, res.TOML)
 		}
@@ -81,7 +81,8 @@ vrrp_instance VI_3 {
 }
 vrrp_instance VI_4 {
     interface eth0
-    version 3
+    version 2
+    advert_int 0.5
     virtual_router_id 54
     unicast_peer {
         10.0.0.2
@@ -99,7 +100,7 @@ vrrp_instance VI_4 {
 	want := []string{
 		"k.conf:4: vrrp_mcast_group4 224.0.0.19: hala renders VRRP on keepalived's default multicast group (224.0.0.18)",
 		"k.conf:31: auth_type AH: hala renders auth_type PASS or no authentication: peers would reject the other's adverts",
-		"k.conf:38: vrrp_instance VI_4: VRRP version 3: hala renders version 2 for this instance (2 unless advert_int is below whole seconds or the address is IPv6)",
+		"k.conf:38: vrrp_instance VI_4: VRRP version 2: hala renders version 3 for this instance (3 below whole-second adverts and for IPv6)",
 		"k.conf:16: vrrp_instance VI_2 is multicast VRRP, but VI_1 (k.conf:6) is unicast VRRP: hala renders one for every VIP",
 		`k.conf:24: vrrp_instance VI_3 has unicast peers "10.0.0.3", but VI_1 (k.conf:6) has "10.0.0.2": hala sends every VIP's adverts to every other director`,
 	}

@@ -110,6 +110,9 @@ func (im *importer) write() []byte {
 		if v.iface != first.iface {
 			fmt.Fprintf(&b, "interface = %s  # interface at %s\n", quote(v.iface), comment(v.pos.String()))
 		}
+		if v.version3 {
+			fmt.Fprintf(&b, "vrrp_version = 3  # version at %s\n", comment(v.pos.String()))
+		}
 		if advertOf(v) != advertOf(first) {
 			fmt.Fprintf(&b, "advert_interval = %s  # advert_int at %s\n", quote(advertOf(v)), comment(v.pos.String()))
 		}

@@ -108,6 +108,10 @@ type VIP struct {
 	// Interface is this VIP's VRRP interface on every director (default:
 	// each director's interface); see InterfaceOf.
 	Interface string `toml:"interface"`
+	// VRRPVersion is 3 to advertise VRRP version 3 (no authentication)
+	// even at whole-second intervals; 0 = derived: 3 below whole seconds
+	// or for IPv6, else keepalived's default 2.
+	VRRPVersion int `toml:"vrrp_version"`
 }
 
 // Service is an IPVS virtual server on a VIP.

@@ -548,6 +548,7 @@ func (c *checker) vips() {
 		if v.Interface != "" {
 			c.ifname(key+".interface", v.Interface)
 		}
+		c.vrrpVersion(key, v)
 
 		if v.Master != "" {
 			if _, ok := c.inv.Director(v.Master); !ok && !c.unsure("director") {
@@ -556,6 +557,28 @@ func (c *checker) vips() {
 				c.masterPriority(key, v)
 			}
 		}
+	}
+}
+
+// vrrpVersion checks a VIP's vrrp_version against what its advert
+// interval, address family and password need.
+func (c *checker) vrrpVersion(key string, v VIP) {
+	k := key + ".vrrp_version"
+	switch v.VRRPVersion {
+	case 0:
+	case 2:
+		if v.AdvertInterval.Duration%time.Second != 0 {
+			c.errorf(k, "2 cannot advertise every %s: below whole seconds needs version 3", v.AdvertInterval.Duration)
+		}
+		if v.Address.IsValid() && v.Address.Addr().Is6() {
+			c.errorf(k, "2 is IPv4 only: an IPv6 VIP advertises VRRP version 3")
+		}
+	case 3:
+		if v.VRRPAuthPass != "" {
+			c.errorf(k, "3 has no authentication: set vrrp_auth_pass = \"\" on this VIP")
+		}
+	default:
+		c.errorf(k, "%d is not a VRRP version keepalived speaks (2 or 3)", v.VRRPVersion)
 	}
 }
 

@@ -90,3 +90,20 @@ func TestInterfaceOf(t *testing.T) {
 		}
 	}
 }
+
+// vip.vrrp_version is 2 or 3 and must fit the VIP's advert interval,
+// family and password.
+func TestVIPVRRPVersion(t *testing.T) {
+	base := "[cluster]\nname = \"c\"\ninterface = \"eth0\"\n[[director]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[[logstash]]\nname = \"l\"\naddress = \"10.0.0.11\"\n[[service]]\nname = \"s\"\nvip = \"v\"\nport = 514\nprotocol = \"udp\"\ninput_id = \"i\"\n[[vip]]\nname = \"v\"\naddress = \"10.0.0.100/24\"\nrouter_id = 1\n"
+	for _, tc := range []struct{ add, want string }{
+		{"vrrp_version = 3\n", ""},
+		{"vrrp_version = 4\n", `vip[0] ("v").vrrp_version: 4 is not a VRRP version keepalived speaks (2 or 3)`},
+		{"vrrp_version = 3\nvrrp_auth_pass = \"x\"\n", `vip[0] ("v").vrrp_version: 3 has no authentication`},
+		{"vrrp_version = 2\nadvert_interval = \"500ms\"\n", `vip[0] ("v").vrrp_version: 2 cannot advertise every 500ms`},
+	} {
+		_, err := Parse("x.toml", []byte(base+tc.add))
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%q: error %v, want %q", tc.add, err, tc.want)
+		}
+	}
+}

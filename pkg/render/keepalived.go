@@ -123,7 +123,7 @@ func (r *renderer) keepalived(d inventory.Director) ([]byte, error) {
 			Priority:  r.inv.Priority(v, d),
 			AdvertInt: advert,
 			SMTPAlert: len(c.NotificationEmail) > 0,
-			Version3:  v3,
+			Version3:  v3 || v.VRRPVersion == 3,
 			AuthPass:  v.VRRPAuthPass,
 			Unicast:   c.Unicast,
 			Address:   v.Address.String(),
