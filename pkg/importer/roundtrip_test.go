@@ -158,6 +158,8 @@ func TestRoundTripExamples(t *testing.T) {
 	if err != nil || len(examples) == 0 {
 		t.Fatalf("no examples: %v", err)
 	}
+	// Per-VIP interface, advert interval, password and VRRP version.
+	examples = append(examples, "../render/testdata/per-vip-vrrp/inventory.toml")
 	rounds := 0
 	for _, ex := range examples {
 		inv, err := inventory.Load(ex)
