@@ -104,6 +104,9 @@ func runImport(streams IOStreams, flags *importFlags, path string) error {
 		if _, err := streams.Out.Write(res.TOML); err != nil {
 			return err
 		}
+		if res.Secret {
+			warnReadableSecret(streams)
+		}
 	} else {
 		abs, err := filepath.Abs(flags.out)
 		if err != nil {
@@ -126,4 +129,19 @@ func runImport(streams IOStreams, flags *importFlags, path string) error {
 func isDir(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.IsDir()
+}
+
+// warnReadableSecret warns when the inventory, which holds a VRRP
+// password, went to a file others may read ("hala import … > x.toml"
+// creates it with the umask's mode; -o writes 0600).
+func warnReadableSecret(streams IOStreams) {
+	f, ok := streams.Out.(*os.File)
+	if !ok {
+		return
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o077 == 0 {
+		return
+	}
+	fmt.Fprintf(streams.ErrOut, "hala: warning: the inventory holds vrrp_auth_pass and stdout is a file of mode %04o: others may read the password; use -o FILE (mode 0600) or chmod 600 it\n", fi.Mode().Perm())
 }

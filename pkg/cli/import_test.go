@@ -130,3 +130,31 @@ func TestImportOutMissingDirectory(t *testing.T) {
 		t.Errorf("import created the directory: %v", err)
 	}
 }
+
+// An inventory holding vrrp_auth_pass written to stdout redirected into a
+// group- or world-readable file draws a warning; -o writes mode 0600.
+func TestImportWarnsReadableSecret(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "cluster.toml")
+	f, err := os.OpenFile(out, os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Chmod(0o644); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	cmd := exec.Command(testutil.HalaBinary(t), "import", "--director", "stash1=192.168.1.210", "--director", "stash2=192.168.1.220", seedConf)
+	var errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = f, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("import: %v\n%s", err, errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "hala: warning: the inventory holds vrrp_auth_pass and stdout is a file of mode 0644") {
+		t.Errorf("stderr lacks the warning:\n%s", errOut.String())
+	}
+	// To a pipe: no warning.
+	_, _, stderr := runBinary(t, "import", "--director", "stash1=192.168.1.210", "--director", "stash2=192.168.1.220", seedConf)
+	if strings.Contains(stderr, "others may read") {
+		t.Errorf("warning on a pipe:\n%s", stderr)
+	}
+}

@@ -64,6 +64,9 @@ type Result struct {
 	// DirectorPlaceholders is true when a director's address is a
 	// placeholder (multicast VRRP names none).
 	DirectorPlaceholders bool
+	// Secret is true when TOML holds a vrrp_auth_pass: write it where
+	// only its owner can read it.
+	Secret bool
 }
 
 type host struct {
@@ -190,7 +193,11 @@ func Import(cfg *keepalived.Config, src string, opts Options) (*Result, error) {
 	if len(out) > MaxOutput {
 		return &Result{Unmapped: im.notes}, im.errTooLarge(src)
 	}
-	return &Result{TOML: out, Unmapped: im.notes, Placeholders: im.placeholders, DirectorPlaceholders: im.directorPlaceholder}, nil
+	secret := false
+	for _, v := range im.vips {
+		secret = secret || v.auth != ""
+	}
+	return &Result{TOML: out, Unmapped: im.notes, Placeholders: im.placeholders, DirectorPlaceholders: im.directorPlaceholder, Secret: secret}, nil
 }
 
 func (im *importer) errTooLarge(src string) error {
