@@ -158,3 +158,23 @@ func TestImportWarnsReadableSecret(t *testing.T) {
 		t.Errorf("warning on a pipe:\n%s", stderr)
 	}
 }
+
+// An LVS-only keepalived.conf imports; hala validate then names each
+// placeholder and says what to set.
+func TestImportLVSOnlyBinary(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "cluster.toml")
+	code, _, stderr := runBinary(t, "import", "--director", "LVS_DEVEL=10.10.10.10", "-o", out, "../importer/testdata/lvs-only.conf")
+	if code != 0 || !strings.Contains(stderr, "hala: hint: 4 values ../importer/testdata/lvs-only.conf does not say are marked PLACEHOLDER") {
+		t.Fatalf("import: exit %d, stderr:\n%s", code, stderr)
+	}
+	code, _, stderr = runBinary(t, "validate", out)
+	for _, want := range []string{
+		`vip[0] ("vip-10.10.10.2").router_id: 0 is out of range 1-255 (hala import's placeholder`,
+		`service[1] ("udp-514").input_id: "" is a placeholder`,
+		`hala: hint: hala import writes 0.0.0.0 where keepalived.conf names no director address`,
+	} {
+		if code != 1 || !strings.Contains(stderr, want) {
+			t.Errorf("validate: exit %d, stderr lacks %q:\n%s", code, want, stderr)
+		}
+	}
+}
