@@ -11,7 +11,7 @@ func (im *importer) write() []byte {
 	fmt.Fprintf(&b, "# Imported by hala import from %s.\n", comment(im.src))
 	b.WriteString("# Check it with hala validate, render it and compare with the original before\n# replacing it; set firewall.log_sources (keepalived.conf does not say).\n")
 	if im.directorPlaceholder {
-		b.WriteString("#\n# PLACEHOLDER: the file names no director address (multicast VRRP): set each\n# [[director]] address below (0.0.0.0 now; hala validate rejects it), or run\n# hala import again with --director NAME=ADDR for every director.\n")
+		b.WriteString("#\n# PLACEHOLDER: the file names no director address (multicast or no VRRP): set each\n# [[director]] address below (0.0.0.0 now; hala validate rejects it), or run\n# hala import again with --director NAME=ADDR for every director.\n")
 	}
 	if im.placeholders > 0 {
 		b.WriteString("#\n# Every value marked PLACEHOLDER is one keepalived.conf does not say (hala\n# validate rejects each, saying what to set).\n")

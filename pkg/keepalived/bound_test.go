@@ -22,7 +22,7 @@ func TestLoadBoundsTotalSize(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := Load(main)
-	want := main + `:2: include "big.conf": ` + filepath.Join(dir, "big.conf") + " is larger than"
+	want := main + `:2: include "big.conf": ` + filepath.Join(dir, "big.conf") + " (4193280 bytes) is larger than"
 	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "may hold at most 4194304 bytes together") {
 		t.Fatalf("error %v, want %q and the total limit", err, want)
 	}

@@ -125,7 +125,7 @@ func readFile(path string, limit int64) ([]byte, error) {
 	}
 	size := fi.Size()
 	if size > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
+		return nil, fmt.Errorf("%s (%d bytes) is larger than %d bytes", path, size, limit)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, size+1))
 	if err != nil {
