@@ -274,7 +274,7 @@ func (im *importer) globalDefs(g *keepalived.Node) {
 		case "enable_script_security":
 			// hala always renders it.
 		case "smtp_alert", "smtp_alert_vrrp":
-			im.smtpAlert = n.Arg(0) == "" || n.Arg(0) == "true" || n.Arg(0) == "on" || n.Arg(0) == "yes"
+			im.smtpAlert = boolArg(n)
 		case "vrrp_version":
 			im.vrrpVersionGlobal = n.Arg(0)
 		case "vrrp_mcast_group4", "vrrp_mcast_group6":
@@ -286,6 +286,15 @@ func (im *importer) globalDefs(g *keepalived.Node) {
 			im.unmapped(n, "no inventory key (hala renders global_defs itself)")
 		}
 	}
+}
+
+// boolArg reads a keepalived flag: on alone, or with true/on/yes.
+func boolArg(n *keepalived.Node) bool {
+	switch strings.ToLower(n.Arg(0)) {
+	case "", "true", "on", "yes":
+		return true
+	}
+	return false
 }
 
 // net joins host and port, bracketing IPv6 addresses.
@@ -361,7 +370,7 @@ func (im *importer) instance(in *keepalived.Node) {
 			version = n.Arg(0)
 		case "smtp_alert":
 			// hala renders smtp_alert with notification_email.
-			v.smtpAlert = n.Arg(0) == "" || n.Arg(0) == "true" || n.Arg(0) == "on" || n.Arg(0) == "yes"
+			v.smtpAlert = boolArg(n)
 		default:
 			im.unmapped(n, "no inventory key for this vrrp_instance setting")
 		}
