@@ -307,8 +307,8 @@ func vipRows(cfg Config) ([]VIPRow, string) {
 	d, _ := inv.Director(cfg.Node)
 	var addrs []vip.Address
 	for _, v := range inv.VIPs {
-		addrs = append(addrs, vip.Address{Name: v.Name, Prefix: v.Address, Interface: d.Interface})
-		rows = append(rows, VIPRow{Name: v.Name, Address: v.Address, Interface: d.Interface})
+		addrs = append(addrs, vip.Address{Name: v.Name, Prefix: v.Address, Interface: inv.InterfaceOf(v, d)})
+		rows = append(rows, VIPRow{Name: v.Name, Address: v.Address, Interface: inv.InterfaceOf(v, d)})
 	}
 	err := cfg.VIPErr
 	var states []vip.State
