@@ -106,7 +106,7 @@ func TestImportRefusedPrintsNotes(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "cluster.toml")
-	code, stdout, stderr := runHala(t, "import", "-o", out, conf)
+	code, stdout, stderr := runHala(t, "import", "--out-file", out, conf)
 	want := "hala: warning: not mapped: " + conf + ":2: smtp_connect_timeout 30: no inventory key (hala renders global_defs itself)\n" +
 		"hala: error: import " + conf + ": hala would render VRRP differently from it (peers whose adverts disagree each become MASTER):\n" +
 		"  " + conf + ":8: auth_type AH: hala renders auth_type PASS or no authentication: peers would reject the other's adverts\n"
