@@ -2,26 +2,22 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"log/syslog"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
-	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
-	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/spf13/cobra"
 
-	"github.com/hala-lb/hala/pkg/director"
+	"github.com/hala-lb/hala/pkg/director/healthz"
 	"github.com/hala-lb/hala/pkg/drain"
 	"github.com/hala-lb/hala/pkg/inventory"
-	"github.com/hala-lb/hala/pkg/ipvs"
 	"github.com/hala-lb/hala/pkg/reconcile"
 )
 
@@ -116,7 +112,7 @@ director is down, wedged or failing to program IPVS gives up its VIPs.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
-			if err := director.ProbeHealth(ctx, addr); err != nil {
+			if err := healthz.Probe(ctx, addr); err != nil {
 				line := err.Error()
 				fmt.Fprintln(streams.ErrOut, "hala-director: "+line)
 				logSyslogTag("hala-director", syslog.LOG_ERR, line)
@@ -140,21 +136,49 @@ func newLogger(w io.Writer, format string) (*slog.Logger, error) {
 	return nil, withHint(fmt.Errorf("--log-format %q: want text or json", format), "journald keeps either; json suits log shippers")
 }
 
-// metricsListener refuses an address on all interfaces.
-func metricsListener(addr string) (net.Listener, error) {
+// checkMetricsAddress refuses an address on all interfaces.
+func checkMetricsAddress(addr string) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, fmt.Errorf("--metrics-address %q: %w", addr, err)
+		return fmt.Errorf("--metrics-address %q: %w", addr, err)
 	}
 	if ip, err := netip.ParseAddr(host); host == "" || err == nil && ip.IsUnspecified() {
-		return nil, withHint(fmt.Errorf("--metrics-address %q listens on every interface", addr),
+		return withHint(fmt.Errorf("--metrics-address %q listens on every interface", addr),
 			"give one address, e.g. 127.0.0.1:9610 or this director's own address")
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("metrics listener: %w", err)
-	}
-	return ln, nil
+	return nil
+}
+
+// DirectorSetup is what hala director has checked and opened before its
+// loop starts.
+type DirectorSetup struct {
+	Streams       IOStreams
+	Log           *slog.Logger
+	InventoryFile string
+	Inventory     *inventory.Inventory
+	Node          string
+	// Listener serves /metrics and /healthz; nil with --metrics-address off.
+	Listener      net.Listener
+	FlushOnExit   bool
+	State         string
+	CheckStateDir string
+	DrainDir      string
+}
+
+// Director runs hala director's loop (package directord, in the
+// hala-director binary).
+type Director func(ctx context.Context, s DirectorSetup) error
+
+// directorLoop is nil in the hala binary: hala director checks its flags
+// and inventory, then executes hala-director, which links the director
+// (Prometheus, GoBGP) that hala check must not pay for.
+var directorLoop Director
+
+// RunDirector is Run in the hala-director binary, where hala director runs
+// d in the process instead of executing hala-director.
+func RunDirector(args []string, in io.Reader, out, errOut io.Writer, d Director) int {
+	directorLoop = d
+	return Run(args, in, out, errOut)
 }
 
 func runDirector(ctx context.Context, streams IOStreams, f *directorFlags) error {
@@ -170,90 +194,46 @@ func runDirector(ctx context.Context, streams IOStreams, f *directorFlags) error
 		return withHint(fmt.Errorf("%s: cluster.ipvs is %q: keepalived manages these virtual servers, and a director would fight it over the same table", f.inventory, inv.Cluster.IPVS),
 			`set ipvs = "director" under [cluster], render again and install the new keepalived.conf (VRRP only)`)
 	}
+	if f.metrics != "off" {
+		if err := checkMetricsAddress(f.metrics); err != nil {
+			return err
+		}
+	}
+	if directorLoop == nil {
+		return execDirector()
+	}
 	stateDir := f.checkStateDir
 	if stateDir == "" {
 		stateDir = os.Getenv("STATE_DIRECTORY") // systemd's StateDirectory=
 	}
 	var ln net.Listener
 	if f.metrics != "off" {
-		if ln, err = metricsListener(f.metrics); err != nil {
-			return err
+		if ln, err = net.Listen("tcp", f.metrics); err != nil {
+			return fmt.Errorf("metrics listener: %w", err)
 		}
 		defer ln.Close()
 	}
-	h, err := ipvs.New("")
-	if err != nil {
-		return fmt.Errorf("open IPVS: %w", err)
-	}
-	defer h.Close()
-
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	cfg := director.Config{
-		Inventory: inv, Node: f.node, Target: h, Logger: log, StatePath: f.state,
-		CheckStateDir: stateDir, DrainDir: f.drainDir, FlushOnExit: f.flushOnExit,
-		Ready: func() { _, _ = daemon.SdNotify(false, daemon.SdNotifyReady) },
-	}
-	if every, err := daemon.SdWatchdogEnabled(false); err == nil && every > 0 {
-		cfg.Watchdog = func() { _, _ = daemon.SdNotify(false, daemon.SdNotifyWatchdog) }
-		cfg.WatchdogInterval = every / 2
-	}
-	d, err := director.New(cfg)
-	if err != nil {
-		return err
-	}
-	if ln != nil {
-		srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 5 * time.Second}
-		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
-				log.Error("metrics server stopped", "error", err)
-			}
-		}()
-		defer srv.Close()
-		log.Info("serving /metrics and /healthz", "address", ln.Addr().String())
-	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				reloadDirector(ctx, d, f.inventory, log)
-			}
-		}
-	}()
-	// Through the logger: with --log-format json every line is a record.
-	for _, w := range inv.Warnings {
-		log.Warn("inventory warning", "problem", w.String())
-	}
-	log.Info("starting", "inventory", f.inventory, "services", len(inv.Services))
-	return d.Run(ctx)
+	return directorLoop(ctx, DirectorSetup{
+		Streams: streams, Log: log, InventoryFile: f.inventory, Inventory: inv, Node: f.node,
+		Listener: ln, FlushOnExit: f.flushOnExit, State: f.state, CheckStateDir: stateDir, DrainDir: f.drainDir,
+	})
 }
 
-// reloadDirector reads and validates the inventory again; an invalid one
-// is refused with every file:line problem logged.
-func reloadDirector(ctx context.Context, d *director.Director, file string, log *slog.Logger) {
-	_, _ = daemon.SdNotify(false, daemon.SdNotifyReloading)
-	defer func() { _, _ = daemon.SdNotify(false, daemon.SdNotifyReady) }()
-	inv, err := inventory.Load(file)
+// directorBinary is the program hala director executes, next to hala.
+const directorBinary = "hala-director"
+
+// execDirector replaces this process with hala-director, same arguments
+// and environment: same PID for systemd (Type=notify), same signals.
+func execDirector() error {
+	exe, err := os.Executable()
 	if err != nil {
-		var joined interface{ Unwrap() []error }
-		if errors.As(err, &joined) {
-			for _, p := range joined.Unwrap() {
-				log.Error("reload refused: invalid inventory; keeping the running one", "problem", p.Error())
-			}
-		} else {
-			log.Error("reload refused: invalid inventory; keeping the running one", "problem", err.Error())
-		}
-		return
+		return fmt.Errorf("find %s: %w", directorBinary, err)
 	}
-	for _, w := range inv.Warnings {
-		log.Warn("inventory warning", "problem", w.String())
+	path := filepath.Join(filepath.Dir(exe), directorBinary)
+	if _, err := os.Stat(path); err != nil {
+		return withHint(fmt.Errorf("hala director runs %s: %w", path, err),
+			"install hala-director next to hala (the hala package ships both; make build builds both)")
 	}
-	if err := d.Reload(ctx, inv); err != nil {
-		return // logged by the director
-	}
+	err = syscall.Exec(path, append([]string{path}, os.Args[1:]...), os.Environ())
+	return fmt.Errorf("run %s: %w", path, err)
 }

@@ -2,9 +2,11 @@
 // scripts/package -bin bin/hala -version v1.2.3 -out out/package
 //
 // It has its own go.mod so that nFPM's dependencies (git, ssh, PGP and
-// compression libraries) stay out of the hala module. The man pages and
-// completions come from the binary itself (hala man, hala completion),
-// the systemd unit from pkg/render.
+// compression libraries) stay out of the hala module. The man pages come
+// from hala's command tree (pkg/cli, rendered here with cobra/doc, which
+// the binary does not link), the completions from the binary itself (hala
+// completion), the systemd unit from pkg/render. hala-director, which
+// hala director executes, is taken from next to -bin.
 package main
 
 import (
@@ -22,8 +24,10 @@ import (
 	"github.com/goreleaser/nfpm/v2"
 	_ "github.com/goreleaser/nfpm/v2/deb" // registers "deb"
 	"github.com/goreleaser/nfpm/v2/files"
+	"github.com/spf13/cobra/doc"
 	_ "github.com/goreleaser/nfpm/v2/rpm" // registers "rpm"
 
+	"github.com/hala-lb/hala/pkg/cli"
 	"github.com/hala-lb/hala/pkg/render"
 )
 
@@ -55,6 +59,20 @@ func main() {
 		fmt.Fprintf(os.Stderr, "package: error: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// manPages writes hala's man pages (hala.1, hala-render.1, ...) into dir.
+func manPages(dir, version string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create man directory: %w", err)
+	}
+	root := cli.Command()
+	root.DisableAutoGenTag = true // reproducible pages: no generation date
+	header := &doc.GenManHeader{Title: "HALA", Section: "1", Source: "hala " + version, Manual: "hala manual"}
+	if err := doc.GenManTree(root, header, dir); err != nil {
+		return fmt.Errorf("write man pages: %w", err)
+	}
+	return nil
 }
 
 // PackageVersion turns a git version into one dpkg and rpm both accept:
@@ -179,10 +197,15 @@ func packageInfo(bin, version, root, stage string) (nfpm.Info, error) {
 	}
 	// keepalived's script security: root-owned, not writable by others.
 	add(abs, "/usr/bin/hala", 0o755, "", "")
+	directorBin := filepath.Join(filepath.Dir(abs), "hala-director")
+	if _, err := os.Stat(directorBin); err != nil {
+		return nfpm.Info{}, fmt.Errorf("hala-director next to %s (make build builds both): %w", abs, err)
+	}
+	add(directorBin, "/usr/bin/hala-director", 0o755, "", "")
 
 	manDir := filepath.Join(stage, "man-src")
-	if out, err := exec.Command(abs, "man", "--dir", manDir).CombinedOutput(); err != nil {
-		return nfpm.Info{}, fmt.Errorf("hala man: %v: %s", err, out)
+	if err := manPages(manDir, version); err != nil {
+		return nfpm.Info{}, err
 	}
 	pages, err := filepath.Glob(filepath.Join(manDir, "*.1"))
 	if err != nil || len(pages) == 0 {
@@ -287,8 +310,10 @@ func packageInfo(bin, version, root, stage string) (nfpm.Info, error) {
 // lintianOverrides explains each lintian finding left on the .deb.
 const lintianOverrides = `# hala is a Go program built with CGO_ENABLED=0: static by design, so
 # keepalived's MISC_CHECK starts it without a dynamic loader and it runs
-# unchanged on every supported distribution.
+# unchanged on every supported distribution. hala-director is the same
+# program with the director linked in (hala director executes it).
 hala: statically-linked-binary [usr/bin/hala]
+hala: statically-linked-binary [usr/bin/hala-director]
 `
 
 const defaultFile = `# Options of hala-director.service (hala director), for example:

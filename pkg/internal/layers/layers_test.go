@@ -115,7 +115,7 @@ func isHelper(p string) bool {
 
 // mayImportCLI are the programs built on pkg/cli's command tree.
 func mayImportCLI(p string) bool {
-	return strings.HasPrefix(p, "cmd/") || p == "pkg/cli/directord" || p == "scripts/man"
+	return strings.HasPrefix(p, "cmd/") || p == "pkg/cli/directord"
 }
 
 type errorer interface {
@@ -193,5 +193,38 @@ func TestRulesCatchAViolation(t *testing.T) {
 		if ft.errs == 0 {
 			t.Errorf("%s importing %s passed the rules", tc.from, tc.imp)
 		}
+	}
+}
+
+// offCheckPath may not be linked into the hala binary: keepalived forks
+// hala check per backend and input every delay_loop, and every linked
+// package's init runs in every check. The director and what it needs live
+// in hala-director (docs/architecture.md); the man pages are rendered by
+// scripts/package. Hala packages by exact path, others by module prefix.
+var offCheckPath = []string{
+	"pkg/director",
+	"pkg/announce",
+	"pkg/cli/directord",
+	"github.com/prometheus",
+	"github.com/osrg/gobgp",
+	"google.golang.org/protobuf",
+	"google.golang.org/grpc",
+	"github.com/spf13/cobra/doc",
+	"github.com/russross/blackfriday",
+	"github.com/cpuguy83/go-md2man",
+}
+
+// TestCheckPathStaysLight: nothing heavy in the hala binary.
+func TestCheckPathStaysLight(t *testing.T) {
+	deps := list(t, "-deps", "./cmd/hala")
+	for _, p := range deps {
+		for _, bad := range offCheckPath {
+			if p.path == bad || strings.Contains(bad, ".") && strings.HasPrefix(p.path, bad+"/") {
+				t.Errorf("the hala binary (hala check) links %s; it belongs in hala-director or outside the binary", p.path)
+			}
+		}
+	}
+	if !slices.ContainsFunc(deps, func(p pkg) bool { return p.path == "pkg/check" }) {
+		t.Error("go list -deps ./cmd/hala lacks pkg/check: the test reads the wrong list")
 	}
 }
