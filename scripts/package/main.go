@@ -24,8 +24,8 @@ import (
 	"github.com/goreleaser/nfpm/v2"
 	_ "github.com/goreleaser/nfpm/v2/deb" // registers "deb"
 	"github.com/goreleaser/nfpm/v2/files"
-	"github.com/spf13/cobra/doc"
 	_ "github.com/goreleaser/nfpm/v2/rpm" // registers "rpm"
+	"github.com/spf13/cobra/doc"
 
 	"github.com/hala-lb/hala/pkg/cli"
 	"github.com/hala-lb/hala/pkg/render"
