@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Defaults of optional keys. The README's inventory reference lists them.
+// Defaults of optional keys. docs/inventory.md lists them.
 const (
 	DefaultAdvertInterval = time.Second
 	DefaultAPIPort        = 9600
