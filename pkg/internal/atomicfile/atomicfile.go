@@ -5,6 +5,8 @@
 // check state rewritten on every check (Atomic) to drain records an
 // operator relies on after a reboot (Durable).
 //
+// It is not github.com/google/renameio/v2, which always syncs the file:
+// hala check's state, rewritten on every check, must not pay an fsync.
 // It imports the standard library only, so that leaf packages may use it.
 package atomicfile
 
