@@ -209,7 +209,7 @@ func packageInfo(bin, version, root, stage string) (nfpm.Info, error) {
 	}
 	pages, err := filepath.Glob(filepath.Join(manDir, "*.1"))
 	if err != nil || len(pages) == 0 {
-		return nfpm.Info{}, fmt.Errorf("hala man wrote no pages in %s", manDir)
+		return nfpm.Info{}, fmt.Errorf("no man pages written in %s", manDir)
 	}
 	for _, p := range pages {
 		data, err := os.ReadFile(p)
