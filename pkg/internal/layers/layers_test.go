@@ -3,7 +3,11 @@ package layers
 import (
 	"bufio"
 	"bytes"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -226,5 +230,58 @@ func TestCheckPathStaysLight(t *testing.T) {
 	}
 	if !slices.ContainsFunc(deps, func(p pkg) bool { return p.path == "pkg/check" }) {
 		t.Error("go list -deps ./cmd/hala lacks pkg/check: the test reads the wrong list")
+	}
+}
+
+// TestNoRegexpAtInit: no hala package linked into the hala binary compiles
+// a regular expression in a package-level variable, whose init every hala
+// check would pay; compile on first use (sync.OnceValue) instead.
+func TestNoRegexpAtInit(t *testing.T) {
+	root, err := testutil.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, p := range list(t, "-deps", "./cmd/hala") {
+		if strings.Contains(strings.SplitN(p.path, "/", 2)[0], ".") {
+			continue // not hala's
+		}
+		files, err := filepath.Glob(filepath.Join(root, filepath.FromSlash(p.path), "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			seen++
+			file, err := parser.ParseFile(token.NewFileSet(), f, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range file.Decls {
+				gd, ok := d.(*ast.GenDecl)
+				if !ok || gd.Tok != token.VAR {
+					continue
+				}
+				ast.Inspect(gd, func(n ast.Node) bool {
+					if _, ok := n.(*ast.FuncLit); ok {
+						return false // runs on first use, not at init
+					}
+					if call, ok := n.(*ast.CallExpr); ok {
+						if sel, ok := call.Fun.(*ast.SelectorExpr); ok {
+							if x, ok := sel.X.(*ast.Ident); ok && x.Name == "regexp" && strings.Contains(sel.Sel.Name, "Compile") {
+								rel, _ := filepath.Rel(root, f)
+								t.Errorf("%s: regexp.%s in a package-level variable runs in every hala process; compile it on first use", rel, sel.Sel.Name)
+							}
+						}
+					}
+					return true
+				})
+			}
+		}
+	}
+	if seen < 20 {
+		t.Errorf("read %d files: the walk is wrong", seen)
 	}
 }
