@@ -53,6 +53,7 @@ type Director struct {
 	cfg     Config
 	log     *slog.Logger
 	metrics *metrics
+	traffic *traffic
 
 	// Owned by the loop goroutine.
 	sp      *spec
@@ -109,7 +110,7 @@ func New(cfg Config) (*Director, error) {
 	if cfg.DrainDir == "" {
 		cfg.DrainDir = drain.DefaultDir
 	}
-	return &Director{
+	d := &Director{
 		cfg:      cfg,
 		log:      cfg.Logger,
 		metrics:  newMetrics(),
@@ -123,7 +124,9 @@ func New(cfg Config) (*Director, error) {
 		results:  make(chan result, 64),
 		reloads:  make(chan reloadRequest),
 		status:   status{lastResult: map[string]time.Time{}, intervals: map[string]time.Duration{}},
-	}, nil
+	}
+	d.watchTraffic()
+	return d, nil
 }
 
 // Run starts the director and serves until ctx ends; it returns nil then
@@ -281,6 +284,7 @@ func (d *Director) reload(ctx context.Context, inv *inventory.Inventory) error {
 	}
 	d.health = next
 	d.sp = sp
+	d.traffic.setSpec(sp)
 	for k := range d.present {
 		if !slices.ContainsFunc(sp.services, func(s *serviceSpec) bool { return s.Key == k }) {
 			delete(d.present, k)
