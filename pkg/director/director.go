@@ -54,6 +54,7 @@ type Director struct {
 	log     *slog.Logger
 	metrics *metrics
 	traffic *traffic
+	state   *stateView
 
 	// Owned by the loop goroutine.
 	sp      *spec
@@ -285,6 +286,7 @@ func (d *Director) reload(ctx context.Context, inv *inventory.Inventory) error {
 	d.health = next
 	d.sp = sp
 	d.traffic.setSpec(sp)
+	d.state.setSpec(sp, d.cfg.Node)
 	for k := range d.present {
 		if !slices.ContainsFunc(sp.services, func(s *serviceSpec) bool { return s.Key == k }) {
 			delete(d.present, k)

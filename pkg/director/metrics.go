@@ -12,7 +12,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // metrics are the director's Prometheus series, named in the manner of
@@ -104,7 +103,7 @@ func (m *metrics) transition(service, backend, state string) {
 // or 503 with the reason, see Healthy).
 func (d *Director) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/metrics", d.serveMetrics)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		ok, why := d.Healthy()
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -1,7 +1,12 @@
 package director
 
 import (
+	"bufio"
+	"compress/gzip"
 	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -9,7 +14,7 @@ import (
 	"time"
 
 	"github.com/hala-lb/hala/pkg/ipvs"
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
 )
 
 // scrapeTimeout bounds the table read of one scrape.
@@ -23,65 +28,80 @@ type TableReader interface {
 
 // trafficNames are the inventory's names of a service and its
 // destinations, so that kernel counters get the labels the other series
-// carry. Destinations hala does not manage are not exported.
+// carry. Destinations hala does not manage are not exported. labels are
+// the series' label pairs, escaped once per inventory, not per scrape.
 type trafficNames struct {
 	name     string
-	protocol string
-	backends map[netip.AddrPort]string
+	labels   string
+	backends map[netip.AddrPort]backendName
 }
 
-// traffic is a prometheus.Collector exporting the kernel's counters per
-// virtual and real server, named after node_exporter's ipvs collector
-// (node_ipvs_backend_*), from one read of the table per scrape
-// (ipvsadm -Ln --stats). Rates are the consumer's job. It also keeps the
-// last samples for the status page's traffic graphs.
+type backendName struct {
+	name, labels string
+}
+
+// traffic writes the kernel's counters per virtual and real server, named
+// after node_exporter's ipvs collector (node_ipvs_backend_*), from one
+// read of the table per scrape (ipvsadm -Ln --stats). Rates are the
+// consumer's job. It writes the text format itself: through
+// prometheus.Collector, 1,000 services × 10 backends cost a second of CPU
+// per scrape on a fast machine, most of it sorting and checking labels
+// that are fixed per inventory. It also keeps the last samples for the
+// status page's traffic graphs.
 type traffic struct {
 	table TableReader
 
 	mu    sync.Mutex
 	names map[ipvs.ServiceKey]trafficNames
 	hist  *history
+	// bufs are the families' buffers, reused by the next scrape.
+	bufs [len(trafficFamilies)][]byte
+}
 
-	svcConns, svcPktsIn, svcPktsOut, svcBytesIn, svcBytesOut *prometheus.Desc
-	conns, pktsIn, pktsOut, bytesIn, bytesOut                *prometheus.Desc
-	active, inactive                                         *prometheus.Desc
-	success, duration                                        *prometheus.Desc
+// family is one exported metric family.
+type family struct {
+	name, typ, help string
+}
+
+// The families, in the order they are written; the first five are per
+// service, the others per backend.
+var trafficFamilies = [...]family{
+	{"hala_ipvs_service_connections_total", "counter", "Connections the virtual server scheduled (UDP: flows), as the kernel counts them."},
+	{"hala_ipvs_service_packets_in_total", "counter", "Packets the virtual server received."},
+	{"hala_ipvs_service_packets_out_total", "counter", "Packets the virtual server sent back (0 with direct routing)."},
+	{"hala_ipvs_service_bytes_in_total", "counter", "Bytes the virtual server received."},
+	{"hala_ipvs_service_bytes_out_total", "counter", "Bytes the virtual server sent back (0 with direct routing)."},
+	{"hala_ipvs_backend_connections_total", "counter", "Connections scheduled to the real server since it entered the table."},
+	{"hala_ipvs_backend_packets_in_total", "counter", "Packets forwarded to the real server since it entered the table."},
+	{"hala_ipvs_backend_packets_out_total", "counter", "Packets from the real server (0 with direct routing)."},
+	{"hala_ipvs_backend_bytes_in_total", "counter", "Bytes forwarded to the real server since it entered the table."},
+	{"hala_ipvs_backend_bytes_out_total", "counter", "Bytes from the real server (0 with direct routing)."},
+	{"hala_ipvs_backend_connections_active", "gauge", "The real server's established connections."},
+	{"hala_ipvs_backend_connections_inactive", "gauge", "The real server's other connection entries (UDP flows, closing TCP)."},
+}
+
+// scrapeFamilies describe the table read itself.
+var scrapeFamilies = [...]family{
+	{"hala_ipvs_scrape_success", "gauge", "1 when this scrape read the IPVS table, else 0."},
+	{"hala_ipvs_scrape_duration_seconds", "gauge", "Time this scrape took to read the IPVS table."},
 }
 
 func newTraffic(table TableReader, now func() time.Time) *traffic {
-	svc := []string{"service", "address", "port", "protocol"}
-	be := []string{"service", "backend", "address", "port", "protocol"}
-	d := func(name, help string, labels []string) *prometheus.Desc {
-		return prometheus.NewDesc(name, help, labels, nil)
-	}
-	return &traffic{
-		table:       table,
-		names:       map[ipvs.ServiceKey]trafficNames{},
-		hist:        newHistory(now),
-		svcConns:    d("hala_ipvs_service_connections_total", "Connections the virtual server scheduled (UDP: flows), as the kernel counts them.", svc),
-		svcPktsIn:   d("hala_ipvs_service_packets_in_total", "Packets the virtual server received.", svc),
-		svcPktsOut:  d("hala_ipvs_service_packets_out_total", "Packets the virtual server sent back (0 with direct routing).", svc),
-		svcBytesIn:  d("hala_ipvs_service_bytes_in_total", "Bytes the virtual server received.", svc),
-		svcBytesOut: d("hala_ipvs_service_bytes_out_total", "Bytes the virtual server sent back (0 with direct routing).", svc),
-		conns:       d("hala_ipvs_backend_connections_total", "Connections scheduled to the real server since it entered the table.", be),
-		pktsIn:      d("hala_ipvs_backend_packets_in_total", "Packets forwarded to the real server since it entered the table.", be),
-		pktsOut:     d("hala_ipvs_backend_packets_out_total", "Packets from the real server (0 with direct routing).", be),
-		bytesIn:     d("hala_ipvs_backend_bytes_in_total", "Bytes forwarded to the real server since it entered the table.", be),
-		bytesOut:    d("hala_ipvs_backend_bytes_out_total", "Bytes from the real server (0 with direct routing).", be),
-		active:      d("hala_ipvs_backend_connections_active", "The real server's established connections.", be),
-		inactive:    d("hala_ipvs_backend_connections_inactive", "The real server's other connection entries (UDP flows, closing TCP).", be),
-		success:     d("hala_ipvs_scrape_success", "1 when this scrape read the IPVS table, else 0.", nil),
-		duration:    d("hala_ipvs_scrape_duration_seconds", "Time this scrape took to read the IPVS table.", nil),
-	}
+	return &traffic{table: table, names: map[ipvs.ServiceKey]trafficNames{}, hist: newHistory(now)}
 }
 
 // setSpec names the services and destinations of a (new) spec.
 func (t *traffic) setSpec(sp *spec) {
 	names := make(map[ipvs.ServiceKey]trafficNames, len(sp.services))
 	for _, ss := range sp.services {
-		n := trafficNames{name: ss.Name, protocol: strings.ToLower(ss.Key.Protocol.String()), backends: make(map[netip.AddrPort]string, len(ss.Members))}
+		proto := strings.ToLower(ss.Key.Protocol.String())
+		svc := ss.Service
+		n := trafficNames{name: ss.Name, backends: make(map[netip.AddrPort]backendName, len(ss.Members)),
+			labels: labelPairs("service", ss.Name, "address", svc.Address.String(), "port", strconv.Itoa(int(svc.Port)), "protocol", proto)}
 		for _, m := range ss.Members {
-			n.backends[m.Destination.Key()] = m.Backend
+			dst := m.Destination
+			n.backends[dst.Key()] = backendName{name: m.Backend,
+				labels: labelPairs("service", ss.Name, "backend", m.Backend, "address", dst.Address.String(), "port", strconv.Itoa(int(dst.Port)), "protocol", proto)}
 		}
 		names[ss.Key] = n
 	}
@@ -90,63 +110,87 @@ func (t *traffic) setSpec(sp *spec) {
 	t.mu.Unlock()
 }
 
-// Describe sends the descriptors of every series.
-func (t *traffic) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{t.svcConns, t.svcPktsIn, t.svcPktsOut, t.svcBytesIn, t.svcBytesOut,
-		t.conns, t.pktsIn, t.pktsOut, t.bytesIn, t.bytesOut, t.active, t.inactive, t.success, t.duration} {
-		ch <- d
+// labelPairs renders name, value, ... as `name="value",...` with the text
+// format's escapes.
+func labelPairs(kv ...string) string {
+	var b strings.Builder
+	for i := 0; i < len(kv); i += 2 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(kv[i])
+		b.WriteString(`="`)
+		b.WriteString(labelEscaper.Replace(kv[i+1]))
+		b.WriteByte('"')
 	}
+	return b.String()
 }
 
-// Collect reads the table once and sends the counters of every service
-// and destination the inventory names.
-func (t *traffic) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+
+// write reads the table once and appends every family, in the Prometheus
+// text format (0.0.4), to w. It holds the lock for the whole scrape, so
+// two scrapes at once take turns.
+func (t *traffic) write(ctx context.Context, w io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, scrapeTimeout)
 	defer cancel()
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	start := time.Now()
 	entries, err := t.table.Entries(ctx)
-	ch <- prometheus.MustNewConstMetric(t.duration, prometheus.GaugeValue, time.Since(start).Seconds())
+	took := time.Since(start).Seconds()
+	ok := 1
 	if err != nil {
-		ch <- prometheus.MustNewConstMetric(t.success, prometheus.GaugeValue, 0)
-		return
+		ok = 0
+		entries = nil
 	}
-	ch <- prometheus.MustNewConstMetric(t.success, prometheus.GaugeValue, 1)
-	t.mu.Lock()
-	names := t.names
-	t.mu.Unlock()
-	t.hist.add(names, entries)
-	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	for i := range t.bufs {
+		f := trafficFamilies[i]
+		t.bufs[i] = append(t.bufs[i][:0], "# HELP "+f.name+" "+f.help+"\n# TYPE "+f.name+" "+f.typ+"\n"...)
+	}
+	sample := func(i int, labels string, v uint64) {
+		b := append(t.bufs[i], trafficFamilies[i].name...)
+		b = append(b, '{')
+		b = append(b, labels...)
+		b = append(b, "} "...)
+		b = strconv.AppendUint(b, v, 10)
+		t.bufs[i] = append(b, '\n')
 	}
 	for _, e := range entries {
-		key := e.Service.Key()
-		n, ok := names[key]
+		n, ok := t.names[e.Service.Key()]
 		if !ok {
 			continue
 		}
-		vip, port := e.Service.Address.String(), strconv.Itoa(int(e.Service.Port))
 		s := e.Service.Stats
-		counter(t.svcConns, s.Connections, n.name, vip, port, n.protocol)
-		counter(t.svcPktsIn, s.PacketsIn, n.name, vip, port, n.protocol)
-		counter(t.svcPktsOut, s.PacketsOut, n.name, vip, port, n.protocol)
-		counter(t.svcBytesIn, s.BytesIn, n.name, vip, port, n.protocol)
-		counter(t.svcBytesOut, s.BytesOut, n.name, vip, port, n.protocol)
+		for i, v := range [...]uint64{s.Connections, s.PacketsIn, s.PacketsOut, s.BytesIn, s.BytesOut} {
+			sample(i, n.labels, v)
+		}
 		for _, dst := range e.Destinations {
-			backend, ok := n.backends[dst.Key()]
+			b, ok := n.backends[dst.Key()]
 			if !ok {
 				continue
 			}
-			l := []string{n.name, backend, dst.Address.String(), strconv.Itoa(int(dst.Port)), n.protocol}
 			ds := dst.Stats
-			counter(t.conns, ds.Connections, l...)
-			counter(t.pktsIn, ds.PacketsIn, l...)
-			counter(t.pktsOut, ds.PacketsOut, l...)
-			counter(t.bytesIn, ds.BytesIn, l...)
-			counter(t.bytesOut, ds.BytesOut, l...)
-			ch <- prometheus.MustNewConstMetric(t.active, prometheus.GaugeValue, float64(dst.ActiveConns), l...)
-			ch <- prometheus.MustNewConstMetric(t.inactive, prometheus.GaugeValue, float64(dst.InactiveConns), l...)
+			for i, v := range [...]uint64{ds.Connections, ds.PacketsIn, ds.PacketsOut, ds.BytesIn, ds.BytesOut, uint64(dst.ActiveConns), uint64(dst.InactiveConns)} {
+				sample(5+i, b.labels, v)
+			}
 		}
 	}
+	if err == nil {
+		t.hist.add(t.names, entries)
+	}
+	for _, b := range t.bufs {
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+	}
+	for i, v := range [...]string{strconv.Itoa(ok), strconv.FormatFloat(took, 'g', -1, 64)} {
+		f := scrapeFamilies[i]
+		if _, err := fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %s\n", f.name, f.help, f.name, f.typ, f.name, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // historyKeep is how far back the status page's graphs reach, and
@@ -201,7 +245,7 @@ func (h *history) add(names map[ipvs.ServiceKey]trafficNames, entries []ipvs.Ent
 			if !ok {
 				continue
 			}
-			k := [2]string{n.name, b}
+			k := [2]string{n.name, b.name}
 			seen[k] = true
 			s := h.samples[k]
 			i := 0
@@ -236,11 +280,53 @@ func (h *history) rates(service, backend string) []float64 {
 	return out
 }
 
-// watchTraffic registers the traffic collector for the director's table.
+// watchTraffic registers the collectors of the kernel's counters and the
+// director's state.
 func (d *Director) watchTraffic() {
 	d.traffic = newTraffic(d.cfg.Target, nil)
 	d.traffic.setSpec(d.sp)
-	if d.cfg.Target != nil {
-		d.metrics.reg.MustRegister(d.traffic)
+	d.state = newStateView(d)
+	d.state.setSpec(d.sp, d.cfg.Node)
+	d.metrics.reg.MustRegister(d.state)
+}
+
+// serveMetrics answers /metrics in the Prometheus text format (0.0.4):
+// the registry's families, then the traffic families written directly.
+// It compresses with gzip when the scraper accepts it (Prometheus does).
+func (d *Director) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	mfs, err := d.metrics.reg.Gather()
+	if err != nil {
+		http.Error(w, "gather metrics: "+err.Error(), http.StatusInternalServerError)
+		return
 	}
+	format := expfmt.NewFormat(expfmt.TypeTextPlain)
+	w.Header().Set("Content-Type", string(format))
+	var out io.Writer = w
+	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		w.Header().Set("Content-Encoding", "gzip")
+		gz, _ := gzip.NewWriterLevel(w, gzip.BestSpeed) // a valid level: no error
+		defer gz.Close()
+		out = gz
+	}
+	bw := bufio.NewWriterSize(out, 64<<10)
+	defer bw.Flush()
+	enc := expfmt.NewEncoder(bw, format)
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			return // the client went away
+		}
+	}
+	if d.cfg.Target != nil {
+		_ = d.traffic.write(r.Context(), bw)
+	}
+}
+
+func acceptsGzip(h string) bool {
+	for _, part := range strings.Split(h, ",") {
+		enc, q, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.TrimSpace(enc) == "gzip" && strings.ReplaceAll(q, " ", "") != "q=0" {
+			return true
+		}
+	}
+	return false
 }
