@@ -104,7 +104,6 @@ func scrapeTraffic(t *testing.T, tr *traffic) string {
 	return "\n" + b.String()
 }
 
-
 func TestTrafficHistory(t *testing.T) {
 	sp, err := newSpec(cluster(t, "", ""), "")
 	if err != nil {
