@@ -17,6 +17,9 @@ type Monitoring struct {
 	// BackendDownFor is how long a backend must fail its checks before
 	// HalaBackendDown fires.
 	BackendDownFor Duration `toml:"backend_down_for"`
+	// ServiceDownFor is how long every backend of a service may be down
+	// before HalaServiceDown (critical) fires.
+	ServiceDownFor Duration `toml:"service_down_for"`
 	// DirectorDownFor is how long a director may be unscraped or unhealthy.
 	DirectorDownFor Duration `toml:"director_down_for"`
 	// VIPUnheldFor is how long a VIP may be held by no director.
@@ -39,17 +42,18 @@ type Monitoring struct {
 
 // Defaults of [monitoring].
 const (
-	DefaultMonitoringJob      = "hala"
-	DefaultMonitoringNodeJob  = "node"
-	DefaultBackendDownFor     = time.Minute
-	DefaultDirectorDownFor    = time.Minute
-	DefaultVIPUnheldFor       = 30 * time.Second
-	DefaultFlapTransitions    = 4
-	DefaultFlapWindow         = 15 * time.Minute
-	DefaultDrainMaxAge        = 24 * time.Hour
+	DefaultMonitoringJob        = "hala"
+	DefaultMonitoringNodeJob    = "node"
+	DefaultBackendDownFor       = time.Minute
+	DefaultServiceDownFor       = 30 * time.Second
+	DefaultDirectorDownFor      = time.Minute
+	DefaultVIPUnheldFor         = 30 * time.Second
+	DefaultFlapTransitions      = 4
+	DefaultFlapWindow           = 15 * time.Minute
+	DefaultDrainMaxAge          = 24 * time.Hour
 	DefaultCheckSlowPercent     = 80
 	DefaultConntrackFullPercent = 80
-	DefaultRunbookURL         = "https://github.com/hala-lb/hala/blob/main/docs/monitoring.md"
+	DefaultRunbookURL           = "https://github.com/hala-lb/hala/blob/main/docs/monitoring.md"
 )
 
 func (inv *Inventory) setMonitoringDefaults() {
@@ -68,6 +72,7 @@ func (inv *Inventory) setMonitoringDefaults() {
 	str(&m.NodeJob, DefaultMonitoringNodeJob)
 	str(&m.RunbookURL, DefaultRunbookURL)
 	dur(&m.BackendDownFor, DefaultBackendDownFor)
+	dur(&m.ServiceDownFor, DefaultServiceDownFor)
 	dur(&m.DirectorDownFor, DefaultDirectorDownFor)
 	dur(&m.VIPUnheldFor, DefaultVIPUnheldFor)
 	dur(&m.FlapWindow, DefaultFlapWindow)
@@ -98,7 +103,8 @@ func (c *checker) monitoring() {
 		key string
 		v   time.Duration
 	}{
-		{"monitoring.backend_down_for", m.BackendDownFor.Duration}, {"monitoring.director_down_for", m.DirectorDownFor.Duration},
+		{"monitoring.backend_down_for", m.BackendDownFor.Duration}, {"monitoring.service_down_for", m.ServiceDownFor.Duration},
+		{"monitoring.director_down_for", m.DirectorDownFor.Duration},
 		{"monitoring.vip_unheld_for", m.VIPUnheldFor.Duration}, {"monitoring.flap_window", m.FlapWindow.Duration},
 		{"monitoring.drain_max_age", m.DrainMaxAge.Duration},
 	} {

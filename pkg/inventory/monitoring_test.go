@@ -12,7 +12,7 @@ func TestMonitoringDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Monitoring{Job: "hala", NodeJob: "node", BackendDownFor: Duration{time.Minute}, DirectorDownFor: Duration{time.Minute},
+	want := Monitoring{Job: "hala", NodeJob: "node", BackendDownFor: Duration{time.Minute}, ServiceDownFor: Duration{30 * time.Second}, DirectorDownFor: Duration{time.Minute},
 		VIPUnheldFor: Duration{30 * time.Second}, FlapTransitions: 4, FlapWindow: Duration{15 * time.Minute},
 		DrainMaxAge: Duration{24 * time.Hour}, CheckSlowPercent: 80, ConntrackFullPercent: 80, RunbookURL: DefaultRunbookURL}
 	if inv.Monitoring != want {
