@@ -66,7 +66,7 @@ func Alerts(inv *inventory.Inventory) []Alert {
 			"{{ $value }} directors have VIP {{ $labels.vip }} ({{ $labels.address }}) on their interfaces (VRRP split brain): the directors do not hear each other's adverts."},
 		{"HalaBackendFlapping", `sum by (job, instance, service, backend) (increase(hala_backend_transitions_total{` + job + `}[` + promDuration(m.FlapWindow.Duration) + `])) >= ` + strconv.Itoa(m.FlapTransitions), 0, "warning",
 			"backend {{ $labels.backend }} of {{ $labels.service }} is flapping",
-			"Backend {{ $labels.backend }} changed state {{ $value }} times in " + promDuration(m.FlapWindow.Duration) + " in service {{ $labels.service }} on director {{ $labels.instance }}: its checks pass and fail in turn."},
+			"Backend {{ $labels.backend }} changed state at least " + strconv.Itoa(m.FlapTransitions) + " times in " + promDuration(m.FlapWindow.Duration) + " in service {{ $labels.service }} on director {{ $labels.instance }}: its checks pass and fail in turn."},
 		{"HalaDrainTooOld", `time() - hala_backend_drained_since_timestamp_seconds{` + job + `} > ` + strconv.Itoa(int(m.DrainMaxAge.Seconds())), 0, "warning",
 			"backend {{ $labels.backend }} drained for more than " + promDuration(m.DrainMaxAge.Duration),
 			"Backend {{ $labels.backend }} ({{ $labels.address }}) has been drained on director {{ $labels.instance }} for more than " + promDuration(m.DrainMaxAge.Duration) + ": was hala undrain forgotten after a restart?"},
