@@ -23,6 +23,7 @@ import (
 	"github.com/hala-lb/hala/pkg/inventory"
 	"github.com/hala-lb/hala/pkg/ipvs"
 	"github.com/hala-lb/hala/pkg/reconcile"
+	"github.com/hala-lb/hala/pkg/vip"
 )
 
 // defaultMetricsAddress is on loopback: the metrics say which backends are
@@ -203,6 +204,13 @@ func runDirector(ctx context.Context, streams IOStreams, f *directorFlags) error
 		return err
 	}
 	if ln != nil {
+		// Whether this host holds each VIP: /metrics and the status page.
+		if vh, err := vip.New(""); err != nil {
+			log.Warn("VIPs not shown on /metrics and the status page", "error", err)
+		} else {
+			defer vh.Close()
+			d.WatchVIPs(vh)
+		}
 		srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 5 * time.Second}
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
