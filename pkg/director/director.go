@@ -410,6 +410,7 @@ func (d *Director) handle(ctx context.Context, r result) {
 		}
 		for _, ss := range d.sp.users[r.backend][c.checkKey] {
 			d.metrics.transition(ss.Name, r.backend, state)
+			d.noteTransition(ss.Name, r.backend, v.String())
 			touched[ss] = true
 		}
 	}
@@ -601,6 +602,7 @@ func (d *Director) publish(ss *serviceSpec) {
 		}
 		d.metrics.weight.WithLabelValues(ss.Name, m.Backend, m.Destination.Address.String(), port).Set(w)
 	}
+	d.publishView(ss)
 }
 
 // adjusted is the desired table with the current verdicts applied. It

@@ -99,10 +99,11 @@ func (m *metrics) transition(service, backend, state string) {
 	m.lastChange.WithLabelValues(service, backend).SetToCurrentTime()
 }
 
-// Handler serves /metrics (Prometheus text format) and /healthz (200 "ok",
-// or 503 with the reason, see Healthy).
+// Handler serves /metrics (Prometheus text format), /healthz (200 "ok",
+// or 503 with the reason, see Healthy) and the status page at /.
 func (d *Director) Handler() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", d.servePage)
 	mux.HandleFunc("/metrics", d.serveMetrics)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		ok, why := d.Healthy()

@@ -37,16 +37,24 @@ type backendInfo struct {
 type stateView struct {
 	d *Director
 
+	now func() time.Time
+
 	mu       sync.Mutex
+	cluster  string
+	node     string
 	backends []backendInfo
 	addrs    []vip.Address
 	vips     VIPReader
+	// services and rows are the status page's: the spec's services, and
+	// their backends' state as the loop last published it.
+	services []serviceInfo
+	rows     map[[2]string]*backendView
 
 	healthy, interval, drained, held *prometheus.Desc
 }
 
 func newStateView(d *Director) *stateView {
-	return &stateView{d: d,
+	return &stateView{d: d, now: time.Now, rows: map[[2]string]*backendView{},
 		healthy:  prometheus.NewDesc("hala_director_healthy", "1 when the director is doing its job (as /healthz answers 200), else 0.", nil, nil),
 		interval: prometheus.NewDesc("hala_backend_check_interval_seconds", "The backend's check interval (the shortest of its services').", []string{"backend", "address"}, nil),
 		drained:  prometheus.NewDesc("hala_backend_drained_since_timestamp_seconds", "Unix time the backend's drain record was written (hala drain); absent when not drained.", []string{"backend", "address"}, nil),
@@ -67,9 +75,25 @@ func (s *stateView) setSpec(sp *spec, node string) {
 			addrs = append(addrs, vip.Address{Name: v.Name, Prefix: v.Address, Interface: d.Interface})
 		}
 	}
+	var svcs []serviceInfo
+	keep := map[[2]string]bool{}
+	for _, ss := range sp.services {
+		si := serviceInfo{name: ss.Name, key: ss.Key.String(), scheduler: ss.Service.Scheduler}
+		for _, m := range ss.Members {
+			si.members = append(si.members, memberInfo{backend: m.Backend, dest: m.Destination.Key()})
+			keep[[2]string{ss.Name, m.Backend}] = true
+		}
+		svcs = append(svcs, si)
+	}
 	s.mu.Lock()
-	s.backends, s.addrs = bs, addrs
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	s.cluster, s.node = sp.inv.Cluster.Name, node
+	s.backends, s.addrs, s.services = bs, addrs, svcs
+	for k := range s.rows {
+		if !keep[k] {
+			delete(s.rows, k)
+		}
+	}
 }
 
 func (s *stateView) snapshot() ([]backendInfo, []vip.Address, VIPReader) {

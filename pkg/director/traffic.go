@@ -290,6 +290,18 @@ func (d *Director) watchTraffic() {
 	d.metrics.reg.MustRegister(d.state)
 }
 
+// sample reads the table for the status page's graphs, without writing
+// the families.
+func (t *traffic) sample(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, scrapeTimeout)
+	defer cancel()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if entries, err := t.table.Entries(ctx); err == nil {
+		t.hist.add(t.names, entries)
+	}
+}
+
 // serveMetrics answers /metrics in the Prometheus text format (0.0.4):
 // the registry's families, then the traffic families written directly.
 // It compresses with gzip when the scraper accepts it (Prometheus does).
