@@ -246,4 +246,3 @@ func (d *Director) servePage(w http.ResponseWriter, r *http.Request) {
 		d.log.Warn("status page", "error", err)
 	}
 }
-
