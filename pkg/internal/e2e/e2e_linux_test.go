@@ -125,7 +125,8 @@ func runSuite(t *testing.T, example string, scenarios []func(*cluster) Row) Tabl
 			}
 		}
 		table = append(table, row)
-		t.Logf("%s: %s in %s (CPU busy %s)", row.Scenario, map[bool]string{true: "PASS", false: "FAIL"}[row.Pass()], Seconds(time.Since(start)), busy0.since())
+		t.Logf("%s: %s in %s (CPU busy %s)%s", row.Scenario, map[bool]string{true: "PASS", false: "FAIL"}[row.Pass()], Seconds(time.Since(start)), busy0.since(),
+			strings.Join(append([]string{""}, row.Failures...), "\n\t- "))
 	}
 	if !table.Pass() {
 		for _, n := range c.nodes {

@@ -27,8 +27,8 @@ import (
 // the per-backend packet counters must rise by what the sender sent.
 
 const (
-	promScrape = time.Second
-	promEval   = time.Second
+	promScrape = 2 * time.Second
+	promEval   = 2 * time.Second
 	// promDownFor is the e2e's [monitoring] backend_down_for: short, so
 	// that D3's fault is held only a few seconds longer.
 	promDownFor = 3 * time.Second
@@ -43,7 +43,8 @@ type prometheus struct {
 // startPrometheus renders the example with backend_down_for = 3s (the
 // real hala render), forwards a loopback port of the test's namespace to
 // each director's listener (which is on its own namespace's loopback),
-// and starts Prometheus scraping them every second.
+// and starts Prometheus scraping them every promScrape, on one CPU (the
+// VM's other work must not starve).
 func (c *cluster) startPrometheus() {
 	t := c.t
 	bin := testutil.RequireTool(t, "prometheus")
@@ -99,8 +100,10 @@ scrape_configs:
 	addr := ln.Addr().String()
 	ln.Close()
 	p := &prometheus{url: "http://" + addr}
-	p.proc = testutil.Start(t, exec.Command(bin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr, "--log.level=warn", "--storage.tsdb.retention.time=1h"))
+	cmd := exec.Command(bin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+addr, "--log.level=warn", "--storage.tsdb.retention.time=1h")
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+	p.proc = testutil.Start(t, cmd)
 	_, err = testutil.Poll(60*time.Second, 200*time.Millisecond, func() error {
 		if done, err := p.proc.Exited(); done {
 			return fmt.Errorf("prometheus exited: %v\n%s", err, p.proc.Output())
