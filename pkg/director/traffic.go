@@ -50,12 +50,15 @@ type backendName struct {
 // status page's traffic graphs.
 type traffic struct {
 	table TableReader
+	hist  *history
 
+	// mu guards names, which the loop replaces on a reload.
 	mu    sync.Mutex
 	names map[ipvs.ServiceKey]trafficNames
-	hist  *history
-	// bufs are the families' buffers, reused by the next scrape.
-	bufs [len(trafficFamilies)][]byte
+	// scrape serialises scrapes: bufs are the families' buffers, reused
+	// by the next one.
+	scrape sync.Mutex
+	bufs   [len(trafficFamilies)][]byte
 }
 
 // family is one exported metric family.
@@ -128,14 +131,21 @@ func labelPairs(kv ...string) string {
 
 var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 
+// currentNames returns the names of the running spec.
+func (t *traffic) currentNames() map[ipvs.ServiceKey]trafficNames {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.names
+}
+
 // write reads the table once and appends every family, in the Prometheus
-// text format (0.0.4), to w. It holds the lock for the whole scrape, so
-// two scrapes at once take turns.
+// text format (0.0.4), to w. Two scrapes at once take turns.
 func (t *traffic) write(ctx context.Context, w io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, scrapeTimeout)
 	defer cancel()
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.scrape.Lock()
+	defer t.scrape.Unlock()
+	names := t.currentNames()
 	start := time.Now()
 	entries, err := t.table.Entries(ctx)
 	took := time.Since(start).Seconds()
@@ -157,7 +167,7 @@ func (t *traffic) write(ctx context.Context, w io.Writer) error {
 		t.bufs[i] = append(b, '\n')
 	}
 	for _, e := range entries {
-		n, ok := t.names[e.Service.Key()]
+		n, ok := names[e.Service.Key()]
 		if !ok {
 			continue
 		}
@@ -177,7 +187,7 @@ func (t *traffic) write(ctx context.Context, w io.Writer) error {
 		}
 	}
 	if err == nil {
-		t.hist.add(t.names, entries)
+		t.hist.add(names, entries)
 	}
 	for _, b := range t.bufs {
 		if _, err := w.Write(b); err != nil {
@@ -295,10 +305,8 @@ func (d *Director) watchTraffic() {
 func (t *traffic) sample(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, scrapeTimeout)
 	defer cancel()
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	if entries, err := t.table.Entries(ctx); err == nil {
-		t.hist.add(t.names, entries)
+		t.hist.add(t.currentNames(), entries)
 	}
 }
 
