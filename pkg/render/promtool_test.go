@@ -330,3 +330,19 @@ func TestRulesPromtoolTest(t *testing.T) {
 		})
 	}
 }
+
+// TestMonitoringDirReserved: a host called "monitoring" would share its
+// directory with the cluster's monitoring files; render refuses it.
+func TestMonitoringDirReserved(t *testing.T) {
+	src, err := os.ReadFile("testdata/monitoring/inventory.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := inventory.Parse("x.toml", []byte(strings.ReplaceAll(string(src), `"stash2"`, `"monitoring"`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := render.All(inv); err == nil || !strings.Contains(err.Error(), `host name "monitoring" is the directory of the cluster's monitoring files`) {
+		t.Errorf("render of a host called monitoring: err = %v", err)
+	}
+}
