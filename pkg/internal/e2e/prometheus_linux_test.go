@@ -30,8 +30,10 @@ const (
 	promScrape = 2 * time.Second
 	promEval   = 2 * time.Second
 	// promDownFor is the e2e's [monitoring] backend_down_for: short, so
-	// that D3's fault is held only a few seconds longer.
-	promDownFor = 3 * time.Second
+	// that D3's fault is held only a few seconds longer, and a multiple
+	// of promEval: for is checked at evaluations, so a for between two
+	// of them fires at the later one.
+	promDownFor = 4 * time.Second
 )
 
 // prometheus is the running server and its HTTP API's address.
@@ -232,7 +234,8 @@ func (p *prometheus) backendDown(d, victim *node) (bool, error) {
 }
 
 // alertBound is how soon after the backend's transition the alert must
-// fire: the next scrape, the next evaluation, then for.
+// fire: the next scrape sees it, the next evaluation makes the alert
+// pending, for later it fires.
 func alertBound() time.Duration { return promScrape + promEval + promDownFor }
 
 // checkAlertFires waits (while victim is out of d's table since out) for
