@@ -18,7 +18,6 @@ const (
 	MonitoringDir   = "monitoring"
 	RulesPath       = MonitoringDir + "/hala-rules.yml"
 	DashboardPath   = MonitoringDir + "/hala-dashboard.json"
-	dashboardUID    = "hala-director"
 	recordingPrefix = "service_backend:"
 )
 
@@ -300,7 +299,7 @@ func dashboard(inv *inventory.Inventory) ([]byte, error) {
 			}},
 	}
 	d := gDashboard{
-		UID: dashboardUID, Title: "hala: " + inv.Cluster.Name, Tags: []string{"hala", "ipvs"}, Editable: true,
+		UID: dashboardUID(inv.Cluster.Name), Title: "hala: " + inv.Cluster.Name, Tags: []string{"hala", "ipvs"}, Editable: true,
 		Description:   "Rendered by hala render from the inventory of cluster " + inv.Cluster.Name + "; see docs/monitoring.md.",
 		SchemaVersion: 39, Refresh: "30s", Time: gTime{From: "now-1h", To: "now"},
 		Templating: gTemplating{List: []gVar{
@@ -325,6 +324,16 @@ func dashboard(inv *inventory.Inventory) ([]byte, error) {
 		return nil, fmt.Errorf("dashboard: %w", err)
 	}
 	return append(out, '\n'), nil
+}
+
+// dashboardUID is the dashboard's id in Grafana, one per cluster: at most
+// 40 characters, as Grafana allows.
+func dashboardUID(cluster string) string {
+	uid := "hala-" + sanitize(cluster)
+	if len(uid) > 40 {
+		uid = uid[:40]
+	}
+	return uid
 }
 
 // DashboardExprs returns every PromQL expression of a rendered dashboard,
