@@ -230,12 +230,12 @@ func TestStatusPageAgreesWithHalaStatus(t *testing.T) {
 			}
 			return src.(*logstash.Client), nil
 		},
-		Drained: func(a netip.Addr) (bool, string) {
+		Drained: func(a netip.Addr) (bool, string, error) {
 			rec, err := drain.Lookup(r.drains, a)
 			if err != nil || rec == nil {
-				return false, ""
+				return false, "", err
 			}
-			return true, rec.Reason()
+			return true, rec.Reason(), nil
 		},
 	})
 	if len(st.Rows) != len(rows) {
