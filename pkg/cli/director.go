@@ -25,6 +25,7 @@ import (
 	"github.com/hala-lb/hala/pkg/ipvs"
 	"github.com/hala-lb/hala/pkg/reconcile"
 	"github.com/hala-lb/hala/pkg/render"
+	"github.com/hala-lb/hala/pkg/vip"
 )
 
 type directorFlags struct {
@@ -285,6 +286,13 @@ func serveDirector(ctx context.Context, f *directorFlags, log *slog.Logger) erro
 	d, err := director.New(cfg)
 	if err != nil {
 		return permanent(render.DirectorExitConfig, err)
+	}
+	// Whether this host holds each VIP: /metrics and the status page.
+	if vh, err := vip.New(""); err != nil {
+		log.Warn("VIPs not shown on /metrics and the status page", "error", err)
+	} else {
+		defer vh.Close()
+		d.WatchVIPs(vh)
 	}
 	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // metrics are the director's Prometheus series, named in the manner of
@@ -101,11 +100,12 @@ func (m *metrics) transition(service, backend, state string) {
 	m.lastChange.WithLabelValues(service, backend).SetToCurrentTime()
 }
 
-// Handler serves /metrics (Prometheus text format) and /healthz (200 "ok",
-// or 503 with the reason, see Healthy).
+// Handler serves /metrics (Prometheus text format), /healthz (200 "ok",
+// or 503 with the reason, see Healthy) and the status page at /.
 func (d *Director) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /{$}", d.servePage)
+	mux.HandleFunc("/metrics", d.serveMetrics)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		ok, why := d.Healthy()
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

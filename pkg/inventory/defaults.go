@@ -132,6 +132,7 @@ func (inv *Inventory) SetDefaults() {
 	if inv.Firewall.Zone == "" {
 		inv.Firewall.Zone = DefaultZone
 	}
+	inv.setMonitoringDefaults()
 }
 
 // MiscTimeout is keepalived's misc_timeout for every MISC_CHECK: the check

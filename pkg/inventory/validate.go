@@ -217,6 +217,7 @@ func (inv *Inventory) validate(bad map[string]bool) []finding {
 	c.services()
 	c.directorKeys()
 	c.firewall()
+	c.monitoring()
 	return c.findings
 }
 

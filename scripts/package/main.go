@@ -235,6 +235,24 @@ func packageInfo(bin, version, root, stage string) (nfpm.Info, error) {
 	}
 	add(src, "/etc/default/hala-director", 0o644, files.TypeConfigNoReplace, "")
 	add(filepath.Join(root, "examples", "two-node.toml"), "/etc/hala/inventory.toml.example", 0o644, files.TypeConfigNoReplace, "")
+	// The director example's alert rules and Grafana dashboard (hala
+	// render writes a cluster's own into monitoring/).
+	inv, err := inventory.Load(filepath.Join(root, "examples", "two-node-director.toml"))
+	if err != nil {
+		return nfpm.Info{}, err
+	}
+	rendered, err := render.All(inv)
+	if err != nil {
+		return nfpm.Info{}, err
+	}
+	for _, f := range rendered {
+		if rest, ok := strings.CutPrefix(f.Path, render.MonitoringDir+"/"); ok {
+			if src, err = write(f.Path, f.Data); err != nil {
+				return nfpm.Info{}, err
+			}
+			add(src, "/usr/share/hala/monitoring/"+rest, 0o644, "", "")
+		}
+	}
 
 	if src, err = write("copyright", []byte(fmt.Sprintf(copyright, mtime.Year()))); err != nil {
 		return nfpm.Info{}, err

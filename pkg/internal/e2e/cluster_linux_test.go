@@ -113,6 +113,8 @@ type cluster struct {
 	reconcile time.Duration
 
 	mon *monitor
+	// prom scrapes the directors (director half only).
+	prom *prometheus
 }
 
 // newCluster renders the example (a file of examples/), builds the LAN and
@@ -210,6 +212,7 @@ func newCluster(t *testing.T, rate int, exampleName string) *cluster {
 				t.Fatal(err)
 			}
 		}
+		c.startPrometheus()
 	}
 	for _, n := range c.nodes {
 		c.startKeepalived(n)
