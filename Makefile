@@ -22,7 +22,7 @@ build:
 
 # The README's first command: build, then render the bundled example into ./out.
 run: build
-	./$(BIN) render -i $(EXAMPLE) -o $(OUT)
+	./$(BIN) render -i $(EXAMPLE) -d $(OUT)
 
 # The README's second command: unit tests, then the real-kernel suite in the test VM.
 test: deps test-unit test-package test-vm

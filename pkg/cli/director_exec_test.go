@@ -22,8 +22,16 @@ func TestDirectorExecutesHalaDirector(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
-	inv := "../../examples/two-node-director.toml"
-	code, stdout, stderr := runBinary(t, "director", "-i", inv, "--metrics-address", busy.Addr().String())
+	src, err := os.ReadFile("../../examples/two-node-director.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := filepath.Join(t.TempDir(), "inventory.toml")
+	src = []byte(strings.Replace(string(src), "[cluster]\n", "[cluster]\nmetrics_address = \""+busy.Addr().String()+"\"\n", 1))
+	if err := os.WriteFile(inv, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runBinary(t, "director", "-i", inv)
 	want := "hala: error: metrics listener: listen tcp " + busy.Addr().String() + ": bind: address already in use\n"
 	if code != 1 || stdout != "" || stderr != want {
 		t.Errorf("exit %d stdout %q stderr %q\n want exit 1 and %q (from hala-director)", code, stdout, stderr, want)
@@ -37,7 +45,7 @@ func TestDirectorExecutesHalaDirector(t *testing.T) {
 	if err := os.WriteFile(alone, data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(alone, "director", "-i", inv, "--metrics-address", "off")
+	cmd := exec.Command(alone, "director", "-i", inv)
 	var errOut strings.Builder
 	cmd.Stderr = &errOut
 	err = cmd.Run()

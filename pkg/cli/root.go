@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -61,7 +62,10 @@ func Run(args []string, in io.Reader, out, errOut io.Writer) int {
 		root = newRootCommand(streams)
 	}
 	root.SetArgs(args)
-	err := root.Execute()
+	err := unknownBeforeHelp(streams, args)
+	if err == nil {
+		err = root.Execute()
+	}
 	if err == nil {
 		return 0
 	}
@@ -113,10 +117,10 @@ whose real servers are kept or dropped by a check of each Logstash input.
 One TOML inventory describes the cluster; hala renders every director's
 keepalived.conf, sysctl and firewalld rules and the Logstash inputs from it,
 checks Logstash inputs for keepalived's MISC_CHECK, and can program IPVS itself.`,
-		Example: `  hala validate -i examples/two-node.toml
-  hala render -i examples/two-node.toml -o out
+		Example: `  hala validate -i /etc/hala/inventory.toml
+  hala render -i /etc/hala/inventory.toml -d out
   hala check --explain 192.168.1.210 udp-5514
-  hala ipvs plan -i examples/two-node.toml --node stash1`,
+  hala ipvs plan -i /etc/hala/inventory.toml --node stash1`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -204,6 +208,28 @@ func requireKnownSubcommand(c *cobra.Command) {
 		}
 		return withHint(err, fmt.Sprintf("%s takes a command first: %s", cmd.CommandPath(), subcommandNames(cmd)))
 	})
+}
+
+// unknownBeforeHelp refuses "hala agnet --help": cobra prints the help of
+// the deepest command it knows and exits 0, so a typo would pass for
+// success in a script. Only with -h/--help, on a tree of its own (parsing
+// flags twice would append to list flags twice).
+func unknownBeforeHelp(streams IOStreams, args []string) error {
+	if !slices.ContainsFunc(args, func(a string) bool { return a == "-h" || a == "--help" }) {
+		return nil
+	}
+	cmd, rest, err := newRootCommand(streams).Find(args)
+	if err != nil || !cmd.HasSubCommands() {
+		return nil // Execute says what is wrong
+	}
+	cmd.InitDefaultHelpFlag()
+	if cmd.ParseFlags(rest) != nil {
+		return nil
+	}
+	if a := cmd.Flags().Args(); len(a) > 0 {
+		return unknownCommand(cmd, a[0])
+	}
+	return nil
 }
 
 // unknownCommand is the error for name under cmd, with cobra's

@@ -4,10 +4,10 @@ import (
 	"context"
 	"net/http"
 	"runtime"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/hala-lb/hala/pkg/director/healthz"
 )
@@ -97,14 +97,16 @@ func (m *metrics) transition(service, backend, state string) {
 	m.lastChange.WithLabelValues(service, backend).SetToCurrentTime()
 }
 
-// Handler serves /metrics (Prometheus text format) and /healthz (200 "ok",
-// or 503 with the reason, see Healthy).
+// Handler serves /metrics (Prometheus text format), /healthz (200 "ok",
+// or 503 with the reason, see Healthy) and the status page at /.
 func (d *Director) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /{$}", d.servePage)
+	mux.HandleFunc("/metrics", d.serveMetrics)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		ok, why := d.Healthy()
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set(HealthHeader, "1")
 		if !ok {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
@@ -113,9 +115,14 @@ func (d *Director) Handler() http.Handler {
 	return mux
 }
 
-// ProbeHealth asks the director serving on addr (host:port) for /healthz
-// and returns nil when it answers 200, else an error with its reason:
-// keepalived's vrrp_script (hala director health) runs it every second.
-// It is healthz.Probe, which the hala binary calls without linking this
-// package.
-func ProbeHealth(ctx context.Context, addr string) error { return healthz.Probe(ctx, addr) }
+// HealthHeader marks /healthz answers as hala director's own, so that a
+// probe tells them from whatever else might answer 200 on the address.
+const HealthHeader = healthz.Header
+
+// ProbeHealth asks the director serving on addr (host:port) for /healthz,
+// waiting at most timeout: keepalived's vrrp_script (hala director health)
+// runs it every second. It is healthz.Probe, which the hala binary calls
+// without linking this package.
+func ProbeHealth(ctx context.Context, addr string, timeout time.Duration) error {
+	return healthz.Probe(ctx, addr, timeout)
+}

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/hala-lb/hala/pkg/inventory"
 	"github.com/hala-lb/hala/pkg/keepalived"
 )
 
@@ -127,6 +128,9 @@ type importer struct {
 	emailFrom, smtp                              string
 	unicast, director, smtpAlert                 bool
 	halaPath, checkTimeout, scheme, ca, authFile string
+	// metricsAddress is the tracking script's --metrics-address when it
+	// is not the default: hala director serves where the script asks.
+	metricsAddress string
 
 	this      string // the director this file belongs to (router_id)
 	directors []host
@@ -546,8 +550,18 @@ func (im *importer) trackScript(t *keepalived.Node) {
 				im.unmapped(n, "not hala director health")
 				return
 			}
-			if f[0] != "/usr/local/bin/hala" {
+			if f[0] != inventory.DefaultHalaPath {
 				im.halaPath = f[0]
+			}
+			for i, a := range f[:len(f)-1] {
+				if a != "--metrics-address" || f[i+1] == inventory.DefaultMetricsAddress {
+					continue
+				}
+				if ap, err := netip.ParseAddrPort(f[i+1]); err == nil && ap.Addr().IsLoopback() {
+					im.metricsAddress = f[i+1]
+				} else {
+					im.unmapped(n, fmt.Sprintf("--metrics-address %s: set metrics_address = %q under this host's [[director]]", f[i+1], f[i+1]))
+				}
 			}
 		case "interval", "timeout", "fall", "rise":
 		default:
@@ -817,7 +831,7 @@ func (im *importer) realServer(s *service, vs, r *keepalived.Node) {
 	apiPort := im.opts.LogstashPort
 	if check.Kind == "hala" {
 		f := check.Flags
-		if check.Program != "/usr/local/bin/hala" {
+		if check.Program != inventory.DefaultHalaPath {
 			im.halaPath = check.Program
 		}
 		if p, ok := f["port"]; ok {

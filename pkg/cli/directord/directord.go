@@ -27,13 +27,21 @@ import (
 	"github.com/hala-lb/hala/pkg/director"
 	"github.com/hala-lb/hala/pkg/inventory"
 	"github.com/hala-lb/hala/pkg/ipvs"
+	"github.com/hala-lb/hala/pkg/render"
+	"github.com/hala-lb/hala/pkg/vip"
 )
 
 // Run runs the director until ctx ends, SIGTERM or SIGINT.
 func Run(ctx context.Context, s cli.DirectorSetup) error {
 	log, inv := s.Log, s.Inventory
 	h, err := ipvs.New("")
-	if err != nil {
+	switch {
+	case errors.Is(err, ipvs.ErrUnsupported):
+		return cli.Permanent(render.DirectorExitUnavailable, cli.Hint(fmt.Errorf("open IPVS: %w", err),
+			"load the IPVS kernel module: modprobe ip_vs (the hala package loads it at boot through /usr/lib/modules-load.d/hala.conf; setup.sh through /etc/modules-load.d/hala.conf)"))
+	case errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES):
+		return cli.Permanent(render.DirectorExitConfig, cli.Hint(fmt.Errorf("open IPVS: %w", err), "hala director needs CAP_NET_ADMIN (its unit gives it; by hand, run it as root)"))
+	case err != nil:
 		return fmt.Errorf("open IPVS: %w", err)
 	}
 	defer h.Close()
@@ -51,18 +59,23 @@ func Run(ctx context.Context, s cli.DirectorSetup) error {
 	}
 	d, err := director.New(cfg)
 	if err != nil {
-		return err
+		return cli.Permanent(render.DirectorExitConfig, err)
 	}
-	if ln := s.Listener; ln != nil {
-		srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 5 * time.Second}
-		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
-				log.Error("metrics server stopped", "error", err)
-			}
-		}()
-		defer srv.Close()
-		log.Info("serving /metrics and /healthz", "address", ln.Addr().String())
+	// Whether this host holds each VIP: /metrics and the status page.
+	if vh, err := vip.New(""); err != nil {
+		log.Warn("VIPs not shown on /metrics and the status page", "error", err)
+	} else {
+		defer vh.Close()
+		d.WatchVIPs(vh)
 	}
+	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(s.Listener); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+			log.Error("metrics server stopped", "error", err)
+		}
+	}()
+	defer srv.Close()
+	log.Info("serving /metrics and /healthz", "address", s.Listener.Addr().String())
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -72,7 +85,7 @@ func Run(ctx context.Context, s cli.DirectorSetup) error {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				reload(ctx, d, s.InventoryFile, log)
+				reload(ctx, d, s, log)
 			}
 		}
 	}()
@@ -86,10 +99,10 @@ func Run(ctx context.Context, s cli.DirectorSetup) error {
 
 // reload reads and validates the inventory again; an invalid one is
 // refused with every file:line problem logged.
-func reload(ctx context.Context, d *director.Director, file string, log *slog.Logger) {
+func reload(ctx context.Context, d *director.Director, s cli.DirectorSetup, log *slog.Logger) {
 	_, _ = daemon.SdNotify(false, daemon.SdNotifyReloading)
 	defer func() { _, _ = daemon.SdNotify(false, daemon.SdNotifyReady) }()
-	inv, err := inventory.Load(file)
+	inv, err := inventory.Load(s.InventoryFile)
 	if err != nil {
 		var joined interface{ Unwrap() []error }
 		if errors.As(err, &joined) {
@@ -103,6 +116,10 @@ func reload(ctx context.Context, d *director.Director, file string, log *slog.Lo
 	}
 	for _, w := range inv.Warnings {
 		log.Warn("inventory warning", "problem", w.String())
+	}
+	if now := inv.MetricsAddress(s.Node); now != s.MetricsAddress {
+		log.Warn("metrics_address changed: still serving on the old address until restarted", "serving", s.MetricsAddress, "inventory", now,
+			"hint", "render and install keepalived.conf, then systemctl restart hala-director")
 	}
 	if err := d.Reload(ctx, inv); err != nil {
 		return // logged by the director

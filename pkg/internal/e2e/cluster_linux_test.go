@@ -113,6 +113,8 @@ type cluster struct {
 	reconcile time.Duration
 
 	mon *monitor
+	// prom scrapes the directors (director half only).
+	prom *prometheus
 }
 
 // newCluster renders the example (a file of examples/), builds the LAN and
@@ -165,7 +167,7 @@ func newCluster(t *testing.T, rate int, exampleName string) *cluster {
 
 	// The real `hala render`, into a directory like an operator's ./out.
 	out := filepath.Join(c.tmp, "out")
-	cmd := exec.Command(c.hala, "render", "-i", example, "-o", out)
+	cmd := exec.Command(c.hala, "render", "-i", example, "-d", out)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("hala render: %v\n%s", err, b)
 	}
@@ -214,6 +216,7 @@ func newCluster(t *testing.T, rate int, exampleName string) *cluster {
 				t.Fatal(err)
 			}
 		}
+		c.startPrometheus()
 	}
 	for _, n := range c.nodes {
 		c.startKeepalived(n)
