@@ -14,8 +14,11 @@ OUT ?= out
 
 all: build
 
+# hala, and hala-director next to it: hala director executes it (see
+# docs/architecture.md).
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/hala
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)-director ./cmd/hala-director
 
 # The README's first command: build, then render the bundled example into ./out.
 run: build

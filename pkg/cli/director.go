@@ -8,21 +8,18 @@ import (
 	"log/slog"
 	"log/syslog"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
-	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/spf13/cobra"
 
-	"github.com/hala-lb/hala/pkg/director"
+	"github.com/hala-lb/hala/pkg/director/healthz"
 	"github.com/hala-lb/hala/pkg/drain"
 	"github.com/hala-lb/hala/pkg/inventory"
-	"github.com/hala-lb/hala/pkg/ipvs"
 	"github.com/hala-lb/hala/pkg/reconcile"
 	"github.com/hala-lb/hala/pkg/render"
 )
@@ -134,7 +131,7 @@ director is down, wedged or failing to program IPVS gives up its VIPs.`,
 				}
 				addr = i.MetricsAddress(node)
 			}
-			if err := director.ProbeHealth(cmd.Context(), addr, timeout); err != nil {
+			if err := healthz.Probe(cmd.Context(), addr, timeout); err != nil {
 				line := err.Error()
 				fmt.Fprintln(streams.ErrOut, "hala-director: "+line)
 				logSyslogTag("hala-director", syslog.LOG_ERR, line)
@@ -179,13 +176,8 @@ func metricsAddress(inv *inventory.Inventory, f *directorFlags) (string, error) 
 
 // metricsListener refuses an address on all interfaces.
 func metricsListener(addr string) (net.Listener, error) {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, fmt.Errorf("--metrics-address %q: %w", addr, err)
-	}
-	if ip, err := netip.ParseAddr(host); host == "" || err == nil && ip.IsUnspecified() {
-		return nil, withHint(fmt.Errorf("--metrics-address %q listens on every interface", addr),
-			"give one address, e.g. 127.0.0.1:9610 or this director's own address")
+	if err := checkMetricsAddress(addr); err != nil {
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -254,92 +246,91 @@ func serveDirector(ctx context.Context, f *directorFlags, log *slog.Logger) erro
 	if err != nil {
 		return permanent(render.DirectorExitConfig, err)
 	}
+	if directorLoop == nil {
+		if err := checkMetricsAddress(addr); err != nil {
+			return err
+		}
+		return execDirector()
+	}
 	ln, err := metricsListener(addr)
 	if err != nil {
 		return err // the address may appear later (a slow network at boot)
 	}
 	defer ln.Close()
-	h, err := ipvs.New("")
-	switch {
-	case errors.Is(err, ipvs.ErrUnsupported):
-		return permanent(render.DirectorExitUnavailable, withHint(fmt.Errorf("open IPVS: %w", err),
-			"load the IPVS kernel module: modprobe ip_vs (the hala package loads it at boot through /usr/lib/modules-load.d/hala.conf; setup.sh through /etc/modules-load.d/hala.conf)"))
-	case errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES):
-		return permanent(render.DirectorExitConfig, withHint(fmt.Errorf("open IPVS: %w", err), "hala director needs CAP_NET_ADMIN (its unit gives it; by hand, run it as root)"))
-	case err != nil:
-		return fmt.Errorf("open IPVS: %w", err)
-	}
-	defer h.Close()
-
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	cfg := director.Config{
-		Inventory: inv, Node: f.node, Target: h, Logger: log, StatePath: f.state,
-		CheckStateDir: stateDir, DrainDir: f.drainDir, FlushOnExit: f.flushOnExit,
-		Ready: func() { _, _ = daemon.SdNotify(false, daemon.SdNotifyReady) },
-	}
-	if every, err := daemon.SdWatchdogEnabled(false); err == nil && every > 0 {
-		cfg.Watchdog = func() { _, _ = daemon.SdNotify(false, daemon.SdNotifyWatchdog) }
-		cfg.WatchdogInterval = every / 2
-	}
-	d, err := director.New(cfg)
-	if err != nil {
-		return permanent(render.DirectorExitConfig, err)
-	}
-	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
-			log.Error("metrics server stopped", "error", err)
-		}
-	}()
-	defer srv.Close()
-	log.Info("serving /metrics and /healthz", "address", ln.Addr().String())
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				reloadDirector(ctx, d, f, addr, log)
-			}
-		}
-	}()
-	// Through the logger: with --log-format json every line is a record.
-	for _, w := range inv.Warnings {
-		log.Warn("inventory warning", "problem", w.String())
-	}
-	log.Info("starting", "inventory", f.inventory, "services", len(inv.Services))
-	return d.Run(ctx)
+	return directorLoop(ctx, DirectorSetup{
+		Log: log, InventoryFile: f.inventory, Inventory: inv, Node: f.node, MetricsAddress: addr,
+		Listener: ln, FlushOnExit: f.flushOnExit, State: f.state, CheckStateDir: stateDir, DrainDir: f.drainDir,
+	})
 }
 
-// reloadDirector reads and validates the inventory again; an invalid one
-// is refused with every file:line problem logged.
-func reloadDirector(ctx context.Context, d *director.Director, f *directorFlags, addr string, log *slog.Logger) {
-	_, _ = daemon.SdNotify(false, daemon.SdNotifyReloading)
-	defer func() { _, _ = daemon.SdNotify(false, daemon.SdNotifyReady) }()
-	inv, err := inventory.Load(f.inventory)
+// DirectorSetup is what hala director has checked and opened before its
+// loop starts.
+type DirectorSetup struct {
+	Log            *slog.Logger
+	InventoryFile  string
+	Inventory      *inventory.Inventory
+	Node           string
+	MetricsAddress string
+	// Listener serves /metrics and /healthz on MetricsAddress.
+	Listener      net.Listener
+	FlushOnExit   bool
+	State         string
+	CheckStateDir string
+	DrainDir      string
+}
+
+// Director runs hala director's loop (package directord, in the
+// hala-director binary).
+type Director func(ctx context.Context, s DirectorSetup) error
+
+// directorLoop is nil in the hala binary: hala director checks its flags
+// and inventory, then executes hala-director, which links the director
+// (Prometheus, GoBGP) that hala check must not pay for.
+var directorLoop Director
+
+// RunDirector is Run in the hala-director binary, where hala director runs
+// d in the process instead of executing hala-director.
+func RunDirector(args []string, in io.Reader, out, errOut io.Writer, d Director) int {
+	directorLoop = d
+	return Run(args, in, out, errOut)
+}
+
+// Permanent marks err as one restarting cannot mend: the process exits
+// with code (render.DirectorExit*), which the unit does not restart on.
+func Permanent(code int, err error) error { return permanent(code, err) }
+
+// Hint adds a hint, printed as "hala: hint: ..." after the error.
+func Hint(err error, hint string) error { return withHint(err, hint) }
+
+// directorBinary is the program hala director executes, next to hala.
+const directorBinary = "hala-director"
+
+// execDirector replaces this process with hala-director, same arguments
+// and environment: same PID for systemd (Type=notify), same signals.
+func execDirector() error {
+	exe, err := os.Executable()
 	if err != nil {
-		var joined interface{ Unwrap() []error }
-		if errors.As(err, &joined) {
-			for _, p := range joined.Unwrap() {
-				log.Error("reload refused: invalid inventory; keeping the running one", "problem", p.Error())
-			}
-		} else {
-			log.Error("reload refused: invalid inventory; keeping the running one", "problem", err.Error())
-		}
-		return
+		return fmt.Errorf("find %s: %w", directorBinary, err)
 	}
-	for _, w := range inv.Warnings {
-		log.Warn("inventory warning", "problem", w.String())
+	path := filepath.Join(filepath.Dir(exe), directorBinary)
+	if _, err := os.Stat(path); err != nil {
+		return withHint(fmt.Errorf("hala director runs %s: %w", path, err),
+			"install hala-director next to hala (the hala package ships both; make build builds both)")
 	}
-	if now := inv.MetricsAddress(f.node); now != addr {
-		log.Warn("metrics_address changed: still serving on the old address until restarted", "serving", addr, "inventory", now,
-			"hint", "render and install keepalived.conf, then systemctl restart hala-director")
+	err = syscall.Exec(path, append([]string{path}, os.Args[1:]...), os.Environ())
+	return fmt.Errorf("run %s: %w", path, err)
+}
+
+// checkMetricsAddress refuses an address on all interfaces, without
+// listening (hala-director listens).
+func checkMetricsAddress(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--metrics-address %q: %w", addr, err)
 	}
-	if err := d.Reload(ctx, inv); err != nil {
-		return // logged by the director
+	if ip, err := netip.ParseAddr(host); host == "" || err == nil && ip.IsUnspecified() {
+		return withHint(fmt.Errorf("--metrics-address %q listens on every interface", addr),
+			"give one address, e.g. 127.0.0.1:9610 or this director's own address")
 	}
+	return nil
 }

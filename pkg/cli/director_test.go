@@ -99,7 +99,8 @@ func TestDirectorWithoutIPVS(t *testing.T) {
 	if err := os.WriteFile(inv, src, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, _, stderr := runHala(t, "director", "-i", inv, "--node", "stash1", "--state", filepath.Join(dir, "owned.json"), "--check-state-dir", dir)
+	// Through the binary: hala director runs in hala-director.
+	code, _, stderr := runBinary(t, "director", "-i", inv, "--node", "stash1", "--state", filepath.Join(dir, "owned.json"), "--check-state-dir", dir)
 	if code != 69 || !strings.Contains(stderr, "hala: hint: load the IPVS kernel module: modprobe ip_vs") {
 		t.Errorf("exit %d, stderr %q; want 69 and the modprobe hint", code, stderr)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,7 +55,12 @@ func withHint(err error, hint string) error {
 // Run executes hala with args and returns the process exit code.
 func Run(args []string, in io.Reader, out, errOut io.Writer) int {
 	streams := IOStreams{In: in, Out: out, ErrOut: errOut}
-	root := newRootCommand(streams)
+	var root *cobra.Command
+	if len(args) > 0 && args[0] == "check" {
+		root = newCheckRoot(streams)
+	} else {
+		root = newRootCommand(streams)
+	}
 	root.SetArgs(args)
 	err := unknownBeforeHelp(streams, args)
 	if err == nil {
@@ -77,6 +83,27 @@ func Run(args []string, in io.Reader, out, errOut io.Writer) int {
 		fmt.Fprintf(errOut, "hala: hint: %s\n", h.hint)
 	}
 	return code
+}
+
+// Command is hala's whole command tree, for generating documentation (the
+// man pages scripts/package ships) outside the binary.
+func Command() *cobra.Command {
+	return newRootCommand(IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr})
+}
+
+// newCheckRoot is the root of `hala check`, hala's hottest path:
+// keepalived forks it per backend and input every delay_loop, so it builds
+// the one command it runs, not the whole tree. What it accepts and prints
+// is the same as under newRootCommand.
+func newCheckRoot(streams IOStreams) *cobra.Command {
+	root := &cobra.Command{Use: "hala", SilenceUsage: true, SilenceErrors: true}
+	// cobra would build the completion commands at Execute: not for a check.
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetIn(streams.In)
+	root.SetOut(streams.Out)
+	root.SetErr(streams.ErrOut)
+	root.AddCommand(newCheckCommand(streams))
+	return root
 }
 
 func newRootCommand(streams IOStreams) *cobra.Command {
@@ -116,7 +143,6 @@ checks Logstash inputs for keepalived's MISC_CHECK, and can program IPVS itself.
 		newDrainCommand(streams),
 		newUndrainCommand(streams),
 		newImportCommand(streams),
-		newManCommand(streams),
 	)
 	// cobra adds help and completion at Execute; adding them now lets the
 	// walks below cover them too.

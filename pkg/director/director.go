@@ -55,6 +55,8 @@ type Director struct {
 	cfg     Config
 	log     *slog.Logger
 	metrics *metrics
+	traffic *traffic
+	state   *stateView
 
 	// Owned by the loop goroutine.
 	sp      *spec
@@ -114,7 +116,7 @@ func New(cfg Config) (*Director, error) {
 	if cfg.DrainDir == "" {
 		cfg.DrainDir = drain.DefaultDir
 	}
-	return &Director{
+	d := &Director{
 		cfg:      cfg,
 		log:      cfg.Logger,
 		metrics:  newMetrics(),
@@ -128,7 +130,9 @@ func New(cfg Config) (*Director, error) {
 		results:  make(chan result, 64),
 		reloads:  make(chan reloadRequest),
 		status:   status{lastResult: map[string]time.Time{}, intervals: map[string]time.Duration{}},
-	}, nil
+	}
+	d.watchTraffic()
+	return d, nil
 }
 
 // Run starts the director and serves until ctx ends; it returns nil then
@@ -286,6 +290,8 @@ func (d *Director) reload(ctx context.Context, inv *inventory.Inventory) error {
 	}
 	d.health = next
 	d.sp = sp
+	d.traffic.setSpec(sp)
+	d.state.setSpec(sp, d.cfg.Node)
 	for k := range d.present {
 		if !slices.ContainsFunc(sp.services, func(s *serviceSpec) bool { return s.Key == k }) {
 			delete(d.present, k)
@@ -409,6 +415,7 @@ func (d *Director) handle(ctx context.Context, r result) {
 		}
 		for _, ss := range d.sp.users[r.backend][c.checkKey] {
 			d.metrics.transition(ss.Name, r.backend, state)
+			d.noteTransition(ss.Name, r.backend, v.String())
 			touched[ss] = true
 		}
 	}
@@ -600,6 +607,7 @@ func (d *Director) publish(ss *serviceSpec) {
 		}
 		d.metrics.weight.WithLabelValues(ss.Name, m.Backend, m.Destination.Address.String(), port).Set(w)
 	}
+	d.publishView(ss)
 }
 
 // adjusted is the desired table with the current verdicts applied. It

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -46,13 +47,15 @@ func ParseDirector(s string) (Director, error) {
 	if err != nil {
 		return Director{}, fmt.Errorf("director %q: %w", s, err)
 	}
-	if !nameRE.MatchString(name) {
+	if !nameRE().MatchString(name) {
 		return Director{}, fmt.Errorf("director %q: %q is not a valid name (letters, digits, '.', '_', '-')", s, name)
 	}
 	return Director{Name: name, Address: a}, nil
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+// nameRE is compiled on first use, not at init: hala check links this
+// package and must not pay for it (see inventory's lazyRegexp).
+var nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`) })
 
 // Result is an imported inventory.
 type Result struct {
@@ -887,7 +890,7 @@ func sanitize(s string) string {
 		}
 		return '_'
 	}, s)
-	if out == "" || !nameRE.MatchString(out) {
+	if out == "" || !nameRE().MatchString(out) {
 		out = "x" + out
 		if len(out) > 63 {
 			out = out[:63]

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Defaults of optional keys. The README's inventory reference lists them.
+// Defaults of optional keys. docs/inventory.md lists them.
 const (
 	DefaultAdvertInterval = time.Second
 	DefaultAPIPort        = 9600
@@ -132,6 +132,7 @@ func (inv *Inventory) SetDefaults() {
 	if inv.Firewall.Zone == "" {
 		inv.Firewall.Zone = DefaultZone
 	}
+	inv.setMonitoringDefaults()
 }
 
 // MiscTimeout is keepalived's misc_timeout for every MISC_CHECK: the check

@@ -18,6 +18,8 @@ type Inventory struct {
 	VIPs      []VIP      `toml:"vip"`
 	Services  []Service  `toml:"service"`
 	Firewall  Firewall   `toml:"firewall"`
+	// Monitoring tunes the rendered alert rules (monitoring.go).
+	Monitoring Monitoring `toml:"monitoring"`
 
 	// File is the path the inventory was read from ("" for Parse of bytes
 	// without a name); messages name it.

@@ -33,7 +33,9 @@ var (
 )
 
 // lazyRegexp compiles on first use, not at init: every hala process (hala
-// check runs every few seconds per real server) would otherwise pay for it.
+// check runs every few seconds per real server) would otherwise pay for
+// it. No hala package compiles a regexp at init (pkg/importer's nameRE is
+// lazy too).
 type lazyRegexp struct {
 	once sync.Once
 	expr string
@@ -217,6 +219,7 @@ func (inv *Inventory) validate(bad map[string]bool) []finding {
 	c.services()
 	c.directorKeys()
 	c.firewall()
+	c.monitoring()
 	return c.findings
 }
 

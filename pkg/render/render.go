@@ -101,6 +101,11 @@ func All(inv *inventory.Inventory) ([]File, error) {
 		}
 		files = append(files, fs...)
 	}
+	mon, err := r.monitoring()
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, mon...)
 	sortFiles(files)
 	return files, nil
 }
@@ -202,6 +207,9 @@ func newRenderer(inv *inventory.Inventory) (*renderer, error) {
 
 // hostDir checks that a host name can be a directory name of the output.
 func hostDir(name string) error {
+	if name == MonitoringDir {
+		return fmt.Errorf("host name %q is the directory of the cluster's monitoring files; rename the host", name)
+	}
 	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) || strings.ContainsFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f }) {
 		return fmt.Errorf("host name %q cannot be a directory name", name)
 	}

@@ -2,9 +2,11 @@
 // scripts/package -bin bin/hala -version v1.2.3 -out out/package
 //
 // It has its own go.mod so that nFPM's dependencies (git, ssh, PGP and
-// compression libraries) stay out of the hala module. The man pages and
-// completions come from the binary itself (hala man, hala completion),
-// the systemd unit from pkg/render.
+// compression libraries) stay out of the hala module. The man pages come
+// from hala's command tree (pkg/cli, rendered here with cobra/doc, which
+// the binary does not link), the completions from the binary itself (hala
+// completion), the systemd unit from pkg/render. hala-director, which
+// hala director executes, is taken from next to -bin.
 package main
 
 import (
@@ -23,7 +25,9 @@ import (
 	_ "github.com/goreleaser/nfpm/v2/deb" // registers "deb"
 	"github.com/goreleaser/nfpm/v2/files"
 	_ "github.com/goreleaser/nfpm/v2/rpm" // registers "rpm"
+	"github.com/spf13/cobra/doc"
 
+	"github.com/hala-lb/hala/pkg/cli"
 	"github.com/hala-lb/hala/pkg/inventory"
 	"github.com/hala-lb/hala/pkg/render"
 )
@@ -56,6 +60,21 @@ func main() {
 		fmt.Fprintf(os.Stderr, "package: error: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// manPages writes hala's man pages (hala.1, hala-render.1, ...) into dir.
+func manPages(dir, version string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create man directory: %w", err)
+	}
+	root := cli.Command()
+	root.DisableAutoGenTag = true // reproducible pages: no generation date
+	// No Title: each page gets its command's, HALA-DIRECTOR(1) for hala director.
+	header := &doc.GenManHeader{Section: "1", Source: "hala " + version, Manual: "hala manual"}
+	if err := doc.GenManTree(root, header, dir); err != nil {
+		return fmt.Errorf("write man pages: %w", err)
+	}
+	return nil
 }
 
 // PackageVersion turns a git version into one dpkg and rpm both accept:
@@ -180,14 +199,20 @@ func packageInfo(bin, version, root, stage string) (nfpm.Info, error) {
 	}
 	// keepalived's script security: root-owned, not writable by others.
 	add(abs, inventory.DefaultHalaPath, 0o755, "", "") // where cluster.hala_path defaults to
+	// hala director executes hala-director from hala's directory.
+	directorBin := filepath.Join(filepath.Dir(abs), "hala-director")
+	if _, err := os.Stat(directorBin); err != nil {
+		return nfpm.Info{}, fmt.Errorf("hala-director next to %s (make build builds both): %w", abs, err)
+	}
+	add(directorBin, filepath.Join(filepath.Dir(inventory.DefaultHalaPath), "hala-director"), 0o755, "", "")
 
 	manDir := filepath.Join(stage, "man-src")
-	if out, err := exec.Command(abs, "man", "--dir", manDir).CombinedOutput(); err != nil {
-		return nfpm.Info{}, fmt.Errorf("hala man: %v: %s", err, out)
+	if err := manPages(manDir, version); err != nil {
+		return nfpm.Info{}, err
 	}
 	pages, err := filepath.Glob(filepath.Join(manDir, "*.1"))
 	if err != nil || len(pages) == 0 {
-		return nfpm.Info{}, fmt.Errorf("hala man wrote no pages in %s", manDir)
+		return nfpm.Info{}, fmt.Errorf("no man pages written in %s", manDir)
 	}
 	for _, p := range pages {
 		data, err := os.ReadFile(p)
@@ -235,6 +260,24 @@ func packageInfo(bin, version, root, stage string) (nfpm.Info, error) {
 	}
 	add(src, "/etc/default/hala-director", 0o644, files.TypeConfigNoReplace, "")
 	add(filepath.Join(root, "examples", "two-node.toml"), "/etc/hala/inventory.toml.example", 0o644, files.TypeConfigNoReplace, "")
+	// The director example's alert rules and Grafana dashboard (hala
+	// render writes a cluster's own into monitoring/).
+	inv, err := inventory.Load(filepath.Join(root, "examples", "two-node-director.toml"))
+	if err != nil {
+		return nfpm.Info{}, err
+	}
+	rendered, err := render.All(inv)
+	if err != nil {
+		return nfpm.Info{}, err
+	}
+	for _, f := range rendered {
+		if rest, ok := strings.CutPrefix(f.Path, render.MonitoringDir+"/"); ok {
+			if src, err = write(f.Path, f.Data); err != nil {
+				return nfpm.Info{}, err
+			}
+			add(src, "/usr/share/hala/monitoring/"+rest, 0o644, "", "")
+		}
+	}
 
 	if src, err = write("copyright", []byte(fmt.Sprintf(copyright, mtime.Year()))); err != nil {
 		return nfpm.Info{}, err
@@ -359,8 +402,10 @@ hala-rolling-restart \- restart every Logstash host of an inventory, one at a ti
 
 const lintianOverrides = `# hala is a Go program built with CGO_ENABLED=0: static by design, so
 # keepalived's MISC_CHECK starts it without a dynamic loader and it runs
-# unchanged on every supported distribution.
+# unchanged on every supported distribution. hala-director is the same
+# program with the director linked in (hala director executes it).
 hala: statically-linked-binary [usr/bin/hala]
+hala: statically-linked-binary [usr/bin/hala-director]
 `
 
 // The maintainer scripts do what Debian packages of daemons do, for deb

@@ -113,6 +113,8 @@ type cluster struct {
 	reconcile time.Duration
 
 	mon *monitor
+	// prom scrapes the directors (director half only).
+	prom *prometheus
 }
 
 // newCluster renders the example (a file of examples/), builds the LAN and
@@ -175,6 +177,10 @@ func newCluster(t *testing.T, rate int, exampleName string) *cluster {
 	if err := installFile(c.hala, c.inv.Cluster.HalaPath); err != nil {
 		t.Fatal(err)
 	}
+	// hala director executes hala-director from hala's directory.
+	if err := installFile(filepath.Join(filepath.Dir(c.hala), "hala-director"), filepath.Join(filepath.Dir(c.inv.Cluster.HalaPath), "hala-director")); err != nil {
+		t.Fatal(err)
+	}
 
 	// Namespaces named after the hosts (with the process's prefix), so that
 	// scripts/rolling-restart reaches them by their inventory names.
@@ -210,6 +216,7 @@ func newCluster(t *testing.T, rate int, exampleName string) *cluster {
 				t.Fatal(err)
 			}
 		}
+		c.startPrometheus()
 	}
 	for _, n := range c.nodes {
 		c.startKeepalived(n)

@@ -50,6 +50,11 @@ sysctl -q -p /etc/sysctl.d/90-hala.conf
 
 # hala director (cluster.ipvs = "director") runs as this user with only
 # CAP_NET_ADMIN, and reads the inventory from /etc/hala/inventory.toml.
+# It runs in hala-director, next to hala (hala director executes it).
+if [ ! -x "$(dirname "$hala")/hala-director" ]; then
+	echo "setup: $(dirname "$hala")/hala-director is missing: install it next to hala (owner root, mode 0755)" >&2
+	exit 1
+fi
 if ! id -u hala >/dev/null 2>&1; then
 	useradd --system --no-create-home --shell /usr/sbin/nologin hala
 	echo "setup: created user hala"
