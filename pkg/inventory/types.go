@@ -18,6 +18,7 @@ type Inventory struct {
 	VIPs      []VIP      `toml:"vip"`
 	Services  []Service  `toml:"service"`
 	Firewall  Firewall   `toml:"firewall"`
+	Agent     Agent      `toml:"agent"`
 
 	// File is the path the inventory was read from ("" for Parse of bytes
 	// without a name); messages name it.

@@ -211,6 +211,7 @@ func (inv *Inventory) validate(bad map[string]bool) []finding {
 	c.services()
 	c.directorKeys()
 	c.firewall()
+	c.agent()
 	return c.findings
 }
 
