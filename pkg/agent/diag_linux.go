@@ -109,8 +109,8 @@ func (c *diagConn) next() ([]Socket, error) {
 	}
 }
 
-// Wake a blocked next (closing the fd from another goroutine does not).
-func (c *diagConn) shutdown() { _ = unix.Shutdown(c.fd, unix.SHUT_RDWR) }
+
+
 
 // noPorts reads Udp NoPorts from /proc/net/snmp: datagrams that arrived
 // for a port nothing was bound to, in this network namespace.

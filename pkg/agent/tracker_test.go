@@ -143,3 +143,5 @@ func TestTrackerOtherAddress(t *testing.T) {
 	// IPv4-mapped wildcard and address both count.
 	only(t, tr.Dump([]Socket{udpSock(2, "::ffff:192.168.1.220", 0, 0)}, 0, true), "udp/5514", true)
 }
+
+func netip4(s string) netip.Addr { return netip.MustParseAddr(s) }
