@@ -6,9 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hala-lb/hala/pkg/agent"
@@ -73,11 +71,11 @@ func agentDialer(inv *inventory.Inventory) (AgentDialer, error) {
 		DialContext: (&net.Dialer{Timeout: time.Second}).DialContext,
 	}}}
 	if f := inv.Agent.TokenFile; f != "" {
-		b, err := os.ReadFile(f)
+		tok, err := agent.ReadToken(f)
 		if err != nil {
 			return nil, fmt.Errorf("%s: agent.token_file: %w", inv.File, err)
 		}
-		a.token = strings.TrimSpace(string(b))
+		a.token = tok
 	}
 	return a, nil
 }
