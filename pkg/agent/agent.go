@@ -138,4 +138,6 @@ func (a *Agent) noteDumpError(err error, last *string) {
 	}
 }
 
-func (a *Agent) String() string { return fmt.Sprintf("hala agent on %s (%d inputs)", a.cfg.Node, len(a.inputs)) }
+func (a *Agent) String() string {
+	return fmt.Sprintf("hala agent on %s (%d inputs)", a.cfg.Node, len(a.inputs))
+}

@@ -109,9 +109,6 @@ func (c *diagConn) next() ([]Socket, error) {
 	}
 }
 
-
-
-
 // noPorts reads Udp NoPorts from /proc/net/snmp: datagrams that arrived
 // for a port nothing was bound to, in this network namespace.
 func noPorts() (uint64, error) {

@@ -62,9 +62,9 @@ func (s State) Key() string { return s.Proto + "/" + strconv.Itoa(int(s.Port)) }
 
 // Reasons a State changed.
 const (
-	ReasonClosed   = "closed"    // the kernel announced the last socket's destruction
-	ReasonUnbound  = "not bound" // a dump found no socket
-	ReasonBound    = "bound"     // a dump found a socket
+	ReasonClosed  = "closed"    // the kernel announced the last socket's destruction
+	ReasonUnbound = "not bound" // a dump found no socket
+	ReasonBound   = "bound"     // a dump found a socket
 )
 
 type inputState struct {
