@@ -1,0 +1,200 @@
+//go:build linux && integration
+
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hala-lb/hala/pkg/internal/testutil"
+)
+
+// The hala agent rows (A): the director half again, with hala agent on
+// both hosts, run after the D rows so that those measure the API checks
+// alone. Each agent runs as the rendered unit runs it: an unprivileged
+// user with no capability, on Debian's stock kernel.
+
+// agentBound is how soon a closed input must leave the table, measured
+// from the fault to the director's netlink write (its log line).
+const (
+	agentBound = 50 * time.Millisecond
+	agentLost  = 2
+)
+
+// agentProcs are the running agents by node name.
+var agentProcs = map[string]*testutil.Process{}
+
+// startAgent starts hala agent in n's namespace as nobody, reading a
+// world-readable copy of the inventory (systemd hands the unit one as a
+// credential).
+func (c *cluster) startAgent(n *node) error {
+	data, err := os.ReadFile(c.invPath)
+	if err != nil {
+		return err
+	}
+	inv := filepath.Join(c.tmp, "agent-inventory.toml")
+	if err := os.WriteFile(inv, data, 0o644); err != nil {
+		return err
+	}
+	agentProcs[n.name] = testutil.Start(c.t, n.ns.Cmd("setpriv",
+		"--reuid=nobody", "--regid=nogroup", "--clear-groups",
+		"--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all",
+		"--", c.inv.Cluster.HalaPath, "agent", "-i", inv, "--node", n.name))
+	return nil
+}
+
+// streamsUp waits until every director has an open stream from every
+// agent.
+func (c *cluster) streamsUp(within time.Duration) error {
+	_, err := testutil.Poll(within, 100*time.Millisecond, func() error {
+		for _, d := range c.nodes {
+			for _, n := range c.nodes {
+				if p := agentProcs[n.name]; p != nil {
+					if done, err := p.Exited(); done {
+						return fmt.Errorf("hala agent on %s exited: %v\n%s", n.name, err, p.Output())
+					}
+				}
+				v, err := d.metric(fmt.Sprintf(`hala_agent_stream_up{backend="%s"}`, n.name))
+				if err != nil || v != 1 {
+					return fmt.Errorf("%s: no stream from %s's agent (%v, %v)", d.name, n.name, v, err)
+				}
+			}
+		}
+		return nil
+	})
+	return err
+}
+
+// withAgents starts the agents once, before the first A row.
+func (c *cluster) withAgents(row *Row) bool {
+	for _, n := range c.nodes {
+		if agentProcs[n.name] == nil {
+			if err := c.startAgent(n); err != nil {
+				row.Failf("start hala agent on %s: %v", n.name, err)
+				return false
+			}
+		}
+	}
+	// The directors retry a refused stream every 5 s at most.
+	if err := c.streamsUp(15 * time.Second); err != nil {
+		row.Failf("%v", err)
+		return false
+	}
+	return true
+}
+
+var logTime = regexp.MustCompile(`^time=(\S+) `)
+
+// deleteLogged returns when d's director logged the delete of rs's
+// destination, after the log offset mark.
+func (c *cluster) deleteLogged(d, victim *node, mark int) func(time.Time) (time.Time, bool) {
+	return func(time.Time) (time.Time, bool) {
+		for _, l := range grepLines(d.directorLog()[mark:], `msg="IPVS changed".*delete destination `+regexp.QuoteMeta(c.rs(victim).String())) {
+			if m := logTime.FindStringSubmatch(l); m != nil {
+				if at, err := time.Parse(time.RFC3339Nano, m[1]); err == nil {
+					return at, true
+				}
+			}
+		}
+		return time.Time{}, false
+	}
+}
+
+// agentRemoval runs a data-path fault with the agents up: out within
+// agentBound by the agent's event (the log names it), lost ≤ agentLost.
+func (c *cluster) agentRemoval(name string, victim, d *node, inject, repair func() error) Row {
+	var row Row
+	if !c.withAgents(&row) {
+		row.Scenario = name
+		return row
+	}
+	mark := len(d.directorLog())
+	var out time.Duration
+	at := c.deleteLogged(d, victim, mark)
+	row = c.removal(fault{
+		name: name, victim: victim, director: d, inject: inject, repair: repair, dataPath: true,
+		bound: agentBound, boundText: "hala agent's event → one netlink write", lost: agentLost,
+		outAt: func(t0 time.Time) (time.Time, bool) {
+			t1, ok := at(t0)
+			out = t1.Sub(t0)
+			return t1, ok
+		},
+	})
+	row.Scenario = name
+	want := fmt.Sprintf(`reason="agent: udp/%d closed on %s"`, c.realPort, victim.name)
+	row.Check(strings.Contains(d.directorLog()[mark:], want), "%s's director did not log %s", d.name, want)
+	row.Time = fmt.Sprintf("out %dms (write logged), %s", out.Milliseconds(), row.Time)
+	return row
+}
+
+// agentInputStopped is A1: D2 with the agents: the stand-in closes its
+// UDP socket on stash2 while its API stays up.
+func agentInputStopped(c *cluster) Row {
+	victim := c.nodes[1]
+	return c.agentRemoval("A1 input stopped on "+victim.name+" (agent)", victim, c.nodes[0],
+		func() error { return victim.control("input stop " + victim.inputID) },
+		func() error { return victim.control("input start " + victim.inputID) })
+}
+
+// agentStandinKilled is A2: D3 with the agents: the Logstash stand-in on
+// the VIP holder gets SIGKILL; its own agent tells its own director.
+func agentStandinKilled(c *cluster) Row {
+	victim := c.nodes[0]
+	return c.agentRemoval("A2 logstash killed on "+victim.name+" (agent)", victim, victim,
+		func() error { victim.killStandin(); return nil },
+		func() error { return c.startStandin(victim, 0) })
+}
+
+// agentKilled is A3: stash2's agent gets SIGKILL: nothing moves, nothing
+// is lost, the VIP holder's director logs the broken stream and goes on
+// with its API checks; the agent restarted, the stream is back.
+func agentKilled(c *cluster) Row {
+	d, victim := c.nodes[0], c.nodes[1]
+	row := Row{Scenario: "A3 hala agent SIGKILL on " + victim.name}
+	row.Bound = "table unchanged, lost 0, break logged and counted, stream back after restart"
+	if !c.withAgents(&row) {
+		return row
+	}
+	c.settle(&row, d)
+	mark := len(d.directorLog())
+	st := c.sender.Start()
+	time.Sleep(time.Second)
+	t0 := time.Now()
+	p := agentProcs[victim.name]
+	syscall.Kill(p.Pid(), syscall.SIGKILL)
+	p.Stop()
+	delete(agentProcs, victim.name)
+	time.Sleep(3 * time.Second)
+	for _, s := range c.mon.between(t0, time.Now()) {
+		if !c.healthy(s, d) {
+			row.Failf("at +%s: %s", Seconds(s.at.Sub(t0)), c.describe(s))
+			break
+		}
+	}
+	logs := d.directorLog()[mark:]
+	row.Check(strings.Contains(logs, `msg="agent stream broken; API checks decide alone" backend=`+victim.name),
+		"%s's director did not log the broken stream:\n%s", d.name, logs)
+	row.Check(len(grepLines(logs, `msg="IPVS changed"|msg="backend down"`)) == 0, "the broken stream moved something:\n%s", logs)
+	n, err := d.metric(fmt.Sprintf(`hala_agent_stream_breaks_total{backend="%s"}`, victim.name))
+	row.Check(err == nil && n >= 1, "hala_agent_stream_breaks_total{backend=%q} = %v (%v), want ≥ 1", victim.name, n, err)
+	t1 := time.Now()
+	if err := c.startAgent(victim); err != nil {
+		row.Failf("%v", err)
+	}
+	if err := c.streamsUp(15 * time.Second); err != nil {
+		row.Failf("after the restart: %v", err)
+	}
+	back := time.Since(t1)
+	span := st.Stop()
+	c.hold()
+	tl := c.count(&row, span)
+	row.Add(tl)
+	row.Check(tl.Lost == 0, "%d lost", tl.Lost)
+	row.Time = "stream back " + Seconds(back)
+	return row
+}
