@@ -83,3 +83,21 @@ func (s *Stream) Close() error {
 	s.once.Do(func() { s.timer.Stop() })
 	return s.body.Close()
 }
+
+// Snapshot reads the state of every input from the agent at base: the
+// first line of its stream.
+func Snapshot(ctx context.Context, client *http.Client, base, token string) ([]State, error) {
+	s, err := Dial(ctx, client, base, token, 3*DefaultPing)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	ev, err := s.Next()
+	if err != nil {
+		return nil, err
+	}
+	if ev.Type != EventState {
+		return nil, fmt.Errorf("hala agent at %s: first line is %q, want %q", base, ev.Type, EventState)
+	}
+	return ev.Inputs, nil
+}

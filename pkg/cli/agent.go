@@ -19,6 +19,7 @@ import (
 
 	"github.com/hala-lb/hala/pkg/agent"
 	"github.com/hala-lb/hala/pkg/inventory"
+	"github.com/hala-lb/hala/pkg/status"
 )
 
 type agentFlags struct {
@@ -144,4 +145,55 @@ func runAgent(ctx context.Context, streams IOStreams, f *agentFlags) error {
 	}
 	_, _ = daemon.SdNotify(false, daemon.SdNotifyReady)
 	return a.Run(ctx)
+}
+
+// agentReceivers asks each Logstash host's hala agent for its inputs
+// (hala status's DROPS column, hala diagnose); nil without agents.
+func agentReceivers(inv *inventory.Inventory) (status.ReceiverFunc, error) {
+	if !inv.AgentEnabled() {
+		return nil, nil
+	}
+	token := ""
+	if f := inv.Agent.TokenFile; f != "" {
+		var err error
+		if token, err = agent.ReadToken(f); err != nil {
+			return nil, fmt.Errorf("%s: agent.token_file: %w", inv.File, err)
+		}
+	}
+	client := &http.Client{Transport: &http.Transport{Proxy: nil}}
+	return func(ctx context.Context, l inventory.Logstash) ([]agent.State, error) {
+		base := "http://" + net.JoinHostPort(l.Address.String(), strconv.Itoa(inv.Agent.Port))
+		return agent.Snapshot(ctx, client, base, token)
+	}, nil
+}
+
+// kernelDrops prints, after hala diagnose's report, what the host's hala
+// agent says the kernel dropped at the inputs' sockets: losses no API
+// figure shows. An agent that does not answer is said in one line.
+func kernelDrops(ctx context.Context, streams IOStreams, host string, port int, tokenFile string) {
+	token := ""
+	if tokenFile != "" {
+		var err error
+		if token, err = agent.ReadToken(tokenFile); err != nil {
+			fmt.Fprintf(streams.Out, "\nhala agent not asked: %v\n", err)
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	base := "http://" + net.JoinHostPort(host, strconv.Itoa(port))
+	states, err := agent.Snapshot(ctx, &http.Client{Transport: &http.Transport{Proxy: nil}}, base, token)
+	if err != nil {
+		fmt.Fprintf(streams.Out, "\nhala agent: %v\n", err)
+		return
+	}
+	lines := agent.DropsText(states)
+	if len(lines) == 0 {
+		fmt.Fprintln(streams.Out, "\nKernel drops at the inputs (hala agent): none")
+		return
+	}
+	fmt.Fprintln(streams.Out, "\nKernel drops at the inputs (hala agent):")
+	for _, l := range lines {
+		fmt.Fprintln(streams.Out, "  "+l)
+	}
 }
