@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -197,4 +198,101 @@ func agentKilled(c *cluster) Row {
 	row.Check(tl.Lost == 0, "%d lost", tl.Lost)
 	row.Time = "stream back " + Seconds(back)
 	return row
+}
+
+// kernelDrops sums the drops column of /proc/net/udp in n's namespace
+// for the sockets on the real servers' port: what the kernel itself says.
+func (c *cluster) kernelDrops(n *node) (uint64, error) {
+	out, err := n.ns.Cmd("cat", "/proc/net/udp").Output()
+	if err != nil {
+		return 0, err
+	}
+	port := fmt.Sprintf(":%04X", c.realPort)
+	var sum uint64
+	found := false
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 13 && strings.HasSuffix(f[1], port) && strings.HasSuffix(f[2], ":0000") {
+			v, err := strconv.ParseUint(f[12], 10, 64)
+			if err != nil {
+				return 0, err
+			}
+			sum, found = sum+v, true
+		}
+	}
+	if !found {
+		return 0, fmt.Errorf("%s: no UDP socket on port %d in /proc/net/udp", n.name, c.realPort)
+	}
+	return sum, nil
+}
+
+// agentOverload is A5: stash2's stand-in stops reading its UDP input for
+// 2 s with a 4 KiB receive buffer while the stream goes on: the kernel
+// drops what does not fit, the table does not change (the socket is
+// bound, the API answers), and the agent's drop counter, as the VIP
+// holder's director relays it, equals the kernel's count and the
+// messages the count found missing, ±1.
+func agentOverload(c *cluster) Row {
+	d, victim := c.nodes[0], c.nodes[1]
+	row := Row{Scenario: "A5 receiver overload on " + victim.name}
+	row.Bound = "agent's drops = kernel's drops = lost, ±1; table unchanged"
+	if !c.withAgents(&row) {
+		return row
+	}
+	c.settle(&row, d)
+	series := fmt.Sprintf(`hala_receiver_drops_total{backend="%s",service="%s"}`, victim.name, c.inv.Services[0].Name)
+	a0, err := d.metric(series)
+	if err != nil {
+		row.Failf("%v", err)
+	}
+	k0, err := c.kernelDrops(victim)
+	if err != nil {
+		row.Failf("%v", err)
+	}
+	st := c.sender.Start()
+	time.Sleep(time.Second)
+	t0 := time.Now()
+	if err := victim.control("input pause " + victim.inputID + " 2s 4096"); err != nil {
+		row.Failf("pause: %v", err)
+	}
+	time.Sleep(3 * time.Second)
+	span := st.Stop()
+	c.hold()
+	for _, s := range c.mon.between(t0, time.Now()) {
+		if !c.healthy(s, d) {
+			row.Failf("at +%s: %s", Seconds(s.at.Sub(t0)), c.describe(s))
+			break
+		}
+	}
+	k1, err := c.kernelDrops(victim)
+	if err != nil {
+		row.Failf("%v", err)
+	}
+	var a1 float64
+	// The agent dumps every 100 ms; its stream and the director follow.
+	if _, err := testutil.Poll(2*time.Second, 100*time.Millisecond, func() error {
+		a1, err = d.metric(series)
+		if err == nil && uint64(a1-a0) < k1-k0 {
+			err = fmt.Errorf("%s: %v → %v, kernel %d", series, a0, a1, k1-k0)
+		}
+		return err
+	}); err != nil {
+		row.Failf("%v", err)
+	}
+	tl := c.count(&row, span)
+	row.Add(tl)
+	agentN, kernelN := int64(a1-a0), int64(k1-k0)
+	row.Check(kernelN > 0, "the kernel dropped nothing: the row did not overload the socket")
+	row.Check(abs(agentN-kernelN) <= 1, "agent counted %d drops, the kernel %d", agentN, kernelN)
+	row.Check(abs(int64(tl.Lost)-kernelN) <= 1, "%d messages lost, the kernel dropped %d", tl.Lost, kernelN)
+	row.Check(tl.Duplicates == 0, "%d duplicates", tl.Duplicates)
+	row.Time = fmt.Sprintf("drops: agent %d, kernel %d", agentN, kernelN)
+	return row
+}
+
+func abs(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
 }
