@@ -108,7 +108,7 @@ func (c *cluster) deleteLogged(d, victim *node, mark int) func(time.Time) (time.
 
 // agentRemoval runs a data-path fault with the agents up: out within
 // agentBound by the agent's event (the log names it), lost ≤ agentLost.
-func (c *cluster) agentRemoval(name string, victim, d *node, inject, repair func() error) Row {
+func (c *cluster) agentRemoval(name string, victim, d *node, lost int, inject, repair func() error) Row {
 	var row Row
 	if !c.withAgents(&row) {
 		row.Scenario = name
@@ -119,7 +119,7 @@ func (c *cluster) agentRemoval(name string, victim, d *node, inject, repair func
 	at := c.deleteLogged(d, victim, mark)
 	row = c.removal(fault{
 		name: name, victim: victim, director: d, inject: inject, repair: repair, dataPath: true,
-		bound: agentBound, boundText: "hala agent's event → one netlink write", lost: agentLost,
+		bound: agentBound, boundText: "hala agent's event → one netlink write", lost: lost,
 		outAt: func(t0 time.Time) (time.Time, bool) {
 			t1, ok := at(t0)
 			out = t1.Sub(t0)
@@ -137,7 +137,7 @@ func (c *cluster) agentRemoval(name string, victim, d *node, inject, repair func
 // UDP socket on stash2 while its API stays up.
 func agentInputStopped(c *cluster) Row {
 	victim := c.nodes[1]
-	return c.agentRemoval("A1 input stopped on "+victim.name+" (agent)", victim, c.nodes[0],
+	return c.agentRemoval("A1 input stopped on "+victim.name+" (agent)", victim, c.nodes[0], agentLost,
 		func() error { return victim.control("input stop " + victim.inputID) },
 		func() error { return victim.control("input start " + victim.inputID) })
 }
@@ -146,7 +146,19 @@ func agentInputStopped(c *cluster) Row {
 // the VIP holder gets SIGKILL; its own agent tells its own director.
 func agentStandinKilled(c *cluster) Row {
 	victim := c.nodes[0]
-	return c.agentRemoval("A2 logstash killed on "+victim.name+" (agent)", victim, victim,
+	return c.agentRemoval("A2 logstash killed on "+victim.name+" (agent)", victim, victim, agentLost,
+		func() error { victim.killStandin(); return nil },
+		func() error { return c.startStandin(victim, 0) })
+}
+
+// agentStandinKilledFast is A2 again at 1,000 msg/s: lost ≤ 20 (the API
+// checks alone would lose about rate × fall × interval = 500).
+func agentStandinKilledFast(c *cluster) Row {
+	victim := c.nodes[0]
+	old := c.sender.interval
+	c.sender.interval = time.Second / 1000
+	defer func() { c.sender.interval = old }()
+	return c.agentRemoval("A2 logstash killed on "+victim.name+" (agent, 1,000 msg/s)", victim, victim, 10*agentLost,
 		func() error { victim.killStandin(); return nil },
 		func() error { return c.startStandin(victim, 0) })
 }
