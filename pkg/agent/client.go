@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -100,4 +101,15 @@ func Snapshot(ctx context.Context, client *http.Client, base, token string) ([]S
 		return nil, fmt.Errorf("hala agent at %s: first line is %q, want %q", base, ev.Type, EventState)
 	}
 	return ev.Inputs, nil
+}
+
+// NewClient is the HTTP client for agents: no proxy, and bounds on the
+// connect and on the response's headers (the stream's body has its own
+// idle bound, see Dial).
+func NewClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+		ResponseHeaderTimeout: 3 * time.Second,
+	}}
 }

@@ -160,7 +160,7 @@ func agentReceivers(inv *inventory.Inventory) (status.ReceiverFunc, error) {
 			return nil, fmt.Errorf("%s: agent.token_file: %w", inv.File, err)
 		}
 	}
-	client := &http.Client{Transport: &http.Transport{Proxy: nil}}
+	client := agent.NewClient()
 	return func(ctx context.Context, l inventory.Logstash) ([]agent.State, error) {
 		base := "http://" + net.JoinHostPort(l.Address.String(), strconv.Itoa(inv.Agent.Port))
 		return agent.Snapshot(ctx, client, base, token)
@@ -182,7 +182,7 @@ func kernelDrops(ctx context.Context, streams IOStreams, host string, port int, 
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	base := "http://" + net.JoinHostPort(host, strconv.Itoa(port))
-	states, err := agent.Snapshot(ctx, &http.Client{Transport: &http.Transport{Proxy: nil}}, base, token)
+	states, err := agent.Snapshot(ctx, agent.NewClient(), base, token)
 	if err != nil {
 		fmt.Fprintf(streams.Out, "\nhala agent: %v\n", err)
 		return

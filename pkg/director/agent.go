@@ -66,10 +66,7 @@ func agentDialer(inv *inventory.Inventory) (AgentDialer, error) {
 	if !inv.AgentEnabled() {
 		return nil, nil
 	}
-	a := &httpAgents{port: inv.Agent.Port, client: &http.Client{Transport: &http.Transport{
-		Proxy:       nil,
-		DialContext: (&net.Dialer{Timeout: time.Second}).DialContext,
-	}}}
+	a := &httpAgents{port: inv.Agent.Port, client: agent.NewClient()}
 	if f := inv.Agent.TokenFile; f != "" {
 		tok, err := agent.ReadToken(f)
 		if err != nil {
