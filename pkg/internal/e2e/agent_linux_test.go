@@ -308,3 +308,81 @@ func abs(n int64) int64 {
 	}
 	return n
 }
+
+// link sets n's LAN interface up or down.
+func (c *cluster) link(n *node, state string) error {
+	iface := c.inv.Directors[0].Interface
+	if out, err := n.ns.Cmd("ip", "link", "set", "dev", iface, state).CombinedOutput(); err != nil {
+		return fmt.Errorf("ip link set dev %s %s in %s: %v: %s", iface, state, n.name, err, out)
+	}
+	return nil
+}
+
+// agentLinkDown is A4: stash2's link goes down. No socket closes and its
+// agent can tell no one: the VIP holder's API checks take stash2 out
+// within D3's bound, as without agents, and the broken stream is no
+// failure of its own. While the link is down stash2 also loses VRRP and
+// takes the VIP for itself; what is lost while VRRP settles after the
+// link comes back is reported, not bounded.
+func agentLinkDown(c *cluster) Row {
+	d, victim := c.nodes[0], c.nodes[1]
+	row := Row{Scenario: "A4 link down on " + victim.name + " (agent)"}
+	bound, boundText := c.outBound()
+	lostBound := int(float64(c.sender.Rate()) * bound.Seconds())
+	row.Bound = fmt.Sprintf("out ≤ %s (%s: API checks, no event), lost ≤ %d, even split after", Seconds(bound), boundText, lostBound)
+	if !c.withAgents(&row) {
+		return row
+	}
+	c.settle(&row, d)
+	mark := len(d.directorLog())
+	st := c.sender.Start()
+	time.Sleep(time.Second)
+	t0 := time.Now()
+	if err := c.link(victim, "down"); err != nil {
+		row.Failf("%v", err)
+	}
+	s1, ok := c.mon.waitFor(t0, 3*bound, func(s sample) bool { return !s.in(d.name, c.rs(victim)) })
+	t1 := s1.seen[d.name]
+	if !ok {
+		t1 = time.Now()
+		row.Failf("%s still in %s's table %s after its link went down: %s", victim.name, d.name, Seconds(t1.Sub(t0)), c.describe(s1))
+	}
+	out := t1.Sub(t0)
+	row.Check(!ok || out <= bound+sampleEvery, "%s left the table after %s; bound %s", victim.name, Seconds(out), Seconds(bound))
+	time.Sleep(time.Second)
+	if err := c.link(victim, "up"); err != nil {
+		row.Failf("%v", err)
+	}
+	t2 := time.Now()
+	s3, ok := c.mon.waitFor(t2, 30*time.Second, func(s sample) bool { return c.healthy(s, d) })
+	t3 := s3.seen[d.name]
+	if !ok {
+		t3 = time.Now()
+		row.Failf("not healthy %s after the link came back: %s", Seconds(t3.Sub(t2)), c.describe(s3))
+	}
+	time.Sleep(500 * time.Millisecond)
+	span := st.Stop()
+	split := c.sender.Burst(evenCount)
+	c.hold()
+	logs := d.directorLog()[mark:]
+	row.Check(!strings.Contains(logs, `reason="agent:`), "%s's director acted on an agent event during a link down:\n%s", d.name, logs)
+	got, err := c.received()
+	if err != nil {
+		row.Failf("read received messages: %v", err)
+		return row
+	}
+	fault := faultWindow(c.sender, span, got, victim.name, t0, t1)
+	tl := Count(c.sender, span, got, fault, Window{From: t2, To: t3})
+	inFault := Count(c.sender, c.sender.Within(span, fault.From, fault.To), got)
+	sp := Count(c.sender, split, got)
+	row.Add(tl)
+	row.Add(sp)
+	row.Check(inFault.Lost <= lostBound, "%d lost while %s was failing; bound %d", inFault.Lost, victim.name, lostBound)
+	if len(tl.LostOutside) > 0 {
+		row.Failf("%d lost outside the fault and recovery windows: %s", len(tl.LostOutside), c.lostText(tl.LostOutside, t0))
+	}
+	row.Check(tl.Duplicates == 0, "%d duplicates", tl.Duplicates)
+	c.checkSplit(&row, "after the link came back", sp)
+	row.Time = fmt.Sprintf("out %s, healthy %s after link up (lost %d while VRRP settled)", Seconds(out), Seconds(t3.Sub(t2)), tl.LostInWindow-inFault.Lost)
+	return row
+}
