@@ -95,10 +95,13 @@ var logTime = regexp.MustCompile(`^time=(\S+) `)
 // destination, after the log offset mark.
 func (c *cluster) deleteLogged(d, victim *node, mark int) func(time.Time) (time.Time, bool) {
 	return func(time.Time) (time.Time, bool) {
-		for _, l := range grepLines(d.directorLog()[mark:], `msg="IPVS changed".*delete destination `+regexp.QuoteMeta(c.rs(victim).String())) {
-			if m := logTime.FindStringSubmatch(l); m != nil {
-				if at, err := time.Parse(time.RFC3339Nano, m[1]); err == nil {
-					return at, true
+		// The line may reach the pipe a little after the table changed.
+		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			for _, l := range grepLines(d.directorLog()[mark:], `msg="IPVS changed".*delete destination `+regexp.QuoteMeta(c.rs(victim).String())) {
+				if m := logTime.FindStringSubmatch(l); m != nil {
+					if at, err := time.Parse(time.RFC3339Nano, m[1]); err == nil {
+						return at, true
+					}
 				}
 			}
 		}
@@ -127,6 +130,7 @@ func (c *cluster) agentRemoval(name string, victim, d *node, lost int, inject, r
 		},
 	})
 	row.Scenario = name
+	row.Check(out > 0, "no %q line for the delete of %s in %s's director log", "IPVS changed", c.rs(victim), d.name)
 	want := fmt.Sprintf(`reason="agent: udp/%d closed on %s"`, c.realPort, victim.name)
 	row.Check(strings.Contains(d.directorLog()[mark:], want), "%s's director did not log %s", d.name, want)
 	row.Time = fmt.Sprintf("out %dms (write logged), %s", out.Milliseconds(), row.Time)
