@@ -38,7 +38,16 @@ func (c *cluster) startAgent(n *node) error {
 	if err != nil {
 		return err
 	}
-	inv := filepath.Join(c.tmp, "agent-inventory.toml")
+	// A directory nobody can enter (the test's own are root's, 0700).
+	dir, err := os.MkdirTemp("", "hala-agent-")
+	if err != nil {
+		return err
+	}
+	c.t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return err
+	}
+	inv := filepath.Join(dir, "inventory.toml")
 	if err := os.WriteFile(inv, data, 0o644); err != nil {
 		return err
 	}
