@@ -38,7 +38,7 @@ func (c *cluster) startAgent(n *node) error {
 	if err != nil {
 		return err
 	}
-	// A directory nobody can enter (the test's own are root's, 0700).
+	// A directory user nobody can enter (the test's own are root's, 0700).
 	dir, err := os.MkdirTemp("", "hala-agent-")
 	if err != nil {
 		return err
