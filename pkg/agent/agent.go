@@ -49,6 +49,12 @@ type Agent struct {
 	subs map[*subscriber]struct{}
 	// lastUp is each input's last logged state.
 	lastUp map[string]bool
+	// dumped is closed by the first successful dump: until then the
+	// agent knows nothing and serves no stream (a director would take
+	// every backend out on "not bound").
+	dumped   chan struct{}
+	dumpOnce sync.Once
+	lastErr  string // the last dump error, for the refusal
 }
 
 // New prepares the agent for cfg.Node's inputs; it touches nothing.
@@ -69,7 +75,7 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	a := &Agent{cfg: cfg, log: cfg.Logger, inputs: inputs, tr: NewTracker(inputs, cfg.Now), subs: map[*subscriber]struct{}{}, lastUp: map[string]bool{}}
+	a := &Agent{cfg: cfg, log: cfg.Logger, inputs: inputs, tr: NewTracker(inputs, cfg.Now), subs: map[*subscriber]struct{}{}, lastUp: map[string]bool{}, dumped: make(chan struct{})}
 	a.metrics = newAgentMetrics(a)
 	return a, nil
 }
@@ -92,10 +98,11 @@ func (a *Agent) destroyed(socks []Socket) {
 }
 
 // dumped applies a dump.
-func (a *Agent) dumped(socks []Socket, noPorts uint64, npOK bool) {
+func (a *Agent) applyDump(socks []Socket, noPorts uint64, npOK bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.publish(a.tr.Dump(socks, noPorts, npOK))
+	a.dumpOnce.Do(func() { close(a.dumped) })
 }
 
 // publish logs up/down changes and sends every change to the streams.
@@ -132,6 +139,9 @@ func (a *Agent) publish(changed []State) {
 // noteDumpError logs a failed dump once per distinct error.
 func (a *Agent) noteDumpError(err error, last *string) {
 	a.metrics.dumpErrors.Inc()
+	a.mu.Lock()
+	a.lastErr = err.Error()
+	a.mu.Unlock()
 	if msg := err.Error(); msg != *last {
 		*last = msg
 		a.log.Error("socket dump failed; states are as of the last dump", "error", err)

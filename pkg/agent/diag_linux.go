@@ -49,6 +49,10 @@ func (c *diagConn) dump(family uint8, proto Proto, states uint32, out []Socket) 
 		}
 		socks, done, err := parse(c.buf[:n], proto)
 		out = append(out, socks...)
+		if errors.Is(err, unix.ENOENT) {
+			// No handler: the module was neither built in nor loadable.
+			return out, fmt.Errorf("sock_diag dump %s: the kernel has no %s_diag (modprobe inet_diag %s_diag): %w", proto, proto, proto, err)
+		}
 		if err != nil {
 			return out, fmt.Errorf("sock_diag dump %s: %w", proto, err)
 		}

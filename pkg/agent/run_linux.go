@@ -116,7 +116,7 @@ func (a *Agent) dump(c *diagConn, d *dumper) error {
 		np, err = noPorts()
 		npOK = err == nil
 	}
-	a.dumped(d.socks, np, npOK)
+	a.applyDump(d.socks, np, npOK)
 	a.metrics.dumpSeconds.Observe(time.Since(start).Seconds())
 	return nil
 }

@@ -68,6 +68,18 @@ func (a *Agent) serveStream(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "GET only", http.StatusMethodNotAllowed)
 		return
 	}
+	select {
+	case <-a.dumped:
+	default:
+		a.mu.Lock()
+		why := a.lastErr
+		a.mu.Unlock()
+		if why == "" {
+			why = "starting"
+		}
+		http.Error(w, "no socket dump yet: "+why, http.StatusServiceUnavailable)
+		return
+	}
 	sub := &subscriber{ch: make(chan Event, 256), remote: r.RemoteAddr}
 	a.mu.Lock()
 	first := Event{Type: EventState, Node: a.cfg.Node, Time: a.cfg.Now(), Inputs: a.tr.States()}

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -33,7 +34,7 @@ func testAgent(t *testing.T, token string) (*Agent, *httptest.Server) {
 func TestStreamStateThenChanges(t *testing.T) {
 	a, srv := testAgent(t, "s3cret")
 	beats := Socket{Proto: TCP, State: tcpListen, Addr: netip4("0.0.0.0"), Port: 5044, Cookie: 2, HasMem: true}
-	a.dumped([]Socket{udpSock(1, "0.0.0.0", 0, 0), beats}, 0, true)
+	a.applyDump([]Socket{udpSock(1, "0.0.0.0", 0, 0), beats}, 0, true)
 
 	if _, err := Dial(context.Background(), srv.Client(), srv.URL, "wrong", time.Minute); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("wrong token: err = %v, want 401", err)
@@ -60,6 +61,23 @@ func TestStreamStateThenChanges(t *testing.T) {
 	if ev.Type != EventChange || len(ev.Inputs) != 1 || ev.Inputs[0].Key() != "udp/5514" || ev.Inputs[0].Up || ev.Inputs[0].Reason != ReasonClosed {
 		t.Fatalf("change %+v, want udp/5514 closed", ev)
 	}
+}
+
+// Before its first dump the agent knows nothing: it serves no stream
+// (whose "not bound" would take every backend out), and says why.
+func TestNoStreamBeforeFirstDump(t *testing.T) {
+	a, srv := testAgent(t, "")
+	a.noteDumpError(errors.New("sock_diag dump udp: no such file or directory"), new(string))
+	if _, err := Dial(context.Background(), srv.Client(), srv.URL, "", time.Minute); err == nil ||
+		!strings.Contains(err.Error(), "503") || !strings.Contains(err.Error(), "no socket dump yet: sock_diag dump udp") {
+		t.Fatalf("before the first dump: err = %v, want 503 with the dump's error", err)
+	}
+	a.applyDump(nil, 0, true)
+	s, err := Dial(context.Background(), srv.Client(), srv.URL, "", time.Minute)
+	if err != nil {
+		t.Fatalf("after the first dump: %v", err)
+	}
+	s.Close()
 }
 
 func TestStreamBreaksWhenSilent(t *testing.T) {
@@ -92,7 +110,7 @@ func TestStreamBreaksWhenSilent(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	a, srv := testAgent(t, "")
-	a.dumped([]Socket{udpSock(1, "0.0.0.0", 7, 512)}, 0, true)
+	a.applyDump([]Socket{udpSock(1, "0.0.0.0", 7, 512)}, 0, true)
 	resp, err := srv.Client().Get(srv.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
