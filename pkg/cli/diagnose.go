@@ -43,13 +43,20 @@ bottleneck".
 
 Load at or above 95% is degraded and above 99.999% blocked, as in
 Logstash's own health report. The load is the pipeline's worker_utilization
-(8.13+), else the utilization over --interval when the node reports its
-workers, else worker_concurrency over the workers, else the inputs' share
-of time waiting.
+(8.13+), else the sum of its filters' and outputs' worker_utilization
+(8.7+), else the utilization over --interval when the pipeline's own
+workers are known (node stats 8.17.1+, else GET /_node/pipelines), else
+worker_concurrency over those workers, else the inputs' share of time
+waiting. Counters that did not move beside saturated flow metrics
+(worker_utilization 95% or more, queue_backpressure 0.7 or more) mean
+stuck: blocked, naming the plugin with the highest worker_utilization.
 
 Without --interval the figures are lifetime totals since the pipeline
 started; with it, hala takes two samples that far apart and works on what
 changed between them.
+
+<ip> is an IP address, as for hala check: no name (none is looked up),
+no port (that is --port's), no brackets around IPv6.
 
 Exit status: 0 no bottleneck, 3 bottleneck found, 1 error.`,
 		Example: `  hala diagnose 192.168.1.210
@@ -87,6 +94,11 @@ func runDiagnose(ctx context.Context, streams IOStreams, f *diagnoseFlags, host 
 	if err := f.resolve(); err != nil {
 		return err
 	}
+	ip, err := parseNodeIP("diagnose", host) // as hala check: no name lookup, no port
+	if err != nil {
+		return err
+	}
+	host = ip.String()
 	cfg, err := f.config(host)
 	if err != nil {
 		return err
