@@ -147,8 +147,10 @@ func (c *cluster) agentRemoval(name string, victim, d *node, bound time.Duration
 	})
 	row.Scenario = name
 	row.Check(out > 0, "no %q line for the delete of %s in %s's director log", "IPVS changed", c.rs(victim), d.name)
-	want := fmt.Sprintf(`reason="agent: udp/%d closed on %s"`, c.realPort, victim.name)
-	row.Check(strings.Contains(d.directorLog()[mark:], want), "%s's director did not log %s", d.name, want)
+	// The broadcast goes through a kernel work queue; on a loaded VM the
+	// next dump may find the socket gone first ("not bound").
+	re := regexp.MustCompile(fmt.Sprintf(`reason="agent: udp/%d (closed|not bound) on %s"`, c.realPort, victim.name))
+	row.Check(re.MatchString(d.directorLog()[mark:]), "%s's director did not log the agent's reason (%s)", d.name, re)
 	row.Time = fmt.Sprintf("out %dms (write logged), %s", out.Milliseconds(), row.Time)
 	return row
 }
@@ -167,19 +169,6 @@ func agentInputStopped(c *cluster) Row {
 func agentStandinKilled(c *cluster) Row {
 	victim := c.nodes[0]
 	return c.agentRemoval("A2 logstash killed on "+victim.name+" (agent)", victim, victim, killBound, killLost,
-		func() error { victim.killStandin(); return nil },
-		func() error { return c.startStandin(victim, 0) })
-}
-
-// agentStandinKilledFast is A2 again at 1,000 msg/s: lost ≤ 150 (the
-// API checks alone would lose about rate/2 × fall × interval = 250, plus
-// the queue).
-func agentStandinKilledFast(c *cluster) Row {
-	victim := c.nodes[0]
-	old := c.sender.interval
-	c.sender.interval = time.Second / 1000
-	defer func() { c.sender.interval = old }()
-	return c.agentRemoval("A2 logstash killed on "+victim.name+" (agent, 1,000 msg/s)", victim, victim, killBound, 15*killLost,
 		func() error { victim.killStandin(); return nil },
 		func() error { return c.startStandin(victim, 0) })
 }
