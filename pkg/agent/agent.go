@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hala-lb/hala/pkg/agent/stream"
 	"github.com/hala-lb/hala/pkg/inventory"
 )
 
@@ -15,11 +16,8 @@ var ErrUnsupported = errors.New("hala agent needs Linux (sock_diag)")
 
 // DefaultInterval is how often the agent dumps the bound sockets: binds
 // and counters are at most this old (destruction comes by event).
-const DefaultInterval = 100 * time.Millisecond
+const DefaultInterval = stream.DefaultInterval
 
-// DefaultPing is how often an idle stream carries a ping, so that a
-// director notices a dead agent or path within a few of them.
-const DefaultPing = time.Second
 
 // Config is what an Agent runs with.
 type Config struct {

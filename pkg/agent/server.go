@@ -10,25 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// StreamPath is where the agent serves its stream.
-const StreamPath = "/v1/stream"
-
-// Event types.
-const (
-	EventState  = "state"  // every input: the first line of a stream
-	EventChange = "change" // the inputs that changed
-	EventPing   = "ping"   // nothing changed; the stream is alive
-)
-
-// Event is one line of the stream (JSON lines over one long-lived HTTP
-// response).
-type Event struct {
-	Type   string    `json:"type"`
-	Node   string    `json:"node"`
-	Time   time.Time `json:"time"`
-	Inputs []State   `json:"inputs,omitempty"`
-}
-
 type subscriber struct {
 	ch     chan Event
 	remote string

@@ -2,22 +2,18 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/spf13/cobra"
 
-	"github.com/hala-lb/hala/pkg/agent"
+	"github.com/hala-lb/hala/pkg/agent/stream"
 	"github.com/hala-lb/hala/pkg/inventory"
 	"github.com/hala-lb/hala/pkg/status"
 )
@@ -55,7 +51,7 @@ hala_receiver_drops_total, hala_receiver_queue_bytes,
 hala_receiver_noports_total). With agent.token_file every request needs
 its bearer token; the rendered firewalld.sh admits only the directors.`,
 		Example: `  hala agent -i /etc/hala/inventory.toml --node stash2
-  hala agent -i cluster.toml --listen 192.168.1.222:9611 --log-format json`,
+  hala agent -i /etc/hala/inventory.toml --listen 192.168.1.222:9611 --log-format json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runAgent(cmd.Context(), streams, f)
@@ -66,7 +62,7 @@ its bearer token; the rendered firewalld.sh admits only the directors.`,
 	fl.StringVar(&f.node, "node", "", "this host's [[logstash]] `NAME` (default: the host name)")
 	fl.StringVar(&f.listen, "listen", "", "`ADDR` (host:port) to serve on (default: the node's address at agent.port)")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log `FORMAT` on stderr: text or json")
-	fl.DurationVar(&f.interval, "interval", agent.DefaultInterval, "how often to dump the bound sockets (`DURATION`)")
+	fl.DurationVar(&f.interval, "interval", stream.DefaultInterval, "how often to dump the bound sockets (`DURATION`)")
 	_ = cmd.MarkFlagRequired("inventory")
 	return cmd
 }
@@ -87,6 +83,21 @@ func agentNode(inv *inventory.Inventory, node string) (inventory.Logstash, error
 	return l, nil
 }
 
+// AgentSetup is what hala agent has checked before its loop starts.
+type AgentSetup struct {
+	Log       *slog.Logger
+	Inventory *inventory.Inventory
+	Node      string
+	Listen    string
+	Interval  time.Duration
+	Token     string
+}
+
+// AgentLoop runs hala agent (package directord, in the hala-director
+// binary, which links the agent's Prometheus metrics); nil in the hala
+// binary, which checks the flags and executes hala-director.
+var AgentLoop func(ctx context.Context, s AgentSetup) error
+
 func runAgent(ctx context.Context, streams IOStreams, f *agentFlags) error {
 	log, err := newLogger(streams.ErrOut, f.logFormat)
 	if err != nil {
@@ -106,45 +117,24 @@ func runAgent(ctx context.Context, streams IOStreams, f *agentFlags) error {
 	if err != nil {
 		return err
 	}
-	cfg := agent.Config{Inventory: inv, Node: l.Name, Interval: f.interval, Logger: log}
+	s := AgentSetup{Log: log, Inventory: inv, Node: l.Name, Listen: f.listen, Interval: f.interval}
 	if inv.Agent.TokenFile != "" {
-		if cfg.Token, err = agent.ReadToken(inv.Agent.TokenFile); err != nil {
+		if s.Token, err = stream.ReadToken(inv.Agent.TokenFile); err != nil {
 			return err
 		}
 	}
-	a, err := agent.New(cfg)
-	if err != nil {
-		return err
+	if s.Listen == "" {
+		s.Listen = net.JoinHostPort(l.Address.String(), strconv.Itoa(inv.Agent.Port))
 	}
-	addr := f.listen
-	if addr == "" {
-		addr = net.JoinHostPort(l.Address.String(), strconv.Itoa(inv.Agent.Port))
-	}
-	if host, _, err := net.SplitHostPort(addr); err != nil {
-		return fmt.Errorf("--listen %q: %w", addr, err)
+	if host, _, err := net.SplitHostPort(s.Listen); err != nil {
+		return fmt.Errorf("--listen %q: %w", s.Listen, err)
 	} else if ip, err := netip.ParseAddr(host); host == "" || err == nil && ip.IsUnspecified() {
-		return withHint(fmt.Errorf("--listen %q listens on every interface", addr), "give this host's address; the directors connect to its inventory address")
+		return withHint(fmt.Errorf("--listen %q listens on every interface", s.Listen), "give this host's address; the directors connect to its inventory address")
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("agent listener: %w", err)
+	if AgentLoop == nil {
+		return execDirector()
 	}
-	defer ln.Close()
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
-			log.Error("server stopped", "error", err)
-		}
-	}()
-	defer srv.Close()
-	log.Info("serving the stream and /metrics", "address", ln.Addr().String(), "token", cfg.Token != "")
-	for _, in := range a.Inputs() {
-		log.Info("watching", "input", in.String(), "address", in.Addr.String(), "services", in.Services)
-	}
-	_, _ = daemon.SdNotify(false, daemon.SdNotifyReady)
-	return a.Run(ctx)
+	return AgentLoop(ctx, s)
 }
 
 // agentReceivers asks each Logstash host's hala agent for its inputs
@@ -156,14 +146,14 @@ func agentReceivers(inv *inventory.Inventory) (status.ReceiverFunc, error) {
 	token := ""
 	if f := inv.Agent.TokenFile; f != "" {
 		var err error
-		if token, err = agent.ReadToken(f); err != nil {
+		if token, err = stream.ReadToken(f); err != nil {
 			return nil, fmt.Errorf("%s: agent.token_file: %w", inv.File, err)
 		}
 	}
-	client := agent.NewClient()
-	return func(ctx context.Context, l inventory.Logstash) ([]agent.State, error) {
+	client := stream.NewClient()
+	return func(ctx context.Context, l inventory.Logstash) ([]stream.State, error) {
 		base := "http://" + net.JoinHostPort(l.Address.String(), strconv.Itoa(inv.Agent.Port))
-		return agent.Snapshot(ctx, client, base, token)
+		return stream.Snapshot(ctx, client, base, token)
 	}, nil
 }
 
@@ -174,7 +164,7 @@ func kernelDrops(ctx context.Context, streams IOStreams, host string, port int, 
 	token := ""
 	if tokenFile != "" {
 		var err error
-		if token, err = agent.ReadToken(tokenFile); err != nil {
+		if token, err = stream.ReadToken(tokenFile); err != nil {
 			fmt.Fprintf(streams.Out, "\nhala agent not asked: %v\n", err)
 			return
 		}
@@ -182,12 +172,12 @@ func kernelDrops(ctx context.Context, streams IOStreams, host string, port int, 
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	base := "http://" + net.JoinHostPort(host, strconv.Itoa(port))
-	states, err := agent.Snapshot(ctx, agent.NewClient(), base, token)
+	states, err := stream.Snapshot(ctx, stream.NewClient(), base, token)
 	if err != nil {
 		fmt.Fprintf(streams.Out, "\nhala agent: %v\n", err)
 		return
 	}
-	lines := agent.DropsText(states)
+	lines := stream.DropsText(states)
 	if len(lines) == 0 {
 		fmt.Fprintln(streams.Out, "\nKernel drops at the inputs (hala agent): none")
 		return

@@ -61,6 +61,8 @@ type Director struct {
 	cfg     Config
 	log     *slog.Logger
 	metrics *metrics
+	traffic *traffic
+	state   *stateView
 
 	// Owned by the loop goroutine.
 	sp      *spec
@@ -156,6 +158,7 @@ func New(cfg Config) (*Director, error) {
 		agentStates: map[string]*agentState{},
 	}
 	d.registerAgentMetrics()
+	d.watchTraffic()
 	return d, nil
 }
 
@@ -319,6 +322,8 @@ func (d *Director) reload(ctx context.Context, inv *inventory.Inventory) error {
 	}
 	d.health = next
 	d.sp = sp
+	d.traffic.setSpec(sp)
+	d.state.setSpec(sp, d.cfg.Node)
 	for k := range d.present {
 		if !slices.ContainsFunc(sp.services, func(s *serviceSpec) bool { return s.Key == k }) {
 			delete(d.present, k)
@@ -445,6 +450,7 @@ func (d *Director) handle(ctx context.Context, r result) {
 		}
 		for _, ss := range d.sp.users[r.backend][c.checkKey] {
 			d.metrics.transition(ss.Name, r.backend, state)
+			d.noteTransition(ss.Name, r.backend, v.String())
 			touched[ss] = true
 		}
 	}
@@ -662,6 +668,7 @@ func (d *Director) publish(ss *serviceSpec) {
 		}
 		d.metrics.weight.WithLabelValues(ss.Name, m.Backend, m.Destination.Address.String(), port).Set(w)
 	}
+	d.publishView(ss)
 }
 
 // adjusted is the desired table with the current verdicts applied. It

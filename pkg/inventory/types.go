@@ -19,6 +19,8 @@ type Inventory struct {
 	Services  []Service  `toml:"service"`
 	Firewall  Firewall   `toml:"firewall"`
 	Agent     Agent      `toml:"agent"`
+	// Monitoring tunes the rendered alert rules (monitoring.go).
+	Monitoring Monitoring `toml:"monitoring"`
 
 	// File is the path the inventory was read from ("" for Parse of bytes
 	// without a name); messages name it.
@@ -53,7 +55,8 @@ type Cluster struct {
 	APIAuthFile string `toml:"api_auth_file"`
 	// CheckTimeout bounds one hala check run (default 2s); misc_timeout is derived from it.
 	CheckTimeout Duration `toml:"check_timeout"`
-	// HalaPath is where directors have the hala binary (default /usr/local/bin/hala).
+	// HalaPath is where directors have the hala binary (default /usr/bin/hala,
+	// where the package installs it; setup.sh checks it is there).
 	HalaPath string `toml:"hala_path"`
 	// ScriptUser runs keepalived's check scripts (default keepalived_script).
 	ScriptUser string `toml:"script_user"`
@@ -71,6 +74,11 @@ type Cluster struct {
 	// ReconcileInterval is how often hala director re-applies the whole
 	// table to repair drift (default 10s).
 	ReconcileInterval Duration `toml:"reconcile_interval"`
+	// MetricsAddress is where every director's hala director serves
+	// /metrics and /healthz, and where keepalived's tracking script (hala
+	// director health) asks: IP:PORT on loopback (default 127.0.0.1:9610).
+	// A director's own metrics_address overrides it.
+	MetricsAddress string `toml:"metrics_address"`
 }
 
 // Director is a host that runs keepalived and IPVS.
@@ -80,6 +88,10 @@ type Director struct {
 	Interface string     `toml:"interface"` // default Cluster.Interface
 	// Priority overrides the derived VRRP priority for every VIP (0 = derived).
 	Priority int `toml:"priority"`
+	// MetricsAddress is this director's /metrics and /healthz address
+	// (default cluster.metrics_address): loopback or an address of its own,
+	// e.g. its address for a Prometheus elsewhere.
+	MetricsAddress string `toml:"metrics_address"`
 }
 
 // Logstash is a real server: a host running Logstash.

@@ -32,7 +32,7 @@ func TestAgentUnit(t *testing.T) {
 		}
 	}
 	for _, line := range []string{
-		"ExecStart=/usr/local/bin/hala agent -i ${CREDENTIALS_DIRECTORY}/inventory --node stash2",
+		"ExecStart=/usr/bin/hala agent -i ${CREDENTIALS_DIRECTORY}/inventory --node stash2",
 		"LoadCredential=inventory:/etc/hala/inventory.toml",
 		"LoadCredential=agent-token:/etc/hala/agent-token",
 		"DynamicUser=yes",

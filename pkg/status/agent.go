@@ -5,18 +5,18 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/hala-lb/hala/pkg/agent"
+	"github.com/hala-lb/hala/pkg/agent/stream"
 	"github.com/hala-lb/hala/pkg/inventory"
 )
 
 // ReceiverFunc asks a Logstash host's hala agent for its inputs' states
-// (agent.Snapshot).
-type ReceiverFunc func(ctx context.Context, l inventory.Logstash) ([]agent.State, error)
+// (stream.Snapshot).
+type ReceiverFunc func(ctx context.Context, l inventory.Logstash) ([]stream.State, error)
 
 // receivers asks every Logstash host's agent at once; a host whose agent
 // does not answer is left out (its rows show no drops).
-func receivers(ctx context.Context, cfg Config) map[string][]agent.State {
-	out := map[string][]agent.State{}
+func receivers(ctx context.Context, cfg Config) map[string][]stream.State {
+	out := map[string][]stream.State{}
 	if cfg.Receivers == nil {
 		return out
 	}
@@ -39,7 +39,7 @@ func receivers(ctx context.Context, cfg Config) map[string][]agent.State {
 
 // drops is the kernel's drop count at the socket of service s's input on
 // a host, from its agent's states (nil: no agent answered for it).
-func drops(states []agent.State, s inventory.Service) *uint64 {
+func drops(states []stream.State, s inventory.Service) *uint64 {
 	for _, st := range states {
 		if slices.Contains(st.Services, s.Name) {
 			n := st.Drops

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hala-lb/hala/pkg/agent"
+	"github.com/hala-lb/hala/pkg/agent/stream"
 	"github.com/hala-lb/hala/pkg/inventory"
 )
 
@@ -22,8 +22,8 @@ func TestDropsColumn(t *testing.T) {
 	cfg := Config{
 		Inventory: i, Timeout: 200 * time.Millisecond,
 		Client: func(inventory.Logstash) (Source, error) { return &source{}, nil },
-		Receivers: func(context.Context, inventory.Logstash) ([]agent.State, error) {
-			return []agent.State{{Proto: "udp", Port: 5514, Services: []string{"syslog-udp"}, Up: true, Drops: 1234}}, nil
+		Receivers: func(context.Context, inventory.Logstash) ([]stream.State, error) {
+			return []stream.State{{Proto: "udp", Port: 5514, Services: []string{"syslog-udp"}, Up: true, Drops: 1234}}, nil
 		},
 	}
 	st := Collect(context.Background(), cfg)
@@ -37,7 +37,7 @@ func TestDropsColumn(t *testing.T) {
 		t.Errorf("no DROPS column:\n%s", b.String())
 	}
 
-	cfg.Receivers = func(context.Context, inventory.Logstash) ([]agent.State, error) {
+	cfg.Receivers = func(context.Context, inventory.Logstash) ([]stream.State, error) {
 		return nil, errors.New("connection refused")
 	}
 	b.Reset()

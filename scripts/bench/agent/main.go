@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/hala-lb/hala/pkg/agent"
+	"github.com/hala-lb/hala/pkg/agent/stream"
 )
 
 func main() {
@@ -92,7 +93,7 @@ func run(hala string, inputs, rate int, duration time.Duration) error {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var s *agent.Stream
+	var s *stream.Stream
 	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
 		if s, err = agent.Dial(ctx, http.DefaultClient, "http://"+addr, "", 5*time.Second); err == nil {
 			break
