@@ -18,7 +18,6 @@ var ErrUnsupported = errors.New("hala agent needs Linux (sock_diag)")
 // and counters are at most this old (destruction comes by event).
 const DefaultInterval = stream.DefaultInterval
 
-
 // Config is what an Agent runs with.
 type Config struct {
 	// Inventory must be validated; Node names this host's [[logstash]].

@@ -67,4 +67,3 @@ type Event struct {
 	Time   time.Time `json:"time"`
 	Inputs []State   `json:"inputs,omitempty"`
 }
-
