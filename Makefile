@@ -10,7 +10,7 @@ PKG_DIR ?= out/package
 EXAMPLE ?= examples/two-node.toml
 OUT ?= out
 
-.PHONY: all build run test test-unit test-vm test-package package e2e golden lint verify bench bench-render bench-check bench-ipvs bench-director fuzz deps clean
+.PHONY: all build run test test-unit test-vm test-package package e2e golden lint verify bench bench-render bench-check bench-ipvs bench-director bench-agent fuzz deps clean
 
 all: build
 
@@ -83,6 +83,10 @@ bench-ipvs: build
 # hala director's checks vs fork+exec of hala check per backend × input per second.
 bench-director:
 	scripts/bench-director
+
+# hala agent: CPU and peak RSS with 10 inputs watched.
+bench-agent:
+	scripts/bench-agent
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzLoadValidateRender -fuzztime 30s ./pkg/render

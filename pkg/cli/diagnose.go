@@ -22,6 +22,9 @@ type diagnoseFlags struct {
 	interval time.Duration
 	timeout  time.Duration
 	output   string
+	// hala agent on the host (kernel drops at the inputs).
+	agentPort  int
+	agentToken string
 }
 
 func newDiagnoseCommand(streams IOStreams) *cobra.Command {
@@ -73,6 +76,8 @@ Exit status: 0 no bottleneck, 3 bottleneck found, 1 error.`,
 	fl.StringVarP(&f.output, "output", "o", "text", "output `FORMAT`: text or json")
 	f.addTLS(cmd)
 	f.addMaxBody(cmd)
+	fl.IntVar(&f.agentPort, "agent-port", 0, "also ask the host's hala agent on `PORT` for kernel drops at the inputs (agent.port)")
+	fl.StringVar(&f.agentToken, "agent-token-file", "", "`FILE` with the agent's bearer token (agent.token_file)")
 	return cmd
 }
 
@@ -127,6 +132,9 @@ func runDiagnose(ctx context.Context, streams IOStreams, f *diagnoseFlags, host 
 	}
 	if err != nil {
 		return err
+	}
+	if f.agentPort > 0 && f.output == "text" {
+		kernelDrops(ctx, streams, host, f.agentPort, f.agentToken)
 	}
 	if code := rep.ExitCode(); code != 0 {
 		return &ExitError{Code: code}

@@ -138,6 +138,7 @@ checks Logstash inputs for keepalived's MISC_CHECK, and can program IPVS itself.
 		newVIPCommand(streams),
 		newSysctlCommand(streams),
 		newDirectorCommand(streams),
+		newAgentCommand(streams),
 		newDiagnoseCommand(streams),
 		newStatusCommand(streams),
 		newDrainCommand(streams),

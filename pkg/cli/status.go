@@ -166,6 +166,9 @@ func runStatus(ctx context.Context, streams IOStreams, f *statusFlags) error {
 		c.Host, c.Port = l.Address.String(), l.APIPort
 		return logstash.New(c)
 	}
+	if cfg.Receivers, err = agentReceivers(inv); err != nil {
+		return err
+	}
 	if h, err := ipvs.New(f.netns); err != nil {
 		if f.netns != "" && (errors.Is(err, ipvs.ErrNotNamespace) || errors.Is(err, fs.ErrNotExist)) {
 			return netnsHint(err)

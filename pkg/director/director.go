@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hala-lb/hala/pkg/agent"
 	"github.com/hala-lb/hala/pkg/check"
 	"github.com/hala-lb/hala/pkg/drain"
 	"github.com/hala-lb/hala/pkg/inventory"
@@ -41,6 +42,11 @@ type Config struct {
 	FlushOnExit bool
 	// Ready is called once, after the first apply.
 	Ready func()
+	// Agents opens the streams of the backends' hala agents (default:
+	// HTTP to agent.port when the inventory sets it; nil: no agents).
+	Agents AgentDialer
+	// After is the clock of the agents' reconnect backoff (time.After).
+	After func(time.Duration) <-chan time.Time
 	// Watchdog, when set, is called from the main loop every
 	// WatchdogInterval, so that a wedged loop stops the pings.
 	Watchdog         func()
@@ -77,6 +83,13 @@ type Director struct {
 
 	reloads chan reloadRequest
 
+	// The agents' streams (agent.go): owned by the loop goroutine.
+	agents       AgentDialer
+	after        func(time.Duration) <-chan time.Time
+	agentMsgs    chan agentMsg
+	agentStates  map[string]*agentState
+	agentMetrics agentMetrics
+
 	mu     sync.Mutex
 	status status
 }
@@ -88,6 +101,7 @@ type status struct {
 	lastResult   map[string]time.Time
 	intervals    map[string]time.Duration
 	loopAt       time.Time
+	receivers    []agent.Receiver
 }
 
 type reloadRequest struct {
@@ -116,21 +130,34 @@ func New(cfg Config) (*Director, error) {
 	if cfg.DrainDir == "" {
 		cfg.DrainDir = drain.DefaultDir
 	}
-	d := &Director{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		metrics:  newMetrics(),
-		sp:       sp,
-		health:   map[string]map[checkKey]*health{},
-		present:  map[ipvs.ServiceKey]map[netip.AddrPort]ipvs.Destination{},
-		allDown:  map[ipvs.ServiceKey]bool{},
-		drained:  map[string]*drain.Record{},
-		drainErr: map[string]string{},
-		weights:  &check.MemoryWeights{},
-		results:  make(chan result, 64),
-		reloads:  make(chan reloadRequest),
-		status:   status{lastResult: map[string]time.Time{}, intervals: map[string]time.Duration{}},
+	if cfg.Agents == nil {
+		if cfg.Agents, err = agentDialer(cfg.Inventory); err != nil {
+			return nil, err
+		}
 	}
+	if cfg.After == nil {
+		cfg.After = time.After
+	}
+	d := &Director{
+		cfg:         cfg,
+		log:         cfg.Logger,
+		metrics:     newMetrics(),
+		sp:          sp,
+		health:      map[string]map[checkKey]*health{},
+		present:     map[ipvs.ServiceKey]map[netip.AddrPort]ipvs.Destination{},
+		allDown:     map[ipvs.ServiceKey]bool{},
+		drained:     map[string]*drain.Record{},
+		drainErr:    map[string]string{},
+		weights:     &check.MemoryWeights{},
+		results:     make(chan result, 64),
+		reloads:     make(chan reloadRequest),
+		status:      status{lastResult: map[string]time.Time{}, intervals: map[string]time.Duration{}},
+		agents:      cfg.Agents,
+		after:       cfg.After,
+		agentMsgs:   make(chan agentMsg, 64),
+		agentStates: map[string]*agentState{},
+	}
+	d.registerAgentMetrics()
 	d.watchTraffic()
 	return d, nil
 }
@@ -224,6 +251,11 @@ func (d *Director) loop(ctx context.Context) error {
 		case r := <-d.results:
 			if r.gen == d.gen {
 				d.handle(ctx, r)
+			}
+		case m := <-d.agentMsgs:
+			if m.gen == d.gen {
+				d.handleAgent(ctx, m)
+				d.publishReceivers()
 			}
 		case <-repair.C:
 			_ = d.reconcile(ctx, "repair")
@@ -355,6 +387,7 @@ func (d *Director) startProbers(ctx context.Context, ps []*prober, spread bool) 
 		p.gen = d.gen
 		go p.run(pctx, base.Add(slot(p.b.Interval)), d.results)
 	}
+	d.startAgents(pctx)
 }
 
 func (d *Director) healthOf(backend string, c checkKey) *health {
@@ -400,7 +433,9 @@ func (d *Director) handle(ctx context.Context, r result) {
 				touched[ss] = touched[ss] || ss.Load
 			}
 		}
-		if !h.observe(v.Healthy, c.Rise, c.Fall) {
+		// A pass does not count while the agent says the input's socket
+		// is closed: a half-started Logstash answers its API.
+		if !h.observe(v.Healthy && !d.agentVetoed(r.backend, c.checkKey), c.Rise, c.Fall) {
 			continue
 		}
 		state := "down"
@@ -527,6 +562,31 @@ func (d *Director) want(ss *serviceSpec, out []ipvs.Destination) (_ []ipvs.Desti
 // converge moves one service's destinations to what the verdicts say, one
 // request per destination that changes.
 func (d *Director) converge(ctx context.Context, ss *serviceSpec) {
+	d.convergeAll(ctx, []*serviceSpec{ss})
+}
+
+// convergeAll moves several services at once: their requests go to the
+// kernel in one batch (one netlink write for destination changes).
+func (d *Director) convergeAll(ctx context.Context, sss []*serviceSpec) {
+	var reqs []ipvs.Request
+	var names []string
+	for _, ss := range sss {
+		n := len(reqs)
+		reqs = d.changes(ss, reqs)
+		for range len(reqs) - n {
+			names = append(names, ss.Name)
+		}
+	}
+	if len(reqs) > 0 {
+		d.write(ctx, reqs, names)
+	}
+	for _, ss := range sss {
+		d.publish(ss)
+	}
+}
+
+// changes appends the requests that move ss to what the verdicts say.
+func (d *Director) changes(ss *serviceSpec, reqs []ipvs.Request) []ipvs.Request {
 	list, down := d.want(ss, nil)
 	d.noteAllDown(ss, down, len(list))
 	want := make(map[netip.AddrPort]ipvs.Destination, len(list))
@@ -534,7 +594,6 @@ func (d *Director) converge(ctx context.Context, ss *serviceSpec) {
 		want[dst.Key()] = dst
 	}
 	have := d.present[ss.Key]
-	var reqs []ipvs.Request
 	for _, m := range ss.Members {
 		k := m.Destination.Key()
 		w, wok := want[k]
@@ -548,31 +607,33 @@ func (d *Director) converge(ctx context.Context, ss *serviceSpec) {
 			reqs = append(reqs, ipvs.Request{Op: ipvs.OpDeleteDestination, Service: ss.Service, Destination: h})
 		}
 	}
-	if len(reqs) == 0 {
-		d.publish(ss)
-		return
-	}
+	return reqs
+}
+
+// write makes the requests in one batch and records what the kernel
+// took; names[i] is the service of reqs[i], for the log.
+func (d *Director) write(ctx context.Context, reqs []ipvs.Request, names []string) {
 	start := time.Now()
 	errs := d.cfg.Target.Batch(ctx, reqs)
-	if have == nil {
-		have = map[netip.AddrPort]ipvs.Destination{}
-		d.present[ss.Key] = have
-	}
 	for i, req := range reqs {
 		k := req.Destination.Key()
 		if err := errs[i]; err != nil {
 			d.metrics.netlinkErrors.Inc()
-			d.log.Error("IPVS change failed; the next repair retries", "service", ss.Name, "change", req.String(), "error", err)
+			d.log.Error("IPVS change failed; the next repair retries", "service", names[i], "change", req.String(), "error", err)
 			continue
+		}
+		have := d.present[req.Service.Key()]
+		if have == nil {
+			have = map[netip.AddrPort]ipvs.Destination{}
+			d.present[req.Service.Key()] = have
 		}
 		if req.Op == ipvs.OpDeleteDestination {
 			delete(have, k)
 		} else {
 			have[k] = req.Destination
 		}
-		d.log.Info("IPVS changed", "service", ss.Name, "change", req.String(), "weight", req.Destination.Weight, "took", time.Since(start).String())
+		d.log.Info("IPVS changed", "service", names[i], "change", req.String(), "weight", req.Destination.Weight, "took", time.Since(start).String())
 	}
-	d.publish(ss)
 }
 
 // noteAllDown logs, loudly and once per episode, a service whose every

@@ -18,6 +18,7 @@ type Inventory struct {
 	VIPs      []VIP      `toml:"vip"`
 	Services  []Service  `toml:"service"`
 	Firewall  Firewall   `toml:"firewall"`
+	Agent     Agent      `toml:"agent"`
 	// Monitoring tunes the rendered alert rules (monitoring.go).
 	Monitoring Monitoring `toml:"monitoring"`
 

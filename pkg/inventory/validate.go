@@ -219,6 +219,7 @@ func (inv *Inventory) validate(bad map[string]bool) []finding {
 	c.services()
 	c.directorKeys()
 	c.firewall()
+	c.agent()
 	c.monitoring()
 	return c.findings
 }

@@ -100,6 +100,9 @@ func (r *renderer) firewalld(h host) ([]byte, error) {
 			Why:   "Logstash monitoring API (read by hala check) only from the directors.",
 			Rules: api.rules,
 		})
+		if inv.AgentEnabled() {
+			data.Groups = append(data.Groups, r.agentRules(*l))
+		}
 		for _, s := range inv.Services {
 			if !backendOf(s, h.name) {
 				continue

@@ -289,6 +289,13 @@ func (r *renderer) host(h host) ([]File, error) {
 			return nil, fmt.Errorf("render %s/%s: %w", h.name, LogstashYML, err)
 		}
 		add(LogstashYML, 0o644, data)
+		if r.inv.AgentEnabled() {
+			data, err := r.agentUnit(*h.logstash)
+			if err != nil {
+				return nil, fmt.Errorf("render %s/%s: %w", h.name, AgentUnitPath, err)
+			}
+			add(AgentUnitPath, 0o644, data)
+		}
 	}
 	return files, nil
 }

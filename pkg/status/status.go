@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hala-lb/hala/pkg/agent/stream"
 	"github.com/hala-lb/hala/pkg/check"
 	"github.com/hala-lb/hala/pkg/inventory"
 	"github.com/hala-lb/hala/pkg/ipvs"
@@ -62,6 +63,8 @@ type Config struct {
 	// Gap is the time between the two samples events/s comes from
 	// (default: half of Timeout, at most 1s).
 	Gap time.Duration
+	// Receivers, when set, asks each host's hala agent (DROPS column).
+	Receivers ReceiverFunc
 }
 
 // Collect asks every backend of every service concurrently, reads the
@@ -103,6 +106,8 @@ func Collect(ctx context.Context, cfg Config) *Status {
 			table, ipvsErr = reconcile.Observe(ctx, cfg.IPVS)
 		}()
 	}
+	var recv map[string][]stream.State
+	wg.Go(func() { recv = receivers(ctx, cfg) })
 	st.VIPs, st.VIPNote = vipRows(cfg)
 	wg.Wait()
 	if ipvsErr != nil {
@@ -121,6 +126,7 @@ func Collect(ctx context.Context, cfg Config) *Status {
 		for _, l := range inv.Backends(s) {
 			row := nodes[l.Name].row(cfg, s, l)
 			row.IPVS = ipvsCell(ipvsErr, observed, keys[s.Name], l.Address, s.BackendPort)
+			row.Drops = drops(recv[l.Name], s)
 			st.Rows = append(st.Rows, row)
 		}
 	}

@@ -66,6 +66,9 @@ type Row struct {
 	// (it is then not drained: hala check and hala director skip it).
 	DrainError string   `json:"drain_error,omitempty"`
 	IPVS       IPVSCell `json:"ipvs"`
+	// Drops is what the kernel dropped at the input's socket, per the
+	// host's hala agent (absent without one).
+	Drops *uint64 `json:"drops,omitempty"`
 	// Problem says what is wrong (API down, input missing, ...).
 	Problem string `json:"problem,omitempty"`
 }
@@ -234,6 +237,7 @@ func (s *Status) WriteText(w io.Writer, color bool) error {
 			{rate(r.EventsPerSec), ""}, {load(r.Load), ""}, drained, ipvs,
 		})
 	}
+	head, rows = s.withDrops(head, rows)
 	widths := make([]int, len(head))
 	for i, h := range head {
 		widths[i] = utf8.RuneCountInString(h)
@@ -367,4 +371,27 @@ func load(v *float64) string {
 		return "-"
 	}
 	return strconv.FormatFloat(*v, 'f', 0, 64) + "%"
+}
+
+// withDrops adds the DROPS column when some host's agent answered.
+func (s *Status) withDrops(head []string, rows [][]cell) ([]string, [][]cell) {
+	have := false
+	for _, r := range s.Rows {
+		have = have || r.Drops != nil
+	}
+	if !have {
+		return head, rows
+	}
+	head = append(head, "DROPS")
+	for i, r := range s.Rows {
+		c := cell{"-", ""}
+		if r.Drops != nil {
+			c = cell{strconv.FormatUint(*r.Drops, 10), ""}
+			if *r.Drops > 0 {
+				c.color = yellow
+			}
+		}
+		rows[i] = append(rows[i], c)
+	}
+	return head, rows
 }

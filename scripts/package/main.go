@@ -259,6 +259,19 @@ func packageInfo(bin, version, root, stage string) (nfpm.Info, error) {
 		return nfpm.Info{}, err
 	}
 	add(src, "/etc/default/hala-director", 0o644, files.TypeConfigNoReplace, "")
+
+	if unit, err = render.PackagedAgentUnit("/usr/bin/hala"); err != nil {
+		return nfpm.Info{}, err
+	}
+	if src, err = write("hala-agent.service", unit); err != nil {
+		return nfpm.Info{}, err
+	}
+	add(src, "/lib/systemd/system/hala-agent.service", 0o644, "", "deb")
+	add(src, "/usr/lib/systemd/system/hala-agent.service", 0o644, "", "rpm")
+	if src, err = write("default-agent", []byte(defaultAgentFile)); err != nil {
+		return nfpm.Info{}, err
+	}
+	add(src, "/etc/default/hala-agent", 0o644, files.TypeConfigNoReplace, "")
 	add(filepath.Join(root, "examples", "two-node.toml"), "/etc/hala/inventory.toml.example", 0o644, files.TypeConfigNoReplace, "")
 	// The director example's alert rules and Grafana dashboard (hala
 	// render writes a cluster's own into monitoring/).
@@ -418,6 +431,13 @@ hala: statically-linked-binary [usr/bin/hala-director]
 //
 // systemctl is called through deb-systemd-invoke where it exists (Debian,
 // as lintian asks), else directly (rpm distributions).
+
+const defaultAgentFile = `# Options of hala-agent.service (hala agent, on Logstash hosts), e.g.:
+# HALA_AGENT_ARGS="--node stash2"
+# The unit reads the inventory from /etc/hala/inventory.toml (as a
+# systemd credential); it runs only if the inventory sets agent.port.
+HALA_AGENT_ARGS=""
+`
 
 // postinstScript runs after install and upgrade (deb: "configure" [old
 // version]; rpm: $1 = 1 install, 2 upgrade); every step checks first, so

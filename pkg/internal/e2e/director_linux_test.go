@@ -31,6 +31,7 @@ var directorScenarios = []func(*cluster) Row{
 	steadyState, inputStopped, standinKilled, apiBlackholed,
 	rulesDeleted, reloadAddsBackend, reloadInvalid, directorKilled, directorRestarted,
 	rollingRestartDrained, rollingRestart, loadWeights,
+	agentInputStopped, agentStandinKilled, agentKilled, agentLinkDown, agentOverload,
 }
 
 // metricsAddress is where each director serves /metrics and /healthz: the

@@ -279,6 +279,13 @@ type fault struct {
 	dataPath bool
 	// during runs right after inject, while the removal is awaited.
 	during func(row *Row)
+	// bound and lost, when set, replace the out bound (with its text) and
+	// the loss bound; outAt, when set, says when the victim left the
+	// table more precisely than the monitor's samples (hala agent rows).
+	bound     time.Duration
+	boundText string
+	lost      int
+	outAt     func(since time.Time) (time.Time, bool)
 	// whileOut runs once the victim is out (at out), before the repair;
 	// afterBack once it is back (at back).
 	whileOut  func(row *Row, out time.Time)
@@ -292,9 +299,15 @@ type fault struct {
 func (c *cluster) removal(f fault) Row {
 	row := Row{Scenario: c.label(f.name)}
 	bound, boundText := c.outBound()
+	if f.bound > 0 {
+		bound, boundText = f.bound, f.boundText
+	}
 	lostBound := 0
 	if f.dataPath {
 		lostBound = int(float64(c.sender.Rate()) * bound.Seconds())
+	}
+	if f.lost > 0 {
+		lostBound = f.lost
 	}
 	backBound, backText := c.backBound()
 	row.Bound = fmt.Sprintf("out ≤ %s, back ≤ %s, lost ≤ %d, even split after", Seconds(bound), Seconds(backBound), lostBound)
@@ -316,8 +329,13 @@ func (c *cluster) removal(f fault) Row {
 		t1 = time.Now()
 		row.Failf("%s still in %s's table %s after the fault: %s", f.victim.name, f.director.name, Seconds(t1.Sub(t0)), c.describe(s1))
 	}
-	out := t1.Sub(t0)
-	row.Check(!ok || out <= bound+sampleEvery, "%s left the table after %s; bound %s = %s", f.victim.name, Seconds(out), boundText, Seconds(bound))
+	out, slack := t1.Sub(t0), sampleEvery
+	if f.outAt != nil && ok {
+		if at, found := f.outAt(t0); found {
+			out, slack = at.Sub(t0), 0
+		}
+	}
+	row.Check(!ok || out <= bound+slack, "%s left the table after %s; bound %s = %s", f.victim.name, Seconds(out), boundText, Seconds(bound))
 	if c.director && ok {
 		c.checkDownMetrics(&row, f.director, f.victim)
 	}

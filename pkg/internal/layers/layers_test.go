@@ -33,6 +33,7 @@ var rank = map[string]int{
 	"templates":            1,
 	"pkg/sysctl":           1,
 	"pkg/director/healthz": 1,
+	"pkg/agent/stream":     1,
 
 	"pkg/reconcile": 2,
 	"pkg/announce":  2,

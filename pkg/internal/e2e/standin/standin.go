@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -127,6 +128,10 @@ const flowWindow = 5 * time.Second
 type input struct {
 	Input
 	out atomic.Int64 // events received over the process's life
+
+	// pauseUntil (Unix ns), when set, stops the UDP receive loop until
+	// then: the kernel queues, then drops (input pause).
+	pauseUntil atomic.Int64
 
 	// Set while running.
 	pc    net.PacketConn
@@ -358,6 +363,30 @@ func (s *Server) StopInput(id string) error {
 	return nil
 }
 
+// PauseInput stops reading UDP input id for d with a receive buffer of
+// rcvbuf bytes (the kernel doubles it), so that what arrives meanwhile
+// beyond the buffer is dropped by the kernel at the socket.
+func (s *Server) PauseInput(id string, d time.Duration, rcvbuf int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ins, err := s.selected(id)
+	if err != nil {
+		return err
+	}
+	for _, in := range ins {
+		uc, ok := in.pc.(*net.UDPConn)
+		if !ok {
+			return fmt.Errorf("input %s: not a running UDP input", in.ID)
+		}
+		if err := uc.SetReadBuffer(rcvbuf); err != nil {
+			return err
+		}
+		in.pauseUntil.Store(time.Now().Add(d).UnixNano())
+		uc.SetReadDeadline(time.Now())
+	}
+	return nil
+}
+
 func (in *input) running() bool { return in.pc != nil || in.ln != nil }
 
 // openInput listens for in; s.mu is held.
@@ -391,6 +420,12 @@ func (s *Server) receiveUDP(in *input, pc net.PacketConn, done chan struct{}) {
 		n, from, err := pc.ReadFrom(buf)
 		if n > 0 {
 			s.push(in, hostOf(from), string(buf[:n]))
+		}
+		if until := in.pauseUntil.Swap(0); until != 0 && err != nil {
+			// Woken by PauseInput: read nothing until then.
+			time.Sleep(time.Until(time.Unix(0, until)))
+			pc.SetReadDeadline(time.Time{})
+			continue
 		}
 		if err != nil {
 			break
@@ -735,6 +770,7 @@ func (s *Server) pipelines() map[string]any {
 //
 //	input stop [ID]    close the input (every input without ID)
 //	input start [ID]   reopen it
+//	input pause ID DUR BYTES  read nothing for DUR, receive buffer BYTES (UDP)
 //	api stop           close the monitoring API
 //	api start          reopen it
 //	api blackhole      accept API connections, never answer
@@ -757,6 +793,13 @@ func (s *Server) Command(line string) (string, error) {
 		return "ok", s.StopInput(arg(2))
 	case f[0] == "input" && arg(1) == "start" && len(f) <= 3:
 		return "ok", s.StartInput(arg(2))
+	case f[0] == "input" && arg(1) == "pause" && len(f) == 5:
+		d, err := time.ParseDuration(f[3])
+		n, nerr := strconv.Atoi(f[4])
+		if err != nil || d <= 0 || nerr != nil || n <= 0 {
+			return "", fmt.Errorf("input pause %s %s %s: want an id, a duration and a buffer size in bytes", f[2], f[3], f[4])
+		}
+		return "ok", s.PauseInput(f[2], d, n)
 	case f[0] == "api" && arg(1) == "stop" && len(f) == 2:
 		return "ok", s.StopAPI()
 	case f[0] == "api" && arg(1) == "start" && len(f) == 2:
@@ -777,7 +820,7 @@ func (s *Server) Command(line string) (string, error) {
 	case f[0] == "status" && len(f) == 1:
 		return s.status(), nil
 	}
-	return "", fmt.Errorf("unknown command %q (want: input stop|start [ID], api stop|start|blackhole|answer, process delay DUR, status)", line)
+	return "", fmt.Errorf("unknown command %q (want: input stop|start [ID], input pause ID DUR BYTES, api stop|start|blackhole|answer, process delay DUR, status)", line)
 }
 
 func (s *Server) status() string {

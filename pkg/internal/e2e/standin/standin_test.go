@@ -594,3 +594,27 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// A paused UDP input reads nothing: with a small buffer the kernel drops
+// what does not fit; afterwards it reads again.
+func TestPauseInputDropsBeyondTheBuffer(t *testing.T) {
+	f := start(t)
+	if err := f.s.PauseInput("udp-5514", 300*time.Millisecond, 2048); err != nil {
+		t.Fatal(err)
+	}
+	var msgs []string
+	for i := range 50 {
+		msgs = append(msgs, fmt.Sprintf("m%d-%s", i, strings.Repeat("x", 200)))
+	}
+	sendUDP(t, f.udp, msgs...)
+	time.Sleep(500 * time.Millisecond)
+	kept := len(f.events(t))
+	if kept == 0 || kept >= 50 {
+		t.Fatalf("recorded %d of 50 datagrams sent during the pause; want some, not all", kept)
+	}
+	sendUDP(t, f.udp, "after")
+	waitEvents(t, f, kept+1)
+	if _, err := f.s.Command("input pause udp-5514 soon 10"); err == nil {
+		t.Error("a bad duration was accepted")
+	}
+}

@@ -93,6 +93,9 @@ add 'rule family="ipv4" source address="192.168.1.111/32" destination address="1
 # Logstash monitoring API (read by hala check) only from the directors.
 add 'rule family="ipv4" source address="192.168.1.210/32" destination address="192.168.1.220/32" port port="9600" protocol="tcp" accept'
 
+# hala agent's stream (agent.port) only from the directors.
+add 'rule family="ipv4" source address="192.168.1.210/32" destination address="192.168.1.220/32" port port="9611" protocol="tcp" accept'
+
 # Log ports of the services this host is a backend of, only from firewall.log_sources.
 add 'rule family="ipv4" source address="192.168.1.111/32" destination address="192.168.1.220/32" port port="5514" protocol="udp" accept'
 

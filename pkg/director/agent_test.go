@@ -1,0 +1,227 @@
+package director
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hala-lb/hala/pkg/agent"
+)
+
+// fakeAgents is an AgentDialer whose streams to backend l2 the test
+// drives; a dial to another backend waits until the director stops.
+type fakeAgents struct {
+	opened chan *fakeStream
+	refuse chan error // a value here refuses the next dial
+}
+
+type fakeStream struct {
+	backend string
+	ctx     context.Context
+	events  chan agent.Event
+	breaks  chan error
+}
+
+func newFakeAgents() *fakeAgents {
+	return &fakeAgents{opened: make(chan *fakeStream, 16), refuse: make(chan error, 4)}
+}
+
+func (f *fakeAgents) Dial(ctx context.Context, backend string, _ netip.Addr) (AgentStream, error) {
+	if backend != "l2" {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	select {
+	case err := <-f.refuse:
+		return nil, err
+	default:
+	}
+	s := &fakeStream{backend: backend, ctx: ctx, events: make(chan agent.Event, 4), breaks: make(chan error, 1)}
+	f.opened <- s
+	return s, nil
+}
+
+func (s *fakeStream) Next() (agent.Event, error) {
+	select {
+	case ev := <-s.events:
+		return ev, nil
+	case err := <-s.breaks:
+		return agent.Event{}, err
+	case <-s.ctx.Done():
+		return agent.Event{}, s.ctx.Err()
+	}
+}
+
+func (s *fakeStream) Close() error { return nil }
+
+// stream waits for the next stream opened to backend.
+func (f *fakeAgents) stream(t *testing.T, backend string) *fakeStream {
+	t.Helper()
+	for {
+		select {
+		case s := <-f.opened:
+			if s.backend == backend {
+				return s
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no stream to %s opened within 5s", backend)
+		}
+	}
+}
+
+// fakeAfter is the reconnect clock: each wait is handed to the test,
+// which fires it.
+type fakeAfter struct{ waits chan chan time.Time }
+
+func (c *fakeAfter) after(time.Duration) <-chan time.Time {
+	ch := make(chan time.Time, 1)
+	c.waits <- ch
+	return ch
+}
+
+func input(proto string, port uint16, up bool, reason string) agent.State {
+	return agent.State{Proto: proto, Port: port, Up: up, Reason: reason}
+}
+
+// allUp is l2's agent's first line: its three inputs bound.
+var allUp = agent.Event{Type: agent.EventState, Node: "l2", Inputs: []agent.State{
+	input("udp", 5514, true, agent.ReasonBound), input("tcp", 5515, true, agent.ReasonBound), input("tcp", 5044, true, agent.ReasonBound),
+}}
+
+func agentRig(t *testing.T) (*rig, *fakeAgents, *fakeAfter) {
+	r := newRig(t, cluster(t, "", ""), nil)
+	fa, clk := newFakeAgents(), &fakeAfter{waits: make(chan chan time.Time, 16)}
+	r.d.agents, r.d.after = fa, clk.after
+	return r, fa, clk
+}
+
+// A closed input takes its backend out at once, however well the API
+// answers, and only from the services on that socket; the API's passes
+// do not bring it back while the agent says it is closed; when the agent
+// says it is bound again, rise passes are still needed.
+func TestAgentClosedInputIsOutAtOnce(t *testing.T) {
+	r, fa, _ := agentRig(t)
+	r.start()
+	s := fa.stream(t, "l2")
+	s.events <- allUp
+	r.waitFor("stream up", func() bool { return scrape(r.d, `hala_agent_stream_up{backend="l2"}`) == 1 })
+	r.table.takeWrites()
+
+	s.events <- agent.Event{Type: agent.EventChange, Inputs: []agent.State{input("udp", 5514, false, agent.ReasonClosed)}}
+	r.waitFor("l2 out of syslog-udp", func() bool { return len(r.table.dests(5514)) == 1 })
+	if w := r.table.takeWrites(); !slices.Equal(w, []string{"delete destination 10.0.0.12:5514 on UDP 10.0.0.100:5514"}) {
+		t.Errorf("writes = %q, want the one delete", w)
+	}
+	if !strings.Contains(r.logs.String(), `reason="agent: udp/5514 closed on l2"`) {
+		t.Errorf("the transition does not name the agent's reason:\n%s", r.logs.String())
+	}
+	if got := r.table.dests(5515); len(got) != 2 {
+		t.Errorf("tcp/5515 is bound, yet syslog-tcp lost a destination: %v", got)
+	}
+
+	// The API keeps passing (rise is 2): still out after 4 more checks.
+	api := r.apis["10.0.0.12"]
+	n := api.requests.Load()
+	r.waitFor("4 more checks", func() bool { return api.requests.Load() >= n+4 })
+	if got := r.table.dests(5514); len(got) != 1 {
+		t.Fatalf("the API readmitted l2 while its agent says udp/5514 is closed: %v", got)
+	}
+
+	s.events <- agent.Event{Type: agent.EventChange, Inputs: []agent.State{input("udp", 5514, true, agent.ReasonBound)}}
+	r.waitFor("l2 in the log as bound", func() bool { return strings.Contains(r.logs.String(), "input bound again") })
+	n = api.requests.Load()
+	r.waitFor("l2 back after rise passes", func() bool { return len(r.table.dests(5514)) == 2 })
+	if got := api.requests.Load() - n; got < 2 {
+		t.Errorf("l2 readmitted after %d checks since the agent said bound, want rise (2)", got)
+	}
+}
+
+// A stream that breaks moves nothing: the vetoes lift, the API checks
+// decide alone, the break is logged and counted, and the director
+// reconnects after its backoff.
+func TestAgentStreamBreakIsNoFailure(t *testing.T) {
+	r, fa, clk := agentRig(t)
+	r.start()
+	s := fa.stream(t, "l2")
+	s.events <- agent.Event{Type: agent.EventState, Inputs: []agent.State{input("udp", 5514, false, agent.ReasonUnbound)}}
+	r.waitFor("l2 out", func() bool { return len(r.table.dests(5514)) == 1 })
+	if !strings.Contains(r.logs.String(), `reason="agent: udp/5514 not bound on l2"`) {
+		t.Errorf("reason of a state line:\n%s", r.logs.String())
+	}
+	r.table.takeWrites()
+
+	s.breaks <- errors.New("connection reset by peer")
+	var wait chan time.Time
+	select {
+	case wait = <-clk.waits:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no reconnect scheduled")
+	}
+	r.waitFor("break logged", func() bool { return strings.Contains(r.logs.String(), "agent stream broken") })
+	if got := scrape(r.d, `hala_agent_stream_breaks_total{backend="l2"}`); got != 1 {
+		t.Errorf("hala_agent_stream_breaks_total = %v, want 1", got)
+	}
+	if got := scrape(r.d, `hala_agent_stream_up{backend="l2"}`); got != 0 {
+		t.Errorf("hala_agent_stream_up = %v, want 0", got)
+	}
+	// Without the agent's word the API checks readmit l2 (rise passes).
+	r.waitFor("l2 back by its API checks", func() bool { return len(r.table.dests(5514)) == 2 })
+	for _, w := range r.table.takeWrites() {
+		if strings.HasPrefix(w, "delete") {
+			t.Errorf("a broken stream removed something: %s", w)
+		}
+	}
+	select {
+	case s := <-fa.opened:
+		t.Fatalf("reconnected to %s before the backoff ended", s.backend)
+	default:
+	}
+	wait <- time.Now()
+	s = fa.stream(t, "l2")
+	s.events <- allUp
+	r.waitFor("stream back", func() bool { return scrape(r.d, `hala_agent_stream_up{backend="l2"}`) == 1 })
+}
+
+// No agent (refused): everything works as without one, and the refusal
+// is logged once.
+func TestAgentRefusedIsLoggedOnce(t *testing.T) {
+	r, fa, clk := agentRig(t)
+	for range 3 {
+		fa.refuse <- errors.New("connection refused")
+	}
+	r.start()
+	for range 3 {
+		select {
+		case w := <-clk.waits:
+			w <- time.Now()
+		case <-time.After(5 * time.Second):
+			t.Fatal("no retry scheduled")
+		}
+	}
+	if got := strings.Count(r.logs.String(), "no agent stream"); got != 1 {
+		t.Errorf("%d log lines for one repeated refusal, want 1:\n%s", got, r.logs.String())
+	}
+	if got := r.table.dests(5514); len(got) != 2 {
+		t.Errorf("table %v, want both backends", got)
+	}
+}
+
+// scrape returns the value of one series on the director's /metrics (-1
+// when absent).
+func scrape(d *Director, series string) float64 {
+	rec := httptest.NewRecorder()
+	d.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, line := range strings.Split(rec.Body.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	return -1
+}
