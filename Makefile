@@ -10,7 +10,7 @@ PKG_DIR ?= out/package
 EXAMPLE ?= examples/two-node.toml
 OUT ?= out
 
-.PHONY: all build run test test-unit test-vm test-package package e2e golden lint verify bench bench-render bench-check bench-ipvs bench-director bench-agent fuzz deps clean
+.PHONY: all build run test test-unit test-vm test-package package e2e e2e-agent golden lint verify bench bench-render bench-check bench-ipvs bench-director bench-agent fuzz deps clean
 
 all: build
 
@@ -51,6 +51,10 @@ test-vm: build
 
 e2e: build
 	scripts/vmtest-suite -e2e-only
+
+# The hala agent rows (A1-A5), not yet part of make test: see docs/e2e.md.
+e2e-agent: build
+	HALA_E2E_ONLY=agent scripts/vmtest-suite -e2e-only
 
 golden:
 	$(GO) test ./pkg/render -update

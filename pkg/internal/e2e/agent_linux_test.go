@@ -22,16 +22,16 @@ import (
 
 // agentBound is how soon a closed input must leave the table, measured
 // from the fault to the director's netlink write (its log line), and
-// agentLost what may be lost meanwhile at 100 msg/s. A SIGKILLed process
-// closes its sockets only when its exit releases its files, after its
-// memory: under TCG that took the Go stand-in 80-90 ms, so the kill rows
-// allow killBound, and the messages it had queued unread die with it
-// (the fault window opens at the last message it wrote).
+// agentLost what may be lost meanwhile at 100 msg/s: the issue's targets,
+// for A1 and A2 alike. Under TCG a SIGKILLed process closes its sockets
+// only when its exit releases its files, after its memory (80-90 ms for
+// the Go stand-in), so A2 misses agentBound in the test VM: the measured
+// figures are in docs/e2e.md. That is why these rows form their own
+// suite, run by `make e2e-agent` and not by `make test`, until they pass
+// in the VM every time; their bounds stay the targets.
 const (
 	agentBound = 50 * time.Millisecond
 	agentLost  = 2
-	killBound  = 150 * time.Millisecond
-	killLost   = 10
 )
 
 // agentProcs are the running agents by node name.
@@ -168,7 +168,7 @@ func agentInputStopped(c *cluster) Row {
 // the VIP holder gets SIGKILL; its own agent tells its own director.
 func agentStandinKilled(c *cluster) Row {
 	victim := c.nodes[0]
-	return c.agentRemoval("A2 logstash killed on "+victim.name+" (agent)", victim, victim, killBound, killLost,
+	return c.agentRemoval("A2 logstash killed on "+victim.name+" (agent)", victim, victim, agentBound, agentLost,
 		func() error { victim.killStandin(); return nil },
 		func() error { return c.startStandin(victim, 0) })
 }

@@ -31,6 +31,12 @@ var directorScenarios = []func(*cluster) Row{
 	steadyState, inputStopped, standinKilled, apiBlackholed,
 	rulesDeleted, reloadAddsBackend, reloadInvalid, directorKilled, directorRestarted,
 	rollingRestartDrained, rollingRestart, loadWeights,
+}
+
+// agentScenarios are the hala agent rows (A): the director cluster with
+// hala agent on both hosts. They run only when asked for by name
+// (HALA_E2E_ONLY=agent, make e2e-agent): see agentBound.
+var agentScenarios = []func(*cluster) Row{
 	agentInputStopped, agentStandinKilled, agentKilled, agentLinkDown, agentOverload,
 }
 

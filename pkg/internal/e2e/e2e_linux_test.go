@@ -67,12 +67,13 @@ func TestIntegrationE2E(t *testing.T) {
 			steadyState, inputStopped, standinKilled, apiBlackholed, keepalivedKilled, rollingRestart, rollingRestartDrained,
 		}},
 		{"director", "two-node-director.toml", directorScenarios},
+		{"agent", "two-node-director.toml", agentScenarios},
 	}
 	only := os.Getenv(envOnly)
 	var table Table
 	for _, s := range suites {
-		if only != "" && only != s.name {
-			continue
+		if only != s.name && (only != "" || s.name == "agent") {
+			continue // the agent suite runs only by name: see agentBound
 		}
 		t.Run(s.name, func(t *testing.T) { table = append(table, runSuite(t, s.example, s.scenarios)...) })
 	}
@@ -84,7 +85,8 @@ func TestIntegrationE2E(t *testing.T) {
 }
 
 // envOnly, when set to "keepalived" or "director", runs only that half of
-// the suite (for working on it; make e2e runs both).
+// the suite (for working on it; make e2e runs both); "agent" runs the
+// hala agent rows, which only run when named.
 const envOnly = "HALA_E2E_ONLY"
 
 // runSuite builds the cluster of one example and runs its scenarios.
