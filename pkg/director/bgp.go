@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
-	"path/filepath"
 	"time"
 
 	"github.com/hala-lb/hala/pkg/announce"
@@ -34,11 +33,6 @@ type LocalVIPs interface {
 // cluster.ha = "bgp": a dummy answers no ARP or ND on the shared segment,
 // so every director can hold every VIP.
 const DummyInterface = "hala0"
-
-// DirectorDrainDir is where hala drain --director keeps a director's
-// record, under the drain directory (backends' records stay apart, since a
-// director may also be a Logstash host).
-func DirectorDrainDir(dir string) string { return filepath.Join(dir, "director") }
 
 // bgpState is the director's announcing side; owned by the loop goroutine
 // except where noted.
@@ -202,7 +196,7 @@ func (d *Director) pollDrain() {
 	if d.bgp == nil {
 		return
 	}
-	rec, err := drain.Lookup(DirectorDrainDir(d.cfg.DrainDir), d.bgp.self.Address)
+	rec, err := drain.Lookup(drain.DirectorDir(d.cfg.DrainDir), d.bgp.self.Address)
 	if err != nil {
 		d.log.Warn("director drain record ignored", "error", err)
 	}

@@ -198,7 +198,7 @@ func TestBGPAnnounceFollowsTheDecision(t *testing.T) {
 
 	// The director drained: withdrawn, IPVS untouched.
 	r.table.takeWrites()
-	if err := drain.Drain(DirectorDrainDir(r.drains), drain.Record{Address: netip.MustParseAddr("10.0.0.1"), Name: "d1", Since: time.Now()}); err != nil {
+	if err := drain.Drain(drain.DirectorDir(r.drains), drain.Record{Address: netip.MustParseAddr("10.0.0.1"), Name: "d1", Since: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	r.waitCalls("withdraw on director drain", "withdraw 10.99.0.10")
@@ -208,7 +208,7 @@ func TestBGPAnnounceFollowsTheDecision(t *testing.T) {
 	if w := r.table.takeWrites(); len(w) != 0 {
 		t.Errorf("a director drain changed IPVS: %q", w)
 	}
-	if _, err := drain.Undrain(DirectorDrainDir(r.drains), netip.MustParseAddr("10.0.0.1")); err != nil {
+	if _, err := drain.Undrain(drain.DirectorDir(r.drains), netip.MustParseAddr("10.0.0.1")); err != nil {
 		t.Fatal(err)
 	}
 	r.waitCalls("announce on undrain", "announce 10.99.0.10")
