@@ -29,10 +29,8 @@ type LocalVIPs interface {
 	Add(vip.Address) (vip.Change, error)
 }
 
-// DummyInterface is the interface hala director keeps the VIPs on with
-// cluster.ha = "bgp": a dummy answers no ARP or ND on the shared segment,
-// so every director can hold every VIP.
-const DummyInterface = "hala0"
+// DummyInterface is the interface the VIPs are kept on with BGP.
+const DummyInterface = vip.DummyInterface
 
 // bgpState is the director's announcing side; owned by the loop goroutine
 // except where noted.
