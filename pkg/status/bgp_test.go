@@ -93,7 +93,9 @@ func TestCollectBGP(t *testing.T) {
 		}
 	}
 
-	cfg.BGP = func(context.Context) (*BGP, error) { return nil, errors.New("hala director on 127.0.0.1:9610: connection refused") }
+	cfg.BGP = func(context.Context) (*BGP, error) {
+		return nil, errors.New("hala director on 127.0.0.1:9610: connection refused")
+	}
 	st = Collect(context.Background(), cfg)
 	b.Reset()
 	_ = st.WriteText(&b, false)
