@@ -191,7 +191,11 @@ func Run(ctx context.Context, src Source, o Options) *Verdict {
 		return v.fail(v.where()+": "+Describe(ctx, err, o.Timeout), err)
 	}
 	v.Stats = stats
-	v.note("Logstash %s, node %q (%s layout), %d pipeline(s)", orUnknown(stats.Version), stats.Name, stats.Layout, len(stats.Pipelines))
+	node := ""
+	if stats.Name != "" {
+		node = fmt.Sprintf(", node %q", stats.Name)
+	}
+	v.note("Logstash %s%s (%s layout), %d pipeline(s)", orUnknown(stats.Version), node, stats.Layout, len(stats.Pipelines))
 
 	var p *logstash.Pipeline
 	var in *logstash.Input

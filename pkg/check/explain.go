@@ -3,6 +3,7 @@ package check
 import (
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"time"
 
@@ -54,7 +55,7 @@ func (r Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "  nothing (the check could not start)\n")
 	}
 	for _, e := range r.Exchanges {
-		fmt.Fprintf(&b, "  %s\n", e)
+		fmt.Fprintf(&b, "  %s\n", exchangeText(e))
 	}
 	if s := v.Stats; s != nil {
 		fmt.Fprintf(&b, "got:\n")
@@ -99,4 +100,14 @@ func (r Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "exit status %d (in %s)\n", v.ExitCode(), r.Elapsed.Round(10*time.Microsecond))
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// exchangeText is the exchange as Exchange.String prints it, except for a
+// 404: the client falls back to the next endpoint without reading that
+// body, so a count of 0 bytes means "not read", not an empty body.
+func exchangeText(e logstash.Exchange) string {
+	if e.Status == http.StatusNotFound && e.Err == nil && e.Bytes == 0 {
+		return fmt.Sprintf("%s %s → %d (body not read) in %s", e.Method, e.URL, e.Status, e.Elapsed.Round(10*time.Microsecond))
+	}
+	return e.String()
 }

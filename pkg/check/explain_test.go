@@ -65,3 +65,67 @@ exit status 0 (in 1.23ms)
 		t.Errorf("report:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// explain runs a check against body served by a real node and returns the
+// verdict and the --explain report.
+func explain(t *testing.T, body []byte, input string) (*Verdict, string) {
+	t.Helper()
+	n := newNode(t, body)
+	host, port := n.hostPort()
+	var (
+		mu        sync.Mutex
+		exchanges []logstash.Exchange
+	)
+	c, err := logstash.New(logstash.Config{Host: host, Port: port, Observe: func(e logstash.Exchange) {
+		mu.Lock()
+		exchanges = append(exchanges, e)
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Address: n.srv.Listener.Addr().String(), Host: host, Input: input, Timeout: 2 * time.Second, StateDir: t.TempDir()}
+	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
+	defer cancel()
+	v := Run(ctx, c, o)
+	var b strings.Builder
+	if err := (Report{Options: o, Scheme: "http", Exchanges: exchanges, Verdict: v}).WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	return v, b.String()
+}
+
+// A 5.x node answers /_node/stats/pipelines with 404, whose body the
+// client does not read: the report says so instead of "404 (0 B)".
+func TestExplainFallback404(t *testing.T) {
+	v, got := explain(t, fixture(t, "node_stats-5.6-bonniernews.json"), "5681ae93b83a24a100eacdb291ca4679effa35bf-1")
+	if !regexp.MustCompile(`GET http://\S+/_node/stats/pipelines → 404 \(body not read\) in `).MatchString(got) || strings.Contains(got, "404 (0 B)") {
+		t.Errorf("the 404 is not reported as unread:\n%s", got)
+	}
+	if !v.Healthy || !regexp.MustCompile(`/_node/stats/pipeline → 200 \([0-9.]+ KiB\)`).MatchString(got) {
+		t.Errorf("the fallback's answer:\n%s", got)
+	}
+}
+
+// Elastic's documented pipeline stats example names no node: the report
+// leaves the node out rather than printing node "".
+func TestExplainOmitsEmptyNodeName(t *testing.T) {
+	v, got := explain(t, fixture(t, "node_stats_pipelines-8.x-docs.json"), "35131f351e2dc5ed13ee04265a8a5a1f95292165-1")
+	if !v.Healthy || strings.Contains(got, `node ""`) || !strings.Contains(got, "Logstash (version unknown) (.pipelines.<id> (6.0+) layout), 2 pipeline(s)") {
+		t.Errorf("report:\n%s", got)
+	}
+}
+
+// A /_node/pipelines or /_node body where node stats should be (a proxy
+// mapping the wrong path) is reported as not node stats, never as
+// pipelines that have no inputs.
+func TestNotNodeStatsBodies(t *testing.T) {
+	for _, f := range []string{"node_pipelines-8.x-docs.json", "node_pipelines-7.0-metricbeat.json", "node-7.0-metricbeat.json"} {
+		t.Run(f, func(t *testing.T) {
+			v, got := explain(t, fixture(t, f), "beats")
+			if v.Healthy || !strings.Contains(v.String(), "response is not Logstash node stats JSON") || !strings.Contains(v.String(), "/_node/pipelines body") || strings.Contains(got, "no inputs") {
+				t.Errorf("verdict %q:\n%s", v, got)
+			}
+		})
+	}
+}

@@ -40,9 +40,13 @@ bottleneck".
 
 Load at or above 95% is degraded and above 99.999% blocked, as in
 Logstash's own health report. The load is the pipeline's worker_utilization
-(8.13+), else the utilization over --interval when the node reports its
-workers, else worker_concurrency over the workers, else the inputs' share
-of time waiting.
+(8.13+), else the sum of its filters' and outputs' worker_utilization
+(8.7+), else the utilization over --interval when the pipeline's own
+workers are known (node stats 8.17.1+, else GET /_node/pipelines), else
+worker_concurrency over those workers, else the inputs' share of time
+waiting. Counters that did not move beside saturated flow metrics
+(worker_utilization 95% or more, queue_backpressure 0.7 or more) mean
+stuck: blocked, naming the plugin with the highest worker_utilization.
 
 Without --interval the figures are lifetime totals since the pipeline
 started; with it, hala takes two samples that far apart and works on what

@@ -68,3 +68,20 @@ func TestDiagnoseCommand(t *testing.T) {
 		}
 	}
 }
+
+// hala diagnose --interval on Elastic's 8.13 example taken twice: the
+// counters stand still beside worker_utilization 100 and
+// queue_backpressure 0.735, so pipeline "test2" is stuck, exit 3, with its
+// elasticsearch output named; never "no bottleneck", exit 0.
+func TestDiagnoseStuckExits3(t *testing.T) {
+	body, err := os.ReadFile("../diagnose/testdata/node_stats_pipelines-8.13-docs.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port := checkAPI(t, string(body))
+	code, stdout, stderr := runHala(t, "diagnose", host, "--port", port, "--interval", "50ms")
+	if code != 3 || stderr != "" || !strings.Contains(stdout, `pipeline "test2": blocked`) ||
+		!strings.Contains(stdout, `verdict: bottleneck: output "d7ea8941c0fc48ac58f89c84a9da482107472b82-2" (elasticsearch) at worker_utilization 100.00%, the highest (stuck: `) {
+		t.Errorf("exit %d (want 3)\n%s%s", code, stdout, stderr)
+	}
+}

@@ -65,14 +65,16 @@ func (p *Pipeline) writeText(b *strings.Builder, rates bool) {
 		fmt.Fprintf(b, "  events         in %d, filtered %d, out %d\n", ev.In, ev.Filtered, ev.Out)
 	}
 	if p.Waiting != nil {
-		fmt.Fprintf(b, "  waiting        inputs waited for a free worker %s of the time (queue push %d ms / worker %d ms)\n",
-			percent(*p.Waiting), p.QueuePushMillis, p.WorkerMillis)
+		fmt.Fprintf(b, "  waiting        %s (queue push %d ms / worker %d ms)\n", p.waitedText(), p.QueuePushMillis, p.WorkerMillis)
 	} else {
-		b.WriteString("  waiting        unknown (no worker time or queue push time reported)\n")
+		fmt.Fprintf(b, "  waiting        unknown (%s)\n", p.WaitingUnknown)
 	}
 	var flows []string
 	if f := p.WorkerUtilization; f != nil {
 		flows = append(flows, "worker_utilization "+percent(f.Value)+" "+window(f))
+	}
+	if f := p.PluginUtilization; f != nil {
+		flows = append(flows, "filters' and outputs' worker_utilization "+percent(f.Value)+" "+window(f))
 	}
 	if f := p.QueueBackpressure; f != nil {
 		flows = append(flows, "queue_backpressure "+trim(f.Value)+" "+window(f))
@@ -84,12 +86,22 @@ func (p *Pipeline) writeText(b *strings.Builder, rates bool) {
 		fmt.Fprintf(b, "  flow           %s\n", strings.Join(flows, ", "))
 	}
 	if p.Workers > 0 {
-		fmt.Fprintf(b, "  settings       pipeline.workers %d, pipeline.batch.size %d\n", p.Workers, p.BatchSize)
+		from := ""
+		switch p.SettingsFrom {
+		case fromPipelines:
+			from = " (from /_node/pipelines)"
+		case fromNode:
+			from = " (the node's defaults; this pipeline may set its own)"
+		}
+		fmt.Fprintf(b, "  settings       pipeline.workers %d, pipeline.batch.size %d%s\n", p.Workers, p.BatchSize, from)
 	}
 	if q := p.Queue; q.Type != "" {
 		line := fmt.Sprintf("%s, %d events", q.Type, q.Events)
-		if q.FillPercent != nil {
-			line += fmt.Sprintf(", %s of %s (%s full)", formatBytes(float64(q.Bytes)), formatBytes(float64(q.MaxBytes)), percent(*q.FillPercent))
+		switch {
+		case q.FillPercent != nil:
+			line += fmt.Sprintf(", %s of %s (%s full)", formatBytes(float64(*q.Bytes)), formatBytes(float64(q.MaxBytes)), percent(*q.FillPercent))
+		case q.Type == "persisted" && q.Bytes == nil && q.MaxBytes > 0:
+			line += fmt.Sprintf(", size unknown (not reported) of %s", formatBytes(float64(q.MaxBytes)))
 		}
 		if g := q.GrowthBytes; g != nil {
 			line += fmt.Sprintf(", growing %s/s %s", formatBytes(g.Value), window(g))
@@ -136,7 +148,8 @@ func pluginLabel(p Plugin) string {
 }
 
 func window(f *Figure) string {
-	_, w, _ := strings.Cut(f.Source, " ")
+	i := strings.LastIndexByte(f.Source, ' ')
+	w := f.Source[i+1:]
 	if w == "" {
 		w = f.Source
 	}

@@ -61,8 +61,9 @@ func FuzzParseNodeStats(f *testing.F) {
 }
 
 // reference extracts pipeline id → input ids with encoding/json, by the
-// rules ParseNodeStats documents: .pipelines when it is an object, else a
-// 5.x .pipeline object that has events or plugins.
+// rules ParseNodeStats documents: .pipelines when it is an object (with
+// no pipelines, or one with events or plugins), else a 5.x .pipeline
+// object that has events or plugins.
 func reference(data []byte) (map[string][]string, bool) {
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.UseNumber()
@@ -90,12 +91,17 @@ func reference(data []byte) (map[string][]string, bool) {
 	}
 	out := map[string][]string{}
 	if ps, ok := m["pipelines"].(map[string]any); ok {
+		stats := false
 		for id, v := range ps {
 			if p, ok := v.(map[string]any); ok {
 				out[id] = inputs(p)
+				_, ev := p["events"]
+				_, pl := p["plugins"]
+				stats = stats || ev || pl
 			}
 		}
-		return out, true
+		// Pipelines with neither are a /_node or /_node/pipelines body.
+		return out, stats || len(out) == 0
 	}
 	if p, ok := m["pipeline"].(map[string]any); ok {
 		_, ev := p["events"]

@@ -21,7 +21,9 @@ var ErrBodyTooLarge = errors.New("response body too large")
 // /_node/stats/pipeline, /_node/stats/pipelines[/<id>]) of any Logstash
 // version from 5.x on. It streams: memory use does not grow with the size of
 // the parts it skips. maxBody > 0 limits the bytes read (ErrBodyTooLarge).
-// Malformed JSON and JSON without pipelines give ErrNotNodeStats; errors from
+// Malformed JSON, JSON without pipelines and pipelines that have neither
+// events nor plugins (a /_node or /_node/pipelines body) give
+// ErrNotNodeStats; errors from
 // r (such as a timeout) are returned as they are.
 func ParseNodeStats(r io.Reader, maxBody int64) (*NodeStats, error) {
 	return parseBody(r, maxBody, false)
@@ -161,6 +163,10 @@ func parseNodeStats(l *lexer, full bool) (*NodeStats, error) {
 		return nil, err
 	}
 	switch {
+	case hasPipelines && len(s.Pipelines) > 0 && !anyStats(s.Pipelines):
+		// /_node and /_node/pipelines list pipelines too, with settings
+		// only: reading them as stats would call every pipeline idle.
+		return nil, fmt.Errorf("%w (pipelines without events or plugins: a /_node or /_node/pipelines body, not /_node/stats)", ErrNotNodeStats)
 	case hasPipelines:
 		s.Layout = LayoutPipelines
 	case single != nil:
@@ -178,6 +184,15 @@ func parseNodeStats(l *lexer, full bool) (*NodeStats, error) {
 		s.Pipelines[i].statsShaped = false
 	}
 	return s, nil
+}
+
+func anyStats(ps []Pipeline) bool {
+	for i := range ps {
+		if ps[i].statsShaped {
+			return true
+		}
+	}
+	return false
 }
 
 // parsePipeline reads one pipeline object. isObj is false (and the value
@@ -283,7 +298,7 @@ func parsePipeline(l *lexer, id string, full bool) (p Pipeline, isObj bool, err 
 // parseInput reads one input: the same fields as any plugin.
 func parseInput(l *lexer) (Input, bool, error) {
 	p, isObj, err := parsePlugin(l)
-	return Input(p), isObj, err
+	return Input{ID: p.ID, Name: p.Name, Events: p.Events, Flow: p.Flow}, isObj, err
 }
 
 // parsePlugin reads one plugin object (an input, filter or output).
@@ -306,10 +321,37 @@ func parsePlugin(l *lexer) (pl Plugin, isObj bool, err error) {
 			f, err := parseFlow(l)
 			pl.Flow = f
 			return err
+		case "bulk_requests", "documents":
+			return parseCounters(l, string(k), &pl.Counters)
 		}
 		return l.skip()
 	})
 	return pl, isObj, err
+}
+
+// parseCounters reads an output's own counters (an object of numbers and
+// objects of numbers) into dst by dotted path: "bulk_requests.with_errors",
+// "bulk_requests.responses.429". Other values are skipped.
+func parseCounters(l *lexer, prefix string, dst *map[string]int64) error {
+	_, err := l.objectFields(func(k []byte) error {
+		key := prefix + "." + string(k)
+		c, err := l.peek()
+		if err != nil {
+			return err
+		}
+		if c == '{' {
+			return parseCounters(l, key, dst)
+		}
+		v, ok, err := l.int64Value()
+		if ok {
+			if *dst == nil {
+				*dst = map[string]int64{}
+			}
+			(*dst)[key] = v
+		}
+		return err
+	})
+	return err
 }
 
 // parseEvents reads an events object; nil when the value is not an object.
@@ -485,6 +527,9 @@ func parseQueueField(l *lexer, q *Queue, k []byte) error {
 	v, ok, err := l.int64Value()
 	if ok {
 		*dst = v
+		if dst == &q.SizeBytes {
+			q.SizeReported = true
+		}
 	}
 	return err
 }

@@ -109,6 +109,16 @@ func TestParseNodeStatsWithoutPipelines(t *testing.T) {
 			t.Errorf("%s: err %v, want ErrNotNodeStats", f, err)
 		}
 	}
+	// /_node and /_node/pipelines list pipelines with their settings, but
+	// without events or plugins: not node stats, for check and diagnose.
+	for _, f := range []string{"node-7.0-metricbeat.json", "node_pipelines-7.0-metricbeat.json", "node_pipelines-8.x-docs.json"} {
+		for _, parse := range []func(io.Reader, int64) (*NodeStats, error){ParseNodeStats, ParseNodeStatsPlugins} {
+			_, err := parse(bytes.NewReader(readTestdata(t, f)), 0)
+			if !errors.Is(err, ErrNotNodeStats) || !strings.Contains(err.Error(), "/_node/pipelines body") {
+				t.Errorf("%s: err %v, want ErrNotNodeStats naming /_node/pipelines", f, err)
+			}
+		}
+	}
 }
 
 func TestParseFlowMetrics(t *testing.T) {

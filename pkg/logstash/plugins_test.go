@@ -80,3 +80,26 @@ func TestParseNodeStatsSkipsPlugins(t *testing.T) {
 		t.Errorf("inputs %v", main.InputIDs())
 	}
 }
+
+// An elasticsearch output's own counters, read off the 8.8 and 7.4
+// captures: error counters where the version reports them.
+func TestOutputCounters(t *testing.T) {
+	s, err := ParseNodeStatsPlugins(bytes.NewReader(readTestdata(t, "node_stats-8.8-kuskoman.json")), DefaultMaxBody)
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := s.Pipeline("main").Outputs[0]
+	want := map[string]int64{"documents.successes": 1337, "documents.non_retryable_failures": 87, "bulk_requests.with_errors": 87, "bulk_requests.responses.200": 87}
+	if len(es.Counters) != len(want) {
+		t.Errorf("counters %v, want %v", es.Counters, want)
+	}
+	for k, v := range want {
+		if es.Counters[k] != v {
+			t.Errorf("%s = %d, want %d", k, es.Counters[k], v)
+		}
+	}
+	s, _ = ParseNodeStatsPlugins(bytes.NewReader(readTestdata(t, "node_stats_pipelines-7.4-telegraf.json")), DefaultMaxBody)
+	if c := s.Pipeline("infra").Outputs[1].Counters; c["bulk_requests.successes"] != 2870 || c["documents.successes"] != 2665549 {
+		t.Errorf("7.4 counters %v", c)
+	}
+}

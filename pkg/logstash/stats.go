@@ -202,6 +202,9 @@ type Queue struct {
 	// its limit, queue.max_bytes (ParseNodeStatsPlugins only).
 	SizeBytes    int64
 	MaxSizeBytes int64
+	// SizeReported is false when the body has no queue_size_in_bytes (5.x
+	// persisted queues report only their limit).
+	SizeReported bool
 }
 
 // Plugin is one filter or output in .plugins.filters[] or .plugins.outputs[].
@@ -215,6 +218,13 @@ type Plugin struct {
 	// Flow holds the plugin's flow metrics (8.7+: worker_utilization,
 	// worker_millis_per_event).
 	Flow Flow
+	// Counters are an output's own counters by dotted path, as the
+	// elasticsearch output reports them: "bulk_requests.successes",
+	// "bulk_requests.with_errors", "bulk_requests.failures",
+	// "bulk_requests.responses.<status>", "documents.successes",
+	// "documents.non_retryable_failures", "documents.dlq_routed". nil when
+	// the plugin reports none.
+	Counters map[string]int64
 }
 
 // Settings are a pipeline's pipeline.workers, pipeline.batch.size and
