@@ -336,8 +336,14 @@ func (c *bgpCluster) waitHealthy(n *bgpNode) error {
 func (c *bgpCluster) startFRR(vtysh string) {
 	t := c.t
 	if c.frrDir == "" {
-		c.frrDir = filepath.Join(c.tmp, "frr")
-		if err := os.MkdirAll(c.frrDir, 0o755); err != nil {
+		// Not under t.TempDir, whose parents only root may enter: FRR
+		// runs as user frr.
+		var err error
+		if c.frrDir, err = os.MkdirTemp("", "hala-e2e-frr-"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(c.frrDir) })
+		if err := os.Chmod(c.frrDir, 0o755); err != nil {
 			t.Fatal(err)
 		}
 		snippet, err := os.ReadFile(filepath.Join(c.out, render.RouterDir, c.inv.BGP.Peers[0].Address.String(), render.RouterFRRPath))
