@@ -280,7 +280,10 @@ func (c *bgpCluster) setupBGPDirector(n *bgpNode) {
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
 	state := filepath.Join("/var/lib/hala-e2e", n.name)
-	if err := os.MkdirAll(state, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(state), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(state, 0o700); err != nil && !os.IsExist(err) {
 		t.Fatal(err)
 	}
 	if err := os.Chown(state, uid, gid); err != nil {
