@@ -375,8 +375,13 @@ func (c *bgpCluster) startFRR(vtysh string) {
 	}
 	c.frr = nil
 	for _, d := range []string{"zebra", "bfdd", "bgpd"} {
-		// A socket left by the last run would look like a ready daemon.
-		os.Remove(filepath.Join(c.frrDir, d+".vty"))
+		// Sockets left by the last run would look like a ready daemon, or
+		// be in the way.
+		for _, f := range []string{d + ".vty", "zserv.api", "bfdd.sock"} {
+			if d == "zebra" || f == d+".vty" || d == "bfdd" && f == "bfdd.sock" {
+				os.Remove(filepath.Join(c.frrDir, f))
+			}
+		}
 		args := []string{"-f", filepath.Join(c.frrDir, "empty.conf"), "-i", filepath.Join(c.frrDir, d+".pid"),
 			"-z", filepath.Join(c.frrDir, "zserv.api"), "--vty_socket", c.frrDir, "--log", "stdout", "-P", "0"}
 		if d == "bfdd" {
@@ -554,6 +559,11 @@ func bgpHostDies(c *bgpCluster) Row {
 
 	if out, err := victim.ns.Cmd("ip", "link", "set", "eth0", "up").CombinedOutput(); err != nil {
 		row.Failf("link up: %v %s", err, out)
+	}
+	// The route to the client went with the link.
+	if out, err := victim.ns.Cmd("ip", "route", "replace", netip.MustParsePrefix(bgpClientAddr).Masked().String(),
+		"via", netip.MustParsePrefix(routerAddr).Addr().String()).CombinedOutput(); err != nil {
+		row.Failf("route to the client: %v %s", err, out)
 	}
 	t1 := time.Now()
 	back := c.restore(&row, victim, t1)
