@@ -377,10 +377,9 @@ func (c *bgpCluster) startFRR(vtysh string) {
 	for _, d := range []string{"zebra", "bfdd", "bgpd"} {
 		// Sockets left by the last run would look like a ready daemon, or
 		// be in the way.
-		for _, f := range []string{d + ".vty", "zserv.api", "bfdd.sock"} {
-			if d == "zebra" || f == d+".vty" || d == "bfdd" && f == "bfdd.sock" {
-				os.Remove(filepath.Join(c.frrDir, f))
-			}
+		stale := map[string][]string{"zebra": {"zserv.api"}, "bfdd": {"bfdd.sock"}}[d]
+		for _, f := range append(stale, d+".vty") {
+			os.Remove(filepath.Join(c.frrDir, f))
 		}
 		args := []string{"-f", filepath.Join(c.frrDir, "empty.conf"), "-i", filepath.Join(c.frrDir, d+".pid"),
 			"-z", filepath.Join(c.frrDir, "zserv.api"), "--vty_socket", c.frrDir, "--log", "stdout", "-P", "0"}
