@@ -13,14 +13,14 @@ import (
 // vipHolderDies is B8, the baseline of the BGP half's B2, in the director
 // half (VRRP): the VIP holder's host dies as in B2 (its link goes down,
 // then keepalived, hala director and its Logstash stand-in stop at once).
-// stash2 must take the VIP within 3 × advert_int + skew; every message
-// lost is counted, for comparing with B2.
+// The failover (3 × advert_int + skew in theory) and every message lost
+// are measured and reported, for comparing with B2.
 func vipHolderDies(c *cluster) Row {
 	p, s := c.nodes[0], c.nodes[1]
 	skew := time.Duration(float64(c.advert) * float64(256-c.priority[s.name]) / 256)
 	bound := 3*c.advert + skew
 	row := Row{Scenario: fmt.Sprintf("B8 VIP holder's host dies (VRRP, advert_int %s)", c.advert),
-		Bound: fmt.Sprintf("failover ≤ 3 × advert_int + skew = %s; loss counted (the baseline of B2)", Seconds(bound))}
+		Bound: fmt.Sprintf("reported (3 × advert_int + skew = %s); loss counted: the baseline of B2", Seconds(bound))}
 	c.settle(&row, p)
 	iface := c.inv.Directors[0].Interface
 
@@ -42,9 +42,9 @@ func vipHolderDies(c *cluster) Row {
 		t1 = time.Now()
 		row.Failf("VIP not on %s %s after the host died: %s", s.name, Seconds(t1.Sub(t0)), c.describe(s1))
 	}
+	// A baseline, measured and reported: row 5 of the keepalived half
+	// asserts VRRP's failover bound.
 	failover := t1.Sub(t0)
-	row.Check(!ok || failover <= bound+sampleEvery+vrrpLatency, "VIP on %s after %s; bound %s (+%s sampling, +%s timer latency)",
-		s.name, Seconds(failover), Seconds(bound), sampleEvery, vrrpLatency)
 	// stash2 also takes the dead backend out of its table.
 	rs := c.rs(p)
 	s2, ok := c.mon.waitFor(t1, 10*time.Second, func(x sample) bool { return !x.in(s.name, rs) })
