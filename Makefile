@@ -14,12 +14,15 @@ OUT ?= out
 
 all: build
 
+# hala, and hala-director next to it: hala director executes it (see
+# docs/architecture.md).
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/hala
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)-director ./cmd/hala-director
 
 # The README's first command: build, then render the bundled example into ./out.
 run: build
-	./$(BIN) render -i $(EXAMPLE) -o $(OUT)
+	./$(BIN) render -i $(EXAMPLE) -d $(OUT)
 
 # The README's second command: unit tests, then the real-kernel suite in the test VM.
 test: deps test-unit test-package test-vm

@@ -68,8 +68,8 @@ func (r Report) WriteText(w io.Writer) error {
 			if q := p.Queue.Type; q != "" {
 				fmt.Fprintf(&b, ", %s queue", q)
 			}
-			if m, w, ok := p.Flow["worker_utilization"].Recent(); ok {
-				fmt.Fprintf(&b, ", worker_utilization %.1f%% (%s)", m, w)
+			if _, why, ok := PipelineLoad(&s.Pipelines[i], WeightState{}); ok {
+				fmt.Fprintf(&b, ", %s", why)
 			}
 			b.WriteByte('\n')
 			for j := range p.Inputs {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hala-lb/hala/pkg/internal/atomicfile"
 	"github.com/hala-lb/hala/pkg/logstash"
 )
 
@@ -179,7 +180,9 @@ func statePath(dir, kind string, parts ...string) string {
 	return filepath.Join(dir, fmt.Sprintf("%s-%s-%016x.json", kind, clean, h.Sum64()))
 }
 
-// writeState writes v as JSON to path atomically (temporary file, rename).
+// writeState writes v as JSON to path atomically. Not synced: it runs
+// on every check, and lost state is rebuilt (the weight from MaxWeight,
+// the counters from the next sample).
 func writeState(dir, path string, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
@@ -188,20 +191,7 @@ func writeState(dir, path string, v any) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create state dir: %w", err)
 	}
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write state: %w", err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.Write(path, data, 0o600, atomicfile.Atomic); err != nil {
 		return fmt.Errorf("write state: %w", err)
 	}
 	return nil

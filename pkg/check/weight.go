@@ -98,12 +98,14 @@ func (f fileWeights) SaveWeight(key string, st WeightState) error {
 }
 
 // PipelineLoad reads a pipeline's load, 0 (idle) to 1 (saturated), and
-// names where it came from:
+// names where it came from. It is the one definition of a pipeline's load:
+// the dynamic weight is set from it, and hala status and hala check
+// --explain show it. Flow metrics are read through FlowMetric.Recent:
 //
-//   - flow.worker_utilization (8.13+), the current window: the share of
-//     worker time spent working;
-//   - else flow.queue_backpressure (8.5+), current: how much of the time
-//     inputs were blocked pushing to the queue;
+//   - flow.worker_utilization (8.13+), the current window first: the share
+//     of worker time spent working;
+//   - else flow.queue_backpressure (8.5+), current first: how much of the
+//     time inputs were blocked pushing to the queue;
 //   - else (5.x to 8.4) the growth of events.queue_push_duration_in_millis
 //     against events.duration_in_millis since prev, the previous sample:
 //     the time inputs waited for a free worker per unit of worker time.
@@ -111,10 +113,10 @@ func (f fileWeights) SaveWeight(key string, st WeightState) error {
 // ok is false when there is no reading: no flow metrics and no previous
 // sample (or the counters went back, a restart).
 func PipelineLoad(p *logstash.Pipeline, prev WeightState) (load float64, why string, ok bool) {
-	if v, w, ok := current(p.Flow["worker_utilization"]); ok {
+	if v, w, ok := p.Flow["worker_utilization"].Recent(); ok {
 		return clamp01(v / 100), fmt.Sprintf("worker_utilization %.1f%% (%s)", v, w), true
 	}
-	if v, w, ok := current(p.Flow["queue_backpressure"]); ok {
+	if v, w, ok := p.Flow["queue_backpressure"].Recent(); ok {
 		return clamp01(v), fmt.Sprintf("queue_backpressure %.3g (%s)", v, w), true
 	}
 	if p.Events == nil || !prev.Counters {
@@ -130,17 +132,16 @@ func PipelineLoad(p *logstash.Pipeline, prev WeightState) (load float64, why str
 	return clamp01(float64(dp) / float64(dd)), fmt.Sprintf("queue_push_duration %dms / duration %dms since the last sample", dp, dd), true
 }
 
-// current prefers the current window: it follows a change within seconds.
-func current(m logstash.FlowMetric) (float64, string, bool) {
-	for _, w := range []string{"current", "last_1_minute", "last_5_minutes", "lifetime"} {
-		if v, ok := m[w]; ok && !math.IsInf(v, 0) && !math.IsNaN(v) {
-			return v, w, true
-		}
-	}
-	return 0, "", false
-}
-
 func clamp01(x float64) float64 { return math.Max(0, math.Min(1, x)) }
+
+// Counters is the sample of p's event counters that PipelineLoad compares
+// a later sample with (nodes without flow metrics); no Weight.
+func Counters(p *logstash.Pipeline) WeightState {
+	if p == nil || p.Events == nil {
+		return WeightState{}
+	}
+	return WeightState{Counters: true, Push: p.Events.QueuePushDurationMillis, Duration: p.Events.DurationMillis}
+}
 
 // LoadWeight is the formula: MinLoadWeight + (1 - load) × (MaxWeight -
 // MinLoadWeight), rounded: 253 idle, 10 saturated.
@@ -158,10 +159,8 @@ func LoadWeight(load float64) int {
 // metrics, first sample of an older node) the weight stays where it was,
 // MaxWeight at first.
 func Weight(p *logstash.Pipeline, prev WeightState) (int, string, WeightState) {
-	next := WeightState{Weight: prev.Weight}
-	if p.Events != nil {
-		next.Counters, next.Push, next.Duration = true, p.Events.QueuePushDurationMillis, p.Events.DurationMillis
-	}
+	next := Counters(p)
+	next.Weight = prev.Weight
 	last := prev.Weight
 	if last < 1 || last > MaxWeight {
 		last = 0

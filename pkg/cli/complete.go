@@ -11,10 +11,9 @@ import (
 
 // directorCommands are the commands whose --node names a [[director]];
 // elsewhere (render, sysctl apply) it names any host.
-var directorCommands = []string{"hala ipvs", "hala vip"}
+var directorCommands = []string{"hala ipvs", "hala vip", "hala director"}
 
-// outputFormats are the values -o takes, by command. render's -o is a
-// directory instead.
+// outputFormats are the values -o/--output takes, by command.
 var outputFormats = map[string][]string{
 	"hala ipvs plan": {"text", "json", "shell"},
 	"hala ipvs show": {"text", "json"},
@@ -24,7 +23,7 @@ var outputFormats = map[string][]string{
 
 // registerCompletions teaches shell completion what flag values name: -i
 // an inventory file, --node and --vip names in the inventory given by -i,
-// -o a format or a directory. It walks the tree, so a command added later
+// -o a format, render's -d a directory. It walks the tree, so a command added later
 // with the same flags gets the same completion.
 func registerCompletions(c *cobra.Command) {
 	for _, sub := range c.Commands() {
@@ -46,14 +45,20 @@ func registerCompletions(c *cobra.Command) {
 	if fl.Lookup("vip") != nil {
 		_ = c.RegisterFlagCompletionFunc("vip", fromInventory(vipCompletions))
 	}
+	// drain and undrain take backends: the [[logstash]] hosts of -i.
+	if (c.CommandPath() == "hala drain" || c.CommandPath() == "hala undrain") && c.ValidArgsFunction == nil {
+		c.ValidArgsFunction = fromInventory(backendNames)
+	}
 	if o := fl.ShorthandLookup("o"); o != nil {
 		if formats, ok := outputFormats[c.CommandPath()]; ok {
 			_ = c.RegisterFlagCompletionFunc(o.Name, cobra.FixedCompletions(formats, cobra.ShellCompDirectiveNoFileComp))
-		} else if o.Name == "out-file" {
-			_ = c.MarkFlagFilename(o.Name, "toml")
-		} else {
-			_ = c.MarkFlagDirname(o.Name)
 		}
+	}
+	if fl.Lookup("out-file") != nil {
+		_ = c.MarkFlagFilename("out-file", "toml")
+	}
+	if fl.Lookup("dir") != nil {
+		_ = c.MarkFlagDirname("dir")
 	}
 }
 
@@ -109,6 +114,14 @@ func hostNames(inv *inventory.Inventory) []cobra.Completion {
 	out := make([]cobra.Completion, len(names))
 	for i, n := range names {
 		out[i] = cobra.CompletionWithDesc(n, desc[n])
+	}
+	return out
+}
+
+func backendNames(inv *inventory.Inventory) []cobra.Completion {
+	var out []cobra.Completion
+	for _, l := range inv.Logstash {
+		out = append(out, cobra.CompletionWithDesc(l.Name, "logstash "+l.Address.String()))
 	}
 	return out
 }

@@ -8,27 +8,21 @@ import (
 	"log/slog"
 	"log/syslog"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
-	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
-	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/spf13/cobra"
 
-	"github.com/hala-lb/hala/pkg/director"
+	"github.com/hala-lb/hala/pkg/director/healthz"
 	"github.com/hala-lb/hala/pkg/drain"
 	"github.com/hala-lb/hala/pkg/inventory"
-	"github.com/hala-lb/hala/pkg/ipvs"
 	"github.com/hala-lb/hala/pkg/reconcile"
-	"github.com/hala-lb/hala/pkg/vip"
+	"github.com/hala-lb/hala/pkg/render"
 )
-
-// defaultMetricsAddress is on loopback: the metrics say which backends are
-// down and why, which is not for every network.
-const defaultMetricsAddress = "127.0.0.1:9610"
 
 type directorFlags struct {
 	inventory     string
@@ -44,7 +38,7 @@ type directorFlags struct {
 func newDirectorCommand(streams IOStreams) *cobra.Command {
 	f := &directorFlags{}
 	cmd := &cobra.Command{
-		Use:   "director -i FILE [--node NAME] [--metrics-address ADDR] [--log-format text|json]",
+		Use:   "director -i FILE [--node NAME] [--log-format text|json]",
 		Short: "Run the resident IPVS director: in-process checks, one netlink write per transition",
 		Long: `Runs in the foreground (systemd Type=notify) and keeps this director's IPVS
 table on what the inventory and the Logstash APIs say, with keepalived
@@ -70,10 +64,23 @@ running one kept); SIGTERM or SIGINT stop the checks and exit 0, leaving
 the table as it is so traffic keeps flowing across a restart
 (--flush-on-exit removes hala's services instead).
 
-/metrics (Prometheus) and /healthz are served on --metrics-address, on
-loopback unless you say otherwise; never on all interfaces.`,
-		Example: `  hala director -i /etc/hala/inventory.toml
-  hala director -i cluster.toml --node stash1 --metrics-address 192.168.1.210:9610 --log-format json
+/metrics (Prometheus) and /healthz are served on the inventory's
+metrics_address (cluster.metrics_address, default 127.0.0.1:9610, or the
+director's own metrics_address), the address keepalived's tracking script
+(hala director health, rendered into keepalived.conf) asks: both read the
+one key, so they cannot disagree. --metrics-address is kept for old
+command lines and must name that same address.
+
+Exit status: 0 after SIGTERM or SIGINT; 78 (EX_CONFIG) for what
+restarting cannot mend: no or an invalid inventory, cluster.ipvs not
+"director", an unknown --node, a --metrics-address other than the
+inventory's, no CAP_NET_ADMIN; 69 (EX_UNAVAILABLE) when the kernel has no
+IPVS (modprobe ip_vs); 1 for anything else (systemd restarts it). The
+unit's RestartPreventExitStatus= lists 78 and 69, so systemd does not
+loop on them. With --log-format json a start-up error is a JSON record
+too ("msg":"hala director stopped", with "error", "exit" and "hint").`,
+		Example: `  hala director -i /etc/hala/inventory.toml --node stash1
+  hala director -i /etc/hala/inventory.toml --node stash1 --log-format json
   systemctl reload hala-director    # SIGHUP: reload the inventory`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -83,13 +90,12 @@ loopback unless you say otherwise; never on all interfaces.`,
 	fl := cmd.Flags()
 	fl.StringVarP(&f.inventory, "inventory", "i", "", "inventory `FILE` (TOML)")
 	fl.StringVar(&f.node, "node", "", "this director's `NAME` in the inventory")
-	fl.StringVar(&f.metrics, "metrics-address", defaultMetricsAddress, "`ADDR` (host:port) for /metrics and /healthz; \"off\" to serve none")
+	fl.StringVar(&f.metrics, "metrics-address", "", "`ADDR` for /metrics and /healthz: must equal the inventory's metrics_address, which is the default")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log `FORMAT` on stderr: text or json")
 	fl.BoolVar(&f.flushOnExit, "flush-on-exit", false, "delete the services hala owns when stopping")
 	fl.StringVar(&f.state, "state", "", "ownership state `FILE` (default "+reconcile.DefaultStatePath+")")
 	fl.StringVar(&f.drainDir, "drain-dir", drain.Dir(), "`DIR` of hala drain's records, read every round (or $"+drain.EnvDir+")")
-	fl.StringVar(&f.checkStateDir, "check-state-dir", "", "`DIR` for check state (default $STATE_DIRECTORY, else /run/hala)")
-	_ = cmd.MarkFlagRequired("inventory")
+	fl.StringVar(&f.checkStateDir, "check-state-dir", "", "`DIR` for check state, what hala check keeps in its --state-dir (default $STATE_DIRECTORY, else /run/hala)")
 	cmd.AddCommand(newDirectorHealthCommand(streams))
 	return cmd
 }
@@ -98,26 +104,34 @@ loopback unless you say otherwise; never on all interfaces.`,
 // exit 0 while the local hala director says it is healthy, else 1, with
 // the reason on stderr and in syslog (keepalived discards stderr).
 func newDirectorHealthCommand(streams IOStreams) *cobra.Command {
-	var addr string
+	var addr, inv, node string
 	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "health [--metrics-address ADDR] [--timeout DURATION]",
+		Use:   "health [--metrics-address ADDR | -i FILE [--node NAME]] [--timeout DURATION]",
 		Short: "Exit 0 while the local hala director is healthy (keepalived's vrrp_script)",
 		Long: `Asks the hala director serving on --metrics-address for /healthz: exit 0
-when it answers 200 within --timeout, else 1 with the reason on stderr and
-in syslog (tag hala-director). hala render puts it in keepalived.conf as a
+when hala director's own health document (marked by its X-Hala-Director
+header; any other 200 does not count) says healthy within --timeout, else
+1 with the reason on stderr and in syslog (tag hala-director), e.g.
+"no hala director answering on 127.0.0.1:9610 (timed out after 1s)". hala render puts it in keepalived.conf as a
 vrrp_script when cluster.ipvs = "director", so a director whose hala
 director is down, wedged or failing to program IPVS gives up its VIPs.`,
 		Example: `  hala director health
+  hala director health -i /etc/hala/inventory.toml --node stash1
   hala director health --metrics-address 127.0.0.1:9610 --timeout 500ms`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if timeout <= 0 {
 				return fmt.Errorf("--timeout %s: must be positive", timeout)
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
-			defer cancel()
-			if err := director.ProbeHealth(ctx, addr); err != nil {
+			if inv != "" && !cmd.Flags().Changed("metrics-address") {
+				i, err := inventory.Load(inv)
+				if err != nil {
+					return problemsError(inv, err)
+				}
+				addr = i.MetricsAddress(node)
+			}
+			if err := healthz.Probe(cmd.Context(), addr, timeout); err != nil {
 				line := err.Error()
 				fmt.Fprintln(streams.ErrOut, "hala-director: "+line)
 				logSyslogTag("hala-director", syslog.LOG_ERR, line)
@@ -126,7 +140,9 @@ director is down, wedged or failing to program IPVS gives up its VIPs.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&addr, "metrics-address", defaultMetricsAddress, "`ADDR` (host:port) the director serves /healthz on")
+	cmd.Flags().StringVar(&addr, "metrics-address", inventory.DefaultMetricsAddress, "`ADDR` (host:port) the director serves /healthz on: the inventory's metrics_address")
+	cmd.Flags().StringVarP(&inv, "inventory", "i", "", "read the address from the inventory `FILE` (its metrics_address for --node)")
+	cmd.Flags().StringVar(&node, "node", "", "with -i, this director's `NAME`")
 	cmd.Flags().DurationVar(&timeout, "timeout", 500*time.Millisecond, "bound on the request (`DURATION`)")
 	return cmd
 }
@@ -141,15 +157,27 @@ func newLogger(w io.Writer, format string) (*slog.Logger, error) {
 	return nil, withHint(fmt.Errorf("--log-format %q: want text or json", format), "journald keeps either; json suits log shippers")
 }
 
+// metricsAddress is the inventory's metrics_address for --node, where
+// keepalived's tracking script asks. A --metrics-address that differs is
+// refused: the director would serve where nobody asks, and keepalived
+// would give up the VIPs on every director.
+func metricsAddress(inv *inventory.Inventory, f *directorFlags) (string, error) {
+	want := inv.MetricsAddress(f.node)
+	if f.metrics == "" || f.metrics == want {
+		return want, nil
+	}
+	key := "cluster.metrics_address"
+	if f.node != "" {
+		key = fmt.Sprintf("metrics_address of director %q (or cluster.metrics_address)", f.node)
+	}
+	return "", withHint(fmt.Errorf("--metrics-address %s: keepalived's tracking script (hala director health) asks %s, the %s in %s; serving elsewhere would take the VIPs off this director", f.metrics, want, key, f.inventory),
+		"drop --metrics-address; to move the address, set metrics_address in the inventory, run hala render and install the new keepalived.conf")
+}
+
 // metricsListener refuses an address on all interfaces.
 func metricsListener(addr string) (net.Listener, error) {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, fmt.Errorf("--metrics-address %q: %w", addr, err)
-	}
-	if ip, err := netip.ParseAddr(host); host == "" || err == nil && ip.IsUnspecified() {
-		return nil, withHint(fmt.Errorf("--metrics-address %q listens on every interface", addr),
-			"give one address, e.g. 127.0.0.1:9610 or this director's own address")
+	if err := checkMetricsAddress(addr); err != nil {
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -158,115 +186,151 @@ func metricsListener(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
+// runDirector runs hala director. Errors restarting cannot mend exit
+// with a code the unit's RestartPreventExitStatus= lists; with
+// --log-format json they are a JSON record too, like every other line.
 func runDirector(ctx context.Context, streams IOStreams, f *directorFlags) error {
 	log, err := newLogger(streams.ErrOut, f.logFormat)
 	if err != nil {
+		return &ExitError{Code: render.DirectorExitConfig, Err: err}
+	}
+	err = serveDirector(ctx, f, log)
+	var exit *ExitError
+	if err == nil || f.logFormat != "json" {
 		return err
+	}
+	code := 1
+	if errors.As(err, &exit) {
+		code = exit.Code
+	}
+	attrs := []any{"error", err.Error(), "exit", code}
+	if h := (*hintError)(nil); errors.As(err, &h) {
+		attrs = append(attrs, "hint", h.hint)
+	}
+	log.Error("hala director stopped", attrs...)
+	return &ExitError{Code: code}
+}
+
+// permanent marks err as one restarting cannot mend.
+func permanent(code int, err error) error { return &ExitError{Code: code, Err: err} }
+
+// serveDirector checks everything it can before touching the kernel, then
+// runs the director until ctx ends.
+func serveDirector(ctx context.Context, f *directorFlags, log *slog.Logger) error {
+	if f.inventory == "" {
+		return permanent(render.DirectorExitConfig, withHint(errors.New("no inventory given"), "hala director -i "+render.DirectorInventory+" --node NAME"))
 	}
 	inv, err := inventory.Load(f.inventory)
 	if err != nil {
-		return problemsError(f.inventory, err)
+		return permanent(render.DirectorExitConfig, problemsError(f.inventory, err))
 	}
 	if !inv.UsesDirector() {
-		return withHint(fmt.Errorf("%s: cluster.ipvs is %q: keepalived manages these virtual servers, and a director would fight it over the same table", f.inventory, inv.Cluster.IPVS),
-			`set ipvs = "director" under [cluster], render again and install the new keepalived.conf (VRRP only)`)
+		return permanent(render.DirectorExitConfig, withHint(fmt.Errorf("%s: cluster.ipvs is %q: keepalived manages these virtual servers, and a director would fight it over the same table", f.inventory, inv.Cluster.IPVS),
+			`set ipvs = "director" under [cluster], render again and install the new keepalived.conf (VRRP only)`))
+	}
+	if f.node != "" {
+		if _, ok := inv.Director(f.node); !ok {
+			names := make([]string, len(inv.Directors))
+			for i, d := range inv.Directors {
+				names[i] = d.Name
+			}
+			return permanent(render.DirectorExitConfig, withHint(fmt.Errorf("--node %q: %s has no [[director]] of that name (known: %s)", f.node, f.inventory, strings.Join(names, ", ")),
+				"set HALA_DIRECTOR_ARGS=\"--node NAME\" in /etc/default/hala-director to this director's name"))
+		}
 	}
 	stateDir := f.checkStateDir
 	if stateDir == "" {
 		stateDir = os.Getenv("STATE_DIRECTORY") // systemd's StateDirectory=
 	}
-	var ln net.Listener
-	if f.metrics != "off" {
-		if ln, err = metricsListener(f.metrics); err != nil {
+	addr, err := metricsAddress(inv, f)
+	if err != nil {
+		return permanent(render.DirectorExitConfig, err)
+	}
+	if directorLoop == nil {
+		if err := checkMetricsAddress(addr); err != nil {
 			return err
 		}
-		defer ln.Close()
+		return execDirector()
 	}
-	h, err := ipvs.New("")
+	ln, err := metricsListener(addr)
 	if err != nil {
-		return fmt.Errorf("open IPVS: %w", err)
+		return err // the address may appear later (a slow network at boot)
 	}
-	defer h.Close()
-
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	cfg := director.Config{
-		Inventory: inv, Node: f.node, Target: h, Logger: log, StatePath: f.state,
-		CheckStateDir: stateDir, DrainDir: f.drainDir, FlushOnExit: f.flushOnExit,
-		Ready: func() { _, _ = daemon.SdNotify(false, daemon.SdNotifyReady) },
-	}
-	if every, err := daemon.SdWatchdogEnabled(false); err == nil && every > 0 {
-		cfg.Watchdog = func() { _, _ = daemon.SdNotify(false, daemon.SdNotifyWatchdog) }
-		cfg.WatchdogInterval = every / 2
-	}
-	if inv.UsesBGP() {
-		if f.node == "" {
-			return withHint(fmt.Errorf("%s: cluster.ha = \"bgp\" needs --node: this director's address is the next hop it announces", f.inventory),
-				"the rendered hala-director.service passes --node NAME; by hand: hala director -i FILE --node NAME")
-		}
-		vh, err := vip.New("")
-		if err != nil {
-			return fmt.Errorf("open netlink for the VIPs: %w", err)
-		}
-		defer vh.Close()
-		cfg.LocalVIPs = vh
-	}
-	d, err := director.New(cfg)
-	if err != nil {
-		return err
-	}
-	if ln != nil {
-		srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 5 * time.Second}
-		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
-				log.Error("metrics server stopped", "error", err)
-			}
-		}()
-		defer srv.Close()
-		log.Info("serving /metrics and /healthz", "address", ln.Addr().String())
-	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				reloadDirector(ctx, d, f.inventory, log)
-			}
-		}
-	}()
-	// Through the logger: with --log-format json every line is a record.
-	for _, w := range inv.Warnings {
-		log.Warn("inventory warning", "problem", w.String())
-	}
-	log.Info("starting", "inventory", f.inventory, "services", len(inv.Services))
-	return d.Run(ctx)
+	defer ln.Close()
+	return directorLoop(ctx, DirectorSetup{
+		Log: log, InventoryFile: f.inventory, Inventory: inv, Node: f.node, MetricsAddress: addr,
+		Listener: ln, FlushOnExit: f.flushOnExit, State: f.state, CheckStateDir: stateDir, DrainDir: f.drainDir,
+	})
 }
 
-// reloadDirector reads and validates the inventory again; an invalid one
-// is refused with every file:line problem logged.
-func reloadDirector(ctx context.Context, d *director.Director, file string, log *slog.Logger) {
-	_, _ = daemon.SdNotify(false, daemon.SdNotifyReloading)
-	defer func() { _, _ = daemon.SdNotify(false, daemon.SdNotifyReady) }()
-	inv, err := inventory.Load(file)
+// DirectorSetup is what hala director has checked and opened before its
+// loop starts.
+type DirectorSetup struct {
+	Log            *slog.Logger
+	InventoryFile  string
+	Inventory      *inventory.Inventory
+	Node           string
+	MetricsAddress string
+	// Listener serves /metrics and /healthz on MetricsAddress.
+	Listener      net.Listener
+	FlushOnExit   bool
+	State         string
+	CheckStateDir string
+	DrainDir      string
+}
+
+// Director runs hala director's loop (package directord, in the
+// hala-director binary).
+type Director func(ctx context.Context, s DirectorSetup) error
+
+// directorLoop is nil in the hala binary: hala director checks its flags
+// and inventory, then executes hala-director, which links the director
+// (Prometheus, GoBGP) that hala check must not pay for.
+var directorLoop Director
+
+// RunDirector is Run in the hala-director binary, where hala director runs
+// d in the process instead of executing hala-director.
+func RunDirector(args []string, in io.Reader, out, errOut io.Writer, d Director) int {
+	directorLoop = d
+	return Run(args, in, out, errOut)
+}
+
+// Permanent marks err as one restarting cannot mend: the process exits
+// with code (render.DirectorExit*), which the unit does not restart on.
+func Permanent(code int, err error) error { return permanent(code, err) }
+
+// Hint adds a hint, printed as "hala: hint: ..." after the error.
+func Hint(err error, hint string) error { return withHint(err, hint) }
+
+// directorBinary is the program hala director executes, next to hala.
+const directorBinary = "hala-director"
+
+// execDirector replaces this process with hala-director, same arguments
+// and environment: same PID for systemd (Type=notify), same signals.
+func execDirector() error {
+	exe, err := os.Executable()
 	if err != nil {
-		var joined interface{ Unwrap() []error }
-		if errors.As(err, &joined) {
-			for _, p := range joined.Unwrap() {
-				log.Error("reload refused: invalid inventory; keeping the running one", "problem", p.Error())
-			}
-		} else {
-			log.Error("reload refused: invalid inventory; keeping the running one", "problem", err.Error())
-		}
-		return
+		return fmt.Errorf("find %s: %w", directorBinary, err)
 	}
-	for _, w := range inv.Warnings {
-		log.Warn("inventory warning", "problem", w.String())
+	path := filepath.Join(filepath.Dir(exe), directorBinary)
+	if _, err := os.Stat(path); err != nil {
+		return withHint(fmt.Errorf("hala director runs %s: %w", path, err),
+			"install hala-director next to hala (the hala package ships both; make build builds both)")
 	}
-	if err := d.Reload(ctx, inv); err != nil {
-		return // logged by the director
+	err = syscall.Exec(path, append([]string{path}, os.Args[1:]...), os.Environ())
+	return fmt.Errorf("run %s: %w", path, err)
+}
+
+// checkMetricsAddress refuses an address on all interfaces, without
+// listening (hala-director listens).
+func checkMetricsAddress(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--metrics-address %q: %w", addr, err)
 	}
+	if ip, err := netip.ParseAddr(host); host == "" || err == nil && ip.IsUnspecified() {
+		return withHint(fmt.Errorf("--metrics-address %q listens on every interface", addr),
+			"give one address, e.g. 127.0.0.1:9610 or this director's own address")
+	}
+	return nil
 }

@@ -52,14 +52,20 @@ are refused. -o never replaces a file, and its directory must exist.
 See docs/migration.md.`,
 		Example: `  hala import /etc/keepalived/keepalived.conf
   hala import --director stash1=192.168.1.210 --director stash2=192.168.1.220 \
-      -o cluster.toml /etc/keepalived/keepalived.conf`,
+      --out-file cluster.toml /etc/keepalived/keepalived.conf`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("out") {
+				fmt.Fprintln(streams.ErrOut, "hala: warning: -o FILE is deprecated: use --out-file FILE (-o is an output format in other commands)")
+			}
 			return runImport(streams, flags, args[0])
 		},
 	}
 	cmd.Flags().IntVar(&flags.logstashPort, "logstash-port", 9600, "Logstash API `PORT` of hosts whose check names none")
-	cmd.Flags().StringVarP(&flags.out, "out-file", "o", "", "write the inventory to `FILE` (mode 0600; default stdout)")
+	cmd.Flags().StringVar(&flags.out, "out-file", "", "write the inventory to `FILE` (mode 0600; default stdout)")
+	// The old -o, hidden, with a warning, for one release.
+	cmd.Flags().StringVarP(&flags.out, "out", "o", "", "old spelling of --out-file `FILE`")
+	_ = cmd.Flags().MarkHidden("out")
 	cmd.Flags().StringArrayVar(&flags.directors, "director", nil, "a director as `NAME=ADDR` (repeat for each)")
 	return cmd
 }
@@ -78,7 +84,7 @@ func runImport(streams IOStreams, flags *importFlags, path string) error {
 	}
 	if flags.out != "" {
 		if _, err := os.Lstat(flags.out); !errors.Is(err, fs.ErrNotExist) {
-			return withHint(fmt.Errorf("write %s: it exists", flags.out), "import never replaces an inventory: remove it or choose another -o")
+			return withHint(fmt.Errorf("write %s: it exists", flags.out), "import never replaces an inventory: remove it or choose another --out-file")
 		}
 		// A mistyped directory is an error, not a new 0755 directory.
 		if dir := filepath.Dir(flags.out); !isDir(dir) {

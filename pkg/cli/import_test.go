@@ -31,7 +31,7 @@ func runBinary(t *testing.T, args ...string) (code int, stdout, stderr string) {
 func TestImportSeedBinary(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "cluster.toml")
-	code, stdout, stderr := runBinary(t, "import", "-o", out, seedConf)
+	code, stdout, stderr := runBinary(t, "import", "--out-file", out, seedConf)
 	if code != 0 || stdout != "" {
 		t.Fatalf("import: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
@@ -54,7 +54,7 @@ func TestImportSeedBinary(t *testing.T) {
 	}
 
 	// import never replaces a file.
-	code, _, stderr = runBinary(t, "import", "-o", out, seedConf)
+	code, _, stderr = runBinary(t, "import", "--out-file", out, seedConf)
 	if code != 1 || !strings.Contains(stderr, "hala: error: write "+out+": it exists") {
 		t.Errorf("import over an existing file: exit %d, stderr %q", code, stderr)
 	}
@@ -106,7 +106,7 @@ func TestImportRefusedPrintsNotes(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "cluster.toml")
-	code, stdout, stderr := runHala(t, "import", "-o", out, conf)
+	code, stdout, stderr := runHala(t, "import", "--out-file", out, conf)
 	want := "hala: warning: not mapped: " + conf + ":2: smtp_connect_timeout 30: no inventory key (hala renders global_defs itself)\n" +
 		"hala: error: import " + conf + ": hala would render VRRP differently from it (peers whose adverts disagree each become MASTER):\n" +
 		"  " + conf + ":8: auth_type AH: hala renders auth_type PASS or no authentication: peers would reject the other's adverts\n"

@@ -57,9 +57,9 @@ taken over only with apply --adopt.
 Other services (kube-proxy's, docker's, hand-made ones) and their real servers
 are never touched. apply --prune deletes owned services that are no longer in
 the inventory.`,
-		Example: `  hala ipvs plan -i /etc/hala/cluster.toml
-  hala ipvs apply -i /etc/hala/cluster.toml --prune
-  hala ipvs show -i /etc/hala/cluster.toml`,
+		Example: `  hala ipvs plan -i /etc/hala/inventory.toml
+  hala ipvs apply -i /etc/hala/inventory.toml --prune
+  hala ipvs show -i /etc/hala/inventory.toml`,
 		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(newIPVSPlanCommand(streams), newIPVSApplyCommand(streams), newIPVSShowCommand(streams))
@@ -93,8 +93,8 @@ takes them over only with --adopt.
 Exit status: 0 nothing to do, 2 changes pending, 1 error.
 -o json prints the same plan as JSON; -o shell prints the ipvsadm commands
 that would make the same changes.`,
-		Example: `  hala ipvs plan -i /etc/hala/cluster.toml
-  hala ipvs plan -i /etc/hala/cluster.toml --prune -o json`,
+		Example: `  hala ipvs plan -i /etc/hala/inventory.toml
+  hala ipvs plan -i /etc/hala/inventory.toml --prune -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runIPVSPlan(cmd.Context(), streams, f)
@@ -127,8 +127,8 @@ created by hala ("~ adopt" in the plan) is taken over only with --adopt;
 without it apply changes nothing and exits 1. Never run hala ipvs apply on a
 director where keepalived manages the same virtual_server: it would re-add
 the real servers keepalived removed for failing their health check.`,
-		Example: `  hala ipvs apply -i /etc/hala/cluster.toml
-  hala ipvs apply -i /etc/hala/cluster.toml --prune`,
+		Example: `  hala ipvs apply -i /etc/hala/inventory.toml
+  hala ipvs apply -i /etc/hala/inventory.toml --prune`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runIPVSApply(cmd.Context(), streams, f)
@@ -150,7 +150,7 @@ func newIPVSShowCommand(streams IOStreams) *cobra.Command {
 		Long: `Print every IPVS service and real server with its counters, like
 ipvsadm -Ln --stats. Services hala owns are marked "hala" with their
 inventory name (given -i, or from the state file); all others "foreign".`,
-		Example: `  hala ipvs show -i /etc/hala/cluster.toml
+		Example: `  hala ipvs show -i /etc/hala/inventory.toml
   hala ipvs show -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -22,7 +22,7 @@ type renderFlags struct {
 func newRenderCommand(streams IOStreams) *cobra.Command {
 	flags := &renderFlags{}
 	cmd := &cobra.Command{
-		Use:   "render -i FILE -o DIR [--node NAME] [--check] [--prune]",
+		Use:   "render -i FILE -d DIR [--node NAME] [--check] [--prune]",
 		Short: "Write every host's keepalived.conf, sysctl, firewalld and Logstash files",
 		Long: `Render turns the inventory into the files each host needs, under DIR/<host>/:
 
@@ -30,6 +30,12 @@ func newRenderCommand(streams IOStreams) *cobra.Command {
   sysctl.d/90-hala.conf       directors (and DR/TUN real servers): kernel settings
   setup.sh                    directors (and DR/TUN real servers): one-time host setup
   firewalld.sh                every host: firewall-cmd rich rules
+  hala-director.service       directors with cluster.ipvs = "director": the unit
+                              the package installs too (setup.sh installs it only
+                              where no package did)
+  default/hala-director       the same directors: /etc/default/hala-director, the
+                              unit's settings (--node NAME)
+  hala-local-vips.service     DR/TUN real servers: puts the VIPs back at boot
   logstash/conf.d/hala-inputs.conf
                               Logstash hosts: the inputs hala check looks for
   logstash/logstash.yml.snippet
@@ -41,19 +47,27 @@ the files render wrote; a file it lists that the inventory no longer
 produces (a removed host, say) is stale: render warns and leaves it,
 --prune deletes it, and never any file the manifest does not list. With
 --node only that host's files are judged. --check writes nothing and exits
-1 listing the files that would change and the stale ones. "-o -" prints one
-node's files and writes no manifest.`,
-		Example: `  hala render -i examples/two-node.toml -o out
-  hala render -i examples/two-node.toml -o out --check
-  hala render -i examples/two-node.toml -o out --prune
-  hala render -i examples/two-node.toml -o - --node stash1`,
+1 listing the files that would change and the stale ones. "-d -" prints one
+node's files and writes no manifest. (-o/--out DIR is the old spelling of
+-d/--dir, kept for one release: -o means an output format elsewhere.)`,
+		Example: `  hala render -i /etc/hala/inventory.toml -d out
+  hala render -i /etc/hala/inventory.toml -d out --check
+  hala render -i /etc/hala/inventory.toml -d out --prune
+  hala render -i /etc/hala/inventory.toml -d - --node stash1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("out") {
+				fmt.Fprintln(streams.ErrOut, "hala: warning: -o/--out DIR is deprecated: use -d/--dir DIR (-o is an output format in other commands)")
+			}
 			return runRender(streams, flags)
 		},
 	}
 	cmd.Flags().StringVarP(&flags.inventory, "inventory", "i", "", "inventory `FILE` (TOML)")
-	cmd.Flags().StringVarP(&flags.out, "out", "o", "", "output `DIR`, or - for stdout (needs --node)")
+	cmd.Flags().StringVarP(&flags.out, "dir", "d", "", "output `DIR`, or - for stdout (needs --node)")
+	// The old spelling, hidden, with a warning on stderr (cobra's own
+	// deprecation notice would go to stdout, into "-d -" output).
+	cmd.Flags().StringVarP(&flags.out, "out", "o", "", "old spelling of -d/--dir `DIR`")
+	_ = cmd.Flags().MarkHidden("out")
 	cmd.Flags().StringVar(&flags.node, "node", "", "render only the host called `NAME`")
 	cmd.Flags().BoolVar(&flags.check, "check", false, "write nothing; exit 1 listing the files that would change and the stale ones")
 	cmd.Flags().BoolVar(&flags.prune, "prune", false, "delete stale files: those the manifest says render wrote that are no longer produced")
@@ -62,19 +76,19 @@ node's files and writes no manifest.`,
 
 func runRender(streams IOStreams, flags *renderFlags) error {
 	if flags.inventory == "" {
-		return withHint(errors.New("no inventory given"), "hala render -i FILE -o DIR")
+		return withHint(errors.New("no inventory given"), "hala render -i FILE -d DIR")
 	}
 	if flags.out == "" {
-		return withHint(errors.New("no output directory given"), "hala render -i FILE -o DIR (or -o - --node NAME for stdout)")
+		return withHint(errors.New("no output directory given"), "hala render -i FILE -d DIR (or -d - --node NAME for stdout)")
 	}
 	if flags.out == "-" && flags.node == "" {
-		return withHint(errors.New("-o - prints one node's files"), "add --node NAME")
+		return withHint(errors.New("-d - prints one node's files"), "add --node NAME")
 	}
 	if flags.out == "-" && flags.prune {
-		return withHint(errors.New("--prune deletes stale files in an output directory"), "use -o DIR with --prune")
+		return withHint(errors.New("--prune deletes stale files in an output directory"), "use -d DIR with --prune")
 	}
 	if flags.out == "-" && flags.check {
-		return withHint(errors.New("--check compares with files in a directory"), "use -o DIR with --check")
+		return withHint(errors.New("--check compares with files in a directory"), "use -d DIR with --check")
 	}
 	inv, err := inventory.Load(flags.inventory)
 	if err != nil {
@@ -168,7 +182,7 @@ func printCheck(streams IOStreams, flags *renderFlags, rep render.Report, total 
 
 // pruneCommand is the render command line that would delete stale files.
 func pruneCommand(flags *renderFlags) string {
-	cmd := "hala render -i " + flags.inventory + " -o " + flags.out
+	cmd := "hala render -i " + flags.inventory + " -d " + flags.out
 	if flags.node != "" {
 		cmd += " --node " + flags.node
 	}

@@ -23,7 +23,7 @@ const twoNode = "../../examples/two-node.toml"
 // without touching it, and render restores it.
 func TestRenderWritesReportsAndChecks(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
-	code, stdout, stderr := runHala(t, "render", "-i", twoNode, "-o", out)
+	code, stdout, stderr := runHala(t, "render", "-i", twoNode, "-d", out)
 	if code != 0 {
 		t.Fatalf("render: exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -36,11 +36,11 @@ func TestRenderWritesReportsAndChecks(t *testing.T) {
 		t.Errorf("render summary:\n%s", stdout)
 	}
 
-	code, stdout, _ = runHala(t, "render", "-i", twoNode, "-o", out)
+	code, stdout, _ = runHala(t, "render", "-i", twoNode, "-d", out)
 	if code != 0 || stdout != "0 written, 12 unchanged\n" {
 		t.Errorf("second render: exit %d, %q", code, stdout)
 	}
-	code, stdout, _ = runHala(t, "render", "-i", twoNode, "-o", out, "--check")
+	code, stdout, _ = runHala(t, "render", "-i", twoNode, "-d", out, "--check")
 	if code != 0 || !strings.Contains(stdout, "12 files up to date") {
 		t.Errorf("--check on a fresh render: exit %d, %q", code, stdout)
 	}
@@ -50,14 +50,14 @@ func TestRenderWritesReportsAndChecks(t *testing.T) {
 	if err := os.WriteFile(conf, edited, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, _ = runHala(t, "render", "-i", twoNode, "-o", out, "--check")
+	code, stdout, _ = runHala(t, "render", "-i", twoNode, "-d", out, "--check")
 	if code != 1 || stdout != "would write "+conf+"\n1 of 12 files would change\n" {
 		t.Errorf("--check after an edit: exit %d, %q", code, stdout)
 	}
 	if data, _ := os.ReadFile(conf); !bytes.Equal(data, edited) {
 		t.Errorf("--check wrote %s", conf)
 	}
-	code, stdout, _ = runHala(t, "render", "-i", twoNode, "-o", out)
+	code, stdout, _ = runHala(t, "render", "-i", twoNode, "-d", out)
 	if code != 0 || stdout != "wrote "+conf+"\n1 written, 11 unchanged\n" {
 		t.Errorf("render after an edit: exit %d, %q", code, stdout)
 	}
@@ -97,7 +97,7 @@ bogus_key = 1
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out")
-	code, stdout, stderr := runHala(t, "render", "-i", bad, "-o", out)
+	code, stdout, stderr := runHala(t, "render", "-i", bad, "-d", out)
 	if code != 1 || stdout != "" {
 		t.Errorf("exit %d, stdout %q", code, stdout)
 	}
@@ -112,7 +112,7 @@ bogus_key = 1
 }
 
 func TestRenderToStdout(t *testing.T) {
-	code, stdout, stderr := runHala(t, "render", "-i", twoNode, "-o", "-", "--node", "stash2")
+	code, stdout, stderr := runHala(t, "render", "-i", twoNode, "-d", "-", "--node", "stash2")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -125,11 +125,11 @@ func TestRenderToStdout(t *testing.T) {
 		t.Error("stdout holds stash1's files")
 	}
 
-	code, _, stderr = runHala(t, "render", "-i", twoNode, "-o", "-")
+	code, _, stderr = runHala(t, "render", "-i", twoNode, "-d", "-")
 	if code != 1 || !strings.Contains(stderr, "hala: hint: add --node NAME") {
 		t.Errorf("-o - without --node: exit %d, %q", code, stderr)
 	}
-	code, _, stderr = runHala(t, "render", "-i", twoNode, "-o", "-", "--node", "nope")
+	code, _, stderr = runHala(t, "render", "-i", twoNode, "-d", "-", "--node", "nope")
 	if code != 1 || !strings.Contains(stderr, `no host "nope"`) {
 		t.Errorf("unknown node: exit %d, %q", code, stderr)
 	}
@@ -169,7 +169,7 @@ one_packet = true
 	if err := os.WriteFile(inv, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr := runHala(t, "render", "-i", inv, "-o", filepath.Join(dir, "out"))
+	code, stdout, stderr := runHala(t, "render", "-i", inv, "-d", filepath.Join(dir, "out"))
 	if code != 0 || !strings.Contains(stdout, "wrote ") {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -185,7 +185,7 @@ func TestRenderMissingInventory(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "missing.toml")
 	out := filepath.Join(dir, "out")
-	code, stdout, stderr := runHala(t, "render", "-i", missing, "-o", out)
+	code, stdout, stderr := runHala(t, "render", "-i", missing, "-d", out)
 	if code != 1 || stdout != "" {
 		t.Errorf("exit %d, stdout %q", code, stdout)
 	}
@@ -217,7 +217,7 @@ func TestRenderStaleHostCheckAndPrune(t *testing.T) {
 	if err := os.WriteFile(inv, []byte(threeHosts(t)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if code, stdout, stderr := runHala(t, "render", "-i", inv, "-o", out); code != 0 {
+	if code, stdout, stderr := runHala(t, "render", "-i", inv, "-d", out); code != 0 {
 		t.Fatalf("render with stash3: exit %d\n%s%s", code, stdout, stderr)
 	}
 	stash3 := []string{
@@ -239,7 +239,7 @@ func TestRenderStaleHostCheckAndPrune(t *testing.T) {
 	if err := os.WriteFile(inv, []byte(readFile(t, twoNode)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr := runHala(t, "render", "-i", inv, "-o", out, "--check")
+	code, stdout, stderr := runHala(t, "render", "-i", inv, "-d", out, "--check")
 	if code != 1 {
 		t.Errorf("--check with stale files: exit %d, want 1\n%s", code, stdout)
 	}
@@ -255,7 +255,7 @@ func TestRenderStaleHostCheckAndPrune(t *testing.T) {
 		t.Errorf("--check summary or hint:\n%s%s", stdout, stderr)
 	}
 
-	code, stdout, stderr = runHala(t, "render", "-i", inv, "-o", out)
+	code, stdout, stderr = runHala(t, "render", "-i", inv, "-d", out)
 	if code != 0 {
 		t.Fatalf("render without stash3: exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -267,14 +267,14 @@ func TestRenderStaleHostCheckAndPrune(t *testing.T) {
 			t.Errorf("render without --prune removed %s", p)
 		}
 	}
-	if want := "hala: hint: hala render -i " + inv + " -o " + out + " --prune removes them\n"; !strings.HasSuffix(stderr, want) {
+	if want := "hala: hint: hala render -i " + inv + " -d " + out + " --prune removes them\n"; !strings.HasSuffix(stderr, want) {
 		t.Errorf("render's hint:\n%s\nwant %q", stderr, want)
 	}
-	if code, stdout, _ := runHala(t, "render", "-i", inv, "-o", out, "--check"); code != 1 || !strings.Contains(stdout, "0 of 12 files would change, 3 stale\n") {
+	if code, stdout, _ := runHala(t, "render", "-i", inv, "-d", out, "--check"); code != 1 || !strings.Contains(stdout, "0 of 12 files would change, 3 stale\n") {
 		t.Errorf("--check after a render that left stale files: exit %d\n%s", code, stdout)
 	}
 
-	code, stdout, stderr = runHala(t, "render", "-i", inv, "-o", out, "--prune")
+	code, stdout, stderr = runHala(t, "render", "-i", inv, "-d", out, "--prune")
 	if code != 0 || stderr != "" {
 		t.Fatalf("--prune: exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -292,7 +292,7 @@ func TestRenderStaleHostCheckAndPrune(t *testing.T) {
 	if data, err := os.ReadFile(mine); err != nil || string(data) != "mine\n" {
 		t.Errorf("--prune touched the hand-added %s: %v", mine, err)
 	}
-	if code, stdout, _ := runHala(t, "render", "-i", inv, "-o", out, "--check"); code != 0 || stdout != "12 files up to date in "+out+"\n" {
+	if code, stdout, _ := runHala(t, "render", "-i", inv, "-d", out, "--check"); code != 0 || stdout != "12 files up to date in "+out+"\n" {
 		t.Errorf("--check after --prune: exit %d, %q", code, stdout)
 	}
 }
@@ -303,16 +303,16 @@ func TestRenderStaleHostCheckAndPrune(t *testing.T) {
 func TestRenderNodeRunsShareADirectory(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
 	for _, node := range []string{"stash1", "stash2"} {
-		if code, stdout, stderr := runHala(t, "render", "-i", twoNode, "-o", out, "--node", node); code != 0 || stderr != "" {
+		if code, stdout, stderr := runHala(t, "render", "-i", twoNode, "-d", out, "--node", node); code != 0 || stderr != "" {
 			t.Fatalf("--node %s: exit %d\n%s%s", node, code, stdout, stderr)
 		}
 	}
 	for _, node := range []string{"stash1", "stash2"} {
-		if code, stdout, stderr := runHala(t, "render", "-i", twoNode, "-o", out, "--node", node, "--check"); code != 0 || stderr != "" {
+		if code, stdout, stderr := runHala(t, "render", "-i", twoNode, "-d", out, "--node", node, "--check"); code != 0 || stderr != "" {
 			t.Errorf("--check --node %s after both runs: exit %d\n%s%s", node, code, stdout, stderr)
 		}
 	}
-	if code, stdout, _ := runHala(t, "render", "-i", twoNode, "-o", out, "--check"); code != 0 {
+	if code, stdout, _ := runHala(t, "render", "-i", twoNode, "-d", out, "--check"); code != 0 {
 		t.Errorf("--check of the whole inventory after the --node runs: exit %d\n%s", code, stdout)
 	}
 	manifest := readFile(t, filepath.Join(out, ".hala-manifest"))
@@ -328,14 +328,14 @@ func TestRenderNodeRunsShareADirectory(t *testing.T) {
 	}
 	cwd := t.TempDir()
 	t.Chdir(cwd)
-	if code, _, stderr := runHala(t, "render", "-i", abs, "-o", "-", "--node", "stash1"); code != 0 {
-		t.Fatalf("-o -: exit %d\n%s", code, stderr)
+	if code, _, stderr := runHala(t, "render", "-i", abs, "-d", "-", "--node", "stash1"); code != 0 {
+		t.Fatalf("-d -: exit %d\n%s", code, stderr)
 	}
 	if entries, _ := os.ReadDir(cwd); len(entries) != 0 {
-		t.Errorf("-o - wrote %v", entries)
+		t.Errorf("-d - wrote %v", entries)
 	}
-	if code, _, stderr := runHala(t, "render", "-i", abs, "-o", "-", "--node", "stash1", "--prune"); code != 1 || !strings.Contains(stderr, "hala: hint: use -o DIR with --prune") {
-		t.Errorf("-o - --prune: exit %d\n%s", code, stderr)
+	if code, _, stderr := runHala(t, "render", "-i", abs, "-d", "-", "--node", "stash1", "--prune"); code != 1 || !strings.Contains(stderr, "hala: hint: use -d DIR with --prune") {
+		t.Errorf("-d - --prune: exit %d\n%s", code, stderr)
 	}
 }
 
@@ -351,7 +351,7 @@ func TestRenderRefusesForeignManifest(t *testing.T) {
 	if err := os.WriteFile(manifest, []byte("# hala render manifest v1\nstash1/firewalld.sh\n../cluster.toml\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr := runHala(t, "render", "-i", twoNode, "-o", out, "--prune")
+	code, stdout, stderr := runHala(t, "render", "-i", twoNode, "-d", out, "--prune")
 	if code != 1 || stdout != "" {
 		t.Errorf("exit %d, stdout %q", code, stdout)
 	}
@@ -370,4 +370,14 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(data)
+}
+
+// -o/--out, render's old spelling of -d/--dir, still works for one release
+// and says so on stderr, never in the files printed on stdout.
+func TestRenderOldOutFlag(t *testing.T) {
+	code, stdout, stderr := runHala(t, "render", "-i", twoNode, "-o", "-", "--node", "stash1")
+	if code != 0 || !strings.HasPrefix(stdout, "==> stash1/") || strings.Contains(stdout, "deprecated") ||
+		stderr != "hala: warning: -o/--out DIR is deprecated: use -d/--dir DIR (-o is an output format in other commands)\n" {
+		t.Errorf("exit %d, stderr %q, stdout starts %q", code, stderr, stdout[:min(len(stdout), 80)])
+	}
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -78,6 +79,10 @@ func TestUnknownSubcommandFails(t *testing.T) {
 		{[]string{"rendr", "-i", "x.toml", "-o", "out"}, `unknown command "rendr" for "hala"` + "\nhala: hint: did you mean \"render\"?\n"},
 		{[]string{"help", "ipvs", "pln"}, `unknown command "pln" for "hala ipvs"` + "\nhala: hint: did you mean \"plan\"?\n"},
 		{[]string{"ipvs", "--inventory", "x.toml"}, "unknown flag: --inventory\nhala: hint: hala ipvs takes a command first: apply, plan, show\n"},
+		// With --help too: cobra would print the parent's help and exit 0.
+		{[]string{"ipvs", "pln", "--help"}, `unknown command "pln" for "hala ipvs"` + "\nhala: hint: did you mean \"plan\"?\n"},
+		{[]string{"director", "helth", "-h"}, `unknown command "helth" for "hala director"` + "\nhala: hint: did you mean \"health\"?\n"},
+		{[]string{"rendr", "--help"}, `unknown command "rendr" for "hala"` + "\nhala: hint: did you mean \"render\"?\n"},
 	} {
 		code, stdout, stderr := runHala(t, tc.args...)
 		if code != 1 || stdout != "" || stderr != "hala: error: "+tc.want {
@@ -105,7 +110,7 @@ func TestHelpExamplesAndFlagNames(t *testing.T) {
 			t.Errorf("%s: no Example in its help", c.CommandPath())
 		}
 		c.LocalFlags().VisitAll(func(f *pflag.Flag) {
-			if f.Name == "help" || f.Value.Type() == "bool" {
+			if f.Name == "help" || f.Value.Type() == "bool" || f.Hidden {
 				return
 			}
 			arg, _ := pflag.UnquoteUsage(f)
@@ -122,6 +127,18 @@ func TestHelpExamplesAndFlagNames(t *testing.T) {
 				t.Errorf("%s: --inventory has shorthand %q, want -i", c.CommandPath(), f.Shorthand)
 			}
 		})
+	}
+	// Examples name the inventory where the package and setup.sh put it,
+	// so that they work as shown once installed.
+	for _, c := range commandTree(t) {
+		if c.CommandPath() == "hala status" { // its file is being reworked elsewhere; see issue 19 item 9
+			continue
+		}
+		for _, m := range regexp.MustCompile(`(?:-i|--inventory|hala validate) (\S+)`).FindAllStringSubmatch(c.Example, -1) {
+			if m[1] != "/etc/hala/inventory.toml" && m[1] != "/etc/hala/inventory.toml.example" && m[1] != "FILE" && !strings.HasPrefix(m[1], "-") {
+				t.Errorf("%s: example names the inventory %s, want /etc/hala/inventory.toml", c.CommandPath(), m[1])
+			}
+		}
 	}
 	if seen["inventory"] != "FILE" || seen["node"] != "NAME" || seen["vip"] != "NAME" {
 		t.Errorf("arguments: inventory %q node %q vip %q, want FILE, NAME, NAME", seen["inventory"], seen["node"], seen["vip"])
@@ -161,7 +178,7 @@ func TestCompletion(t *testing.T) {
 		if c.LocalFlags().Lookup("node") != nil {
 			nodeFlags++
 			want := hosts
-			if path[0] == "ipvs" || path[0] == "vip" {
+			if path[0] == "ipvs" || path[0] == "vip" || path[0] == "director" {
 				want = directors
 			}
 			if got, d := complete(t, append(path, "-i", aa, "--node", "")...); strings.Join(got, " ") != want || d != ":4" {
@@ -184,14 +201,16 @@ func TestCompletion(t *testing.T) {
 			outputFlags++
 			got, d := complete(t, append(path, "-o", "")...)
 			if path[0] == "render" {
-				if len(got) != 0 || d != ":16" {
-					t.Errorf("render -o: %q %s, want directories (:16)", got, d)
+				// The old spelling of -d: hidden, still a directory.
+				if got, d := complete(t, append(path, "-d", "")...); len(got) != 0 || d != ":16" {
+					t.Errorf("render -d: %q %s, want directories (:16)", got, d)
 				}
 				continue
 			}
 			if path[0] == "import" {
-				if !slices.Equal(got, []string{"toml"}) || d != ":8" {
-					t.Errorf("import -o: %q %s, want .toml files (:8)", got, d)
+				// The old spelling of --out-file: hidden, a file.
+				if got, d := complete(t, append(path, "--out-file", "")...); !slices.Equal(got, []string{"toml"}) || d != ":8" {
+					t.Errorf("import --out-file: %q %s, want .toml files (:8)", got, d)
 				}
 				continue
 			}
@@ -226,5 +245,11 @@ func TestCompletion(t *testing.T) {
 	// made before Run sets the streams).
 	if code, stdout, _ := runHala(t, "completion", "bash"); code != 0 || !strings.Contains(stdout, "bash completion V2 for hala") {
 		t.Errorf("completion bash: exit %d, stdout %.60q", code, stdout)
+	}
+	// drain and undrain complete backends from -i, never file names.
+	for _, cmd := range []string{"drain", "undrain"} {
+		if got, d := complete(t, cmd, "-i", aa, ""); strings.Join(got, " ") != "ls1 ls2 ls3 ls4" || d != ":4" {
+			t.Errorf("%s: %q %s, want the backends ls1-ls4 and no file names", cmd, got, d)
+		}
 	}
 }

@@ -25,8 +25,8 @@ func newSysctlCommand(streams IOStreams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sysctl",
 		Short: "Apply the kernel settings hala renders, on the running host",
-		Example: `  hala sysctl apply -i /etc/hala/cluster.toml --dry-run
-  hala sysctl apply -i /etc/hala/cluster.toml --node stash1`,
+		Example: `  hala sysctl apply -i /etc/hala/inventory.toml --dry-run
+  hala sysctl apply -i /etc/hala/inventory.toml --node stash1`,
 		Args: cobra.NoArgs,
 	}
 	f := &sysctlFlags{}
@@ -39,8 +39,8 @@ under /proc/sys, printing "key: old → new" for the keys it changes and
 
 It does what "sysctl -p 90-hala.conf" would, without installing the file;
 install the rendered file too, so the settings survive a reboot.`,
-		Example: `  hala sysctl apply -i /etc/hala/cluster.toml --node stash1 --dry-run
-  hala sysctl apply -i /etc/hala/cluster.toml`,
+		Example: `  hala sysctl apply -i /etc/hala/inventory.toml --node stash1 --dry-run
+  hala sysctl apply -i /etc/hala/inventory.toml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSysctlApply(streams, f)

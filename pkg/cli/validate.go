@@ -24,8 +24,8 @@ prefixes, VRRP router ids, ports, schedulers, check timing and more.
 
 It prints "FILE: ok (...)" and any warnings, or every problem as
 "file:line:col: key.path: message" and exits 1.`,
-		Example: `  hala validate -i examples/two-node.toml
-  hala validate examples/active-active.toml`,
+		Example: `  hala validate -i /etc/hala/inventory.toml
+  hala validate /etc/hala/inventory.toml.example`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {

@@ -32,18 +32,18 @@ hold a director's VIPs on its interface from the same inventory.
 A director's VIPs are those it is master of ([[vip]] master, or the derived
 spread); --vip NAME picks VIPs by name instead, e.g. to move one by hand.
 add and del are idempotent and touch no other address.`,
-		Example: `  hala vip show -i /etc/hala/cluster.toml
-  hala vip add -i /etc/hala/cluster.toml --node stash1
-  hala vip del -i /etc/hala/cluster.toml --node stash1 --vip syslog`,
+		Example: `  hala vip show -i /etc/hala/inventory.toml
+  hala vip add -i /etc/hala/inventory.toml --node stash1
+  hala vip del -i /etc/hala/inventory.toml --node stash1 --vip syslog`,
 		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(
 		newVIPVerbCommand(streams, "add", "Add the director's VIPs to its interface (ip addr add)",
-			"  hala vip add -i /etc/hala/cluster.toml --node stash1"),
+			"  hala vip add -i /etc/hala/inventory.toml --node stash1"),
 		newVIPVerbCommand(streams, "del", "Delete the director's VIPs from its interface (ip addr del)",
-			"  hala vip del -i /etc/hala/cluster.toml --node stash1 --vip syslog"),
+			"  hala vip del -i /etc/hala/inventory.toml --node stash1 --vip syslog"),
 		newVIPVerbCommand(streams, "show", "Show whether the director holds its VIPs",
-			"  hala vip show -i /etc/hala/cluster.toml --node stash1"),
+			"  hala vip show -i /etc/hala/inventory.toml --node stash1"),
 	)
 	return cmd
 }

@@ -447,9 +447,11 @@ func events(e *logstash.Events) logstash.Events {
 
 func ptr[T any](v T) *T { return &v }
 
-// Flow windows in order of preference. Logstash's health report judges
-// blocking over 5 minutes; over an interval the ~10s current window is
-// the one that matches it.
+// Flow windows in order of preference. They differ on purpose from
+// check.PipelineLoad (current first: the weight follows a change within
+// seconds): one sample is judged as Logstash's health report judges it,
+// over 5 minutes, so a diagnosis names a lasting bottleneck, not a burst;
+// over an interval the ~10s current window is the one that matches it.
 var (
 	lifetimeWindows = []string{"last_5_minutes", "last_1_minute", "current", "last_15_minutes", "lifetime"}
 	intervalWindows = []string{"current", "last_1_minute", "last_5_minutes", "lifetime"}

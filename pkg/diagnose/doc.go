@@ -40,5 +40,12 @@
 // elasticsearch output the hints start with its own error counters and
 // rejections on the Elasticsearch side.
 //
+// This ladder is diagnose's own, not check.PipelineLoad (the load the
+// dynamic weight, hala status and hala check --explain use): a diagnosis
+// explains a bottleneck, so from one sample it prefers the last_5_minutes
+// window, the one Logstash's health report judges, and it has figures
+// (two samples' worker time, worker_concurrency) that a single MISC_CHECK
+// run does not.
+//
 // diagnose imports pkg/logstash only.
 package diagnose

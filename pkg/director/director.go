@@ -70,6 +70,8 @@ type Director struct {
 	cfg     Config
 	log     *slog.Logger
 	metrics *metrics
+	traffic *traffic
+	state   *stateView
 
 	// Owned by the loop goroutine.
 	sp      *spec
@@ -167,6 +169,7 @@ func New(cfg Config) (*Director, error) {
 		status:   status{lastResult: map[string]time.Time{}, intervals: map[string]time.Duration{}, announced: map[string]netip.Addr{}},
 	}
 	d.metrics.reg.MustRegister(peerCollector{d})
+	d.watchTraffic()
 	return d, nil
 }
 
@@ -350,6 +353,8 @@ func (d *Director) reload(ctx context.Context, inv *inventory.Inventory) error {
 	}
 	d.health = next
 	d.sp = sp
+	d.traffic.setSpec(sp)
+	d.state.setSpec(sp, d.cfg.Node)
 	for k := range d.present {
 		if !slices.ContainsFunc(sp.services, func(s *serviceSpec) bool { return s.Key == k }) {
 			delete(d.present, k)
@@ -473,6 +478,7 @@ func (d *Director) handle(ctx context.Context, r result) {
 		}
 		for _, ss := range d.sp.users[r.backend][c.checkKey] {
 			d.metrics.transition(ss.Name, r.backend, state)
+			d.noteTransition(ss.Name, r.backend, v.String())
 			touched[ss] = true
 		}
 	}
@@ -664,6 +670,7 @@ func (d *Director) publish(ss *serviceSpec) {
 		}
 		d.metrics.weight.WithLabelValues(ss.Name, m.Backend, m.Destination.Address.String(), port).Set(w)
 	}
+	d.publishView(ss)
 }
 
 // adjusted is the desired table with the current verdicts applied. It

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -763,16 +764,36 @@ func TestProbeHealth(t *testing.T) {
 	defer srv.Close()
 	addr := strings.TrimPrefix(srv.URL, "http://")
 	ctx := context.Background()
-	if err := ProbeHealth(ctx, addr); err == nil || !strings.Contains(err.Error(), "starting") {
+	if err := ProbeHealth(ctx, addr, time.Minute); err == nil || !strings.Contains(err.Error(), "starting") {
 		t.Errorf("before the first apply: %v, want unhealthy (starting)", err)
 	}
 	r.start()
-	if err := ProbeHealth(ctx, addr); err != nil {
+	if err := ProbeHealth(ctx, addr, time.Minute); err != nil {
 		t.Errorf("running: %v", err)
 	}
 	srv.Close()
-	if err := ProbeHealth(ctx, addr); err == nil || !strings.Contains(err.Error(), "not answering") {
-		t.Errorf("no director: %v, want not answering", err)
+	if err := ProbeHealth(ctx, addr, time.Minute); err == nil || !strings.Contains(err.Error(), "no hala director answering on "+addr+" (") {
+		t.Errorf("no director: %v, want no hala director answering", err)
+	}
+
+	// Any 200 is not hala director's health: something else on the port
+	// must not keep the VIPs on a director whose hala director is gone.
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }))
+	defer other.Close()
+	oaddr := strings.TrimPrefix(other.URL, "http://")
+	if err := ProbeHealth(ctx, oaddr, time.Minute); err == nil || !strings.Contains(err.Error(), "HTTP 200 from something else") {
+		t.Errorf("another server's 200: %v, want refused", err)
+	}
+
+	// A listener that never answers: the bound is the timeout given.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	want := "no hala director answering on " + ln.Addr().String() + " (timed out after 20ms)"
+	if err := ProbeHealth(ctx, ln.Addr().String(), 20*time.Millisecond); err == nil || err.Error() != want {
+		t.Errorf("silent listener: %v, want %q", err, want)
 	}
 }
 

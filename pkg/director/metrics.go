@@ -3,17 +3,14 @@ package director
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"runtime"
-	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hala-lb/hala/pkg/director/healthz"
 )
 
 // metrics are the director's Prometheus series, named in the manner of
@@ -112,14 +109,16 @@ func (m *metrics) transition(service, backend, state string) {
 	m.lastChange.WithLabelValues(service, backend).SetToCurrentTime()
 }
 
-// Handler serves /metrics (Prometheus text format) and /healthz (200 "ok",
-// or 503 with the reason, see Healthy).
+// Handler serves /metrics (Prometheus text format), /healthz (200 "ok",
+// or 503 with the reason, see Healthy) and the status page at /.
 func (d *Director) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /{$}", d.servePage)
+	mux.HandleFunc("/metrics", d.serveMetrics)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		ok, why := d.Healthy()
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set(HealthHeader, "1")
 		if !ok {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
@@ -137,30 +136,16 @@ func (d *Director) Handler() http.Handler {
 	return mux
 }
 
-// ProbeHealth asks the director serving on addr (host:port) for /healthz
-// and returns nil when it answers 200, else an error with its reason:
-// keepalived's vrrp_script (hala director health) runs it every second.
-// It is the director's own protocol, so it lives here.
-func ProbeHealth(ctx context.Context, addr string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/healthz", nil)
-	if err != nil {
-		return err
-	}
-	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
-	resp, err := client.Do(req)
-	if err != nil {
-		var ne *net.OpError
-		if errors.As(err, &ne) && ne.Op == "dial" {
-			return fmt.Errorf("hala director not answering on %s (not running?): %w", addr, ne.Err)
-		}
-		return fmt.Errorf("hala director on %s: %w", addr, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("hala director on %s unhealthy: %s", addr, strings.TrimSpace(string(body)))
-	}
-	return nil
+// HealthHeader marks /healthz answers as hala director's own, so that a
+// probe tells them from whatever else might answer 200 on the address.
+const HealthHeader = healthz.Header
+
+// ProbeHealth asks the director serving on addr (host:port) for /healthz,
+// waiting at most timeout: keepalived's vrrp_script (hala director health)
+// runs it every second. It is healthz.Probe, which the hala binary calls
+// without linking this package.
+func ProbeHealth(ctx context.Context, addr string, timeout time.Duration) error {
+	return healthz.Probe(ctx, addr, timeout)
 }
 
 var (
@@ -191,11 +176,4 @@ func (c peerCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(bfdUpDesc, prometheus.GaugeValue, b2f(p.BFD == "up"), p.Address.String())
 		}
 	}
-}
-
-func b2f(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
 }

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/hala-lb/hala/pkg/internal/atomicfile"
 )
 
 // DefaultDir is where drain records live unless $HALA_DRAIN_DIR says
@@ -83,7 +85,8 @@ func Drain(dir string, r Record) error {
 	if err := mkdirAll(dir); err != nil {
 		return fmt.Errorf("create drain dir: %w", err)
 	}
-	if err := writeAtomic(dir, path(dir, r.Address), append(data, '\n')); err != nil {
+	// Durable: a drain must outlive a reboot of the director's host.
+	if err := atomicfile.Write(path(dir, r.Address), append(data, '\n'), 0o644, atomicfile.Durable); err != nil {
 		return fmt.Errorf("drain %s: %w", r.Address, err)
 	}
 	return nil
@@ -94,7 +97,7 @@ func Undrain(dir string, addr netip.Addr) (bool, error) {
 	err := os.Remove(path(dir, addr))
 	switch {
 	case err == nil:
-		return true, syncDir(dir)
+		return true, atomicfile.SyncDir(dir)
 	case errors.Is(err, fs.ErrNotExist):
 		return false, nil
 	}
@@ -192,47 +195,6 @@ func mkdirAll(dir string) error {
 		return err
 	}
 	return os.Chmod(dir, 0o755)
-}
-
-// writeAtomic writes data to path through a temporary file in dir, synced
-// before the rename and the directory after it, so that a crash leaves
-// either the old record or the new one, and a reboot keeps it.
-func writeAtomic(dir, path string, data []byte) error {
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(0o644) // readable by keepalived's script user
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, errors.ErrUnsupported) {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
 }
 
 // DirectorDir is where hala drain --director keeps directors' records,

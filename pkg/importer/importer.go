@@ -9,9 +9,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
+	"github.com/hala-lb/hala/pkg/inventory"
 	"github.com/hala-lb/hala/pkg/keepalived"
 )
 
@@ -45,13 +47,15 @@ func ParseDirector(s string) (Director, error) {
 	if err != nil {
 		return Director{}, fmt.Errorf("director %q: %w", s, err)
 	}
-	if !nameRE.MatchString(name) {
+	if !nameRE().MatchString(name) {
 		return Director{}, fmt.Errorf("director %q: %q is not a valid name (letters, digits, '.', '_', '-')", s, name)
 	}
 	return Director{Name: name, Address: a}, nil
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+// nameRE is compiled on first use, not at init: hala check links this
+// package and must not pay for it (see inventory's lazyRegexp).
+var nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`) })
 
 // Result is an imported inventory.
 type Result struct {
@@ -124,6 +128,9 @@ type importer struct {
 	emailFrom, smtp                              string
 	unicast, director, smtpAlert                 bool
 	halaPath, checkTimeout, scheme, ca, authFile string
+	// metricsAddress is the tracking script's --metrics-address when it
+	// is not the default: hala director serves where the script asks.
+	metricsAddress string
 
 	this      string // the director this file belongs to (router_id)
 	directors []host
@@ -543,8 +550,18 @@ func (im *importer) trackScript(t *keepalived.Node) {
 				im.unmapped(n, "not hala director health")
 				return
 			}
-			if f[0] != "/usr/local/bin/hala" {
+			if f[0] != inventory.DefaultHalaPath {
 				im.halaPath = f[0]
+			}
+			for i, a := range f[:len(f)-1] {
+				if a != "--metrics-address" || f[i+1] == inventory.DefaultMetricsAddress {
+					continue
+				}
+				if ap, err := netip.ParseAddrPort(f[i+1]); err == nil && ap.Addr().IsLoopback() {
+					im.metricsAddress = f[i+1]
+				} else {
+					im.unmapped(n, fmt.Sprintf("--metrics-address %s: set metrics_address = %q under this host's [[director]]", f[i+1], f[i+1]))
+				}
 			}
 		case "interval", "timeout", "fall", "rise":
 		default:
@@ -814,7 +831,7 @@ func (im *importer) realServer(s *service, vs, r *keepalived.Node) {
 	apiPort := im.opts.LogstashPort
 	if check.Kind == "hala" {
 		f := check.Flags
-		if check.Program != "/usr/local/bin/hala" {
+		if check.Program != inventory.DefaultHalaPath {
 			im.halaPath = check.Program
 		}
 		if p, ok := f["port"]; ok {
@@ -873,7 +890,7 @@ func sanitize(s string) string {
 		}
 		return '_'
 	}, s)
-	if out == "" || !nameRE.MatchString(out) {
+	if out == "" || !nameRE().MatchString(out) {
 		out = "x" + out
 		if len(out) > 63 {
 			out = out[:63]

@@ -238,7 +238,7 @@ func TestRoundTripSeed(t *testing.T) {
 			t.Errorf("inventory lacks the comment %q", n)
 		}
 	}
-	if !strings.Contains(string(again), `misc_path "/usr/local/bin/hala check --port 9600 --timeout 2s -- 192.168.1.220 udp-5514"`) {
+	if !strings.Contains(string(again), `misc_path "/usr/bin/hala check --port 9600 --timeout 2s -- 192.168.1.220 udp-5514"`) {
 		t.Errorf("rendered checks are not hala check of the seed's input:\n%s", again)
 	}
 }
@@ -275,5 +275,39 @@ func TestImportDirectorExample(t *testing.T) {
 	_, err = inventory.Parse("imported.toml", res.TOML)
 	if err == nil || !strings.Contains(err.Error(), "at least one [[service]] is required") {
 		t.Errorf("validate: %v, want only the missing services", err)
+	}
+}
+
+// A director's tracking script asking another address than the default
+// keeps that address: re-rendering must not move keepalived's question
+// away from where hala director serves.
+func TestImportDirectorMetricsAddress(t *testing.T) {
+	inv, err := inventory.Load("../../examples/two-node-director.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := render.Node(inv, "stash1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conf []byte
+	for _, f := range files {
+		if f.Path == "stash1/"+render.KeepalivedPath {
+			conf = f.Data
+		}
+	}
+	opts := Options{Directors: []Director{{Name: "stash1", Address: netip.MustParseAddr("192.168.1.210")}, {Name: "stash2", Address: netip.MustParseAddr("192.168.1.220")}}}
+	for addr, want := range map[string]string{
+		"127.0.0.2:9700":     `metrics_address = "127.0.0.2:9700"`,
+		"192.168.1.210:9610": `--metrics-address 192.168.1.210:9610: set metrics_address = "192.168.1.210:9610" under this host's [[director]]`,
+	} {
+		c := strings.Replace(string(conf), "--metrics-address 127.0.0.1:9610", "--metrics-address "+addr, 1)
+		res, err := Import(parseConf(t, "keepalived.conf", []byte(c)), "keepalived.conf", opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(res.TOML), want) {
+			t.Errorf("%s: inventory lacks %s:\n%s", addr, want, res.TOML)
+		}
 	}
 }

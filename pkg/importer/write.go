@@ -71,6 +71,9 @@ func (im *importer) write() []byte {
 	}
 	if im.director {
 		kv(&b, "ipvs", "director")
+		if im.metricsAddress != "" {
+			kv(&b, "metrics_address", im.metricsAddress)
+		}
 	}
 	for _, d := range im.directors {
 		b.WriteString("\n[[director]]\n")

@@ -5,13 +5,13 @@ import (
 	"time"
 )
 
-// Defaults of optional keys. The README's inventory reference lists them.
+// Defaults of optional keys. docs/inventory.md lists them.
 const (
 	DefaultAdvertInterval = time.Second
 	DefaultAPIPort        = 9600
 	DefaultAPIScheme      = "http"
 	DefaultCheckTimeout   = 2 * time.Second
-	DefaultHalaPath       = "/usr/local/bin/hala"
+	DefaultHalaPath       = "/usr/bin/hala"
 	DefaultScriptUser     = "keepalived_script"
 	DefaultScheduler      = "rr"
 	DefaultForwarding     = "nat"
@@ -22,11 +22,14 @@ const (
 
 	DefaultIPVS              = IPVSKeepalived
 	DefaultReconcileInterval = 10 * time.Second
-	DefaultInterval          = time.Second
-	DefaultRise              = 2
-	DefaultFall              = 2
-	DefaultOnFailure         = OnFailureRemove
-	DefaultAllDown           = AllDownKeep
+	// DefaultMetricsAddress is on loopback: the metrics say which backends
+	// are down and why, which is not for every network.
+	DefaultMetricsAddress = "127.0.0.1:9610"
+	DefaultInterval       = time.Second
+	DefaultRise           = 2
+	DefaultFall           = 2
+	DefaultOnFailure      = OnFailureRemove
+	DefaultAllDown        = AllDownKeep
 )
 
 // Values of cluster.ipvs, service.on_failure and service.all_down.
@@ -130,6 +133,7 @@ func (inv *Inventory) SetDefaults() {
 	if inv.Firewall.Zone == "" {
 		inv.Firewall.Zone = DefaultZone
 	}
+	inv.setMonitoringDefaults()
 }
 
 // MiscTimeout is keepalived's misc_timeout for every MISC_CHECK: the check

@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -21,6 +22,14 @@ func (inv *Inventory) setDirectorDefaults() {
 	}
 	if c.ReconcileInterval.Duration == 0 && !set("cluster.reconcile_interval") {
 		c.ReconcileInterval.Duration = DefaultReconcileInterval
+	}
+	if c.MetricsAddress == "" {
+		c.MetricsAddress = DefaultMetricsAddress
+	}
+	for i := range inv.Directors {
+		if d := &inv.Directors[i]; d.MetricsAddress == "" {
+			d.MetricsAddress = c.MetricsAddress
+		}
 	}
 	for i := range inv.Services {
 		s := &inv.Services[i]
@@ -57,6 +66,22 @@ func (inv *Inventory) DirectorCheckTimeout(interval time.Duration) time.Duration
 	return min(DefaultCheckTimeout, interval*4/5)
 }
 
+// MetricsAddress is where hala director on the director called node
+// serves /metrics and /healthz, and where its keepalived asks:
+// cluster.metrics_address unless the director sets its own ("" or an
+// unknown node: the cluster's).
+func (inv *Inventory) MetricsAddress(node string) string {
+	for _, d := range inv.Directors {
+		if d.Name == node && d.MetricsAddress != "" {
+			return d.MetricsAddress
+		}
+	}
+	if inv.Cluster.MetricsAddress == "" {
+		return DefaultMetricsAddress
+	}
+	return inv.Cluster.MetricsAddress
+}
+
 // ServicesOfBackend lists the services that have the [[logstash]] host
 // named name among their backends, in file order.
 func (inv *Inventory) ServicesOfBackend(name string) []Service {
@@ -80,6 +105,7 @@ func (c *checker) directorKeys() {
 		c.errorf("cluster.reconcile_interval", "%v is below 1s: each repair reads the whole IPVS table", r)
 	}
 	director := cl.IPVS == IPVSDirector
+	c.metricsAddresses(director)
 	for i, s := range c.inv.Services {
 		key := indexKey("service", i)
 		if s.Interval.Duration < MinInterval {
@@ -113,6 +139,53 @@ func (c *checker) directorKeys() {
 					c.warnf(key+"."+k, "read only by hala director; keepalived's MISC_CHECK uses delay_loop (set cluster.ipvs = \"director\")")
 				}
 			}
+		}
+	}
+}
+
+// metricsAddresses checks cluster.metrics_address and each director's: an
+// address keepalived's tracking script can always reach on the director
+// itself. A wrong one takes the VIPs off every director.
+func (c *checker) metricsAddresses(director bool) {
+	parse := func(key, s string) (netip.AddrPort, bool) {
+		ap, err := netip.ParseAddrPort(s)
+		switch {
+		case err != nil:
+			c.errorf(key, "%q is not IP:PORT (e.g. %q)", s, DefaultMetricsAddress)
+		case ap.Port() == 0:
+			c.errorf(key, "%q: port 0", s)
+		case ap.Addr().IsUnspecified():
+			c.errorf(key, "%q listens on every interface: the metrics say which backends are down and why; give loopback or one address of the director", s)
+		case ap.Addr().Zone() != "":
+			c.errorf(key, "%q: zones are not supported", s)
+		default:
+			for _, v := range c.inv.VIPs {
+				if v.Address.IsValid() && v.Address.Addr() == ap.Addr() {
+					c.errorf(key, "%q is on VIP %s, which moves between directors: keepalived's tracking script on the backup would find no director there and give up its VIPs too; use loopback or the director's own address", s, quote(v.Name))
+					return ap, false
+				}
+			}
+			return ap, true
+		}
+		return ap, false
+	}
+	set := c.set("cluster.metrics_address")
+	if set && !director {
+		c.warnf("cluster.metrics_address", "read only by hala director (set cluster.ipvs = \"director\")")
+	}
+	if ap, ok := parse("cluster.metrics_address", c.inv.Cluster.MetricsAddress); ok && !ap.Addr().IsLoopback() {
+		c.errorf("cluster.metrics_address", "%q is not on loopback: every director would try to listen on it and all but one fail; set metrics_address under each [[director]] to its own address instead", c.inv.Cluster.MetricsAddress)
+	}
+	for i, d := range c.inv.Directors {
+		key := indexKey("director", i) + ".metrics_address"
+		if !c.set(key) {
+			continue
+		}
+		if !director {
+			c.warnf(key, "read only by hala director (set cluster.ipvs = \"director\")")
+		}
+		if ap, ok := parse(key, d.MetricsAddress); ok && !ap.Addr().IsLoopback() && ap.Addr() != d.Address {
+			c.warnf(key, "%q is neither loopback nor this director's address %s: hala director must be able to listen on it on %s", d.MetricsAddress, d.Address, quote(d.Name))
 		}
 	}
 }

@@ -542,6 +542,16 @@ func TestParseInvalid(t *testing.T) {
 				"      5 | unicast = tru\n" +
 				"                    ^^^"},
 		},
+		{
+			name: "VRRP on lo",
+			toml: func(t *testing.T) string { return edit(t, `interface = "ens33"`, `interface = "lo"`) },
+			want: []string{`x.toml:3:1: cluster.interface: "lo": keepalived ignores a vrrp_instance on the loopback interface (no VRRP adverts leave it, so no VIP would ever move); use the interface of the directors' network`},
+		},
+		{
+			name: "loopback VIP",
+			toml: func(t *testing.T) string { return edit(t, `address = "192.168.1.230/24"`, `address = "127.0.0.5/32"`) },
+			want: []string{`x.toml:24:1: vip[0] ("logs").address: 127.0.0.5 is a loopback address: every host has it on lo, so clients could never reach the VIP on a director and VRRP would have nothing to move; use an address of the directors' network`},
+		},
 	}
 	if len(tests) < 20 {
 		t.Fatalf("only %d invalid inventories", len(tests))

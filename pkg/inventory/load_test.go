@@ -76,7 +76,7 @@ input_id = "in"
 	}
 	c := inv.Cluster
 	if c.AdvertInterval.Duration != time.Second || c.APIPort != 9600 || c.APIScheme != "http" ||
-		c.CheckTimeout.Duration != 2*time.Second || c.HalaPath != "/usr/local/bin/hala" || c.ScriptUser != "keepalived_script" {
+		c.CheckTimeout.Duration != 2*time.Second || c.HalaPath != "/usr/bin/hala" || c.ScriptUser != "keepalived_script" {
 		t.Errorf("cluster defaults: %+v", c)
 	}
 	if got := []string{inv.Directors[0].Interface, inv.Directors[1].Interface, inv.Directors[2].Interface}; !reflect.DeepEqual(got, []string{"eth0", "eth1", "eth0"}) {

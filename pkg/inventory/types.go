@@ -20,6 +20,8 @@ type Inventory struct {
 	Firewall  Firewall   `toml:"firewall"`
 	// BGP configures the directors' BGP speaker (cluster.ha = "bgp").
 	BGP BGP `toml:"bgp"`
+	// Monitoring tunes the rendered alert rules (monitoring.go).
+	Monitoring Monitoring `toml:"monitoring"`
 
 	// File is the path the inventory was read from ("" for Parse of bytes
 	// without a name); messages name it.
@@ -54,7 +56,8 @@ type Cluster struct {
 	APIAuthFile string `toml:"api_auth_file"`
 	// CheckTimeout bounds one hala check run (default 2s); misc_timeout is derived from it.
 	CheckTimeout Duration `toml:"check_timeout"`
-	// HalaPath is where directors have the hala binary (default /usr/local/bin/hala).
+	// HalaPath is where directors have the hala binary (default /usr/bin/hala,
+	// where the package installs it; setup.sh checks it is there).
 	HalaPath string `toml:"hala_path"`
 	// ScriptUser runs keepalived's check scripts (default keepalived_script).
 	ScriptUser string `toml:"script_user"`
@@ -76,6 +79,11 @@ type Cluster struct {
 	// director per VIP) or "bgp" (every director announces every VIP to
 	// the routers, which spread traffic by ECMP; needs ipvs = "director").
 	HA string `toml:"ha"`
+	// MetricsAddress is where every director's hala director serves
+	// /metrics and /healthz, and where keepalived's tracking script (hala
+	// director health) asks: IP:PORT on loopback (default 127.0.0.1:9610).
+	// A director's own metrics_address overrides it.
+	MetricsAddress string `toml:"metrics_address"`
 }
 
 // Director is a host that runs keepalived and IPVS.
@@ -90,6 +98,10 @@ type Director struct {
 	// RouterID overrides the BGP router id (default: bgp.router_id, else
 	// the director's IPv4 address).
 	RouterID netip.Addr `toml:"router_id"`
+	// MetricsAddress is this director's /metrics and /healthz address
+	// (default cluster.metrics_address): loopback or an address of its own,
+	// e.g. its address for a Prometheus elsewhere.
+	MetricsAddress string `toml:"metrics_address"`
 }
 
 // Logstash is a real server: a host running Logstash.

@@ -33,7 +33,9 @@ var (
 )
 
 // lazyRegexp compiles on first use, not at init: every hala process (hala
-// check runs every few seconds per real server) would otherwise pay for it.
+// check runs every few seconds per real server) would otherwise pay for
+// it. No hala package compiles a regexp at init (pkg/importer's nameRE is
+// lazy too).
 type lazyRegexp struct {
 	once sync.Once
 	expr string
@@ -218,6 +220,7 @@ func (inv *Inventory) validate(bad map[string]bool) []finding {
 	c.directorKeys()
 	c.bgp()
 	c.firewall()
+	c.monitoring()
 	return c.findings
 }
 
@@ -336,9 +339,11 @@ func (c *checker) name(key, value, what string) {
 	}
 }
 
-// ifname checks a Linux interface name.
+// ifname checks a Linux interface name for VRRP.
 func (c *checker) ifname(key, value string) {
 	switch {
+	case value == "lo":
+		c.errorf(key, "%q: keepalived ignores a vrrp_instance on the loopback interface (no VRRP adverts leave it, so no VIP would ever move); use the interface of the directors' network", value)
 	case len(value) > 15:
 		c.errorf(key, "interface name %q is %d characters; Linux allows at most 15", value, len(value))
 	case value == "." || value == ".." || strings.ContainsFunc(value, func(r rune) bool {
@@ -642,8 +647,12 @@ func (c *checker) vipVRRP(key string, i int, v VIP) {
 func (c *checker) vipAddress(key string, i int, v VIP, addrs map[netip.Addr]int, dirFamily netip.Addr) {
 	a, bits := v.Address.Addr(), v.Address.Bits()
 	k := key + ".address"
-	if a.IsUnspecified() || a.IsMulticast() || a.IsLoopback() {
-		c.errorf(k, "%s is not a usable virtual address", a)
+	switch {
+	case a.IsLoopback():
+		c.errorf(k, "%s is a loopback address: every host has it on lo, so clients could never reach the VIP on a director and VRRP would have nothing to move; use an address of the directors' network", a)
+		return
+	case a.IsUnspecified() || a.IsMulticast():
+		c.errorf(k, "%s is not a usable virtual address (unspecified or multicast)", a)
 		return
 	}
 	if dirFamily.IsValid() && dirFamily.Is4() != a.Is4() {

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/hala-lb/hala/pkg/internal/netnspath"
 )
 
 // Sentinel errors callers branch on with errors.Is.
@@ -20,8 +22,9 @@ var (
 	// ErrNoScheduler means the kernel has no module for the scheduler.
 	ErrNoScheduler = errors.New("scheduler not available in the kernel")
 	// ErrNotNamespace means a path given as a network namespace is not one
-	// (a regular file, another kind of namespace).
-	ErrNotNamespace = errors.New("not a network namespace")
+	// (a regular file, another kind of namespace); vip.ErrNotNamespace is
+	// the same error.
+	ErrNotNamespace = netnspath.ErrNotNamespace
 	// ErrDumpInterrupted means the table changed during every read that was
 	// tried, so no consistent copy of it could be read.
 	ErrDumpInterrupted = errors.New("IPVS table changed while it was being read")

@@ -3,19 +3,14 @@
 package ipvs
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"runtime"
 
 	"golang.org/x/sys/unix"
-)
 
-// nsGetNSType is NS_GET_NSTYPE from linux/nsfs.h (_IO(0xb7, 0x3)), which
-// golang.org/x/sys does not define: it asks a namespace file which kind of
-// namespace it is (Linux 4.11+).
-const nsGetNSType = 0xb703
+	"github.com/hala-lb/hala/pkg/internal/netnspath"
+)
 
 // setns moves the calling thread into the namespace open as fd; a test
 // replaces it to make the switch back fail.
@@ -39,33 +34,8 @@ func NamespaceID(nsPath string) (uint64, error) {
 }
 
 // openNamespace opens the network namespace at nsPath, refusing anything
-// else: setns would only say "invalid argument" for a regular file.
-func openNamespace(nsPath string) (*os.File, error) {
-	f, err := os.Open(nsPath)
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err // the path is in the message already
-		}
-		return nil, fmt.Errorf("network namespace %s: %w", nsPath, err)
-	}
-	var sfs unix.Statfs_t
-	if err := unix.Fstatfs(int(f.Fd()), &sfs); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("network namespace %s: %w", nsPath, err)
-	}
-	if sfs.Type != unix.NSFS_MAGIC {
-		f.Close()
-		return nil, fmt.Errorf("%s: %w (use a path such as /run/netns/NAME or /proc/PID/ns/net)", nsPath, ErrNotNamespace)
-	}
-	// nsfs holds every kind of namespace; kernels before 4.11 cannot say
-	// which, and setns will tell.
-	if t, err := unix.IoctlRetInt(int(f.Fd()), nsGetNSType); err == nil && t != unix.CLONE_NEWNET {
-		f.Close()
-		return nil, fmt.Errorf("%s: %w (another kind of namespace)", nsPath, ErrNotNamespace)
-	}
-	return f, nil
-}
+// else.
+func openNamespace(nsPath string) (*os.File, error) { return netnspath.Open(nsPath) }
 
 // socketAt opens a generic netlink socket in the network namespace at
 // nsPath ("" = the caller's); a socket keeps the namespace it was created

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Limits that keep a hostile or broken file from exhausting memory or
@@ -327,7 +328,7 @@ func lex(path string, data []byte) ([]line, error) {
 			case c == '\\' && strings.TrimSpace(s[1:]) == "":
 				cont = true
 				s = ""
-			case c == '$' && len(cur.toks) == 0 && defRE.MatchString(s):
+			case c == '$' && len(cur.toks) == 0 && defRE().MatchString(s):
 				// "$NAME=value" defines a parameter: the rest of the line
 				// is its value, braces and all (file() notes it).
 				def := strings.TrimRight(s, " \t\r")
@@ -351,8 +352,10 @@ func lex(path string, data []byte) ([]line, error) {
 	return lines, nil
 }
 
-// defRE matches the start of a parameter definition, "$NAME=".
-var defRE = regexp.MustCompile(`^\$[A-Za-z_][A-Za-z0-9_]*=`)
+// defRE matches the start of a parameter definition, "$NAME=". Compiled
+// on first use, not at init: every hala process, hala check included,
+// links this package.
+var defRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\$[A-Za-z_][A-Za-z0-9_]*=`) })
 
 // word reads an unquoted word from the start of s and returns it and the
 // rest. As keepalived reads it: "${NAME}" is part of the word (its braces

@@ -1,8 +1,6 @@
 package logstash
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -11,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/textproto"
 	"net/url"
 	"os"
@@ -130,46 +129,31 @@ type UntrustedError struct {
 func (e *UntrustedError) Error() string { return e.Err.Error() }
 func (e *UntrustedError) Unwrap() error { return e.Err }
 
-// Client reads one node's monitoring API. Every call is bounded by its
-// context: dial, TLS handshake, headers and body all run under the same
-// connection deadline, so no server behaviour can hold a call past it.
-// Redirects to another host, port or scheme are refused, proxies are never
-// used and each request uses a fresh connection (the check is one short
-// process). When a request gets no answer in its scheme, the client tries
-// the other on a fresh connection, only to say which one the API speaks.
+// Client reads one node's monitoring API through net/http. Every call is
+// bounded by its context: dial, TLS handshake, headers and body all end
+// with it, so no server behaviour can hold a call past it. Redirects to
+// another host, port or scheme are refused, proxies are never used, and a
+// connection is kept between calls only when Config.KeepAlive asks (hala
+// director); hala check, one short process, closes it. When a request
+// gets no answer in its scheme, the client tries the other on a fresh
+// connection, only to say which one the API speaks.
 type Client struct {
-	base    url.URL
-	host    string
-	tls     *tls.Config // nil for http
-	caFile  string
-	creds   *Credentials
-	maxBody int64
-	observe func(Exchange)
-
-	// keepAlive keeps one idle connection between requests (Config.KeepAlive).
+	base      url.URL
+	host      string
+	tls       *tls.Config // nil for http
+	caFile    string
+	creds     *Credentials
+	maxBody   int64
+	observe   func(Exchange)
 	keepAlive bool
-	mu        sync.Mutex
-	idle      *pconn
-	requests  map[string][]byte // serialised requests by URL (keepAlive)
-}
-
-// pconn is a connection with the reader its responses are read through.
-type pconn struct {
-	conn net.Conn // what requests go through (TLS, when https)
-	raw  net.Conn // the TCP connection, whose deadline bounds every call
-	br   *bufio.Reader
+	transport *http.Transport
+	http      *http.Client
 }
 
 // Close closes the idle kept-alive connection, if any. The client remains
 // usable: the next request dials again.
 func (c *Client) Close() error {
-	c.mu.Lock()
-	p := c.idle
-	c.idle = nil
-	c.mu.Unlock()
-	if p != nil {
-		return p.conn.Close()
-	}
+	c.transport.CloseIdleConnections()
 	return nil
 }
 
@@ -220,6 +204,21 @@ func New(cfg Config) (*Client, error) {
 	} else if cfg.CAFile != "" || cfg.Insecure {
 		return nil, errors.New("a CA file or --insecure needs scheme https")
 	}
+	c.transport = &http.Transport{
+		Proxy:               nil, // the API is on the node: never through a proxy
+		DialContext:         dialAskFirst,
+		TLSClientConfig:     c.tls,
+		DisableKeepAlives:   !cfg.KeepAlive,
+		MaxIdleConns:        1,
+		MaxIdleConnsPerHost: 1,
+		// No gzip: MaxBody bounds the bytes on the wire, as Logstash sends them.
+		DisableCompression: true,
+	}
+	var rt http.RoundTripper = c.transport
+	if c.observe != nil {
+		rt = observer{next: c.transport, observe: c.observe}
+	}
+	c.http = &http.Client{Transport: rt, CheckRedirect: c.checkRedirect}
 	return c, nil
 }
 
@@ -282,26 +281,19 @@ func isSyntax(err error) bool {
 // maxRedirects bounds redirects followed on the same host.
 const maxRedirects = 3
 
-// get performs one GET of the escaped path (following same-host redirects) and passes a 200
-// body to read. 404 and 400 give errFallback; other statuses an *HTTPError.
-func (c *Client) get(ctx context.Context, path string, read func(io.Reader) error) error {
-	u := c.base
-	u.Path, _ = url.PathUnescape(path)
-	u.RawPath = path // keeps an escaped "/" in a pipeline id escaped
-	for i := 0; ; i++ {
-		next, err := c.getOnce(ctx, &u, read)
-		if err != nil || next == nil {
-			return err
-		}
-		if d := differs(&c.base, next); d != "" {
-			return &RedirectError{Location: next.String(), URL: next, Differs: d}
-		}
-		if i == maxRedirects {
-			return fmt.Errorf("stopped after %d redirects", maxRedirects)
-		}
-		u = *next
+// checkRedirect follows a redirect only on the API's own host, port and
+// scheme, and at most maxRedirects times.
+func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
+	if d := differs(&c.base, req.URL); d != "" {
+		return &RedirectError{Location: req.URL.String(), URL: req.URL, Differs: d}
 	}
+	if len(via) > maxRedirects {
+		return errTooManyRedirects
+	}
+	return nil
 }
+
+var errTooManyRedirects = fmt.Errorf("stopped after %d redirects", maxRedirects)
 
 // differs says what of a redirect's target is not the API's base URL.
 func differs(base, next *url.URL) string {
@@ -328,88 +320,116 @@ func portOf(u *url.URL) string {
 	return "80"
 }
 
-// getOnce performs one request on a fresh connection. A redirect returns
-// its resolved location.
-func (c *Client) getOnce(ctx context.Context, u *url.URL, read func(io.Reader) error) (redirect *url.URL, err error) {
+// call is one get's state, shared with the observer and the TLS trace
+// through the request's context.
+type call struct {
+	hopStart time.Time // when the latest request of the call was sent
+
+	mu        sync.Mutex // the handshake runs on the transport's dial goroutine
+	handshake error      // the TLS handshake's error, if it failed
+}
+
+func (cl *call) handshakeErr() error {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	return cl.handshake
+}
+
+type callKey struct{}
+
+// observer reports each redirect of a call as an Exchange when it comes
+// back; get reports the call's last request, once its body is read.
+type observer struct {
+	next    http.RoundTripper
+	observe func(Exchange)
+}
+
+func (o observer) RoundTrip(req *http.Request) (*http.Response, error) {
+	cl, _ := req.Context().Value(callKey{}).(*call)
 	start := time.Now()
-	ex := Exchange{Method: http.MethodGet, URL: u.String()}
-	if c.observe != nil {
-		defer func() {
-			ex.Elapsed = time.Since(start)
-			ex.Err = err
-			if errors.Is(err, errFallback) {
-				ex.Err = nil
-			}
-			if redirect != nil {
-				ex.Err = fmt.Errorf("redirect to %s", redirect)
-			}
-			c.observe(ex)
-		}()
+	if cl != nil {
+		cl.hopStart = start
 	}
-	pc, reused, err := c.connection(ctx)
-	if err != nil {
-		return nil, err
-	}
-	// The call's deadline and cancellation bound every read and write,
-	// also on a connection kept from an earlier call.
-	if dl, ok := ctx.Deadline(); ok {
-		pc.raw.SetDeadline(dl)
-	}
-	stop := context.AfterFunc(ctx, func() { pc.raw.SetDeadline(time.Unix(1, 0)) })
-	keep := false
-	defer func() {
-		if stop() && keep {
-			pc.raw.SetDeadline(time.Time{})
-			c.putIdle(pc)
-			return
+	resp, err := o.next.RoundTrip(req)
+	if err == nil && isRedirect(resp.StatusCode) {
+		if loc, lerr := resp.Location(); lerr == nil {
+			o.observe(Exchange{Method: req.Method, URL: req.URL.String(), Status: resp.StatusCode,
+				Elapsed: time.Since(start), Err: fmt.Errorf("redirect to %s", loc)})
 		}
-		pc.conn.Close()
-	}()
-	conn := pc.conn
-	req := &http.Request{
-		Method:     http.MethodGet,
-		URL:        u,
-		Host:       u.Host,
-		Proto:      "HTTP/1.1",
-		ProtoMajor: 1,
-		ProtoMinor: 1,
-		Close:      !c.keepAlive,
-		Header: http.Header{
-			"Accept":     {"application/json"},
-			"User-Agent": {"hala-check"},
-		},
+	}
+	return resp, err
+}
+
+func isRedirect(status int) bool {
+	switch status {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
+}
+
+// get performs one GET of the escaped path (following same-host redirects)
+// and passes a 200 body to read. 404 and 400 give errFallback; other
+// statuses an *HTTPError.
+func (c *Client) get(ctx context.Context, path string, read func(io.Reader) error) (err error) {
+	u := c.base
+	u.Path, _ = url.PathUnescape(path)
+	u.RawPath = path // keeps an escaped "/" in a pipeline id escaped
+	cl := &call{hopStart: time.Now()}
+	rctx := context.WithValue(ctx, callKey{}, cl)
+	if c.tls != nil {
+		rctx = httptrace.WithClientTrace(rctx, &httptrace.ClientTrace{
+			TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
+				if err != nil {
+					cl.mu.Lock()
+					cl.handshake = err
+					cl.mu.Unlock()
+				}
+			},
+		})
+	}
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return err
+	}
+	req.Header = http.Header{
+		"Accept":     {"application/json"},
+		"User-Agent": {"hala-check"},
 	}
 	if c.creds != nil {
 		req.SetBasicAuth(c.creds.Username, c.creds.Password)
 	}
-	if err := c.writeRequest(conn, req); err != nil {
-		if reused && ctx.Err() == nil {
-			pc.conn.Close()
-			return c.getOnce(ctx, u, read) // the server closed the idle connection
-		}
-		return nil, c.plainError(ctx, c.ioError(ctx, err))
+	ex := Exchange{Method: http.MethodGet, URL: u.String()}
+	observed := false // a redirect the observer reported
+	if c.observe != nil {
+		defer func() {
+			if observed {
+				return
+			}
+			ex.Elapsed = time.Since(cl.hopStart)
+			ex.Err = err
+			if errors.Is(err, errFallback) {
+				ex.Err = nil
+			}
+			c.observe(ex)
+		}()
 	}
-	resp, err := http.ReadResponse(pc.br, req)
-	if err != nil && reused && ctx.Err() == nil && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)) {
-		// A kept connection the server had closed: nothing was answered,
-		// so asking again on a fresh one is safe (a GET).
-		return c.getOnce(ctx, u, read)
-	}
+	resp, err := c.http.Do(req)
 	if err != nil {
-		if err := c.ioError(ctx, err); errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-			return nil, err
+		var re *RedirectError
+		observed = errors.As(err, &re) || errors.Is(err, errTooManyRedirects)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ex.URL = ue.URL
+			err = ue.Err
 		}
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, c.plainError(ctx, errors.New("connection closed before a response"))
+		if hs := cl.handshakeErr(); hs != nil {
+			return c.handshakeError(ctx, c.ioError(ctx, hs))
 		}
-		var perr *textproto.ProtocolError
-		if errors.As(err, &perr) || strings.Contains(err.Error(), "malformed HTTP") {
-			return nil, c.plainError(ctx, fmt.Errorf("not an HTTP response (%v)", err))
-		}
-		return nil, c.plainError(ctx, c.ioError(ctx, err))
+		return c.requestError(ctx, err)
 	}
-	// No resp.Body.Close: it would drain the rest of the body. Closing
-	// the connection (deferred above) drops it instead.
+	defer resp.Body.Close()
+	ex.URL = resp.Request.URL.String()
 	ex.Status = resp.StatusCode
 	counted := &countingReader{r: resp.Body}
 	defer func() { ex.Bytes = counted.n }()
@@ -417,82 +437,48 @@ func (c *Client) getOnce(ctx context.Context, u *url.URL, read func(io.Reader) e
 	case http.StatusOK:
 	case http.StatusBadRequest:
 		if err := c.httpsRefusal(counted); err != nil {
-			return nil, err
-		}
-		return nil, fmt.Errorf("%w (HTTP %d)", errFallback, resp.StatusCode)
-	case http.StatusNotFound:
-		return nil, fmt.Errorf("%w (HTTP %d)", errFallback, resp.StatusCode)
-	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
-		loc, err := resp.Location()
-		if err != nil {
-			return nil, &HTTPError{Status: resp.StatusCode, URL: u.String()}
-		}
-		return loc, nil
-	default:
-		return nil, &HTTPError{Status: resp.StatusCode, URL: u.String()}
-	}
-	if resp.ContentLength > c.maxBody {
-		return nil, fmt.Errorf("%w (over %s)", ErrBodyTooLarge, FormatBytes(c.maxBody))
-	}
-	if err := read(counted); err != nil {
-		return nil, c.ioError(ctx, err)
-	}
-	if c.keepAlive && !resp.Close {
-		// Reuse only a connection whose response was read to its end.
-		n, err := io.Copy(io.Discard, io.LimitReader(resp.Body, c.maxBody-counted.n+1))
-		keep = err == nil && counted.n+n <= c.maxBody
-	}
-	return nil, nil
-}
-
-// writeRequest sends req. A kept-alive client asks the same few URLs every
-// interval, so it serialises each request once and then sends those bytes
-// in one write.
-func (c *Client) writeRequest(conn net.Conn, req *http.Request) error {
-	if !c.keepAlive {
-		return req.Write(conn)
-	}
-	key := req.URL.String()
-	c.mu.Lock()
-	b, ok := c.requests[key]
-	c.mu.Unlock()
-	if !ok {
-		var buf bytes.Buffer
-		if err := req.Write(&buf); err != nil {
 			return err
 		}
-		b = buf.Bytes()
-		c.mu.Lock()
-		if c.requests == nil {
-			c.requests = map[string][]byte{}
-		}
-		c.requests[key] = b
-		c.mu.Unlock()
+		return fmt.Errorf("%w (HTTP %d)", errFallback, resp.StatusCode)
+	case http.StatusNotFound:
+		return fmt.Errorf("%w (HTTP %d)", errFallback, resp.StatusCode)
+	default:
+		// A redirect without a Location ends here too.
+		return &HTTPError{Status: resp.StatusCode, URL: ex.URL}
 	}
-	_, err := conn.Write(b)
-	return err
+	if resp.ContentLength > c.maxBody {
+		return fmt.Errorf("%w (over %s)", ErrBodyTooLarge, FormatBytes(c.maxBody))
+	}
+	if err := read(counted); err != nil {
+		return c.ioError(ctx, err)
+	}
+	if c.keepAlive && !resp.Close {
+		// The transport reuses only a connection whose body was read to
+		// its end; closing it early closes the connection.
+		io.Copy(io.Discard, io.LimitReader(counted, c.maxBody-counted.n+1))
+	}
+	return nil
 }
 
-// connection returns the idle kept-alive connection, or a new one.
-func (c *Client) connection(ctx context.Context) (*pconn, bool, error) {
-	if c.keepAlive {
-		c.mu.Lock()
-		p := c.idle
-		c.idle = nil
-		c.mu.Unlock()
-		if p != nil {
-			return p, true, nil
-		}
+// requestError words an error that ended a request before its response:
+// a timeout as ctx's error, a closed connection or a non-HTTP answer as
+// such, with the other scheme probed when it may be what the API speaks.
+func (c *Client) requestError(ctx context.Context, err error) error {
+	if err := c.ioError(ctx, err); errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return err
 	}
-	conn, raw, err := c.dial(ctx)
-	if err != nil {
-		return nil, false, err
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return err
 	}
-	size := 4096
-	if c.keepAlive {
-		size = 32 << 10 // one read for a typical stats body
+	if closedEarly(err) {
+		return c.plainError(ctx, errors.New("connection closed before a response"))
 	}
-	return &pconn{conn: conn, raw: raw, br: bufio.NewReaderSize(conn, size)}, false, nil
+	var perr *textproto.ProtocolError
+	if errors.As(err, &perr) || strings.Contains(err.Error(), "malformed HTTP") {
+		return c.plainError(ctx, fmt.Errorf("not an HTTP response (%v)", strings.TrimPrefix(err.Error(), "net/http: HTTP/1.x transport connection broken: ")))
+	}
+	return c.plainError(ctx, c.ioError(ctx, err))
 }
 
 // dialTCP connects for a scheme probe, bounded by ctx's deadline and
@@ -615,33 +601,40 @@ func (c *Client) answersTLS(ctx context.Context) bool {
 	return tc.HandshakeContext(ctx) == nil
 }
 
-func (c *Client) putIdle(p *pconn) {
-	c.mu.Lock()
-	old := c.idle
-	c.idle = p
-	c.mu.Unlock()
-	if old != nil {
-		old.conn.Close()
+// dialAskFirst dials a connection that reads nothing before the first
+// request is written. net/http's transport reads a fresh connection at
+// once, and a server that speaks first (an SSH or SMTP port given as the
+// API's) would be logged as an "unsolicited response" and fail with an
+// internal error; read after the request, its banner is what it is: not
+// an HTTP response.
+func dialAskFirst(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
 	}
+	return &askFirstConn{Conn: conn, asked: make(chan struct{})}, nil
 }
 
-// dial connects (and shakes hands for https) under ctx. It returns the
-// connection requests use and the TCP connection beneath it.
-func (c *Client) dial(ctx context.Context) (net.Conn, net.Conn, error) {
-	var d net.Dialer
-	raw, err := d.DialContext(ctx, "tcp", c.base.Host)
-	if err != nil {
-		return nil, nil, c.ioError(ctx, err)
-	}
-	if c.tls != nil {
-		tc := tls.Client(raw, c.tls)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			raw.Close()
-			return nil, nil, c.handshakeError(ctx, c.ioError(ctx, err))
-		}
-		return tc, raw, nil
-	}
-	return raw, raw, nil
+type askFirstConn struct {
+	net.Conn
+	once  sync.Once
+	asked chan struct{} // closed by the first Write, or by Close
+}
+
+func (c *askFirstConn) Read(p []byte) (int, error) {
+	<-c.asked
+	return c.Conn.Read(p)
+}
+
+func (c *askFirstConn) Write(p []byte) (int, error) {
+	c.once.Do(func() { close(c.asked) })
+	return c.Conn.Write(p)
+}
+
+func (c *askFirstConn) Close() error {
+	c.once.Do(func() { close(c.asked) })
+	return c.Conn.Close()
 }
 
 // stopConn releases the cancellation hook when the connection is closed.

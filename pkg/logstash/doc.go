@@ -1,6 +1,7 @@
 // Package logstash is a client for the Logstash monitoring API (port 9600):
 // node stats with pipelines, inputs, event counters and flow metrics, and
-// the 8.16+ health report. It is the only hala package that speaks HTTP.
+// the 8.16+ health report. It is the only hala package that speaks HTTP to
+// Logstash (the director's /healthz probe is the director's own protocol).
 //
 // Every Logstash version from 5.x on is understood. 5.x keeps its single
 // pipeline under .pipeline; 6.0 and later under .pipelines.<id>. Inputs are

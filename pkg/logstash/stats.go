@@ -183,9 +183,12 @@ type Flow map[string]FlowMetric
 type FlowMetric map[string]float64
 
 // Recent returns the most recent finite value, preferring the windows in
-// the order last_1_minute, current, last_5_minutes, lifetime.
+// the order current, last_1_minute, last_5_minutes, lifetime: the current
+// window (about 10s) follows a change within seconds. check.PipelineLoad,
+// and through it the weight, hala status and hala check --explain, read
+// flow metrics through Recent.
 func (m FlowMetric) Recent() (value float64, window string, ok bool) {
-	for _, w := range []string{"last_1_minute", "current", "last_5_minutes", "lifetime"} {
+	for _, w := range []string{"current", "last_1_minute", "last_5_minutes", "lifetime"} {
 		if v, ok := m[w]; ok && !math.IsInf(v, 0) && !math.IsNaN(v) {
 			return v, w, true
 		}

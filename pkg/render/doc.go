@@ -15,5 +15,7 @@
 // listed file no longer rendered is stale; anything unlisted is never
 // touched.
 //
-// render imports inventory and templates only; it never reads the kernel.
+// render imports inventory, templates and drain (a drained backend is
+// rendered with weight 0), and internal/atomicfile; it never reads the
+// kernel.
 package render

@@ -43,6 +43,9 @@ type setupData struct {
 	Keepalived bool
 	// PasswordFiles are the [[bgp.peer]] password files hala director reads.
 	PasswordFiles []string
+	// DirectorDefaults is the rendered /etc/default/hala-director, and
+	// DirectorArgs the HALA_DIRECTOR_ARGS it sets.
+	DirectorDefaults, DirectorArgs string
 }
 
 // localVIP is a VIP a DR or TUN real server must hold on a local device so
@@ -177,6 +180,7 @@ func (r *renderer) setup(h host, local []localVIP) ([]byte, error) {
 	}
 	if h.director != nil && r.inv.UsesDirector() {
 		data.DirectorUnit, data.Inventory = DirectorUnitPath, DirectorInventory
+		data.DirectorDefaults, data.DirectorArgs = DirectorDefaultsPath, "--node "+h.name
 	}
 	for _, lv := range local {
 		data.Tunnel = data.Tunnel || lv.Dev == "tunl0"

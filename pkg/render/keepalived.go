@@ -85,8 +85,9 @@ func (r *renderer) keepalived(d inventory.Director) ([]byte, error) {
 		ScriptUser: c.ScriptUser,
 		Emails:     c.NotificationEmail,
 		HalaPath:   c.HalaPath,
-		// Where hala director serves /healthz (its default).
-		MetricsAddress: DirectorMetricsAddress,
+		// Where this director's hala director serves /healthz: the
+		// inventory's metrics_address, which hala director reads too.
+		MetricsAddress: r.inv.MetricsAddress(d.Name),
 		// keepalived does VRRP only; hala director owns the IPVS table.
 		TrackDirector: r.inv.UsesDirector(),
 	}

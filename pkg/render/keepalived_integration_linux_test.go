@@ -138,7 +138,7 @@ func startTwoNode(t *testing.T, healthy bool) *twoNode {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out")
-	if b, err := exec.Command(hala, "render", "-i", invPath, "-o", out, "--node", "stash1").CombinedOutput(); err != nil {
+	if b, err := exec.Command(hala, "render", "-i", invPath, "-d", out, "--node", "stash1").CombinedOutput(); err != nil {
 		t.Fatalf("hala render: %v\n%s", err, b)
 	}
 	conf := filepath.Join(out, "stash1", "keepalived.conf")

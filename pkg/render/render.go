@@ -47,9 +47,18 @@ const (
 	DirectorUnitPath = "hala-director.service"
 	// DirectorInventory is where the director's unit reads the inventory.
 	DirectorInventory = "/etc/hala/inventory.toml"
-	// DirectorMetricsAddress is where hala director serves /metrics and
-	// /healthz by default, and where keepalived's vrrp_script asks.
-	DirectorMetricsAddress = "127.0.0.1:9610"
+	// DirectorDefaultsPath is the rendered /etc/default/hala-director of a
+	// director: the one place for the unit's settings (its --node).
+	DirectorDefaultsPath = "default/hala-director"
+)
+
+// Exit statuses of hala director that restarting cannot mend; its unit's
+// RestartPreventExitStatus= lists them (sysexits.h's names).
+const (
+	// DirectorExitConfig (EX_CONFIG): a bad inventory, flag or --node.
+	DirectorExitConfig = 78
+	// DirectorExitUnavailable (EX_UNAVAILABLE): the kernel has no IPVS.
+	DirectorExitUnavailable = 69
 )
 
 // tmpl holds the parsed templates. They are parsed on first use, not at
@@ -96,6 +105,11 @@ func All(inv *inventory.Inventory) ([]File, error) {
 		}
 		files = append(files, fs...)
 	}
+	mon, err := r.monitoring()
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, mon...)
 	if inv.UsesBGP() {
 		fs, err := r.router()
 		if err != nil {
@@ -213,6 +227,9 @@ func newRenderer(inv *inventory.Inventory) (*renderer, error) {
 
 // hostDir checks that a host name can be a directory name of the output.
 func hostDir(name string) error {
+	if name == MonitoringDir {
+		return fmt.Errorf("host name %q is the directory of the cluster's monitoring files; rename the host", name)
+	}
 	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) || strings.ContainsFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f }) {
 		return fmt.Errorf("host name %q cannot be a directory name", name)
 	}
@@ -249,15 +266,12 @@ func (r *renderer) host(h host) ([]File, error) {
 			add(KeepalivedPath, 0o600, data)
 		}
 		if r.inv.UsesDirector() {
-			data, err := execute("hala-director.service.tmpl", directorUnitData{
-				Cluster: r.inv.Cluster.Name, Director: h.director.Name,
-				HalaPath: r.inv.Cluster.HalaPath, Inventory: DirectorInventory,
-				BGP: r.inv.UsesBGP(),
-			}, 2048)
+			data, err := DirectorUnit(r.inv.Cluster.HalaPath)
 			if err != nil {
 				return nil, fmt.Errorf("render %s/%s: %w", h.name, DirectorUnitPath, err)
 			}
 			add(DirectorUnitPath, 0o644, data)
+			add(DirectorDefaultsPath, 0o644, DirectorDefaults(h.director.Name))
 		}
 	}
 	local := r.localVIPs(h)
@@ -303,19 +317,35 @@ func (r *renderer) host(h host) ([]File, error) {
 }
 
 type directorUnitData struct {
-	Cluster, Director, HalaPath, Inventory string
-	// Generic is the packaged unit: no cluster or director of its own.
-	Generic bool
-	// BGP: the director runs the BGP speaker (cluster.ha = "bgp").
-	BGP bool
+	HalaPath, Inventory         string
+	ExitConfig, ExitUnavailable int
 }
 
-// PackagedDirectorUnit renders the hala-director.service that the .deb and
-// .rpm install: the rendered unit's template, reading DirectorInventory
-// and taking this director's flags (--node NAME) from
-// /etc/default/hala-director, so one unit serves every director.
-func PackagedDirectorUnit(halaPath string) ([]byte, error) {
-	return execute("hala-director.service.tmpl", directorUnitData{HalaPath: halaPath, Inventory: DirectorInventory, Generic: true}, 2048)
+// DirectorUnit renders hala-director.service, the one unit definition:
+// the .deb and .rpm install it, and setup.sh where no package did. It
+// reads DirectorInventory and takes this director's flags (--node NAME)
+// from /etc/default/hala-director, so one unit serves every director.
+func DirectorUnit(halaPath string) ([]byte, error) {
+	return execute("hala-director.service.tmpl", directorUnitData{
+		HalaPath: halaPath, Inventory: DirectorInventory,
+		ExitConfig: DirectorExitConfig, ExitUnavailable: DirectorExitUnavailable,
+	}, 3072)
+}
+
+// DirectorDefaults is /etc/default/hala-director, the unit's settings, for
+// the director called node ("": the package's, naming none).
+func DirectorDefaults(node string) []byte {
+	args := ""
+	if node != "" {
+		args = "--node " + node
+	}
+	return []byte(`# Settings of hala-director.service (hala director): this director's
+# name in the inventory, e.g. HALA_DIRECTOR_ARGS="--node stash1".
+# The unit reads the inventory from ` + DirectorInventory + `; everything
+# else comes from there: /metrics and /healthz are served on its
+# metrics_address, where keepalived's tracking script asks.
+HALA_DIRECTOR_ARGS="` + args + `"
+`)
 }
 
 func execute(name string, data any, size int) ([]byte, error) {

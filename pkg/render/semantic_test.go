@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hala-lb/hala/pkg/inventory"
 	"github.com/hala-lb/hala/pkg/render"
 )
 
@@ -182,7 +183,7 @@ func TestTwoNodeIsTheSeed(t *testing.T) {
 			}
 			mc := rs.one(t, "MISC_CHECK")
 			argv := strings.Fields(mc.arg(t, "misc_path"))
-			if len(argv) < 4 || argv[0] != "/usr/local/bin/hala" || argv[1] != "check" || argv[len(argv)-2] != ip || argv[len(argv)-1] != "udp-5514" {
+			if len(argv) < 4 || argv[0] != inventory.DefaultHalaPath || argv[1] != "check" || argv[len(argv)-2] != ip || argv[len(argv)-1] != "udp-5514" {
 				t.Errorf("%s: misc_path %q, want hala check ... %s udp-5514", p, argv, ip)
 			}
 			if mt, _ := strconv.Atoi(mc.arg(t, "misc_timeout")); mt < 1 || mt >= 5 {

@@ -9,6 +9,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/hala-lb/hala/pkg/internal/atomicfile"
 )
 
 // Changed returns the paths (dir joined with File.Path) of the files Write
@@ -38,12 +40,11 @@ func Changed(dir string, files []File) ([]string, error) {
 // their targets, so a failure leaves no partial file and no temporary file
 // behind. Unchanged files are not touched (their inode and mtime stay).
 func Write(dir string, files []File) (written []string, err error) {
-	type staged struct{ tmp, target string }
-	var stage []staged
+	var stage []*atomicfile.Pending
 	defer func() {
 		if err != nil {
-			for _, s := range stage {
-				os.Remove(s.tmp)
+			for _, p := range stage {
+				p.Cleanup()
 			}
 		}
 	}()
@@ -59,18 +60,23 @@ func Write(dir string, files []File) (written []string, err error) {
 		if same {
 			continue
 		}
-		tmp, err := writeTemp(target, f)
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return nil, fmt.Errorf("create directory %s: %w", filepath.Dir(target), err)
+		}
+		// SyncFile: a crash leaves each file old or new, whole; the next
+		// render rewrites whatever was not renamed.
+		p, err := atomicfile.Stage(target, f.Data, f.Mode, atomicfile.SyncFile)
 		if err != nil {
 			return nil, err
 		}
-		stage = append(stage, staged{tmp: tmp, target: target})
+		stage = append(stage, p)
 	}
-	for i, s := range stage {
-		if err := os.Rename(s.tmp, s.target); err != nil {
-			stage = stage[i:]
-			return written, fmt.Errorf("replace %s: %w", s.target, err)
+	for i, p := range stage {
+		if err := p.Commit(); err != nil {
+			stage = stage[i+1:]
+			return written, err
 		}
-		written = append(written, s.target)
+		written = append(written, p.Target())
 	}
 	return written, nil
 }
@@ -101,37 +107,4 @@ func unchanged(target string, f File) (bool, error) {
 		return false, fmt.Errorf("read %s: %w", target, err)
 	}
 	return bytes.Equal(old, f.Data), nil
-}
-
-// writeTemp writes f completely to a new temporary file in target's
-// directory (creating it) and returns the temporary file's path.
-func writeTemp(target string, f File) (string, error) {
-	dir := filepath.Dir(target)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("create directory %s: %w", dir, err)
-	}
-	t, err := os.CreateTemp(dir, ".hala-"+filepath.Base(target)+".*.tmp")
-	if err != nil {
-		return "", fmt.Errorf("create temporary file for %s: %w", target, err)
-	}
-	name := t.Name()
-	fail := func(action string, err error) (string, error) {
-		t.Close()
-		os.Remove(name)
-		return "", fmt.Errorf("%s %s: %w", action, name, err)
-	}
-	if err := t.Chmod(f.Mode.Perm()); err != nil {
-		return fail("chmod", err)
-	}
-	if _, err := t.Write(f.Data); err != nil {
-		return fail("write", err)
-	}
-	if err := t.Sync(); err != nil {
-		return fail("sync", err)
-	}
-	if err := t.Close(); err != nil {
-		os.Remove(name)
-		return "", fmt.Errorf("close %s: %w", name, err)
-	}
-	return name, nil
 }

@@ -250,9 +250,15 @@ func (r *nodeResult) row(cfg Config, s inventory.Service, l inventory.Logstash) 
 			row.Problem = "pipeline " + strconv.Quote(v.Pipeline) + " is " + ph.State
 		}
 	}
-	p := stats.Pipeline(v.Pipeline)
-	if f, w, ok := p.Flow["worker_utilization"].Recent(); ok {
-		row.Load, row.LoadSource = &f, "worker_utilization "+w
+	// The load the weight is set from: flow metrics, else (older nodes,
+	// two samples) the growth of the event counters.
+	var prev check.WeightState
+	if r.last != nil {
+		prev = check.Counters(r.first.Pipeline(v.Pipeline))
+	}
+	if l, why, ok := check.PipelineLoad(stats.Pipeline(v.Pipeline), prev); ok {
+		pct := 100 * l
+		row.Load, row.LoadSource = &pct, why
 	}
 	if r.last != nil && r.elapsed > 0 {
 		a, b := inputOut(r.first, v.Pipeline, s.InputID), inputOut(r.last, v.Pipeline, s.InputID)

@@ -60,7 +60,8 @@ type Row struct {
 	InputState string     `json:"input,omitempty"`
 	// EventsPerSec is the input's events.out rate between the two samples.
 	EventsPerSec *float64 `json:"events_per_second"`
-	// Load is the pipeline's worker utilization, in percent.
+	// Load is the pipeline's load in percent, as check.PipelineLoad reads
+	// it (the one the dynamic weight is set from).
 	Load        *float64 `json:"load_percent"`
 	LoadSource  string   `json:"load_source,omitempty"`
 	Drained     bool     `json:"drained"`

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/hala-lb/hala/pkg/internal/netnspath"
 )
 
 // ErrUnsupported is returned on systems without netlink (anything but Linux).
@@ -15,8 +17,9 @@ var ErrUnsupported = errors.New("virtual IP addresses need Linux netlink")
 var ErrNoInterface = errors.New("no such interface")
 
 // ErrNotNamespace is returned by New for a path that is not a network
-// namespace.
-var ErrNotNamespace = errors.New("not a network namespace")
+// namespace (a regular file, another kind of namespace);
+// ipvs.ErrNotNamespace is the same error.
+var ErrNotNamespace = netnspath.ErrNotNamespace
 
 // Address is one virtual IP to hold on an interface.
 type Address struct {

@@ -5,7 +5,6 @@ package vip
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/netip"
 	"sort"
@@ -15,6 +14,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/hala-lb/hala/pkg/internal/netnspath"
 )
 
 // callTimeout bounds every netlink request, so a lost reply fails the
@@ -33,21 +34,12 @@ type Handle struct {
 func New(nsPath string) (*Handle, error) {
 	ns := netns.None()
 	if nsPath != "" {
-		var err error
-		ns, err = netns.GetFromPath(nsPath)
+		f, err := netnspath.Open(nsPath)
 		if err != nil {
-			var pe *fs.PathError
-			if errors.As(err, &pe) {
-				err = pe.Err // the path is in the message already
-			}
-			return nil, fmt.Errorf("network namespace %s: %w", nsPath, err)
+			return nil, err
 		}
-		defer ns.Close()
-		// setns would only say "invalid argument" for a regular file.
-		var st unix.Statfs_t
-		if err := unix.Fstatfs(int(ns), &st); err != nil || st.Type != unix.NSFS_MAGIC {
-			return nil, fmt.Errorf("%s: %w (use a path such as /run/netns/NAME or /proc/PID/ns/net)", nsPath, ErrNotNamespace)
-		}
+		defer f.Close()
+		ns = netns.NsHandle(f.Fd())
 	}
 	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	if err != nil {

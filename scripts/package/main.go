@@ -2,9 +2,11 @@
 // scripts/package -bin bin/hala -version v1.2.3 -out out/package
 //
 // It has its own go.mod so that nFPM's dependencies (git, ssh, PGP and
-// compression libraries) stay out of the hala module. The man pages and
-// completions come from the binary itself (hala man, hala completion),
-// the systemd unit from pkg/render.
+// compression libraries) stay out of the hala module. The man pages come
+// from hala's command tree (pkg/cli, rendered here with cobra/doc, which
+// the binary does not link), the completions from the binary itself (hala
+// completion), the systemd unit from pkg/render. hala-director, which
+// hala director executes, is taken from next to -bin.
 package main
 
 import (
@@ -23,7 +25,10 @@ import (
 	_ "github.com/goreleaser/nfpm/v2/deb" // registers "deb"
 	"github.com/goreleaser/nfpm/v2/files"
 	_ "github.com/goreleaser/nfpm/v2/rpm" // registers "rpm"
+	"github.com/spf13/cobra/doc"
 
+	"github.com/hala-lb/hala/pkg/cli"
+	"github.com/hala-lb/hala/pkg/inventory"
 	"github.com/hala-lb/hala/pkg/render"
 )
 
@@ -55,6 +60,21 @@ func main() {
 		fmt.Fprintf(os.Stderr, "package: error: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// manPages writes hala's man pages (hala.1, hala-render.1, ...) into dir.
+func manPages(dir, version string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create man directory: %w", err)
+	}
+	root := cli.Command()
+	root.DisableAutoGenTag = true // reproducible pages: no generation date
+	// No Title: each page gets its command's, HALA-DIRECTOR(1) for hala director.
+	header := &doc.GenManHeader{Section: "1", Source: "hala " + version, Manual: "hala manual"}
+	if err := doc.GenManTree(root, header, dir); err != nil {
+		return fmt.Errorf("write man pages: %w", err)
+	}
+	return nil
 }
 
 // PackageVersion turns a git version into one dpkg and rpm both accept:
@@ -178,15 +198,21 @@ func packageInfo(bin, version, root, stage string) (nfpm.Info, error) {
 		return nfpm.Info{}, err
 	}
 	// keepalived's script security: root-owned, not writable by others.
-	add(abs, "/usr/bin/hala", 0o755, "", "")
+	add(abs, inventory.DefaultHalaPath, 0o755, "", "") // where cluster.hala_path defaults to
+	// hala director executes hala-director from hala's directory.
+	directorBin := filepath.Join(filepath.Dir(abs), "hala-director")
+	if _, err := os.Stat(directorBin); err != nil {
+		return nfpm.Info{}, fmt.Errorf("hala-director next to %s (make build builds both): %w", abs, err)
+	}
+	add(directorBin, filepath.Join(filepath.Dir(inventory.DefaultHalaPath), "hala-director"), 0o755, "", "")
 
 	manDir := filepath.Join(stage, "man-src")
-	if out, err := exec.Command(abs, "man", "--dir", manDir).CombinedOutput(); err != nil {
-		return nfpm.Info{}, fmt.Errorf("hala man: %v: %s", err, out)
+	if err := manPages(manDir, version); err != nil {
+		return nfpm.Info{}, err
 	}
 	pages, err := filepath.Glob(filepath.Join(manDir, "*.1"))
 	if err != nil || len(pages) == 0 {
-		return nfpm.Info{}, fmt.Errorf("hala man wrote no pages in %s", manDir)
+		return nfpm.Info{}, fmt.Errorf("no man pages written in %s", manDir)
 	}
 	for _, p := range pages {
 		data, err := os.ReadFile(p)
@@ -217,7 +243,7 @@ func packageInfo(bin, version, root, stage string) (nfpm.Info, error) {
 		add(src, c.rpm, 0o644, "", "rpm")
 	}
 
-	unit, err := render.PackagedDirectorUnit("/usr/bin/hala")
+	unit, err := render.DirectorUnit(inventory.DefaultHalaPath)
 	if err != nil {
 		return nfpm.Info{}, err
 	}
@@ -229,11 +255,29 @@ func packageInfo(bin, version, root, stage string) (nfpm.Info, error) {
 	add(src, "/lib/systemd/system/hala-director.service", 0o644, "", "deb")
 	add(src, "/usr/lib/systemd/system/hala-director.service", 0o644, "", "rpm")
 
-	if src, err = write("default", []byte(defaultFile)); err != nil {
+	if src, err = write("default", render.DirectorDefaults("")); err != nil {
 		return nfpm.Info{}, err
 	}
 	add(src, "/etc/default/hala-director", 0o644, files.TypeConfigNoReplace, "")
 	add(filepath.Join(root, "examples", "two-node.toml"), "/etc/hala/inventory.toml.example", 0o644, files.TypeConfigNoReplace, "")
+	// The director example's alert rules and Grafana dashboard (hala
+	// render writes a cluster's own into monitoring/).
+	inv, err := inventory.Load(filepath.Join(root, "examples", "two-node-director.toml"))
+	if err != nil {
+		return nfpm.Info{}, err
+	}
+	rendered, err := render.All(inv)
+	if err != nil {
+		return nfpm.Info{}, err
+	}
+	for _, f := range rendered {
+		if rest, ok := strings.CutPrefix(f.Path, render.MonitoringDir+"/"); ok {
+			if src, err = write(f.Path, f.Data); err != nil {
+				return nfpm.Info{}, err
+			}
+			add(src, "/usr/share/hala/monitoring/"+rest, 0o644, "", "")
+		}
+	}
 
 	if src, err = write("copyright", []byte(fmt.Sprintf(copyright, mtime.Year()))); err != nil {
 		return nfpm.Info{}, err
@@ -253,9 +297,37 @@ func packageInfo(bin, version, root, stage string) (nfpm.Info, error) {
 	}
 	add(src, "/usr/share/lintian/overrides/hala", 0o644, "", "deb")
 
-	postinst, err := write("postinst", []byte(postinstScript))
+	// hala-rolling-restart and its man page, from the script's own usage.
+	rr := filepath.Join(root, "scripts", "rolling-restart")
+	add(rr, "/usr/bin/hala-rolling-restart", 0o755, "", "")
+	page, err := rollingRestartPage(rr, version, mtime)
 	if err != nil {
 		return nfpm.Info{}, err
+	}
+	if src, err = gz("man/hala-rolling-restart.1", page); err != nil {
+		return nfpm.Info{}, err
+	}
+	add(src, "/usr/share/man/man1/hala-rolling-restart.1.gz", 0o644, "", "")
+
+	// hala director cannot load ip_vs itself (ProtectKernelModules=yes):
+	// systemd-modules-load does at boot.
+	if src, err = write("modules-load", []byte("# hala director programs the kernel's IPVS: load it at boot.\nip_vs\n")); err != nil {
+		return nfpm.Info{}, err
+	}
+	add(src, "/usr/lib/modules-load.d/hala.conf", 0o644, "", "")
+
+	var scripts nfpm.Scripts
+	for _, sc := range []struct {
+		name, text string
+		dst        *string
+	}{
+		{"postinst", postinstScript, &scripts.PostInstall},
+		{"prerm", prermScript, &scripts.PreRemove},
+		{"postrm", postrmScript, &scripts.PostRemove},
+	} {
+		if *sc.dst, err = write(sc.name, []byte(sc.text)); err != nil {
+			return nfpm.Info{}, err
+		}
 	}
 	return nfpm.Info{
 		Name:          "hala",
@@ -278,28 +350,78 @@ func packageInfo(bin, version, root, stage string) (nfpm.Info, error) {
 		Overridables: nfpm.Overridables{
 			Recommends: []string{"keepalived", "ipvsadm"},
 			Contents:   contents,
-			Scripts:    nfpm.Scripts{PostInstall: postinst},
+			Scripts:    scripts,
 			Deb:        nfpm.Deb{Compression: "xz"},
 		},
 	}, nil
 }
 
 // lintianOverrides explains each lintian finding left on the .deb.
+// rollingRestartPage is hala-rolling-restart(1): the script's header
+// comment and usage, as written.
+func rollingRestartPage(script, version string, date time.Time) ([]byte, error) {
+	src, err := os.ReadFile(script)
+	if err != nil {
+		return nil, err
+	}
+	var desc, usage []string
+	in := &desc
+	for _, l := range strings.Split(string(src), "\n")[1:] {
+		if !strings.HasPrefix(l, "#") {
+			break
+		}
+		l = strings.TrimPrefix(strings.TrimPrefix(l, "#"), " ")
+		if strings.HasPrefix(l, "usage:") {
+			in = &usage
+		}
+		// roff: a backslash is \e, a line may not start with . or '.
+		l = strings.ReplaceAll(l, "\\", "\\e")
+		if strings.HasPrefix(l, ".") || strings.HasPrefix(l, "'") {
+			l = "\\&" + l
+		}
+		*in = append(*in, l)
+	}
+	if len(desc) == 0 || len(usage) == 0 {
+		return nil, fmt.Errorf("%s: no header comment with a usage: line", script)
+	}
+	return []byte(fmt.Sprintf(`.TH "HALA-ROLLING-RESTART" "1" "%s" "hala %s" "hala manual"
+.SH NAME
+hala-rolling-restart \- restart every Logstash host of an inventory, one at a time, without losing messages
+.SH DESCRIPTION
+.nf
+%s
+.fi
+.SH OPTIONS
+.nf
+%s
+.fi
+.SH SEE ALSO
+\fBhala-drain\fP(1), \fBhala-undrain\fP(1)
+`, date.Format("Jan 2006"), version, strings.Join(desc, "\n"), strings.Join(usage, "\n"))), nil
+}
+
 const lintianOverrides = `# hala is a Go program built with CGO_ENABLED=0: static by design, so
 # keepalived's MISC_CHECK starts it without a dynamic loader and it runs
-# unchanged on every supported distribution.
+# unchanged on every supported distribution. hala-director is the same
+# program with the director linked in (hala director executes it).
 hala: statically-linked-binary [usr/bin/hala]
+hala: statically-linked-binary [usr/bin/hala-director]
 `
 
-const defaultFile = `# Options of hala-director.service (hala director), for example:
-# HALA_DIRECTOR_ARGS="--node stash1 --metrics-address 192.168.1.210:9610"
-# The unit reads the inventory from /etc/hala/inventory.toml.
-HALA_DIRECTOR_ARGS=""
-`
+// The maintainer scripts do what Debian packages of daemons do, for deb
+// and rpm alike: stop hala director on removal, try-restart it after an
+// upgrade (only if it was running), remove /var/lib/hala on purge (deb
+// only: rpm has no purge). The users stay: files elsewhere may be owned by
+// them, and Debian policy allows leaving system users. The unit is not
+// enabled on install: the director needs its --node in
+// /etc/default/hala-director and an inventory first.
+//
+// systemctl is called through deb-systemd-invoke where it exists (Debian,
+// as lintian asks), else directly (rpm distributions).
 
-// postinstScript runs after install and upgrade (deb: "configure"; rpm:
-// $1 = 1 or 2); every step checks first, so running it again changes
-// nothing.
+// postinstScript runs after install and upgrade (deb: "configure" [old
+// version]; rpm: $1 = 1 install, 2 upgrade); every step checks first, so
+// running it again changes nothing.
 const postinstScript = `#!/bin/sh
 set -e
 case "$1" in
@@ -320,9 +442,71 @@ done
 install -d -m 0755 -o root -g root /var/lib/hala
 install -d -m 0755 -o root -g root /var/lib/hala/drain
 
+# What /usr/lib/modules-load.d/hala.conf does at boot, now (a kernel
+# without the module is reported by hala director when it starts).
+modprobe ip_vs >/dev/null 2>&1 || true
+
 if [ -d /run/systemd/system ]; then
 	systemctl daemon-reload >/dev/null 2>&1 || true
+	# A deb upgrade ($2: the old version): the running director gets the
+	# new binary. rpm restarts in %postun, after the old files are gone.
+	if [ "$1" = configure ] && [ -n "$2" ]; then
+		if command -v deb-systemd-invoke >/dev/null 2>&1; then
+			deb-systemd-invoke try-restart hala-director.service || true
+		else
+			set -- try-restart hala-director.service
+			"systemctl" "$@" || true
+		fi
+	fi
 fi
+exit 0
+`
+
+// prermScript runs before removal (deb: "remove", "upgrade" …; rpm: $1 =
+// 0 erase, 1 upgrade): hala director stops only when hala goes away.
+const prermScript = `#!/bin/sh
+set -e
+case "$1" in
+remove | deconfigure | 0) ;;
+*) exit 0 ;;
+esac
+if [ -d /run/systemd/system ]; then
+	if command -v deb-systemd-invoke >/dev/null 2>&1; then
+		deb-systemd-invoke stop hala-director.service || true
+	else
+		set -- stop hala-director.service
+		"systemctl" "$@" || true
+	fi
+fi
+exit 0
+`
+
+// postrmScript runs after removal (deb: "remove", "purge", "upgrade" …;
+// rpm: $1 = 0 erase, 1 upgrade).
+const postrmScript = `#!/bin/sh
+set -e
+case "$1" in
+remove | 0)
+	if [ -d /run/systemd/system ]; then
+		systemctl daemon-reload >/dev/null 2>&1 || true
+	fi
+	;;
+1)
+	# rpm upgrade: the new files are in place, restart a running director.
+	if [ -d /run/systemd/system ]; then
+		systemctl daemon-reload >/dev/null 2>&1 || true
+		set -- try-restart hala-director.service
+		"systemctl" "$@" || true
+	fi
+	;;
+purge)
+	# State: IPVS ownership records, check state, drain records.
+	rm -rf /var/lib/hala
+	rm -f /etc/systemd/system/multi-user.target.wants/hala-director.service
+	rmdir /etc/hala 2>/dev/null || true
+	echo "hala: purged /var/lib/hala; the system users hala and keepalived_script stay (files elsewhere may be theirs): userdel them if unused"
+	;;
+esac
 exit 0
 `
 

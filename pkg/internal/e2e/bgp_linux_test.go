@@ -155,6 +155,10 @@ func newBGPCluster(t *testing.T) *bgpCluster {
 	if err := installFile(c.hala, c.inv.Cluster.HalaPath); err != nil {
 		t.Fatal(err)
 	}
+	// hala director executes hala-director from hala's directory.
+	if err := installFile(filepath.Join(filepath.Dir(c.hala), "hala-director"), filepath.Join(filepath.Dir(c.inv.Cluster.HalaPath), "hala-director")); err != nil {
+		t.Fatal(err)
+	}
 	c.out = filepath.Join(c.tmp, "out")
 	if b, err := exec.Command(c.hala, "render", "-i", bgpInventory, "-o", c.out).CombinedOutput(); err != nil {
 		t.Fatalf("hala render: %v\n%s", err, b)

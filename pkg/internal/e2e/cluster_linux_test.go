@@ -114,6 +114,8 @@ type cluster struct {
 	reconcile time.Duration
 
 	mon *monitor
+	// prom scrapes the directors (director half only).
+	prom *prometheus
 }
 
 // newCluster renders the example (a file of examples/), builds the LAN and
@@ -166,7 +168,7 @@ func newCluster(t *testing.T, rate int, exampleName string) *cluster {
 
 	// The real `hala render`, into a directory like an operator's ./out.
 	out := filepath.Join(c.tmp, "out")
-	cmd := exec.Command(c.hala, "render", "-i", example, "-o", out)
+	cmd := exec.Command(c.hala, "render", "-i", example, "-d", out)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("hala render: %v\n%s", err, b)
 	}
@@ -174,6 +176,10 @@ func newCluster(t *testing.T, rate int, exampleName string) *cluster {
 	// hala where the rendered MISC_CHECK expects it (HalaPath). The suite
 	// runs in the test VM, whose root is a throwaway overlay.
 	if err := installFile(c.hala, c.inv.Cluster.HalaPath); err != nil {
+		t.Fatal(err)
+	}
+	// hala director executes hala-director from hala's directory.
+	if err := installFile(filepath.Join(filepath.Dir(c.hala), "hala-director"), filepath.Join(filepath.Dir(c.inv.Cluster.HalaPath), "hala-director")); err != nil {
 		t.Fatal(err)
 	}
 
@@ -211,6 +217,7 @@ func newCluster(t *testing.T, rate int, exampleName string) *cluster {
 				t.Fatal(err)
 			}
 		}
+		c.startPrometheus()
 	}
 	for _, n := range c.nodes {
 		c.startKeepalived(n)

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/hala-lb/hala/pkg/internal/testutil"
-	"github.com/hala-lb/hala/pkg/render"
+	"github.com/hala-lb/hala/pkg/inventory"
 )
 
 // The director half of the suite: the same two hosts and scenarios, with
@@ -34,9 +34,9 @@ var directorScenarios = []func(*cluster) Row{
 }
 
 // metricsAddress is where each director serves /metrics and /healthz: the
-// default, on its namespace's loopback, where the rendered vrrp_script
-// asks.
-var metricsAddress = render.DirectorMetricsAddress
+// default cluster.metrics_address, on its namespace's loopback, where the
+// rendered vrrp_script asks.
+var metricsAddress = inventory.DefaultMetricsAddress
 
 // label prefixes the director rows with "D" ("D2 input stopped ...").
 func (c *cluster) label(name string) string {

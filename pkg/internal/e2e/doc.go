@@ -11,6 +11,7 @@
 // itself is package standin. The suite is e2e_linux_test.go
 // (build tags linux and integration), run by scripts/e2e inside the VM.
 //
-// Nothing in the shipped hala binary imports this package, and it imports
-// only pkg/inventory and pkg/internal/testutil (from tests).
+// Nothing in the shipped hala binary imports this package. It imports
+// pkg/inventory, pkg/render and its stand-in (standin), and its tests
+// pkg/internal/testutil as well.
 package e2e

@@ -129,7 +129,8 @@ func runSuite(t *testing.T, example string, scenarios []func(*cluster) Row) Tabl
 			}
 		}
 		table = append(table, row)
-		t.Logf("%s: %s in %s (CPU busy %s)", row.Scenario, map[bool]string{true: "PASS", false: "FAIL"}[row.Pass()], Seconds(time.Since(start)), busy0.since())
+		t.Logf("%s: %s in %s (CPU busy %s)%s", row.Scenario, map[bool]string{true: "PASS", false: "FAIL"}[row.Pass()], Seconds(time.Since(start)), busy0.since(),
+			strings.Join(append([]string{""}, row.Failures...), "\n\t- "))
 	}
 	if !table.Pass() {
 		for _, n := range c.nodes {
@@ -243,6 +244,13 @@ func steadyState(c *cluster) Row {
 	master := c.nodes[0]
 	row := Row{Scenario: c.label("1 steady state"), Bound: fmt.Sprintf("VIP on %s only, %d/%d, lost 0", master.name, splitCount/2, splitCount/2)}
 	c.settle(&row, master)
+	var packets map[string]float64
+	if c.prom != nil {
+		var err error
+		if packets, err = c.packetsIn(); err != nil {
+			row.Failf("Prometheus: %v", err)
+		}
+	}
 	from := time.Now()
 	span := c.sender.Burst(splitCount)
 	c.hold()
@@ -257,6 +265,9 @@ func steadyState(c *cluster) Row {
 	tl := c.count(&row, span)
 	row.Add(tl)
 	c.checkSplit(&row, "steady state", tl)
+	if packets != nil {
+		c.checkPackets(&row, packets, tl.PerServer)
+	}
 	return row
 }
 
@@ -272,6 +283,10 @@ type fault struct {
 	dataPath bool
 	// during runs right after inject, while the removal is awaited.
 	during func(row *Row)
+	// whileOut runs once the victim is out (at out), before the repair;
+	// afterBack once it is back (at back).
+	whileOut  func(row *Row, out time.Time)
+	afterBack func(row *Row, back time.Time)
 }
 
 // removal runs one fault: inject it into a steady stream, measure when
@@ -311,7 +326,11 @@ func (c *cluster) removal(f fault) Row {
 		c.checkDownMetrics(&row, f.director, f.victim)
 	}
 
-	time.Sleep(2 * time.Second)
+	held := time.Now()
+	if f.whileOut != nil && ok {
+		f.whileOut(&row, t1)
+	}
+	time.Sleep(2*time.Second - time.Since(held))
 	if err := f.repair(); err != nil {
 		row.Failf("repair: %v", err)
 	}
@@ -324,6 +343,9 @@ func (c *cluster) removal(f fault) Row {
 	}
 	back := t3.Sub(t2)
 	row.Check(!ok || back <= backBound+sampleEvery, "%s back after %s; bound %s = %s", f.victim.name, Seconds(back), backText, Seconds(backBound))
+	if f.afterBack != nil && ok {
+		f.afterBack(&row, t3)
+	}
 	time.Sleep(500 * time.Millisecond)
 	span := st.Stop()
 	split := c.sender.Burst(evenCount)
@@ -380,16 +402,23 @@ func inputStopped(c *cluster) Row {
 
 // standinKilled is scenario 3: the Logstash process on stash1, the VIP
 // holder itself, dies (API and input gone at once).
+// With hala director, Prometheus must raise HalaBackendDown while it is
+// out and clear it once it is back.
 func standinKilled(c *cluster) Row {
 	victim := c.nodes[0]
-	return c.removal(fault{
+	f := fault{
 		name:     "3 logstash killed on " + victim.name,
 		victim:   victim,
 		director: c.nodes[0],
 		inject:   func() error { victim.killStandin(); return nil },
 		repair:   func() error { return c.startStandin(victim, 0) },
 		dataPath: true,
-	})
+	}
+	if c.prom != nil {
+		f.whileOut = func(row *Row, out time.Time) { c.checkAlertFires(row, f.director, victim, out) }
+		f.afterBack = func(row *Row, back time.Time) { c.checkAlertResolves(row, f.director, victim, back) }
+	}
+	return c.removal(f)
 }
 
 // apiBlackholed is scenario 4: stash2's API accepts but never answers

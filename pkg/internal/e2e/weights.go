@@ -2,7 +2,7 @@ package e2e
 
 import "time"
 
-// Load weights as the README documents them for weights = "load" (hala
+// Load weights as docs/check.md documents them for weights = "load" (hala
 // check --dynamic-weight and hala director): weight = 10 + round((1 −
 // load) × 243), 253 idle and 10 saturated, held while the formula's value
 // is within 10% of the current weight. Written out here rather than taken

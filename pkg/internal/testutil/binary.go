@@ -21,7 +21,8 @@ var (
 
 // HalaBinary returns the absolute path of a hala binary: $HALA_BIN when set
 // (the test VM sets it to bin/hala), else ./cmd/hala built once per test
-// process into .cache/testbin/ at the module root. The path has no
+// process into .cache/testbin/ at the module root, with hala-director
+// (./cmd/hala-director) next to it, as make build and the packages have it. The path has no
 // group- or world-writable component, so keepalived's script security
 // accepts it as a MISC_CHECK.
 func HalaBinary(tb testing.TB) string {
@@ -56,24 +57,33 @@ func findOrBuildHala() (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	// Build to a private name, then rename: test binaries of several
-	// packages may build at the same time.
-	tmp, err := os.CreateTemp(dir, "hala-*")
+	// hala director executes hala-director from hala's directory: build
+	// it first, so that hala is never there without it.
+	if _, err := build(goTool, root, dir, "hala-director"); err != nil {
+		return "", err
+	}
+	return build(goTool, root, dir, "hala")
+}
+
+// build builds ./cmd/NAME into dir/NAME. It builds to a private name,
+// then renames: test binaries of several packages may build at once.
+func build(goTool, root, dir, name string) (string, error) {
+	tmp, err := os.CreateTemp(dir, name+"-*")
 	if err != nil {
 		return "", err
 	}
 	tmp.Close()
-	cmd := exec.Command(goTool, "build", "-o", tmp.Name(), "./cmd/hala")
+	cmd := exec.Command(goTool, "build", "-o", tmp.Name(), "./cmd/"+name)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		os.Remove(tmp.Name())
-		return "", fmt.Errorf("go build ./cmd/hala: %v\n%s", err, out)
+		return "", fmt.Errorf("go build ./cmd/%s: %v\n%s", name, err, out)
 	}
 	if err := os.Chmod(tmp.Name(), 0o755); err != nil {
 		return "", err
 	}
-	final := filepath.Join(dir, "hala")
+	final := filepath.Join(dir, name)
 	if err := os.Rename(tmp.Name(), final); err != nil {
 		os.Remove(tmp.Name())
 		return "", err

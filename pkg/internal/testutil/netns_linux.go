@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // nsCounter makes namespace names unique within one test process; the pid
@@ -164,7 +166,7 @@ func (ns *NetNS) Do(fn func() error) error {
 			return
 		}
 		defer f.Close()
-		if err := setns(int(f.Fd()), syscall.CLONE_NEWNET); err != nil {
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
 			errc <- fmt.Errorf("enter netns %s: %w", ns.Name, err)
 			return
 		}
@@ -250,15 +252,4 @@ func (l *LAN) Attach(tb testing.TB, ns *NetNS, ifname string, addrs ...netip.Pre
 		ns.IP(tb, "addr", "add", a.String(), "dev", ifname)
 	}
 	ns.IP(tb, "link", "set", ifname, "up")
-}
-
-// setns moves the calling thread into the namespace open as fd.
-// The syscall package has no wrapper, and hala's leaf helpers stay on the
-// standard library.
-func setns(fd, nstype int) error {
-	_, _, errno := syscall.RawSyscall(sysSetns, uintptr(fd), uintptr(nstype), 0)
-	if errno != 0 {
-		return errno
-	}
-	return nil
 }

@@ -20,9 +20,13 @@ install -d -m 0755 -o root -g root '/var/lib/hala/drain'
 
 # keepalived silently drops a check whose program, or any directory above it,
 # is not owned by root or is writable by group or others.
-hala='/usr/local/bin/hala'
+hala='/usr/bin/hala'
 if [ ! -x "$hala" ]; then
-	echo "setup: $hala is missing: install the hala binary there (owner root, mode 0755)" >&2
+	if found=$(command -v hala 2>/dev/null) && [ -n "$found" ]; then
+		echo "setup: hala is installed as $found, but the inventory's cluster.hala_path is $hala: set hala_path = \"$found\" under [cluster] and run hala render again" >&2
+	else
+		echo "setup: $hala (cluster.hala_path) is missing: install the hala package (it puts hala there), or copy the binary there (owner root, mode 0755)" >&2
+	fi
 	exit 1
 fi
 p=$hala
