@@ -26,6 +26,7 @@ type drainFlags struct {
 	list      bool
 	hosts     bool
 	ready     bool
+	director  string // drain_director.go
 }
 
 func newDrainCommand(streams IOStreams) *cobra.Command {
@@ -81,10 +82,15 @@ record its readers cannot read, or a wait that ran out of --timeout.`,
 			if err := drainFlagsAgree(cmd, f, args); err != nil || f.list || f.hosts {
 				return err
 			}
+			if f.director != "" {
+				return cobra.NoArgs(cmd, args)
+			}
 			return cobra.ExactArgs(1)(cmd, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
+			case f.director != "":
+				return runDrainDirector(cmd.Context(), streams, f, true)
 			case f.list:
 				return runDrainList(streams, f)
 			case f.hosts:
@@ -102,6 +108,7 @@ record its readers cannot read, or a wait that ran out of --timeout.`,
 	fl.BoolVar(&f.local, "local", false, "with --wait, on the Logstash host: wait until its inputs are idle and their UDP queues empty (writes no record)")
 	fl.DurationVar(&f.timeout, "timeout", 60*time.Second, "bound on --wait (`DURATION`)")
 	fl.StringVar(&f.netns, "netns", "", "network namespace `PATH` whose IPVS table --wait reads (default: the current one)")
+	addDirectorFlag(cmd, f)
 	return cmd
 }
 
@@ -124,9 +131,15 @@ wait that ran out of --timeout.`,
 			if err := drainFlagsAgree(cmd, f, args); err != nil {
 				return err
 			}
+			if f.director != "" {
+				return cobra.NoArgs(cmd, args)
+			}
 			return cobra.ExactArgs(1)(cmd, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.director != "" {
+				return runDrainDirector(cmd.Context(), streams, f, false)
+			}
 			return runUndrain(cmd.Context(), streams, f, args[0])
 		},
 	}
@@ -134,6 +147,7 @@ wait that ran out of --timeout.`,
 	cmd.Flags().BoolVar(&f.wait, "wait", false, "wait until this director's IPVS table sends the backend traffic again (weight above 0 in each of its services)")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", 60*time.Second, "bound on --wait (`DURATION`)")
 	cmd.Flags().StringVar(&f.netns, "netns", "", "network namespace `PATH` whose IPVS table --wait reads (default: the current one)")
+	addDirectorFlag(cmd, f)
 	return cmd
 }
 

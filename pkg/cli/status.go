@@ -30,6 +30,7 @@ type statusFlags struct {
 	output    string
 	watch     time.Duration
 	drainDir  string
+	metrics   string
 }
 
 func newStatusCommand(streams IOStreams) *cobra.Command {
@@ -78,6 +79,7 @@ Exit status (without --watch; interrupted, --watch exits 0):
 	fl.StringVarP(&f.output, "output", "o", "text", "output `FORMAT`: text or json")
 	fl.DurationVar(&f.watch, "watch", 0, "redraw every `DURATION` until interrupted")
 	fl.StringVar(&f.drainDir, "drain-dir", drain.Dir(), "`DIR` of hala drain's records (or $"+drain.EnvDir+")")
+	fl.StringVar(&f.metrics, "metrics-address", "", "`ADDR` (host:port) of the local hala director, asked for its BGP sessions (cluster.ha = \"bgp\"; default: the inventory's metrics_address)")
 	_ = cmd.MarkFlagRequired("inventory")
 	return cmd
 }
@@ -185,6 +187,13 @@ func runStatus(ctx context.Context, streams IOStreams, f *statusFlags) error {
 			defer h.Close()
 			cfg.VIPs = h
 		}
+	}
+	if inv.UsesBGP() {
+		addr := f.metrics
+		if addr == "" {
+			addr = inv.MetricsAddress(cfg.Node)
+		}
+		cfg.BGP = directorBGP(addr)
 	}
 	if ctx == nil {
 		ctx = context.Background()

@@ -196,3 +196,8 @@ func mkdirAll(dir string) error {
 	}
 	return os.Chmod(dir, 0o755)
 }
+
+// DirectorDir is where hala drain --director keeps directors' records,
+// under dir: apart from the backends' records, since a director may also
+// be a Logstash host with the same address.
+func DirectorDir(dir string) string { return filepath.Join(dir, "director") }

@@ -65,6 +65,9 @@ type Config struct {
 	Gap time.Duration
 	// Receivers, when set, asks each host's hala agent (DROPS column).
 	Receivers ReceiverFunc
+	// BGP reads the local hala director's sessions and announced VIPs
+	// (cluster.ha = "bgp"; the CLI asks its /bgp).
+	BGP func(context.Context) (*BGP, error)
 }
 
 // Collect asks every backend of every service concurrently, reads the
@@ -109,6 +112,18 @@ func Collect(ctx context.Context, cfg Config) *Status {
 	var recv map[string][]stream.State
 	wg.Go(func() { recv = receivers(ctx, cfg) })
 	st.VIPs, st.VIPNote = vipRows(cfg)
+	if cfg.BGP != nil && inv.UsesBGP() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, err := cfg.BGP(ctx)
+			if err != nil {
+				st.BGPNote = "BGP not read: " + err.Error()
+				return
+			}
+			st.BGP = b
+		}()
+	}
 	wg.Wait()
 	if ipvsErr != nil {
 		st.IPVSNote = "IPVS table not read: " + ipvsErr.Error()
@@ -319,8 +334,13 @@ func vipRows(cfg Config) ([]VIPRow, string) {
 	d, _ := inv.Director(cfg.Node)
 	var addrs []vip.Address
 	for _, v := range inv.VIPs {
-		addrs = append(addrs, vip.Address{Name: v.Name, Prefix: v.Address, Interface: inv.InterfaceOf(v, d)})
-		rows = append(rows, VIPRow{Name: v.Name, Address: v.Address, Interface: inv.InterfaceOf(v, d)})
+		a := vip.Address{Name: v.Name, Prefix: v.Address, Interface: inv.InterfaceOf(v, d)}
+		if inv.UsesBGP() { // hala director keeps every VIP on its dummy
+			a.Prefix = netip.PrefixFrom(v.Address.Addr(), v.Address.Addr().BitLen())
+			a.Interface = vip.DummyInterface
+		}
+		addrs = append(addrs, a)
+		rows = append(rows, VIPRow{Name: v.Name, Address: a.Prefix, Interface: a.Interface})
 	}
 	err := cfg.VIPErr
 	var states []vip.State

@@ -25,7 +25,11 @@ type Status struct {
 	IPVSNote string `json:"ipvs_note,omitempty"`
 	VIPNote  string `json:"vip_note,omitempty"`
 	// State is Verdict's word: healthy, degraded or "no healthy backend".
-	State   string        `json:"state"`
+	State string `json:"state"`
+	// BGP is the local director's sessions and announcements
+	// (cluster.ha = "bgp"); BGPNote says why it is missing.
+	BGP     *BGP          `json:"bgp,omitempty"`
+	BGPNote string        `json:"bgp_note,omitempty"`
 	Elapsed time.Duration `json:"-"`
 }
 
@@ -311,6 +315,7 @@ func (s *Status) WriteText(w io.Writer, color bool) error {
 	if s.VIPNote != "" {
 		b.WriteString("  " + s.VIPNote + "\n")
 	}
+	s.writeBGP(&b, color)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

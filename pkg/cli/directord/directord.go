@@ -57,6 +57,18 @@ func Run(ctx context.Context, s cli.DirectorSetup) error {
 		cfg.Watchdog = func() { _, _ = daemon.SdNotify(false, daemon.SdNotifyWatchdog) }
 		cfg.WatchdogInterval = every / 2
 	}
+	if inv.UsesBGP() {
+		if s.Node == "" {
+			return cli.Permanent(render.DirectorExitConfig, cli.Hint(fmt.Errorf("%s: cluster.ha = \"bgp\" needs --node: this director's address is the next hop it announces", s.InventoryFile),
+				"/etc/default/hala-director sets HALA_DIRECTOR_ARGS=\"--node NAME\"; by hand: hala director -i FILE --node NAME"))
+		}
+		vh, err := vip.New("")
+		if err != nil {
+			return fmt.Errorf("open netlink for the VIPs: %w", err)
+		}
+		defer vh.Close()
+		cfg.LocalVIPs = vh
+	}
 	d, err := director.New(cfg)
 	if err != nil {
 		return cli.Permanent(render.DirectorExitConfig, err)

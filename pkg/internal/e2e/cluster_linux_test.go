@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/netip"
 	"os"
@@ -375,24 +376,31 @@ func (w *nsThread) close() { close(w.req) }
 // startStandin starts the node's stand-in (the test binary itself, see
 // TestMain) in its namespace and waits until it listens.
 func (c *cluster) startStandin(n *node, delay time.Duration) error {
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	args := append([]string{"-start-delay", delay.String()}, n.standinArgs...)
-	cmd := n.ns.Cmd(self, args...)
-	cmd.Env = append(os.Environ(), envStandin+"=1")
-	n.standin = testutil.Start(c.t, cmd)
-	return c.waitStandin(n, delay+30*time.Second)
+	p, err := startStandinIn(c.t, n.ns, n.name, n.standinArgs, delay)
+	n.standin = p
+	return err
 }
 
-func (c *cluster) waitStandin(n *node, timeout time.Duration) error {
+// startStandinIn starts a stand-in with args in ns and waits until it
+// listens.
+func startStandinIn(t *testing.T, ns *testutil.NetNS, name string, args []string, delay time.Duration) (*testutil.Process, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := ns.Cmd(self, append([]string{"-start-delay", delay.String()}, args...)...)
+	cmd.Env = append(os.Environ(), envStandin+"=1")
+	p := testutil.Start(t, cmd)
+	return p, waitStandinProcess(p, name, delay+30*time.Second)
+}
+
+func waitStandinProcess(p *testutil.Process, name string, timeout time.Duration) error {
 	_, err := testutil.Poll(timeout, 20*time.Millisecond, func() error {
-		if done, err := n.standin.Exited(); done {
-			return fmt.Errorf("stand-in %s exited: %v\n%s", n.name, err, n.standin.Output())
+		if done, err := p.Exited(); done {
+			return fmt.Errorf("stand-in %s exited: %v\n%s", name, err, p.Output())
 		}
-		if !strings.Contains(n.standin.Output(), "ready\n") {
-			return fmt.Errorf("stand-in %s not ready", n.name)
+		if !strings.Contains(p.Output(), "ready\n") {
+			return fmt.Errorf("stand-in %s not ready", name)
 		}
 		return nil
 	})
@@ -443,6 +451,9 @@ func (n *node) killKeepalived() error {
 	var pids []int
 	for _, f := range n.kaPids {
 		b, err := os.ReadFile(f)
+		if errors.Is(err, fs.ErrNotExist) && f != n.kaPids[0] {
+			continue // VRRP only (director mode): no checkers process
+		}
 		if err != nil {
 			return err
 		}
