@@ -23,6 +23,7 @@ import (
 	"github.com/hala-lb/hala/pkg/inventory"
 	"github.com/hala-lb/hala/pkg/ipvs"
 	"github.com/hala-lb/hala/pkg/reconcile"
+	"github.com/hala-lb/hala/pkg/vip"
 )
 
 // defaultMetricsAddress is on loopback: the metrics say which backends are
@@ -197,6 +198,18 @@ func runDirector(ctx context.Context, streams IOStreams, f *directorFlags) error
 	if every, err := daemon.SdWatchdogEnabled(false); err == nil && every > 0 {
 		cfg.Watchdog = func() { _, _ = daemon.SdNotify(false, daemon.SdNotifyWatchdog) }
 		cfg.WatchdogInterval = every / 2
+	}
+	if inv.UsesBGP() {
+		if f.node == "" {
+			return withHint(fmt.Errorf("%s: cluster.ha = \"bgp\" needs --node: this director's address is the next hop it announces", f.inventory),
+				"the rendered hala-director.service passes --node NAME; by hand: hala director -i FILE --node NAME")
+		}
+		vh, err := vip.New("")
+		if err != nil {
+			return fmt.Errorf("open netlink for the VIPs: %w", err)
+		}
+		defer vh.Close()
+		cfg.LocalVIPs = vh
 	}
 	d, err := director.New(cfg)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hala-lb/hala/pkg/announce"
 	"github.com/hala-lb/hala/pkg/check"
 	"github.com/hala-lb/hala/pkg/drain"
 	"github.com/hala-lb/hala/pkg/inventory"
@@ -45,6 +46,20 @@ type Config struct {
 	// WatchdogInterval, so that a wedged loop stops the pings.
 	Watchdog         func()
 	WatchdogInterval time.Duration
+
+	// With cluster.ha = "bgp":
+
+	// NewAnnouncer starts the BGP speaker (default: pkg/announce's).
+	NewAnnouncer func(context.Context, announce.Config) (Announcer, error)
+	// LocalVIPs keeps the VIPs on the dummy interface hala0 (nil: the
+	// caller keeps them local itself).
+	LocalVIPs LocalVIPs
+	// DrainPoll is how often the director's own drain record is read
+	// (default 250ms).
+	DrainPoll time.Duration
+	// Now and Sleep are the clock (default: the wall clock).
+	Now   func() time.Time
+	Sleep func(time.Duration)
 }
 
 // Director is the resident loop. Run it once; Reload and the HTTP handler
@@ -73,6 +88,9 @@ type Director struct {
 
 	reloads chan reloadRequest
 
+	// bgp is the announcing side (nil unless cluster.ha = "bgp").
+	bgp *bgpState
+
 	mu     sync.Mutex
 	status status
 }
@@ -84,6 +102,13 @@ type status struct {
 	lastResult   map[string]time.Time
 	intervals    map[string]time.Duration
 	loopAt       time.Time
+	// With BGP: the speaker, when it started, the hold time, and how many
+	// VIPs are announced.
+	bgp        Announcer
+	bgpStarted time.Time
+	hold       time.Duration
+	announced  map[string]netip.Addr
+	drained    bool
 }
 
 type reloadRequest struct {
@@ -109,7 +134,19 @@ func New(cfg Config) (*Director, error) {
 	if cfg.DrainDir == "" {
 		cfg.DrainDir = drain.DefaultDir
 	}
-	return &Director{
+	if cfg.NewAnnouncer == nil {
+		cfg.NewAnnouncer = startAnnouncer
+	}
+	if cfg.DrainPoll <= 0 {
+		cfg.DrainPoll = 250 * time.Millisecond
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = time.Sleep
+	}
+	d := &Director{
 		cfg:      cfg,
 		log:      cfg.Logger,
 		metrics:  newMetrics(),
@@ -122,8 +159,10 @@ func New(cfg Config) (*Director, error) {
 		weights:  &check.MemoryWeights{},
 		results:  make(chan result, 64),
 		reloads:  make(chan reloadRequest),
-		status:   status{lastResult: map[string]time.Time{}, intervals: map[string]time.Duration{}},
-	}, nil
+		status:   status{lastResult: map[string]time.Time{}, intervals: map[string]time.Duration{}, announced: map[string]netip.Addr{}},
+	}
+	d.metrics.reg.MustRegister(peerCollector{d})
+	return d, nil
 }
 
 // Run starts the director and serves until ctx ends; it returns nil then
@@ -154,6 +193,14 @@ func (d *Director) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if d.sp.inv.UsesBGP() {
+		// Sessions come up while the first checks run; nothing is
+		// announced before the first apply.
+		if err := d.startBGP(ctx); err != nil {
+			return err
+		}
+		defer d.bgp.speaker.Stop()
+	}
 	first := d.firstRound(ctx, probers)
 	for name, r := range first {
 		d.noteDrain(r)
@@ -179,6 +226,7 @@ func (d *Director) Run(ctx context.Context) error {
 		return err
 	}
 	d.setReady()
+	d.announce()
 	if d.cfg.Ready != nil {
 		d.cfg.Ready()
 	}
@@ -201,12 +249,19 @@ func (d *Director) loop(ctx context.Context) error {
 		defer t.Stop()
 		wd = t.C
 	}
+	var drainPoll <-chan time.Time
+	if d.bgp != nil {
+		t := time.NewTicker(d.cfg.DrainPoll)
+		defer t.Stop()
+		drainPoll = t.C
+	}
 	for {
 		d.mu.Lock()
 		d.status.loopAt = time.Now()
 		d.mu.Unlock()
 		select {
 		case <-ctx.Done():
+			d.stopBGP()
 			if d.cfg.FlushOnExit {
 				return d.flush()
 			}
@@ -215,11 +270,20 @@ func (d *Director) loop(ctx context.Context) error {
 		case r := <-d.results:
 			if r.gen == d.gen {
 				d.handle(ctx, r)
+				d.announce()
 			}
 		case <-repair.C:
 			_ = d.reconcile(ctx, "repair")
+		case <-drainPoll:
+			d.pollDrain()
 		case req := <-d.reloads:
 			err := d.reload(ctx, req.inv)
+			if err == nil && d.bgp != nil {
+				if lerr := d.localVIPs(); lerr != nil {
+					d.log.Error("VIPs on the dummy interface", "error", lerr)
+				}
+				d.announce()
+			}
 			req.done <- err
 			if err == nil && d.sp.inv.Cluster.ReconcileInterval.Duration != reconcileEvery {
 				reconcileEvery = d.sp.inv.Cluster.ReconcileInterval.Duration
@@ -750,6 +814,11 @@ func (d *Director) Healthy() (bool, string) {
 	for _, n := range names {
 		if late := now.Sub(st.lastResult[n]); late > 3*st.intervals[n]+time.Second {
 			return false, fmt.Sprintf("no check of backend %s for %s", n, late.Round(time.Millisecond))
+		}
+	}
+	if st.bgp != nil {
+		if ok, why := peersHealthy(st.bgp.Peers(), st.bgpStarted, d.cfg.Now(), st.hold); !ok {
+			return false, why
 		}
 	}
 	return true, "ok"

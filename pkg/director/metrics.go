@@ -2,6 +2,7 @@ package director
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +31,8 @@ type metrics struct {
 	reconcileChanges  prometheus.Counter
 	reconcileDuration prometheus.Histogram
 	netlinkErrors     prometheus.Counter
+	peerTransitions   *prometheus.CounterVec
+	vipAnnounced      *prometheus.GaugeVec
 }
 
 // Version is reported by hala_build_info; the CLI sets it.
@@ -81,6 +84,14 @@ func newMetrics() *metrics {
 			Help: "IPVS netlink requests of transitions that failed.",
 		}),
 	}
+	m.peerTransitions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hala_bgp_peer_transitions_total",
+		Help: "BGP session changes with a peer, by new state (up, down).",
+	}, []string{"peer", "state"})
+	m.vipAnnounced = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "hala_vip_announced",
+		Help: "1 while this director announces the VIP over BGP, else 0.",
+	}, []string{"vip"})
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "hala_build_info",
 		Help: "Always 1; labels carry the build.",
@@ -88,6 +99,7 @@ func newMetrics() *metrics {
 	build.WithLabelValues(Version, runtime.Version()).Set(1)
 	m.reg.MustRegister(m.up, m.weight, m.checkDuration, m.checkFailures, m.transitions, m.lastChange,
 		m.reconcileTotal, m.reconcileChanges, m.reconcileDuration, m.netlinkErrors, build,
+		m.peerTransitions, m.vipAnnounced,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{"ok", "error"} {
 		m.reconcileTotal.WithLabelValues(r)
@@ -112,6 +124,15 @@ func (d *Director) Handler() http.Handler {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
 		_, _ = w.Write([]byte(why + "\n"))
+	})
+	mux.HandleFunc("/bgp", func(w http.ResponseWriter, _ *http.Request) {
+		st, ok := d.BGP()
+		if !ok {
+			http.Error(w, "BGP is off (cluster.ha is not \"bgp\")", http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(st)
 	})
 	return mux
 }
@@ -140,4 +161,41 @@ func ProbeHealth(ctx context.Context, addr string) error {
 		return fmt.Errorf("hala director on %s unhealthy: %s", addr, strings.TrimSpace(string(body)))
 	}
 	return nil
+}
+
+var (
+	peerUpDesc = prometheus.NewDesc("hala_bgp_peer_up",
+		"1 while the BGP session with the peer is established, else 0.", []string{"peer"}, nil)
+	bfdUpDesc = prometheus.NewDesc("hala_bfd_peer_up",
+		"1 while the BFD session with the peer is up, else 0 (absent with bgp.bfd = false).", []string{"peer"}, nil)
+)
+
+// peerCollector reads the sessions' state from the speaker at scrape time.
+type peerCollector struct{ d *Director }
+
+func (c peerCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- peerUpDesc
+	ch <- bfdUpDesc
+}
+
+func (c peerCollector) Collect(ch chan<- prometheus.Metric) {
+	c.d.mu.Lock()
+	sp := c.d.status.bgp
+	c.d.mu.Unlock()
+	if sp == nil {
+		return
+	}
+	for _, p := range sp.Peers() {
+		ch <- prometheus.MustNewConstMetric(peerUpDesc, prometheus.GaugeValue, b2f(p.Up), p.Address.String())
+		if p.BFD != "" {
+			ch <- prometheus.MustNewConstMetric(bfdUpDesc, prometheus.GaugeValue, b2f(p.BFD == "up"), p.Address.String())
+		}
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -88,6 +88,10 @@ type serviceSpec struct {
 	Rise      int
 	Fall      int
 	OnFailure string
+	// VIP names the service's [[vip]]; MinHealthy is its announce
+	// watermark (cluster.ha = "bgp").
+	VIP        string
+	MinHealthy int
 }
 
 // spec is the director's view of one inventory.
@@ -124,6 +128,7 @@ func newSpec(inv *inventory.Inventory, node string) (*spec, error) {
 			Quiesce: s.OnFailure == inventory.OnFailureQuiesce, KeepAll: s.AllDown == inventory.AllDownKeep,
 			Load: s.Weights == inventory.WeightsLoad, UDP: s.Protocol == "udp",
 			Protocol: s.Protocol, Interval: s.Interval.Duration, Rise: s.Rise, Fall: s.Fall, OnFailure: s.OnFailure,
+			VIP: s.VIP, MinHealthy: s.MinHealthy,
 		}
 		key := checkKey{Input: s.InputID, Pipeline: s.Pipeline}
 		dests := map[netip.Addr]ipvs.Destination{}

@@ -193,6 +193,17 @@ func (d *decoder) value(key string, v any, rv reflect.Value) {
 			return
 		}
 		rv.SetInt(n)
+	case reflect.Uint32:
+		n, ok := v.(int64)
+		if !ok {
+			d.errorf(key, "must be an integer, not %s", describe(v))
+			return
+		}
+		if n < 0 || n > math.MaxUint32 {
+			d.errorf(key, "%d is out of range 0-%d", n, uint32(math.MaxUint32))
+			return
+		}
+		rv.SetUint(uint64(n))
 	case reflect.Bool:
 		b, ok := v.(bool)
 		if !ok {

@@ -125,6 +125,7 @@ func (inv *Inventory) SetDefaults() {
 		}
 	}
 	inv.setDirectorDefaults()
+	inv.setBGPDefaults()
 	if inv.Firewall.Zone == "" {
 		inv.Firewall.Zone = DefaultZone
 	}

@@ -18,6 +18,8 @@ type Inventory struct {
 	VIPs      []VIP      `toml:"vip"`
 	Services  []Service  `toml:"service"`
 	Firewall  Firewall   `toml:"firewall"`
+	// BGP configures the directors' BGP speaker (cluster.ha = "bgp").
+	BGP BGP `toml:"bgp"`
 
 	// File is the path the inventory was read from ("" for Parse of bytes
 	// without a name); messages name it.
@@ -70,6 +72,10 @@ type Cluster struct {
 	// ReconcileInterval is how often hala director re-applies the whole
 	// table to repair drift (default 10s).
 	ReconcileInterval Duration `toml:"reconcile_interval"`
+	// HA says how the VIPs move: "vrrp" (default: keepalived, one active
+	// director per VIP) or "bgp" (every director announces every VIP to
+	// the routers, which spread traffic by ECMP; needs ipvs = "director").
+	HA string `toml:"ha"`
 }
 
 // Director is a host that runs keepalived and IPVS.
@@ -79,6 +85,11 @@ type Director struct {
 	Interface string     `toml:"interface"` // default Cluster.Interface
 	// Priority overrides the derived VRRP priority for every VIP (0 = derived).
 	Priority int `toml:"priority"`
+	// ASN overrides bgp.asn for this director (0 = bgp.asn).
+	ASN uint32 `toml:"asn"`
+	// RouterID overrides the BGP router id (default: bgp.router_id, else
+	// the director's IPv4 address).
+	RouterID netip.Addr `toml:"router_id"`
 }
 
 // Logstash is a real server: a host running Logstash.
@@ -150,6 +161,10 @@ type Service struct {
 	// reaches whatever can take it) or "remove" (keepalived's behaviour:
 	// the service is left empty and drops everything).
 	AllDown string `toml:"all_down"`
+	// MinHealthy is how many of the service's backends must be healthy in
+	// a director's view for it to announce the service's VIP over BGP
+	// (default 1).
+	MinHealthy int `toml:"min_healthy"`
 }
 
 // Firewall describes the firewalld rules rendered for every host.

@@ -210,6 +210,7 @@ func (inv *Inventory) validate(bad map[string]bool) []finding {
 	c.vips()
 	c.services()
 	c.directorKeys()
+	c.bgp()
 	c.firewall()
 	return c.findings
 }
@@ -527,6 +528,8 @@ func (c *checker) vips() {
 		}
 
 		switch {
+		case c.inv.Cluster.HA != HAVRRP && v.RouterID == 0:
+			// No VRRP instance: the VIP needs no virtual_router_id.
 		case v.RouterID == 0 && !c.set(key+".router_id"):
 			c.errorf(key+".router_id", "required: the VRRP virtual_router_id (1-255), unique among the VRRP instances on the directors' network")
 		case v.RouterID < 1 || v.RouterID > 255:

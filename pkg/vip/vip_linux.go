@@ -235,3 +235,36 @@ func nlAddr(p netip.Prefix) *netlink.Addr {
 	}
 	return a
 }
+
+// AddDummy creates the dummy interface name and sets it up, unless it
+// exists (then it is only set up). A dummy holds addresses that are local
+// to the host without answering ARP or ND for them on any segment.
+//
+// Equivalent to: ip link add NAME type dummy; ip link set NAME up
+func (h *Handle) AddDummy(name string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.nl == nil {
+		return errors.New("vip handle is closed")
+	}
+	link, err := h.nl.LinkByName(name)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if !errors.As(err, &nf) {
+			return fmt.Errorf("find interface %s: %w", name, err)
+		}
+		if err := h.nl.LinkAdd(&netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Name: name}}); err != nil {
+			return fmt.Errorf("add dummy interface %s: %w", name, err)
+		}
+		if link, err = h.nl.LinkByName(name); err != nil {
+			return fmt.Errorf("find interface %s: %w", name, err)
+		}
+	}
+	if link.Type() != "dummy" {
+		return fmt.Errorf("interface %s exists and is a %s, not a dummy", name, link.Type())
+	}
+	if err := h.nl.LinkSetUp(link); err != nil {
+		return fmt.Errorf("set %s up: %w", name, err)
+	}
+	return nil
+}

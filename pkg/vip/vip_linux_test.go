@@ -197,3 +197,25 @@ func TestIntegrationHandleStaysInItsNamespace(t *testing.T) {
 		t.Fatalf("ns2 eth0 holds %q: the handle leaked out of its namespace", got)
 	}
 }
+
+func TestIntegrationAddDummy(t *testing.T) {
+	testutil.RequireKernel(t)
+	ns, h := newNS(t)
+	for range 2 { // the second call finds it and only sets it up
+		if err := h.AddDummy("hala0"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out := ns.IP(t, "-d", "link", "show", "hala0"); !strings.Contains(out, "dummy") || !strings.Contains(out, ",UP") {
+		t.Errorf("hala0: %s", out)
+	}
+	if _, err := h.Add(vip.Address{Name: "v", Prefix: netip.MustParsePrefix("10.99.0.10/32"), Interface: "hala0"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := addrs(t, ns, "hala0"); got != "10.99.0.10/32" {
+		t.Errorf("hala0 holds %q", got)
+	}
+	if err := h.AddDummy("eth0"); err == nil || !strings.Contains(err.Error(), "not a dummy") {
+		t.Errorf("AddDummy(eth0) = %v, want: not a dummy", err)
+	}
+}

@@ -20,3 +20,6 @@ func (h *Handle) Delete(a Address) (Change, error) { return Change{}, ErrUnsuppo
 
 // Show returns ErrUnsupported.
 func (h *Handle) Show(addrs []Address) ([]State, error) { return nil, ErrUnsupported }
+
+// AddDummy returns ErrUnsupported.
+func (h *Handle) AddDummy(name string) error { return ErrUnsupported }
