@@ -64,6 +64,9 @@ type Change struct {
 	Fields []Field
 	// Removes is, for a service Delete, how many destinations go with it.
 	Removes int
+	// Reorder marks the Delete and Add that re-add an existing destination
+	// of an ordered service (see Ordered) to put it back in order.
+	Reorder bool
 }
 
 // Object returns "service" or "destination".
@@ -113,6 +116,9 @@ func (c Change) String() string {
 	}
 	if c.Removes > 0 {
 		fmt.Fprintf(&b, " (and its %s)", plural(c.Removes, "destination"))
+	}
+	if c.Reorder {
+		b.WriteString(" (re-added in order: " + c.Service.Scheduler + " builds its table in list order)")
 	}
 	return b.String()
 }
@@ -353,6 +359,10 @@ func Diff(desired, observed Table, owned Owned, prune bool) Plan {
 		i, ok := obsIdx[key]
 		if !ok {
 			p.Changes = append(p.Changes, Change{Action: Add, Name: want.Name, Service: want.Service})
+			if Ordered(want.Service.Scheduler) {
+				p.Changes = append(p.Changes, orderChanges(want, Entry{Service: want.Service})...)
+				continue
+			}
 			for _, d := range want.Destinations {
 				p.Changes = append(p.Changes, destChange(Add, want, d, nil))
 			}
@@ -364,6 +374,10 @@ func Diff(desired, observed Table, owned Owned, prune bool) Plan {
 		}
 		if fs := serviceFields(have.Service, want.Service); len(fs) > 0 {
 			p.Changes = append(p.Changes, Change{Action: Update, Name: want.Name, Service: want.Service, Fields: fs})
+		}
+		if Ordered(want.Service.Scheduler) {
+			p.Changes = append(p.Changes, orderChanges(want, have)...)
+			continue
 		}
 		// Both lists are sorted by key: walk them side by side.
 		var adds, updates, deletes []Change
