@@ -60,7 +60,10 @@ type serverData struct {
 	Protocol    string
 	OPS         bool
 	Persistence int
-	Reals       []realData
+	// MHPort and MHFallback are the mh scheduler's flags (scheduler = "mh").
+	MHPort     bool
+	MHFallback bool
+	Reals      []realData
 }
 
 type realData struct {
@@ -205,6 +208,8 @@ func (r *renderer) virtualServers() ([]byte, error) {
 			Protocol:    proto,
 			OPS:         s.OnePacket && proto == "UDP",
 			Persistence: ceilSeconds(s.Persistence.Duration),
+			MHPort:      s.UsesMH() && s.MHPort,
+			MHFallback:  s.UsesMH() && s.MHFallback,
 		}
 		for _, l := range r.inv.Backends(s) {
 			mp, err := miscPath(c, s, l)
