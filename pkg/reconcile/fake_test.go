@@ -81,7 +81,15 @@ type fake struct {
 type fakeSvc struct {
 	svc   ipvs.Service
 	dests []ipvs.Destination
+	// last is each destination's last non-zero weight, or the weight it
+	// was added with: what mh builds its table from (the kernel's
+	// dest->last_weight).
+	last map[netip.AddrPort]int
 }
+
+// lastWeight returns the weight mh's table counts for destination d of
+// the service at k.
+func (f *fake) lastWeight(k ipvs.ServiceKey, d netip.AddrPort) int { return f.svcs[k].last[d] }
 
 func newFake() *fake { return &fake{svcs: map[ipvs.ServiceKey]*fakeSvc{}} }
 
@@ -163,6 +171,12 @@ func (f *fake) do(r ipvs.Request) error {
 		return ipvs.ErrNotFound
 	}
 	i := slices.IndexFunc(fs.dests, func(o ipvs.Destination) bool { return o.Key() == d.Key() })
+	if fs.last == nil {
+		fs.last = map[netip.AddrPort]int{}
+	}
+	if (r.Op == ipvs.OpAddDestination && i < 0) || (r.Op == ipvs.OpUpdateDestination && i >= 0 && d.Weight != 0) {
+		fs.last[d.Key()] = d.Weight
+	}
 	switch {
 	case r.Op == ipvs.OpAddDestination && i >= 0:
 		return ipvs.ErrExists
