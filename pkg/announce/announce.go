@@ -63,18 +63,18 @@ type Peer struct {
 
 // PeerState is one session as the speaker sees it.
 type PeerState struct {
-	Address netip.Addr
-	ASN     uint32
+	Address netip.Addr `json:"address"`
+	ASN     uint32     `json:"asn"`
 	// Up is true while the session is Established; Since is when it last
 	// became so or stopped being so (zero before the first change).
-	Up    bool
-	Since time.Time
+	Up    bool      `json:"up"`
+	Since time.Time `json:"since"`
 	// State is the BGP FSM state, e.g. "established", "active".
-	State string
+	State string `json:"state"`
 	// BFD is "up", "down", "init", "admin-down", or "" when BFD is off.
-	BFD string
+	BFD string `json:"bfd,omitempty"`
 	// Reason is why the session last went down, when it did.
-	Reason string
+	Reason string `json:"reason,omitempty"`
 }
 
 // String is `192.0.2.1 AS65000 established since 15:04:05 (bfd up)`.

@@ -27,6 +27,7 @@ type drainFlags struct {
 	list      bool
 	hosts     bool
 	ready     bool
+	director  string // drain_director.go
 }
 
 func newDrainCommand(streams IOStreams) *cobra.Command {
@@ -61,13 +62,15 @@ check passes, hala undrain on every director (scripts/rolling-restart).`,
   hala drain --list
   sudo hala undrain -i /etc/hala/inventory.toml stash1`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if f.list || f.hosts {
+			if f.list || f.hosts || f.director != "" {
 				return cobra.NoArgs(cmd, args)
 			}
 			return cobra.ExactArgs(1)(cmd, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
+			case f.director != "":
+				return runDrainDirector(cmd.Context(), streams, f, true)
 			case f.list:
 				return runDrainList(streams, f)
 			case f.hosts:
@@ -85,6 +88,7 @@ check passes, hala undrain on every director (scripts/rolling-restart).`,
 	fl.BoolVar(&f.local, "local", false, "with --wait, on the Logstash host: wait until its inputs are idle and their UDP queues empty (writes no record)")
 	fl.DurationVar(&f.timeout, "timeout", 60*time.Second, "bound on --wait (`DURATION`)")
 	fl.StringVar(&f.netns, "netns", "", "network namespace `PATH` whose IPVS table --wait reads (default: the current one)")
+	addDirectorFlag(cmd, f)
 	return cmd
 }
 
@@ -98,8 +102,16 @@ and hala director restores its destinations within one interval (after
 its rise checks). Run it on every director.`,
 		Example: `  sudo hala undrain -i /etc/hala/inventory.toml stash1
   sudo hala undrain 192.168.1.210`,
-		Args: cobra.ExactArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if f.director != "" {
+				return cobra.NoArgs(cmd, args)
+			}
+			return cobra.ExactArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.director != "" {
+				return runDrainDirector(cmd.Context(), streams, f, false)
+			}
 			return runUndrain(cmd.Context(), streams, f, args[0])
 		},
 	}
@@ -107,6 +119,7 @@ its rise checks). Run it on every director.`,
 	cmd.Flags().BoolVar(&f.wait, "wait", false, "wait until this director's IPVS table sends the backend traffic again (weight above 0 in each of its services)")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", 60*time.Second, "bound on --wait (`DURATION`)")
 	cmd.Flags().StringVar(&f.netns, "netns", "", "network namespace `PATH` whose IPVS table --wait reads (default: the current one)")
+	addDirectorFlag(cmd, f)
 	return cmd
 }
 

@@ -30,6 +30,7 @@ type statusFlags struct {
 	output    string
 	watch     time.Duration
 	drainDir  string
+	metrics   string
 }
 
 func newStatusCommand(streams IOStreams) *cobra.Command {
@@ -65,6 +66,7 @@ it prints one JSON object per line instead.`,
 	fl.StringVarP(&f.output, "output", "o", "text", "output `FORMAT`: text or json")
 	fl.DurationVar(&f.watch, "watch", 0, "redraw every `DURATION` until interrupted")
 	fl.StringVar(&f.drainDir, "drain-dir", drain.Dir(), "`DIR` of hala drain's records (or $"+drain.EnvDir+")")
+	fl.StringVar(&f.metrics, "metrics-address", defaultMetricsAddress, "`ADDR` (host:port) of the local hala director, asked for its BGP sessions (cluster.ha = \"bgp\")")
 	_ = cmd.MarkFlagRequired("inventory")
 	return cmd
 }
@@ -134,6 +136,9 @@ func runStatus(ctx context.Context, streams IOStreams, f *statusFlags) error {
 			defer h.Close()
 			cfg.VIPs = h
 		}
+	}
+	if inv.UsesBGP() {
+		cfg.BGP = directorBGP(f.metrics)
 	}
 	if ctx == nil {
 		ctx = context.Background()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
-	"path/filepath"
 	"time"
 
 	"github.com/hala-lb/hala/pkg/announce"
@@ -30,15 +29,8 @@ type LocalVIPs interface {
 	Add(vip.Address) (vip.Change, error)
 }
 
-// DummyInterface is the interface hala director keeps the VIPs on with
-// cluster.ha = "bgp": a dummy answers no ARP or ND on the shared segment,
-// so every director can hold every VIP.
-const DummyInterface = "hala0"
-
-// DirectorDrainDir is where hala drain --director keeps a director's
-// record, under the drain directory (backends' records stay apart, since a
-// director may also be a Logstash host).
-func DirectorDrainDir(dir string) string { return filepath.Join(dir, "director") }
+// DummyInterface is the interface the VIPs are kept on with BGP.
+const DummyInterface = vip.DummyInterface
 
 // bgpState is the director's announcing side; owned by the loop goroutine
 // except where noted.
@@ -202,7 +194,7 @@ func (d *Director) pollDrain() {
 	if d.bgp == nil {
 		return
 	}
-	rec, err := drain.Lookup(DirectorDrainDir(d.cfg.DrainDir), d.bgp.self.Address)
+	rec, err := drain.Lookup(drain.DirectorDir(d.cfg.DrainDir), d.bgp.self.Address)
 	if err != nil {
 		d.log.Warn("director drain record ignored", "error", err)
 	}

@@ -3,6 +3,7 @@ package director
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"net/netip"
 	"slices"
 	"strings"
@@ -198,7 +199,7 @@ func TestBGPAnnounceFollowsTheDecision(t *testing.T) {
 
 	// The director drained: withdrawn, IPVS untouched.
 	r.table.takeWrites()
-	if err := drain.Drain(DirectorDrainDir(r.drains), drain.Record{Address: netip.MustParseAddr("10.0.0.1"), Name: "d1", Since: time.Now()}); err != nil {
+	if err := drain.Drain(drain.DirectorDir(r.drains), drain.Record{Address: netip.MustParseAddr("10.0.0.1"), Name: "d1", Since: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	r.waitCalls("withdraw on director drain", "withdraw 10.99.0.10")
@@ -208,7 +209,7 @@ func TestBGPAnnounceFollowsTheDecision(t *testing.T) {
 	if w := r.table.takeWrites(); len(w) != 0 {
 		t.Errorf("a director drain changed IPVS: %q", w)
 	}
-	if _, err := drain.Undrain(DirectorDrainDir(r.drains), netip.MustParseAddr("10.0.0.1")); err != nil {
+	if _, err := drain.Undrain(drain.DirectorDir(r.drains), netip.MustParseAddr("10.0.0.1")); err != nil {
 		t.Fatal(err)
 	}
 	r.waitCalls("announce on undrain", "announce 10.99.0.10")
@@ -298,6 +299,15 @@ func TestBGPHealthzAndMetrics(t *testing.T) {
 	st, ok := r.d.BGP()
 	if !ok || st.Announced["logs"].String() != "10.99.0.10" || len(st.Peers) != 1 || !st.Peers[0].Up || st.Drained {
 		t.Errorf("BGP() = %+v, %v", st, ok)
+	}
+
+	// /bgp gives the keys hala status reads.
+	rec := httptest.NewRecorder()
+	r.d.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/bgp", nil))
+	for _, want := range []string{`"peers":[{"address":"10.0.0.254","asn":65000,"up":true,`, `"state":"established","bfd":"up"}]`, `"announced":{"logs":"10.99.0.10"}`, `"drained":false`} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("/bgp lacks %s: %s", want, rec.Body.String())
+		}
 	}
 
 	var buf strings.Builder

@@ -204,3 +204,8 @@ func syncDir(dir string) error {
 	}
 	return nil
 }
+
+// DirectorDir is where hala drain --director keeps directors' records,
+// under dir: apart from the backends' records, since a director may also
+// be a Logstash host with the same address.
+func DirectorDir(dir string) string { return filepath.Join(dir, "director") }

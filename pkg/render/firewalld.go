@@ -58,6 +58,25 @@ func (r *renderer) firewalld(h host) ([]byte, error) {
 	sources := inv.Firewall.LogSources
 	noSources := "No firewall.log_sources: no log port is opened."
 
+	if d := h.director; d != nil && inv.UsesBGP() {
+		var bgp ruleSet
+		for _, p := range inv.BGP.Peers {
+			if p.Address.Is4() != d.Address.Is4() {
+				continue
+			}
+			src := netip.PrefixFrom(p.Address, p.Address.BitLen())
+			bgp.add(portRule(src, d.Address, 179, "tcp"))
+			if inv.BGP.BFD {
+				bgp.add(portRule(src, d.Address, 3784, "udp"))
+				bgp.add(portRule(src, d.Address, 4784, "udp"))
+			}
+		}
+		why := "BGP (TCP 179) from the [[bgp.peer]] routers only."
+		if inv.BGP.BFD {
+			why = "BGP (TCP 179) and BFD (UDP 3784 single-hop, 4784 multi-hop) from the [[bgp.peer]] routers only."
+		}
+		data.Groups = append(data.Groups, ruleGroup{Why: why, Rules: bgp.rules})
+	}
 	if d := h.director; d != nil {
 		var vrrp ruleSet
 		for _, o := range inv.Directors {
@@ -65,10 +84,12 @@ func (r *renderer) firewalld(h host) ([]byte, error) {
 				vrrp.add(protocolRule(o.Address, "vrrp"))
 			}
 		}
-		data.Groups = append(data.Groups, ruleGroup{
-			Why:   "VRRP (IP protocol 112) from the other directors only; if it were blocked, every director would become MASTER.",
-			Rules: vrrp.rules,
-		})
+		if !inv.UsesBGP() {
+			data.Groups = append(data.Groups, ruleGroup{
+				Why:   "VRRP (IP protocol 112) from the other directors only; if it were blocked, every director would become MASTER.",
+				Rules: vrrp.rules,
+			})
+		}
 		var logs ruleSet
 		for _, s := range inv.Services {
 			v, ok := inv.VIP(s.VIP)
@@ -82,6 +103,9 @@ func (r *renderer) firewalld(h host) ([]byte, error) {
 			}
 		}
 		why := "Log ports on the VIPs (any director may hold them), only from firewall.log_sources."
+		if inv.UsesBGP() {
+			why = "Log ports on the VIPs (every director holds them on hala0), only from firewall.log_sources."
+		}
 		if len(sources) == 0 {
 			why = noSources
 		}

@@ -39,6 +39,10 @@ type setupData struct {
 	// "director"), reading the inventory at Inventory.
 	DirectorUnit string
 	Inventory    string
+	// Keepalived: the director runs keepalived (not with cluster.ha = "bgp").
+	Keepalived bool
+	// PasswordFiles are the [[bgp.peer]] password files hala director reads.
+	PasswordFiles []string
 }
 
 // localVIP is a VIP a DR or TUN real server must hold on a local device so
@@ -110,12 +114,19 @@ func (r *renderer) sysctl(h host, local []localVIP) ([]byte, error) {
 			why = "DR/TUN only: IPVS hands packets to the real servers itself and needs no forwarding; on so a NAT service can be added without a sysctl change."
 		}
 		add(why, "net.ipv4.ip_forward", "1")
-		add("Lets Logstash or other services bind a VIP this director does not hold right now (it is BACKUP).", "net.ipv4.ip_nonlocal_bind", "1")
+		if r.inv.UsesBGP() {
+			add("BGP: every director holds every VIP on hala0, and Linux answers ARP for any local address on any interface: answer only for addresses of the receiving interface, so no director takes the VIP's traffic on the shared segment past the routers' ECMP.", "net.ipv4.conf.all.arp_ignore", "1")
+			add("BGP: never use a VIP on hala0 as the source of ARP requests, so neighbours do not learn the VIP at this director's MAC.", "net.ipv4.conf.all.arp_announce", "2")
+		} else {
+			add("Lets Logstash or other services bind a VIP this director does not hold right now (it is BACKUP).", "net.ipv4.ip_nonlocal_bind", "1")
+		}
 		if v6 {
 			add("IPv6 VIPs: forward IPv6 packets as IPVS needs.", "net.ipv6.conf.all.forwarding", "1")
 			// The interface's key: "all" does not override accept_ra.
 			add("A forwarding host ignores router advertisements unless accept_ra is 2: keep a default route learnt by SLAAC.", ifaceKey("net.ipv6.conf", r.interfaceOf(*h.director), "accept_ra"), "2")
-			add("IPv6 VIPs: allow binding a VIP this director does not hold right now.", "net.ipv6.ip_nonlocal_bind", "1")
+			if !r.inv.UsesBGP() {
+				add("IPv6 VIPs: allow binding a VIP this director does not hold right now.", "net.ipv6.ip_nonlocal_bind", "1")
+			}
 		}
 		add("When a real server is removed, drop its connection entries at once so UDP flows move to a healthy one.", "net.ipv4.vs.expire_nodest_conn", "1")
 		add("Expire the persistence templates of a failed real server too, so persistent clients move as well.", "net.ipv4.vs.expire_quiescent_template", "1")
@@ -168,6 +179,16 @@ func (r *renderer) setup(h host, local []localVIP) ([]byte, error) {
 	}
 	if h.director != nil {
 		data.DrainDir = drain.DefaultDir
+		data.Keepalived = !r.inv.UsesBGP()
+		if r.inv.UsesBGP() {
+			seen := map[string]bool{}
+			for _, p := range r.inv.BGP.Peers {
+				if p.PasswordFile != "" && !seen[p.PasswordFile] {
+					seen[p.PasswordFile] = true
+					data.PasswordFiles = append(data.PasswordFiles, p.PasswordFile)
+				}
+			}
+		}
 	}
 	if h.director != nil && needsState(r.inv) {
 		data.StateDir = stateDir

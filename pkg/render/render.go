@@ -63,6 +63,10 @@ var tmpl = &lazyTemplate{parse: func() *template.Template {
 			"lq":      logstashQuote,
 			"sh":      shellQuote,
 			"comment": comment,
+			"add1":    func(i int) int { return i + 1 },
+			"sanitize": func(s string) string {
+				return strings.ReplaceAll(strings.ReplaceAll(sanitize(s), "-", "_"), ".", "_")
+			},
 		}).
 		ParseFS(templates.FS, "*.tmpl"))
 }}
@@ -92,16 +96,29 @@ func All(inv *inventory.Inventory) ([]File, error) {
 		}
 		files = append(files, fs...)
 	}
+	if inv.UsesBGP() {
+		fs, err := r.router()
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, fs...)
+	}
 	sortFiles(files)
 	return files, nil
 }
 
 // Node renders the files of the host called name (a director, a Logstash
-// host, or both), sorted by Path.
+// host, or both), sorted by Path; with cluster.ha = "bgp", name "router"
+// gives the router snippets.
 func Node(inv *inventory.Inventory, name string) ([]File, error) {
 	r, err := newRenderer(inv)
 	if err != nil {
 		return nil, err
+	}
+	if name == RouterDir && inv.UsesBGP() {
+		files, err := r.router()
+		sortFiles(files)
+		return files, err
 	}
 	h, err := r.lookup(name)
 	if err != nil {
@@ -175,6 +192,9 @@ func newRenderer(inv *inventory.Inventory) (*renderer, error) {
 		if err := hostDir(h.name); err != nil {
 			return nil, err
 		}
+		if inv.UsesBGP() && h.name == RouterDir {
+			return nil, fmt.Errorf("host name %q is the directory of the router snippets (cluster.ha = \"bgp\"): rename the host", h.name)
+		}
 	}
 	sort.Slice(r.hosts, func(i, j int) bool { return r.hosts[i].name < r.hosts[j].name })
 
@@ -220,15 +240,19 @@ func (r *renderer) host(h host) ([]File, error) {
 		files = append(files, File{Path: h.name + "/" + rel, Data: data, Mode: mode})
 	}
 	if h.director != nil {
-		data, err := r.keepalived(*h.director)
-		if err != nil {
-			return nil, fmt.Errorf("render %s/%s: %w", h.name, KeepalivedPath, err)
+		// With BGP no VRRP runs: the directors get no keepalived.conf.
+		if !r.inv.UsesBGP() {
+			data, err := r.keepalived(*h.director)
+			if err != nil {
+				return nil, fmt.Errorf("render %s/%s: %w", h.name, KeepalivedPath, err)
+			}
+			add(KeepalivedPath, 0o600, data)
 		}
-		add(KeepalivedPath, 0o600, data)
 		if r.inv.UsesDirector() {
 			data, err := execute("hala-director.service.tmpl", directorUnitData{
 				Cluster: r.inv.Cluster.Name, Director: h.director.Name,
 				HalaPath: r.inv.Cluster.HalaPath, Inventory: DirectorInventory,
+				BGP: r.inv.UsesBGP(),
 			}, 2048)
 			if err != nil {
 				return nil, fmt.Errorf("render %s/%s: %w", h.name, DirectorUnitPath, err)
@@ -282,6 +306,8 @@ type directorUnitData struct {
 	Cluster, Director, HalaPath, Inventory string
 	// Generic is the packaged unit: no cluster or director of its own.
 	Generic bool
+	// BGP: the director runs the BGP speaker (cluster.ha = "bgp").
+	BGP bool
 }
 
 // PackagedDirectorUnit renders the hala-director.service that the .deb and

@@ -247,6 +247,14 @@ func TestConsistent(t *testing.T) {
 				max        int
 			}
 			vips := map[string]*vipState{}
+			if inv.UsesBGP() {
+				for _, d := range inv.Directors {
+					if _, ok := byPath[d.Name+"/keepalived.conf"]; ok {
+						t.Errorf("%s/keepalived.conf rendered with cluster.ha = \"bgp\"", d.Name)
+					}
+				}
+				return
+			}
 			for _, d := range inv.Directors {
 				p := d.Name + "/keepalived.conf"
 				conf := parseKeepalived(t, p, byPath[p])

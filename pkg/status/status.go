@@ -60,6 +60,9 @@ type Config struct {
 	// Gap is the time between the two samples events/s comes from
 	// (default: half of Timeout, at most 1s).
 	Gap time.Duration
+	// BGP reads the local hala director's sessions and announced VIPs
+	// (cluster.ha = "bgp"; the CLI asks its /bgp).
+	BGP func(context.Context) (*BGP, error)
 }
 
 // Collect asks every backend of every service concurrently, reads the
@@ -102,6 +105,18 @@ func Collect(ctx context.Context, cfg Config) *Status {
 		}()
 	}
 	st.VIPs, st.VIPNote = vipRows(cfg)
+	if cfg.BGP != nil && inv.UsesBGP() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, err := cfg.BGP(ctx)
+			if err != nil {
+				st.BGPNote = "BGP not read: " + err.Error()
+				return
+			}
+			st.BGP = b
+		}()
+	}
 	wg.Wait()
 	if ipvsErr != nil {
 		st.IPVSNote = "IPVS table not read: " + ipvsErr.Error()
@@ -300,8 +315,13 @@ func vipRows(cfg Config) ([]VIPRow, string) {
 	d, _ := inv.Director(cfg.Node)
 	var addrs []vip.Address
 	for _, v := range inv.VIPs {
-		addrs = append(addrs, vip.Address{Name: v.Name, Prefix: v.Address, Interface: d.Interface})
-		rows = append(rows, VIPRow{Name: v.Name, Address: v.Address, Interface: d.Interface})
+		a := vip.Address{Name: v.Name, Prefix: v.Address, Interface: d.Interface}
+		if inv.UsesBGP() { // hala director keeps every VIP on its dummy
+			a.Prefix = netip.PrefixFrom(v.Address.Addr(), v.Address.Addr().BitLen())
+			a.Interface = vip.DummyInterface
+		}
+		addrs = append(addrs, a)
+		rows = append(rows, VIPRow{Name: v.Name, Address: a.Prefix, Interface: a.Interface})
 	}
 	err := cfg.VIPErr
 	var states []vip.State

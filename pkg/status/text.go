@@ -22,9 +22,13 @@ type Status struct {
 	Rows []Row    `json:"backends"`
 	VIPs []VIPRow `json:"vips"`
 	// IPVSNote and VIPNote say why the IPVS or VIP columns are empty.
-	IPVSNote string        `json:"ipvs_note,omitempty"`
-	VIPNote  string        `json:"vip_note,omitempty"`
-	Elapsed  time.Duration `json:"-"`
+	IPVSNote string `json:"ipvs_note,omitempty"`
+	VIPNote  string `json:"vip_note,omitempty"`
+	// BGP is the local director's sessions and announcements
+	// (cluster.ha = "bgp"); BGPNote says why it is missing.
+	BGP     *BGP          `json:"bgp,omitempty"`
+	BGPNote string        `json:"bgp_note,omitempty"`
+	Elapsed time.Duration `json:"-"`
 }
 
 // API states.
@@ -234,6 +238,7 @@ func (s *Status) WriteText(w io.Writer, color bool) error {
 	if s.VIPNote != "" {
 		b.WriteString("  " + s.VIPNote + "\n")
 	}
+	s.writeBGP(&b, color)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -136,3 +136,8 @@ func (a Address) validate() error {
 	}
 	return nil
 }
+
+// DummyInterface is the dummy interface hala director keeps the VIPs on
+// with cluster.ha = "bgp": every director holds every VIP, and a dummy
+// answers no ARP or ND for them on the shared segment.
+const DummyInterface = "hala0"
