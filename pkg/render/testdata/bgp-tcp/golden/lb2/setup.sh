@@ -6,14 +6,6 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 
-# keepalived runs MISC_CHECK programs as this unprivileged user
-# (enable_script_security); Debian's package does not create it.
-script_user='keepalived_script'
-if ! id -u "$script_user" >/dev/null 2>&1; then
-	useradd --system --no-create-home --shell /usr/sbin/nologin "$script_user"
-	echo "setup: created user $script_user"
-fi
-
 # hala drain's records: written by root only, read by hala check (the
 # script user) and hala director; kept across reboots.
 install -d -m 0755 -o root -g root '/var/lib/hala/drain'
@@ -64,7 +56,4 @@ if [ -d /run/systemd/system ]; then
 else
 	echo "setup: systemd is not running: start $hala director -i /etc/hala/inventory.toml yourself, before keepalived" >&2
 fi
-
-install -D -m 0600 "$here/keepalived.conf" /etc/keepalived/keepalived.conf
-echo "setup: installed /etc/keepalived/keepalived.conf; apply it with: systemctl reload keepalived"
 echo "setup: lb2 done"

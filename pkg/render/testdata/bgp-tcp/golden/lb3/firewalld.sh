@@ -84,11 +84,12 @@ leave_old_zones() {
 	done
 }
 
-# VRRP (IP protocol 112) from the other directors only; if it were blocked, every director would become MASTER.
-add 'rule family="ipv4" source address="192.168.1.211/32" protocol value="vrrp" accept'
-add 'rule family="ipv4" source address="192.168.1.212/32" protocol value="vrrp" accept'
+# BGP (TCP 179) and BFD (UDP 3784 single-hop, 4784 multi-hop) from the [[bgp.peer]] routers only.
+add 'rule family="ipv4" source address="192.168.1.1/32" destination address="192.168.1.213/32" port port="179" protocol="tcp" accept'
+add 'rule family="ipv4" source address="192.168.1.1/32" destination address="192.168.1.213/32" port port="3784" protocol="udp" accept'
+add 'rule family="ipv4" source address="192.168.1.1/32" destination address="192.168.1.213/32" port port="4784" protocol="udp" accept'
 
-# Log ports on the VIPs (any director may hold them), only from firewall.log_sources.
+# Log ports on the VIPs (every director holds them on hala0), only from firewall.log_sources.
 add 'rule family="ipv4" source address="192.168.0.0/16" destination address="10.99.0.10/32" port port="5140" protocol="tcp" accept'
 add 'rule family="ipv4" source address="192.168.0.0/16" destination address="10.99.0.10/32" port port="5514" protocol="udp" accept'
 
