@@ -128,10 +128,11 @@ func Start(ctx context.Context, cfg Config) (*Speaker, error) {
 		}
 		passwords[i] = pw
 	}
-	// GoBGP logs at debug level for every message; keep only its warnings.
+	// GoBGP logs every session step at info level, which the speaker
+	// reports itself: keep only its warnings and errors.
 	lvl := &slog.LevelVar{}
 	lvl.Set(slog.LevelWarn)
-	quiet := slog.New(cfg.Logger.Handler()).With("component", "gobgp")
+	quiet := slog.New(minLevel{cfg.Logger.Handler(), lvl}).With("component", "gobgp")
 	s := &Speaker{
 		cfg:       cfg,
 		bgp:       server.NewBgpServer(server.LoggerOption(quiet, lvl)),
@@ -431,3 +432,18 @@ func ReadPassword(path string) (string, error) {
 	}
 	return pw, nil
 }
+
+// minLevel passes records at or above level to h.
+type minLevel struct {
+	h     slog.Handler
+	level slog.Leveler
+}
+
+func (m minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= m.level.Level() && m.h.Enabled(ctx, l)
+}
+func (m minLevel) Handle(ctx context.Context, r slog.Record) error { return m.h.Handle(ctx, r) }
+func (m minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{m.h.WithAttrs(as), m.level}
+}
+func (m minLevel) WithGroup(name string) slog.Handler { return minLevel{m.h.WithGroup(name), m.level} }

@@ -368,24 +368,35 @@ func (w *nsThread) close() { close(w.req) }
 // startStandin starts the node's stand-in (the test binary itself, see
 // TestMain) in its namespace and waits until it listens.
 func (c *cluster) startStandin(n *node, delay time.Duration) error {
+	p, err := startStandinIn(c.t, n.ns, n.name, n.standinArgs, delay)
+	n.standin = p
+	return err
+}
+
+// startStandinIn starts a stand-in with args in ns and waits until it
+// listens.
+func startStandinIn(t *testing.T, ns *testutil.NetNS, name string, args []string, delay time.Duration) (*testutil.Process, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	args := append([]string{"-start-delay", delay.String()}, n.standinArgs...)
-	cmd := n.ns.Cmd(self, args...)
+	cmd := ns.Cmd(self, append([]string{"-start-delay", delay.String()}, args...)...)
 	cmd.Env = append(os.Environ(), envStandin+"=1")
-	n.standin = testutil.Start(c.t, cmd)
-	return c.waitStandin(n, delay+30*time.Second)
+	p := testutil.Start(t, cmd)
+	return p, waitStandinProcess(p, name, delay+30*time.Second)
 }
 
 func (c *cluster) waitStandin(n *node, timeout time.Duration) error {
+	return waitStandinProcess(n.standin, n.name, timeout)
+}
+
+func waitStandinProcess(p *testutil.Process, name string, timeout time.Duration) error {
 	_, err := testutil.Poll(timeout, 20*time.Millisecond, func() error {
-		if done, err := n.standin.Exited(); done {
-			return fmt.Errorf("stand-in %s exited: %v\n%s", n.name, err, n.standin.Output())
+		if done, err := p.Exited(); done {
+			return fmt.Errorf("stand-in %s exited: %v\n%s", name, err, p.Output())
 		}
-		if !strings.Contains(n.standin.Output(), "ready\n") {
-			return fmt.Errorf("stand-in %s not ready", n.name)
+		if !strings.Contains(p.Output(), "ready\n") {
+			return fmt.Errorf("stand-in %s not ready", name)
 		}
 		return nil
 	})

@@ -136,9 +136,12 @@ func (n *node) directorLog() string {
 
 // get asks the node's director for path, connecting from inside its
 // namespace.
-func (n *node) get(path string) (int, string, error) {
+func (n *node) get(path string) (int, string, error) { return nsGet(n.ns, path) }
+
+// nsGet asks the hala director serving on metricsAddress in ns for path.
+func nsGet(ns *testutil.NetNS, path string) (int, string, error) {
 	var conn net.Conn
-	err := n.ns.Do(func() (err error) {
+	err := ns.Do(func() (err error) {
 		conn, err = net.DialTimeout("tcp", metricsAddress, 2*time.Second)
 		return err
 	})

@@ -76,6 +76,9 @@ func TestIntegrationE2E(t *testing.T) {
 		}
 		t.Run(s.name, func(t *testing.T) { table = append(table, runSuite(t, s.example, s.scenarios)...) })
 	}
+	if only == "" || only == "bgp" {
+		t.Run("bgp", func(t *testing.T) { table = append(table, runBGPSuite(t)...) })
+	}
 	text := table.String()
 	fmt.Printf("\n=== end-to-end results (rate %d msg/s, suite %s)\n%s=== end\n", rate, Seconds(time.Since(began)), text)
 	if !table.Pass() {
@@ -83,8 +86,8 @@ func TestIntegrationE2E(t *testing.T) {
 	}
 }
 
-// envOnly, when set to "keepalived" or "director", runs only that half of
-// the suite (for working on it; make e2e runs both).
+// envOnly, when set to "keepalived", "director" or "bgp", runs only that
+// part of the suite (for working on it; make e2e runs all three).
 const envOnly = "HALA_E2E_ONLY"
 
 // runSuite builds the cluster of one example and runs its scenarios.
