@@ -126,7 +126,7 @@ func newClient(t *testing.T, lan *testutil.LAN, n int) *client {
 		c.addrs = append(c.addrs, a)
 		fmt.Fprintf(&batch, "addr add %s/32 dev eth0\n", a)
 	}
-	cmd := exec.Command("ip", "-n", c.ns.Name, "-batch", "-")
+	cmd := exec.Command(testutil.RequireTool(t, "ip"), "-n", c.ns.Name, "-batch", "-")
 	cmd.Stdin = strings.NewReader(batch.String())
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("ip -batch: %v: %s", err, out)
