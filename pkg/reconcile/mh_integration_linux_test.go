@@ -210,8 +210,8 @@ func TestIntegrationMHSameBackendOnEveryDirector(t *testing.T) {
 	d3.apply(t, []string{"l1", "l2", "l3"})
 	d3.ipvsadmDo(t, "-d -t 10.0.0.100:5140 -r 10.0.0.11:5140")
 	d3.ipvsadmDo(t, "-a -t 10.0.0.100:5140 -r 10.0.0.11:5140 -g -w 1") // by hand: now at the head
-	d2.apply(t, all)                                                    // l1 returns
-	d3.apply(t, all)                                                    // l4 back, l3 returns, l1 put back in order
+	d2.apply(t, all)                                                   // l1 returns
+	d3.apply(t, all)                                                   // l4 back, l3 returns, l1 put back in order
 	// The control: the same service and destinations, added by another
 	// tool in another order.
 	d4.ipvsadmDo(t, "-A -t 10.0.0.100:5140 -s mh -b mh-fallback,mh-port")
