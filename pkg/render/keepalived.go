@@ -63,7 +63,10 @@ type serverData struct {
 	// MHPort and MHFallback are the mh scheduler's flags (scheduler = "mh").
 	MHPort     bool
 	MHFallback bool
-	Reals      []realData
+	// Inhibit keeps a failed real server at weight 0 (inhibit_on_failure):
+	// TCP with mh, whose table is built from the list (see pkg/director).
+	Inhibit bool
+	Reals   []realData
 }
 
 type realData struct {
@@ -210,6 +213,7 @@ func (r *renderer) virtualServers() ([]byte, error) {
 			Persistence: ceilSeconds(s.Persistence.Duration),
 			MHPort:      s.UsesMH() && s.MHPort,
 			MHFallback:  s.UsesMH() && s.MHFallback,
+			Inhibit:     s.UsesMH() && proto == "TCP",
 		}
 		for _, l := range r.inv.Backends(s) {
 			mp, err := miscPath(c, s, l)
