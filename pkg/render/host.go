@@ -134,7 +134,7 @@ func (r *renderer) sysctl(h host, local []localVIP) ([]byte, error) {
 			add("IPVS NAT with firewalld: keep netfilter connection tracking for IPVS traffic so the firewall accepts it.", "net.ipv4.vs.conntrack", "1")
 		}
 		if r.tcpAcrossDirectors() {
-			add("TCP with mh: accept a mid-flow packet of a connection this director has not seen (the router moved it here when another director died or joined); mh sends it to the backend that holds the connection.", "net.ipv4.vs.sloppy_tcp", "1")
+			add("TCP with mh: accept a mid-flow packet of a connection this director has not seen (moved here when another director died or joined, or at a failover); mh sends it to the backend that holds the connection.", "net.ipv4.vs.sloppy_tcp", "1")
 			// "-": the key exists only once nf_conntrack is loaded (firewalld loads it).
 			add("The same for netfilter's connection tracking, when loaded: take up a connection from a mid-flow packet instead of marking it invalid for the firewall to drop (the kernel's default, pinned).", "-net.netfilter.nf_conntrack_tcp_loose", "1")
 		}
