@@ -157,6 +157,9 @@ Plan: 3 to add, 0 to update, 2 to delete.
 	if got := planText(t, plan); got != want {
 		t.Errorf("plan:\n%s\nwant:\n%s", got, want)
 	}
+	if b, err := plan.Changes[1].MarshalJSON(); err != nil || !strings.Contains(string(b), `"reorder":true`) {
+		t.Errorf("a re-add's JSON %s (%v) does not say reorder", b, err)
+	}
 	// A backend added above every other is one add.
 	f = newFake()
 	converge(t, mhInventory("l1", "l2"), f, opts)

@@ -157,6 +157,7 @@ func (c Change) MarshalJSON() ([]byte, error) {
 		Spec        string  `json:"spec"`
 		Fields      []Field `json:"fields,omitempty"`
 		Removes     int     `json:"removes_destinations,omitempty"`
+		Reorder     bool    `json:"reorder,omitempty"`
 		Ipvsadm     string  `json:"ipvsadm"`
 	}
 	out := change{
@@ -167,6 +168,7 @@ func (c Change) MarshalJSON() ([]byte, error) {
 		Spec:    c.Service.String(),
 		Fields:  c.Fields,
 		Removes: c.Removes,
+		Reorder: c.Reorder,
 		Ipvsadm: c.Shell(),
 	}
 	if c.Destination != nil {
