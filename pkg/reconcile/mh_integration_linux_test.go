@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -63,17 +64,34 @@ func (d *mhDirector) apply(t *testing.T, backends []string, failed ...string) {
 	}
 }
 
-// list is ipvsadm -Ln's destination lines of the mh service, in the
-// kernel's order.
+// list is the mh service's destinations in the kernel's order, as the
+// netlink dump gives it (ipvsadm -Ln sorts them), with their weights.
 func (d *mhDirector) list(t *testing.T) []string {
 	t.Helper()
+	entries, err := d.h.Entries(ctx)
+	if err != nil {
+		t.Fatalf("%s: %v", d.name, err)
+	}
 	var out []string
-	for _, l := range strings.Split(d.ns.Run(t, d.ipvsadm, "-Ln", "-t", "10.0.0.100:5140"), "\n") {
-		if f := strings.Fields(l); len(f) >= 4 && f[0] == "->" && f[1] != "RemoteAddress:Port" {
-			out = append(out, f[1]+" "+f[2]+" "+f[3])
+	for _, e := range entries {
+		if e.Service.Key() == mhKey {
+			for _, dst := range e.Destinations {
+				out = append(out, dst.Key().String()+" w"+strconv.Itoa(dst.Weight))
+			}
 		}
 	}
 	return out
+}
+
+// differ counts the flows a and b send to different real servers.
+func differ(flows []flow, a, b map[flow]string) int {
+	n := 0
+	for _, f := range flows {
+		if a[f] != b[f] {
+			n++
+		}
+	}
+	return n
 }
 
 // chosen reads the director's connection entries (ipvsadm -Lnc) and
@@ -183,13 +201,16 @@ func (c *client) open(t *testing.T, d *mhDirector, flows []flow) {
 // TestIntegrationMHSameBackendOnEveryDirector is row C1's proof on the
 // real kernel: three directors that reached the same inventory through
 // different histories (start order, reloads adding and removing backends,
-// backends failing and returning, a destination re-added by hand) send each
-// of 1,000 flows (distinct source address and port) to the same real
-// server, read from each director's connection entries with ipvsadm -Lnc.
-// A fourth director, whose destinations another tool added in another
-// order, sends some flows elsewhere (the test can fail), until hala's
-// drift repair puts its list in order. Then with one backend failed on
-// every director, the flows still agree and none goes to it.
+// backends failing and returning, a destination re-added by hand) list the
+// destinations in one order (read over netlink: ipvsadm -Ln sorts them)
+// and send each of 1,000 flows (distinct source address and port) to the
+// same real server, read from each director's connection entries with
+// ipvsadm -Lnc. Two controls, made by ipvsadm, show that the test can
+// fail: d4, its list in another order, sends some of 20,000 flows
+// elsewhere (until hala's drift repair puts it in order); d5, a backend
+// added at weight 0 (out of mh's table), sends some flows elsewhere once
+// that backend is at weight 0 on every director, where hala added it at
+// its weight first. With that backend failed, no flow reaches it.
 func TestIntegrationMHSameBackendOnEveryDirector(t *testing.T) {
 	testutil.RequireKernel(t)
 	lan := testutil.NewLAN(t)
@@ -212,20 +233,28 @@ func TestIntegrationMHSameBackendOnEveryDirector(t *testing.T) {
 	d3.ipvsadmDo(t, "-a -t 10.0.0.100:5140 -r 10.0.0.11:5140 -g -w 1") // by hand: now at the head
 	d2.apply(t, all)                                                   // l1 returns
 	d3.apply(t, all)                                                   // l4 back, l3 returns, l1 put back in order
-	// The control: the same service and destinations, added by another
-	// tool in another order.
-	d4.ipvsadmDo(t, "-A -t 10.0.0.100:5140 -s mh -b mh-fallback,mh-port")
+	// The controls, made by another tool (ipvsadm): d4 has the same
+	// destinations added in another order; d5 has them in hala's order,
+	// but l2 added at weight 0, which leaves it out of mh's table.
+	d5 := newMHDirector(t, lan, "d5", "10.8.0.5")
+	for _, d := range []*mhDirector{d4, d5} {
+		d.ipvsadmDo(t, "-A -t 10.0.0.100:5140 -s mh -b mh-fallback,mh-port")
+	}
 	for _, rs := range []string{"13", "11", "14", "12"} {
 		d4.ipvsadmDo(t, "-a -t 10.0.0.100:5140 -r 10.0.0."+rs+":5140 -g -w 1")
 	}
+	for _, rs := range []string{"11", "12", "13", "14"} {
+		w := map[bool]string{true: "0", false: "1"}[rs == "12"]
+		d5.ipvsadmDo(t, "-a -t 10.0.0.100:5140 -r 10.0.0."+rs+":5140 -g -w "+w)
+	}
 
-	want := d1.list(t)
-	for _, d := range hala[1:] {
+	want := []string{"10.0.0.14:5140 w1", "10.0.0.13:5140 w1", "10.0.0.12:5140 w1", "10.0.0.11:5140 w1"}
+	for _, d := range hala {
 		if got := d.list(t); !slices.Equal(got, want) {
-			t.Errorf("%s lists %q, %s %q", d.name, got, d1.name, want)
+			t.Errorf("%s lists %q in the kernel, want %q (added in ascending order)", d.name, got, want)
 		}
 	}
-	t.Logf("d1..d3 list %q; the control d4 %q", want, d4.list(t))
+	t.Logf("d1..d3 list %q; the controls d4 %q, d5 %q", want, d4.list(t), d5.list(t))
 
 	c := newClient(t, lan, 100)
 	compare := func(phase string, flows []flow, dirs []*mhDirector) map[flow]string {
@@ -239,14 +268,8 @@ func TestIntegrationMHSameBackendOnEveryDirector(t *testing.T) {
 				first = got
 				continue
 			}
-			differ := 0
-			for _, f := range flows {
-				if got[f] != first[f] {
-					differ++
-				}
-			}
-			if differ > 0 {
-				t.Errorf("%s: %d of %d flows reach another real server through %s than through %s", phase, differ, len(flows), d.name, dirs[0].name)
+			if n := differ(flows, first, got); n > 0 {
+				t.Errorf("%s: %d of %d flows reach another real server through %s than through %s", phase, n, len(flows), d.name, dirs[0].name)
 			}
 		}
 		count := map[string]int{}
@@ -257,30 +280,40 @@ func TestIntegrationMHSameBackendOnEveryDirector(t *testing.T) {
 		return first
 	}
 
-	flows := c.flows(21000, 10)
-	ref := compare("after the histories", flows, hala)
-	c.open(t, d4, flows)
-	control := d4.chosen(t, flows)
-	differ := 0
-	for _, f := range flows {
-		if control[f] != ref[f] {
-			differ++
-		}
+	compare("after the histories", c.flows(21000, 10), hala)
+
+	// The order control. Maglev tables are robust to order: with 4
+	// destinations two orders differ in a few of the 4093 slots (2 to 22
+	// in a simulation of ip_vs_mh's fill over 300 random hash sets), so
+	// it takes 20,000 flows to reach every slot with near certainty.
+	many := c.flows(23000, 200)
+	start := time.Now()
+	c.open(t, d1, many)
+	ref := d1.chosen(t, many)
+	c.open(t, d4, many)
+	n := differ(many, ref, d4.chosen(t, many))
+	t.Logf("order control: %d of %d flows reach another real server through d4 (its list in another order) in %s", n, len(many), time.Since(start).Round(time.Millisecond))
+	if n == 0 {
+		t.Errorf("the control director d4, its list in another order, sent all %d flows to the same real servers: the test cannot tell orders apart", len(many))
 	}
-	if differ == 0 {
-		t.Errorf("the control director, its list in another order, sent all %d flows to the same real servers: the test cannot tell orders apart", len(flows))
-	}
-	t.Logf("control: %d of %d flows reach another real server through d4 (list in another order)", differ, len(flows))
 
 	// Drift repair puts d4 in order; l2 fails on every director.
 	for _, d := range append(hala, d4) {
 		d.apply(t, all, "l2")
 	}
-	flows = c.flows(22000, 10)
+	flows := c.flows(22000, 10)
 	got := compare("l2 failed, d4 repaired", flows, append(hala, d4))
 	for f, rs := range got {
 		if rs == "10.0.0.12:5140" {
 			t.Errorf("flow %s reached failed l2", f)
 		}
+	}
+	// The weight control: l2 at weight 0 everywhere, but on d5 it was
+	// added so, and is not in d5's table.
+	c.open(t, d5, flows)
+	n = differ(flows, got, d5.chosen(t, flows))
+	t.Logf("weight control: %d of %d flows reach another real server through d5 (l2 added at weight 0)", n, len(flows))
+	if n == 0 {
+		t.Errorf("the control director d5, l2 added at weight 0, sent all %d flows to the same real servers: the test cannot tell the tables apart", len(flows))
 	}
 }
