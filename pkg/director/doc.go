@@ -90,6 +90,11 @@
 //     canonical one and re-adds from the first destination out of place:
 //     a hand-made ipvsadm -a, another tool, or an older hala is repaired
 //     within one reconcile interval.
+//   - How much each rule protects: Maglev tables are robust to order (two
+//     orders of four destinations differ in a few of the 4093 slots), so
+//     the canonical order saves a fraction of a percent of the moved
+//     connections; a destination missing from the table (removed, or added
+//     at weight 0) moves its whole share.
 //   - Weights are static: weights = "load" with mh is refused, because
 //     weights that follow each director's own checks would give every
 //     director its own table. Same-flow-same-backend still needs the
