@@ -204,3 +204,27 @@ func TestReadPassword(t *testing.T) {
 		t.Error("a missing file was read")
 	}
 }
+
+// The password is really used: a router without it never sees the
+// session (the kernel drops segments signed with an unexpected MD5
+// option), while the same pair with it comes up (TestAnnounceWithdraw).
+func TestPasswordMismatchKeepsSessionDown(t *testing.T) {
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pwFile, []byte("s3cret-bgp\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := startRouter(t, "") // no password
+	changes := make(chan PeerState, 8)
+	sp, err := Start(context.Background(), speakerConfig(r, pwFile, changes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Stop()
+	select {
+	case p := <-changes:
+		if p.Up {
+			t.Fatalf("session up with a password the router does not have: %+v", p)
+		}
+	case <-time.After(3 * time.Second):
+	}
+}

@@ -14,6 +14,20 @@ import (
 
 // addDirectorFlag adds drain and undrain's --director (cluster.ha = "bgp").
 func addDirectorFlag(cmd *cobra.Command, f *drainFlags) {
+	verb := cmd.Name()
+	cmd.Long += `
+
+With cluster.ha = "bgp", ` + verb + ` -i FILE --director NAME acts on the director NAME
+itself, on that director: drain writes its record (under --drain-dir's
+director/), and its hala director withdraws every VIP from the routers
+within 250ms while IPVS keeps forwarding what still arrives; --wait
+returns once the VIPs' services in its IPVS table have received nothing
+for 1s. undrain removes the record: the VIPs are announced again while
+the backends are healthy (docs/bgp.md).`
+	cmd.Example += "\n  sudo hala " + verb + " -i /etc/hala/inventory.toml --director lb2"
+	if verb == "drain" {
+		cmd.Example += " --wait"
+	}
 	cmd.Flags().StringVar(&f.director, "director", "", "with -i and cluster.ha = \"bgp\": (un)drain the director `NAME` itself: it withdraws (announces) its VIPs and keeps forwarding what arrives; run it on that director")
 }
 

@@ -280,7 +280,10 @@ func (c *bgpCluster) setupBGPDirector(n *bgpNode) {
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
 	state := filepath.Join("/var/lib/hala-e2e", n.name)
-	if err := os.MkdirAll(state, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(state), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(state, 0o700); err != nil && !os.IsExist(err) {
 		t.Fatal(err)
 	}
 	if err := os.Chown(state, uid, gid); err != nil {
@@ -336,8 +339,14 @@ func (c *bgpCluster) waitHealthy(n *bgpNode) error {
 func (c *bgpCluster) startFRR(vtysh string) {
 	t := c.t
 	if c.frrDir == "" {
-		c.frrDir = filepath.Join(c.tmp, "frr")
-		if err := os.MkdirAll(c.frrDir, 0o755); err != nil {
+		// Not under t.TempDir, whose parents only root may enter: FRR
+		// runs as user frr.
+		var err error
+		if c.frrDir, err = os.MkdirTemp("", "hala-e2e-frr-"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(c.frrDir) })
+		if err := os.Chmod(c.frrDir, 0o755); err != nil {
 			t.Fatal(err)
 		}
 		snippet, err := os.ReadFile(filepath.Join(c.out, render.RouterDir, c.inv.BGP.Peers[0].Address.String(), render.RouterFRRPath))
@@ -366,8 +375,12 @@ func (c *bgpCluster) startFRR(vtysh string) {
 	}
 	c.frr = nil
 	for _, d := range []string{"zebra", "bfdd", "bgpd"} {
-		// A socket left by the last run would look like a ready daemon.
-		os.Remove(filepath.Join(c.frrDir, d+".vty"))
+		// Sockets left by the last run would look like a ready daemon, or
+		// be in the way.
+		stale := map[string][]string{"zebra": {"zserv.api"}, "bfdd": {"bfdd.sock"}}[d]
+		for _, f := range append(stale, d+".vty") {
+			os.Remove(filepath.Join(c.frrDir, f))
+		}
 		args := []string{"-f", filepath.Join(c.frrDir, "empty.conf"), "-i", filepath.Join(c.frrDir, d+".pid"),
 			"-z", filepath.Join(c.frrDir, "zserv.api"), "--vty_socket", c.frrDir, "--log", "stdout", "-P", "0"}
 		if d == "bfdd" {
@@ -545,6 +558,11 @@ func bgpHostDies(c *bgpCluster) Row {
 
 	if out, err := victim.ns.Cmd("ip", "link", "set", "eth0", "up").CombinedOutput(); err != nil {
 		row.Failf("link up: %v %s", err, out)
+	}
+	// The route to the client went with the link.
+	if out, err := victim.ns.Cmd("ip", "route", "replace", netip.MustParsePrefix(bgpClientAddr).Masked().String(),
+		"via", netip.MustParsePrefix(routerAddr).Addr().String()).CombinedOutput(); err != nil {
+		row.Failf("route to the client: %v %s", err, out)
 	}
 	t1 := time.Now()
 	back := c.restore(&row, victim, t1)

@@ -386,10 +386,6 @@ func startStandinIn(t *testing.T, ns *testutil.NetNS, name string, args []string
 	return p, waitStandinProcess(p, name, delay+30*time.Second)
 }
 
-func (c *cluster) waitStandin(n *node, timeout time.Duration) error {
-	return waitStandinProcess(n.standin, n.name, timeout)
-}
-
 func waitStandinProcess(p *testutil.Process, name string, timeout time.Duration) error {
 	_, err := testutil.Poll(timeout, 20*time.Millisecond, func() error {
 		if done, err := p.Exited(); done {

@@ -30,7 +30,7 @@ import (
 var directorScenarios = []func(*cluster) Row{
 	steadyState, inputStopped, standinKilled, apiBlackholed,
 	rulesDeleted, reloadAddsBackend, reloadInvalid, directorKilled, directorRestarted,
-	rollingRestartDrained, rollingRestart, loadWeights,
+	rollingRestartDrained, rollingRestart, loadWeights, vipHolderDies,
 }
 
 // metricsAddress is where each director serves /metrics and /healthz: the

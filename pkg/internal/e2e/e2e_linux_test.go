@@ -79,6 +79,7 @@ func TestIntegrationE2E(t *testing.T) {
 	if only == "" || only == "bgp" {
 		t.Run("bgp", func(t *testing.T) { table = append(table, runBGPSuite(t)...) })
 	}
+	compareB2B8(table)
 	text := table.String()
 	fmt.Printf("\n=== end-to-end results (rate %d msg/s, suite %s)\n%s=== end\n", rate, Seconds(time.Since(began)), text)
 	if !table.Pass() {
