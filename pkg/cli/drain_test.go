@@ -3,10 +3,12 @@ package cli
 import (
 	"bytes"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/hala-lb/hala/pkg/internal/testutil"
@@ -78,6 +80,7 @@ func TestDrainCommandAndCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	drains := filepath.Join(dir, "drain")
+	testutil.LetOthersIn(t, dir)
 	env := []string{"HALA_DRAIN_DIR=" + drains, "HALA_STATE_DIR=" + t.TempDir(), "HALA_SYSLOG_SOCKET=" + filepath.Join(dir, "nolog")}
 	host, port := checkAPI(t, checkBody)
 
@@ -166,11 +169,172 @@ func TestDrainHostsAndWaitReady(t *testing.T) {
 	if err := os.WriteFile(inv, []byte(bad), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r = hala(t, env, "drain", "-i", inv, "--wait-ready", "--timeout", "500ms", "l1")
-	if r.code != 1 || !strings.Contains(r.stderr, `wait for l1 (`+host+`) to pass hala check (500ms): `+host+`:`+port+` input "udp-9999" not found`) {
+	// (The timeout leaves a loaded machine room for one whole check.)
+	r = hala(t, env, "drain", "-i", inv, "--wait-ready", "--timeout", "3s", "l1")
+	if r.code != 1 || !strings.Contains(r.stderr, `wait for l1 (`+host+`) to pass hala check (3s): `+host+`:`+port+` input "udp-9999" not found`) {
 		t.Errorf("--wait-ready, input missing: exit %d stderr %q", r.code, r.stderr)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "drain")); err == nil {
 		t.Error("--hosts or --wait-ready wrote a drain record")
+	}
+}
+
+// asUser runs the hala binary as uid:gid (root only), as keepalived runs
+// hala check as its script user.
+func asUser(t *testing.T, uid, gid uint32, env []string, args ...string) procResult {
+	t.Helper()
+	cmd := exec.Command(testutil.HalaBinary(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	r := procResult{stdout: out.String(), stderr: errOut.String()}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	case err != nil:
+		t.Fatal(err)
+	}
+	return r
+}
+
+// Under umask 077, hala drain still makes its directories 0755 and the
+// record 0644, so hala check, run as another user, sees the drain. A
+// directory that user cannot enter makes hala drain fail, not succeed
+// while the check keeps passing.
+func TestDrainUnderUmask077(t *testing.T) {
+	dir := t.TempDir()
+	testutil.LetOthersIn(t, dir)
+	drains := filepath.Join(dir, "var", "lib", "hala", "drain") // three levels to create
+	stateDir := t.TempDir()
+	testutil.LetOthersIn(t, stateDir)
+	if err := os.Chmod(stateDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"HALA_DRAIN_DIR=" + drains, "HALA_STATE_DIR=" + stateDir, "HALA_SYSLOG_SOCKET=" + filepath.Join(dir, "nolog")}
+	cmd := exec.Command("sh", "-c", `umask 077 && exec "$0" "$@"`, testutil.HalaBinary(t), "drain", "127.0.0.1")
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil || string(out) != "drained 127.0.0.1\n" {
+		t.Fatalf("drain under umask 077: %v %q", err, out)
+	}
+	for _, p := range []string{filepath.Join(dir, "var"), filepath.Join(dir, "var", "lib"), filepath.Join(dir, "var", "lib", "hala"), drains, filepath.Join(drains, "127.0.0.1.drain")} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := os.FileMode(0o755)
+		if !fi.IsDir() {
+			want = 0o644
+		}
+		if fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %04o under umask 077, want %04o", p, fi.Mode().Perm(), want)
+		}
+	}
+
+	// hala check as an unprivileged user (nobody) sees the drain.
+	host, port := checkAPI(t, checkBody)
+	if os.Geteuid() == 0 {
+		r := asUser(t, 65534, 65534, env, "check", "--port", port, host, "udp-5514")
+		if r.code != 1 || !strings.Contains(r.stderr, "drained since") {
+			t.Errorf("check as nobody after the drain: exit %d stderr %q, want exit 1, drained", r.code, r.stderr)
+		}
+	}
+
+	// A drain dir others cannot enter: the record is there but unseen.
+	if err := os.Chmod(drains, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	r := hala(t, env, "drain", "127.0.0.1")
+	if r.code != 1 || !strings.Contains(r.stderr, "hala: error: 127.0.0.1 stays in rotation: drain record not readable: user keepalived_script") ||
+		!strings.Contains(r.stderr, "cannot enter "+drains+" (mode 0700") || !strings.Contains(r.stderr, "hala: hint: ") {
+		t.Errorf("drain into a dir others cannot enter: exit %d stderr %q, want exit 1 naming the user and the dir", r.code, r.stderr)
+	}
+	if os.Geteuid() == 0 {
+		if r := asUser(t, 65534, 65534, env, "check", "--port", port, host, "udp-5514"); r.code != 0 || !strings.Contains(r.stderr, "drain record ignored") {
+			t.Errorf("check as nobody, record unreadable: exit %d stderr %q (what hala drain now refuses to report as drained)", r.code, r.stderr)
+		}
+	}
+}
+
+// Arguments that would drain nothing, or not what was meant, and flags
+// that would be ignored are refused.
+func TestDrainArguments(t *testing.T) {
+	dir := t.TempDir()
+	inv := filepath.Join(dir, "inv.toml")
+	if err := os.WriteFile(inv, []byte(drainInventory), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"HALA_DRAIN_DIR=" + filepath.Join(dir, "drain")}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"drain", "0.0.0.0"}, "hala: error: backend 0.0.0.0 is the unspecified address, no backend's\n"},
+		{[]string{"drain", "::"}, "hala: error: backend :: is the unspecified address, no backend's\n"},
+		{[]string{"drain", "fe80::1%eth0"}, "hala: error: backend \"fe80::1%eth0\" has a zone: drain records are per address and would drop it\nhala: hint: give the address without %eth0\n"},
+		{[]string{"drain", "10.0.0.12:5514"}, "hala: error: backend \"10.0.0.12:5514\" has a port: a drain takes an address out of every service, whatever the port\nhala: hint: no port: give the address alone, 10.0.0.12\n"},
+		{[]string{"drain", "-i", inv, "10.0.0.12:5514"}, "hala: error: backend \"10.0.0.12:5514\" has a port"},
+		{[]string{"undrain", "[::1]:5514"}, "hala: error: backend \"[::1]:5514\" has a port: a drain takes an address out of every service, whatever the port\nhala: hint: no port: give the address alone, ::1\n"},
+		{[]string{"drain", "--list", "10.0.0.12"}, "hala: error: --list takes no backend (got 10.0.0.12)\nhala: hint: hala drain --list alone, or hala drain BACKEND\n"},
+		{[]string{"drain", "--list", "--wait"}, "hala: error: --list cannot be combined with --wait\n"},
+		{[]string{"drain", "--list", "--timeout", "5s"}, "hala: error: --list cannot be combined with --timeout\n"},
+		{[]string{"drain", "--timeout", "5s", "10.0.0.12"}, "hala: error: --timeout only applies to --wait\nhala: hint: add --wait, or drop --timeout\n"},
+		{[]string{"undrain", "--timeout", "5s", "10.0.0.12"}, "hala: error: --timeout only applies to --wait\n"},
+	} {
+		r := hala(t, env, tc.args...)
+		if r.code != 1 || !strings.HasPrefix(r.stderr, tc.want) || r.stdout != "" {
+			t.Errorf("%q: exit %d stdout %q stderr %q, want exit 1 and %q", tc.args, r.code, r.stdout, r.stderr, tc.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "drain")); err == nil {
+		t.Error("a refused drain created the drain dir")
+	}
+}
+
+// --list -i names a backend drained by its address.
+func TestDrainListNamesAddresses(t *testing.T) {
+	dir := t.TempDir()
+	testutil.LetOthersIn(t, dir)
+	inv := filepath.Join(dir, "inv.toml")
+	if err := os.WriteFile(inv, []byte(drainInventory), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"HALA_DRAIN_DIR=" + filepath.Join(dir, "drain")}
+	for _, a := range []string{"10.0.0.12", "192.0.2.9"} {
+		if r := hala(t, env, "drain", a); r.code != 0 {
+			t.Fatalf("drain %s: exit %d %s", a, r.code, r.stderr)
+		}
+	}
+	r := hala(t, env, "drain", "--list", "-i", inv)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.code != 0 || len(lines) != 2 || !strings.HasPrefix(lines[0], "10.0.0.12 (l2) drained since ") || !strings.HasPrefix(lines[1], "192.0.2.9 drained since ") {
+		t.Errorf("--list -i: exit %d stdout %q stderr %q, want l2 named and 192.0.2.9 (not in the inventory) as is", r.code, r.stdout, r.stderr)
+	}
+}
+
+// --wait --local against an API that is down says so as soon as a read
+// fails and, at the timeout, that the API could not be read, not that
+// the input still receives traffic.
+func TestDrainWaitLocalAPIDown(t *testing.T) {
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	_, port, _ := net.SplitHostPort(addr)
+	inv := filepath.Join(dir, "inv.toml")
+	src := strings.Replace(drainInventory, "name = \"l1\"\naddress = \"127.0.0.1\"", "name = \"l1\"\naddress = \"127.0.0.1\"\napi_port = "+port, 1)
+	if err := os.WriteFile(inv, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := hala(t, nil, "drain", "-i", inv, "--wait", "--local", "--timeout", "1s", "l1")
+	warn := "hala: input \"udp-5514\": cannot read the Logstash API (ask " + addr + ": connect: connection refused); waiting for it until the timeout (a starting or busy Logstash answers later)\n"
+	final := "hala: error: wait for input \"udp-5514\" of l1 (127.0.0.1): the Logstash API could not be read for the last "
+	if r.code != 1 || !strings.HasPrefix(r.stderr, warn+final) || !strings.HasSuffix(r.stderr, "(ask "+addr+": connect: connection refused): whether the input is idle is not known\n") || strings.Contains(r.stderr, "still receiving traffic") {
+		t.Errorf("API down: exit %d stderr %q\nwant exit 1, %q then %q…", r.code, r.stderr, warn, final)
 	}
 }

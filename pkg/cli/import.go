@@ -29,12 +29,27 @@ func newImportCommand(streams IOStreams) *cobra.Command {
 inventory that renders an equivalent one: the same VIPs, VRRP router ids,
 virtual servers, real servers and checks.
 
+Each vrrp_instance keeps its own interface, advert_int, authentication and
+VRRP version (on its [[vip]] where instances differ), so a director
+switched to hala speaks VRRP as its not-yet-switched peer does. What would
+change VRRP anyway (auth_type AH, version 2 where hala needs 3, another
+multicast group, unicast beside multicast, different unicast peers)
+refuses the import, naming each instance by file:line.
+
 It recognises MISC_CHECKs that run hala check or inputstatus.py; every
 part it cannot map is written into the inventory as a comment with its
-file:line and the reason, and listed on stderr. Directors come from
-unicast_src_ip and unicast_peer; a multicast configuration names no
-director addresses, so give them with --director NAME=ADDR, or fill in the
-placeholder that hala validate rejects.`,
+file:line and the reason, and listed on stderr (also when the import is
+refused). Directors come from unicast_src_ip and unicast_peer; a multicast
+configuration names no director addresses, so give them with --director
+NAME=ADDR, or fill in the placeholder that hala validate rejects. A
+virtual_server no vrrp_instance covers (an LVS-only file) gets a VIP with a
+router_id placeholder, and one whose real servers' checker names no
+Logstash input (TCP_CHECK, HTTP_GET, …) an input_id placeholder, the
+checker kept as a comment.
+
+The files read are bounded to 4 MiB together; kernel files (/proc, /sys)
+are refused. -o never replaces a file, and its directory must exist.
+See docs/migration.md.`,
 		Example: `  hala import /etc/keepalived/keepalived.conf
   hala import --director stash1=192.168.1.210 --director stash2=192.168.1.220 \
       -o cluster.toml /etc/keepalived/keepalived.conf`,
@@ -65,21 +80,32 @@ func runImport(streams IOStreams, flags *importFlags, path string) error {
 		if _, err := os.Lstat(flags.out); !errors.Is(err, fs.ErrNotExist) {
 			return withHint(fmt.Errorf("write %s: it exists", flags.out), "import never replaces an inventory: remove it or choose another -o")
 		}
+		// A mistyped directory is an error, not a new 0755 directory.
+		if dir := filepath.Dir(flags.out); !isDir(dir) {
+			return withHint(fmt.Errorf("write %s: directory %s does not exist", flags.out, dir), "create it first, or choose another -o")
+		}
 	}
 	cfg, err := keepalived.Load(path)
 	if err != nil {
 		return err
 	}
 	res, err := importer.Import(cfg, path, opts)
+	if res != nil {
+		// Every note, also when the import is refused: the operator fixes
+		// the file once, not once per run.
+		for _, n := range res.Unmapped {
+			fmt.Fprintf(streams.ErrOut, "hala: warning: not mapped: %s\n", n)
+		}
+	}
 	if err != nil {
 		return err
-	}
-	for _, n := range res.Unmapped {
-		fmt.Fprintf(streams.ErrOut, "hala: warning: not mapped: %s\n", n)
 	}
 	if flags.out == "" {
 		if _, err := streams.Out.Write(res.TOML); err != nil {
 			return err
+		}
+		if res.Secret {
+			warnReadableSecret(streams)
 		}
 	} else {
 		abs, err := filepath.Abs(flags.out)
@@ -91,8 +117,31 @@ func runImport(streams IOStreams, flags *importFlags, path string) error {
 		}
 		fmt.Fprintf(streams.ErrOut, "wrote %s\n", flags.out)
 	}
-	if res.Placeholders > 0 {
-		fmt.Fprintf(streams.ErrOut, "hala: hint: %s names no director address (multicast VRRP): set the placeholder addresses, or import again with --director NAME=ADDR for each director\n", path)
+	switch {
+	case res.DirectorPlaceholders:
+		fmt.Fprintf(streams.ErrOut, "hala: hint: %s names no director address: set the placeholder addresses, or import again with --director NAME=ADDR for each director; then set the other values marked PLACEHOLDER\n", path)
+	case res.Placeholders > 0:
+		fmt.Fprintf(streams.ErrOut, "hala: hint: %d values %s does not say are marked PLACEHOLDER: set each (hala validate names them)\n", res.Placeholders, path)
 	}
 	return nil
+}
+
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
+}
+
+// warnReadableSecret warns when the inventory, which holds a VRRP
+// password, went to a file others may read ("hala import … > x.toml"
+// creates it with the umask's mode; -o writes 0600).
+func warnReadableSecret(streams IOStreams) {
+	f, ok := streams.Out.(*os.File)
+	if !ok {
+		return
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o077 == 0 {
+		return
+	}
+	fmt.Fprintf(streams.ErrOut, "hala: warning: the inventory holds vrrp_auth_pass and stdout is a file of mode %04o: others may read the password; use -o FILE (mode 0600) or chmod 600 it\n", fi.Mode().Perm())
 }

@@ -49,8 +49,21 @@ Every backend is asked at once, bounded by cluster.check_timeout, so a
 hundred backends take about one timeout. Without root, or without IPVS in
 the kernel, the IPVS and VIP columns say why they are empty and the rest
 still works. The table fits 100 columns; colours only on a terminal, and
-never with NO_COLOR set. --watch redraws it every interval; with -o json
-it prints one JSON object per line instead.`,
+never with NO_COLOR set or TERM=dumb. --watch redraws it every interval,
+counted from the start of a round: a round that takes longer (a black-holed
+API costs one check_timeout) says so, and the next follows at once. With
+-o json it prints one JSON object per line instead.
+
+A backend serves a service when its API answers with the service's input
+there (and its pipeline running, 8.16+) and it is not drained; a drain
+record that cannot be read counts as not drained, as in hala check, and
+is shown as "unreadable" with why.
+
+Exit status (without --watch; interrupted, --watch exits 0):
+  0  healthy: every backend serves every service it is in
+  2  degraded: some backend does not, but every service has one that does
+  3  no healthy backend: some service has no backend that serves it
+  1  an error (bad inventory, flags)`,
 		Example: `  hala status -i /etc/hala/cluster.toml
   hala status -i /etc/hala/cluster.toml --watch 2s
   hala status -i /etc/hala/cluster.toml -o json | jq '.backends[] | select(.api != "up")'`,
@@ -74,16 +87,51 @@ it prints one JSON object per line instead.`,
 // drainedIn reads hala drain's records in dir for the status table; a
 // record that cannot be read shows as not drained, with why.
 func drainedIn(dir string) status.DrainFunc {
-	return func(a netip.Addr) (bool, string) {
+	return func(a netip.Addr) (bool, string, error) {
 		r, err := drain.Lookup(dir, a)
 		switch {
 		case err != nil:
-			return false, "drain record unreadable: " + err.Error()
+			return false, "", fmt.Errorf("drain record unreadable: %w", err)
 		case r == nil:
-			return false, ""
+			return false, "", nil
 		}
-		return true, "drained since " + r.Since.Format(time.RFC3339) + " (hala drain)"
+		return true, r.Reason(), nil
 	}
+}
+
+// hala status's exit status beyond 0 (healthy) and 1 (an error).
+const (
+	exitDegraded         = 2
+	exitNoHealthyBackend = 3
+)
+
+// exitCode is hala status's exit status for a verdict.
+func exitCode(v status.Verdict) int {
+	switch v {
+	case status.Degraded:
+		return exitDegraded
+	case status.NoHealthyBackend:
+		return exitNoHealthyBackend
+	}
+	return 0
+}
+
+// useColor: a terminal, unless NO_COLOR is set or TERM says it has no
+// colours (dumb, or unset).
+func useColor(tty bool, getenv func(string) string) bool {
+	term := getenv("TERM")
+	return tty && getenv("NO_COLOR") == "" && term != "" && term != "dumb"
+}
+
+// watchLine heads each --watch round: the time, the period, and when the
+// round took longer than the period (a black-holed API costs a whole
+// check_timeout), that the next one follows at once.
+func watchLine(at time.Time, every, took time.Duration) string {
+	l := at.Format(time.TimeOnly) + "  every " + every.String()
+	if took > every {
+		l += fmt.Sprintf(" (this round took %s: a slow or silent API; the next starts at once)", took.Round(100*time.Millisecond))
+	}
+	return l
 }
 
 func runStatus(ctx context.Context, streams IOStreams, f *statusFlags) error {
@@ -146,8 +194,9 @@ func runStatus(ctx context.Context, streams IOStreams, f *statusFlags) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	tty := isTerminal(streams.Out)
-	color := tty && os.Getenv("NO_COLOR") == ""
+	color := useColor(tty, os.Getenv)
 	for {
+		start := time.Now()
 		st := status.Collect(ctx, cfg)
 		if ctx.Err() != nil {
 			return nil // interrupted: the half-asked round is not printed
@@ -159,17 +208,24 @@ func runStatus(ctx context.Context, streams IOStreams, f *statusFlags) error {
 				io.WriteString(streams.Out, "\x1b[H\x1b[2J") // home, clear
 			}
 			if f.watch > 0 {
-				fmt.Fprintf(streams.Out, "%s  every %s\n\n", time.Now().Format(time.TimeOnly), f.watch)
+				fmt.Fprintf(streams.Out, "%s\n\n", watchLine(start, f.watch, st.Elapsed))
 			}
 			err = st.WriteText(streams.Out, color)
 		}
-		if err != nil || f.watch == 0 {
+		switch {
+		case err != nil:
 			return err
+		case f.watch == 0 && exitCode(st.Verdict()) != 0:
+			return &ExitError{Code: exitCode(st.Verdict())}
+		case f.watch == 0:
+			return nil
 		}
+		// The period runs from the start of a round, so a slow round
+		// does not stretch it by its own length.
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(f.watch):
+		case <-time.After(time.Until(start.Add(f.watch))):
 		}
 	}
 }

@@ -68,7 +68,7 @@ func problemsError(file string, err error) error {
 	}
 	err = fmt.Errorf("%s: %d %s:\n%w", file, n, noun, err)
 	if errors.Is(err, inventory.ErrPlaceholder) {
-		return withHint(err, "hala import writes 0.0.0.0 where keepalived.conf names no director address (multicast VRRP): put each director's address in "+file+", or import again with --director NAME=ADDR")
+		return withHint(err, "hala import writes 0.0.0.0 where keepalived.conf names no director address (multicast VRRP), router_id 0 where no vrrp_instance holds a virtual_server's address, and input_id \"\" where no checker names a Logstash input: set each in "+file+" (the comments beside them say what keepalived had), or import again with --director NAME=ADDR for the addresses")
 	}
 	return err
 }

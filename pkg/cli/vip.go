@@ -133,12 +133,12 @@ func nodeVIPs(inv *inventory.Inventory, node string, names []string) ([]vip.Addr
 			if !ok {
 				return nil, fmt.Errorf("no [[vip]] named %q in %s (VIPs: %s)", n, inv.File, vipNames(inv))
 			}
-			out = append(out, vip.Address{Name: v.Name, Prefix: v.Address, Interface: d.Interface})
+			out = append(out, vip.Address{Name: v.Name, Prefix: v.Address, Interface: inv.InterfaceOf(v, d)})
 		}
 		return out, nil
 	}
 	for _, v := range inv.VIPsOf(node) {
-		out = append(out, vip.Address{Name: v.Name, Prefix: v.Address, Interface: d.Interface})
+		out = append(out, vip.Address{Name: v.Name, Prefix: v.Address, Interface: inv.InterfaceOf(v, d)})
 	}
 	return out, nil
 }

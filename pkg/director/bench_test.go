@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/hala-lb/hala/pkg/logstash"
 )
@@ -25,7 +24,7 @@ func BenchmarkCheckRound(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p := &prober{b: sp.backends["l1"], src: src, stateDir: b.TempDir(), now: time.Now}
+	p := &prober{b: sp.backends["l1"], src: src, stateDir: b.TempDir(), clock: wallClock{}}
 	b.ReportAllocs()
 	for b.Loop() {
 		r := p.once(context.Background())

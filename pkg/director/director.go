@@ -60,6 +60,8 @@ type Config struct {
 	// Now and Sleep are the clock (default: the wall clock).
 	Now   func() time.Time
 	Sleep func(time.Duration)
+	// Clock schedules the rounds of checks (default: the wall clock).
+	Clock Clock
 }
 
 // Director is the resident loop. Run it once; Reload and the HTTP handler
@@ -124,6 +126,9 @@ func New(cfg Config) (*Director, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = wallClock{}
 	}
 	if cfg.NewSource == nil {
 		cfg.NewSource = logstashSource
@@ -366,7 +371,7 @@ func (d *Director) newProbers(sp *spec) ([]*prober, error) {
 		if err != nil {
 			return nil, fmt.Errorf("backend %s: %w", name, err)
 		}
-		ps = append(ps, &prober{b: b, src: src, stateDir: d.cfg.CheckStateDir, drainDir: d.cfg.DrainDir, weights: d.weights, now: time.Now})
+		ps = append(ps, &prober{b: b, src: src, stateDir: d.cfg.CheckStateDir, drainDir: d.cfg.DrainDir, weights: d.weights, clock: d.cfg.Clock})
 	}
 	return ps, nil
 }
@@ -403,7 +408,7 @@ func (d *Director) startProbers(ctx context.Context, ps []*prober, spread bool) 
 	}
 	d.mu.Unlock()
 	// One base time for all, so that loops in one slot fire together.
-	base := time.Now()
+	base := d.cfg.Clock.Now()
 	for _, p := range ps {
 		p.gen = d.gen
 		go p.run(pctx, base.Add(slot(p.b.Interval)), d.results)

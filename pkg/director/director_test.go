@@ -264,7 +264,8 @@ type rig struct {
 	cancel context.CancelFunc
 	done   chan error
 	logs   *syncBuffer
-	drains string // the drain dir
+	drains string     // the drain dir
+	clock  *fakeClock // set by stepped
 }
 
 type syncBuffer struct {
@@ -296,13 +297,35 @@ func newRig(t *testing.T, inv *inventory.Inventory, table *fakeTable) *rig {
 		StatePath:     filepath.Join(t.TempDir(), "owned.json"),
 		CheckStateDir: t.TempDir(),
 		DrainDir:      r.drains,
-		NewSource:     r.source,
+		NewSource: func(inv *inventory.Inventory, host string, port int) (check.Source, error) {
+			src, err := r.source(inv, host, port)
+			return patient{src}, err
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.d = d
 	return r
+}
+
+// patient gives a rig's checks 10s, not the 80ms a 100ms interval allows:
+// the test servers answer at once (or never, in a test that wants a
+// timeout and calls the prober itself), so only a loaded machine could
+// make a check time out, and a failure the test did not cause would turn
+// it red.
+type patient struct{ check.Source }
+
+func (p patient) NodeStats(ctx context.Context, pipeline string) (*logstash.NodeStats, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return p.Source.NodeStats(ctx, pipeline)
+}
+
+func (p patient) HealthReport(ctx context.Context) (*logstash.HealthReport, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return p.Source.HealthReport(ctx)
 }
 
 // source points a backend's client at its test server.
@@ -342,6 +365,34 @@ func (r *rig) stop() {
 	if err := <-r.done; err != nil {
 		r.t.Errorf("Run returned %v", err)
 	}
+}
+
+// stepped puts the rig's rounds on a fake clock: call before start, then
+// round to run one interval of checks of every backend.
+func (r *rig) stepped() {
+	r.clock = newFakeClock()
+	r.d.cfg.Clock = r.clock
+}
+
+// round moves the fake clock one interval (every service's is 100ms) on,
+// once every backend's loop waits for its next round, and returns once
+// they all have done it.
+func (r *rig) round() {
+	r.t.Helper()
+	n := len(r.d.sp.backends)
+	r.clock.waitArmed(r.t, n)
+	r.clock.set(r.clock.Now().Add(100 * time.Millisecond))
+	r.clock.waitArmed(r.t, n)
+}
+
+// roundsUntil runs rounds until cond holds (at most 20), then waits for
+// it as waitFor does: the last round's result may still be handled.
+func (r *rig) roundsUntil(what string, cond func() bool) {
+	r.t.Helper()
+	for i := 0; i < 20 && !cond(); i++ {
+		r.round()
+	}
+	r.waitFor(what, cond)
 }
 
 // waitFor polls cond for up to 5s.
@@ -425,12 +476,10 @@ func TestTimeoutCountsAsFailure(t *testing.T) {
 	r.apis["10.0.0.12"].set("blackhole")
 	b := r.d.sp.backends["l2"]
 	src, _ := r.source(inv, "10.0.0.12", 0)
-	p := &prober{b: b, src: src, stateDir: t.TempDir(), now: time.Now}
-	start := time.Now()
+	p := &prober{b: b, src: src, stateDir: t.TempDir(), clock: wallClock{}}
+	// A black hole never answers: the round returns through its timeout
+	// alone, which the verdict names.
 	res := p.once(context.Background())
-	if took := time.Since(start); took > b.Timeout+200*time.Millisecond {
-		t.Errorf("check of a black hole took %v, timeout %v", took, b.Timeout)
-	}
 	v := res.verdicts[checkKey{Input: "udp-5514"}]
 	if v.Healthy || !strings.Contains(v.String(), "timed out after") {
 		t.Fatalf("verdict = %v healthy=%v, want a timeout failure", v, v.Healthy)
@@ -454,7 +503,7 @@ func TestOneRequestPerBackendPerRound(t *testing.T) {
 		t.Errorf("narrowest pipeline = %q; the inputs are all in main", b.pipeline())
 	}
 	src, _ := r.source(inv, "10.0.0.11", 0)
-	p := &prober{b: b, src: src, stateDir: t.TempDir(), now: time.Now}
+	p := &prober{b: b, src: patient{src}, stateDir: t.TempDir(), clock: wallClock{}}
 	res := p.once(context.Background())
 	if n := r.apis["10.0.0.11"].requests.Load(); n != 1 {
 		t.Errorf("one round asked the API %d times, want 1", n)
@@ -465,13 +514,18 @@ func TestOneRequestPerBackendPerRound(t *testing.T) {
 		}
 	}
 
-	// Running: about one request per interval, however many services.
+	// Running: one request per interval, however many services. The
+	// clock is moved on an interval at a time, each time after both
+	// backends' loops have done their round and wait for the next.
+	r.stepped()
 	r.start()
+	r.clock.waitArmed(t, 2)
 	before := r.apis["10.0.0.11"].requests.Load()
-	time.Sleep(1050 * time.Millisecond)
-	n := r.apis["10.0.0.11"].requests.Load() - before
-	if n < 8 || n > 12 {
-		t.Errorf("%d requests in 1.05s at interval 100ms for 3 services, want about 10", n)
+	for range 10 {
+		r.round()
+	}
+	if n := r.apis["10.0.0.11"].requests.Load() - before; n != 10 {
+		t.Errorf("%d requests in 10 intervals for 3 services, want 10", n)
 	}
 }
 
@@ -517,10 +571,12 @@ func TestStartNeitherRemovesHealthyNorAddsUnseen(t *testing.T) {
 	r2 := newRig(t, inv, table)
 	r2.d.cfg.StatePath = r1.d.cfg.StatePath
 	r2.apis["10.0.0.12"].set("missing")
+	r2.stepped()
 	r2.start()
 	if w := table.takeWrites(); len(w) != 0 {
 		t.Errorf("restart wrote %q; a restart must not touch a table that matches", w)
 	}
+	r2.round()
 	r2.waitFor("l2 out after its second failure", func() bool { return len(table.dests(5514)) == 1 })
 	for _, w := range table.takeWrites() {
 		if strings.Contains(w, "10.0.0.11") {
@@ -554,13 +610,11 @@ func TestAllBackendsFailing(t *testing.T) {
 			r.apis["10.0.0.12"].set("missing")
 			r.waitFor("l2 out", func() bool { return len(r.table.dests(5514)) == 1 })
 			r.apis["10.0.0.11"].set("missing")
-			time.Sleep(600 * time.Millisecond) // well over fall × interval
-			if got := r.table.dests(5514); len(got) != tc.want {
-				t.Errorf("every backend failing, all_down=%s: table %v, want %d destination(s)", tc.policy, got, tc.want)
-			}
-			if !strings.Contains(r.logs.String(), tc.log) || !strings.Contains(r.logs.String(), "level=ERROR") {
-				t.Errorf("all-down not logged as an error:\n%s", r.logs.String())
-			}
+			// Logged as an error, and the table follows the policy.
+			r.waitFor("every backend failing, all_down="+tc.policy, func() bool {
+				logs := r.logs.String()
+				return strings.Contains(logs, tc.log) && strings.Contains(logs, "level=ERROR") && len(r.table.dests(5514)) == tc.want
+			})
 			// A repair keeps to the same decision.
 			if err := r.d.Reload(context.Background(), inv); err != nil {
 				t.Fatal(err)
@@ -610,6 +664,9 @@ func TestReloadAddsBackendWithoutTouchingOthers(t *testing.T) {
 	if got := r.table.dests(5514); !slices.Equal(got, []string{"10.0.0.11:5514/1"}) {
 		t.Fatalf("start: %v", got)
 	}
+	// On a loaded machine l2's start-up check can time out: it is then
+	// added to its other services only after its rise checks.
+	r.waitFor("l2 in its other services", func() bool { return len(r.table.dests(5515)) == 2 && len(r.table.dests(5044)) == 2 })
 	r.table.takeWrites()
 	if err := r.d.Reload(context.Background(), cluster(t, "", "")); err != nil {
 		t.Fatal(err)
@@ -628,10 +685,9 @@ func TestDriftRepaired(t *testing.T) {
 	svc := r.d.sp.services[0].Service
 	r.table.Batch(context.Background(), []ipvs.Request{{Op: ipvs.OpDeleteDestination, Service: svc,
 		Destination: ipvs.Destination{Address: netip.MustParseAddr("10.0.0.11"), Port: 5514}}})
-	r.waitFor("destination back", func() bool { return len(r.table.dests(5514)) == 2 })
-	if !strings.Contains(r.logs.String(), "repaired drift") {
-		t.Errorf("repair not logged:\n%s", r.logs.String())
-	}
+	r.waitFor("destination back, the repair logged", func() bool {
+		return len(r.table.dests(5514)) == 2 && strings.Contains(r.logs.String(), "repaired drift")
+	})
 }
 
 func TestMetricsAfterTransition(t *testing.T) {
@@ -748,19 +804,21 @@ func TestProbeHealth(t *testing.T) {
 	}
 }
 
-// stampSource records when each backend is first asked and answers a
-// real body; a small fake behind check.Source, to watch the schedule.
+// stampSource records when (on the test's clock) each backend is first
+// asked and answers a real body; a small fake behind check.Source, to
+// watch the schedule.
 type stampSource struct {
 	mu    *sync.Mutex
 	first map[string]time.Time
 	host  string
 	body  []byte
+	clock Clock
 }
 
 func (s stampSource) NodeStats(context.Context, string) (*logstash.NodeStats, error) {
 	s.mu.Lock()
 	if _, ok := s.first[s.host]; !ok {
-		s.first[s.host] = time.Now()
+		s.first[s.host] = s.clock.Now()
 	}
 	s.mu.Unlock()
 	return logstash.ParseNodeStats(bytes.NewReader(s.body), 0)
@@ -772,7 +830,7 @@ func (s stampSource) HealthReport(context.Context) (*logstash.HealthReport, erro
 
 // TestFirstChecksAreSpread: after the start-up round, the loops' first
 // checks are spread over the interval, so many backends don't fire
-// together.
+// together, and each one is on the slot grid.
 func TestFirstChecksAreSpread(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("[cluster]\nname = \"t\"\ninterface = \"eth0\"\nipvs = \"director\"\n\n[[director]]\nname = \"d1\"\naddress = \"10.0.0.1\"\n\n[[vip]]\nname = \"v\"\naddress = \"10.0.0.100/24\"\nrouter_id = 1\n\n")
@@ -786,11 +844,12 @@ func TestFirstChecksAreSpread(t *testing.T) {
 	first := map[string]time.Time{}
 	started := false
 	body := fixture(t)
+	clk := newFakeClock()
 	d, err := New(Config{
 		Inventory: inv, Target: newFakeTable(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		StatePath: filepath.Join(t.TempDir(), "owned.json"), CheckStateDir: t.TempDir(),
+		StatePath: filepath.Join(t.TempDir(), "owned.json"), CheckStateDir: t.TempDir(), Clock: clk,
 		NewSource: func(_ *inventory.Inventory, host string, _ int) (check.Source, error) {
-			return stampSource{mu: &mu, first: first, host: host, body: body}, nil
+			return stampSource{mu: &mu, first: first, host: host, body: body, clock: clk}, nil
 		},
 	})
 	if err != nil {
@@ -802,12 +861,18 @@ func TestFirstChecksAreSpread(t *testing.T) {
 	d.cfg.Ready = func() {
 		mu.Lock()
 		defer mu.Unlock()
-		readyAt, started = time.Now(), true
+		readyAt, started = clk.Now(), true
 		clear(first) // the start-up round asks everyone at once, by design
 	}
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
-	time.Sleep(1200 * time.Millisecond)
+	// One interval, a slot at a time: each time every loop has done its
+	// round and waits for its next one.
+	clk.waitArmed(t, n)
+	for range 4 {
+		clk.set(clk.Now().Add(200 * time.Millisecond))
+		clk.waitArmed(t, n)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -817,23 +882,21 @@ func TestFirstChecksAreSpread(t *testing.T) {
 	if !started || len(first) != n {
 		t.Fatalf("%d backends asked after the start, want %d", len(first), n)
 	}
-	buckets := map[int]bool{}
-	for _, at := range first {
-		buckets[int(at.Sub(readyAt)/(200*time.Millisecond))] = true
+	buckets := map[time.Duration]bool{}
+	for host, at := range first {
+		off := at.Sub(readyAt)
+		buckets[off] = true
+		// On the slot grid: the backends of one slot are asked at one
+		// instant, so the process wakes at most five times per interval
+		// (the grid is what keeps the director's CPU low: make
+		// bench-director).
+		if off%(200*time.Millisecond) != 0 || off < 0 || off >= time.Second {
+			t.Errorf("%s's first check came %v after the start, want a multiple of 200ms below 1s", host, off)
+		}
 	}
+	// 40 random slots fall in 3 of 5 or fewer with odds below 2e-8.
 	if len(buckets) < 4 {
 		t.Errorf("the first checks of %d backends fell in %d of the interval's five 200ms slots, want them spread", n, len(buckets))
-	}
-	// ...and on the slot grid: the backends of one slot are asked at one
-	// instant, so the process wakes at most five times per interval (the
-	// grid is what keeps the director's CPU low: make bench-director).
-	// Each first check starts in the first half of a 200ms slot (random
-	// offsets would all do so with odds of 2^-40); the half is slack for
-	// a loaded machine.
-	for host, at := range first {
-		if off := at.Sub(readyAt) % (200 * time.Millisecond); off >= 100*time.Millisecond {
-			t.Errorf("%s's first check came %v into its 200ms slot, want it at the slot's start", host, off)
-		}
 	}
 }
 
@@ -858,17 +921,21 @@ func TestSlotGrid(t *testing.T) {
 	}
 }
 
-// timesSource records when it is asked and answers a real body.
+// timesSource records when (on the test's clock) it is asked, and
+// answers a real body.
 type timesSource struct {
 	mu    sync.Mutex
 	times []time.Time
 	body  []byte
+	clock Clock
+	asked chan struct{} // one per request
 }
 
 func (s *timesSource) NodeStats(context.Context, string) (*logstash.NodeStats, error) {
 	s.mu.Lock()
-	s.times = append(s.times, time.Now())
+	s.times = append(s.times, s.clock.Now())
 	s.mu.Unlock()
+	s.asked <- struct{}{}
 	return logstash.ParseNodeStats(bytes.NewReader(s.body), 0)
 }
 
@@ -876,7 +943,7 @@ func (s *timesSource) HealthReport(context.Context) (*logstash.HealthReport, err
 	return nil, fmt.Errorf("not asked")
 }
 
-func (s *timesSource) asked() []time.Time {
+func (s *timesSource) asks() []time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.times)
@@ -893,31 +960,42 @@ func TestProberCatchesUpOnceAndReturnsToTheGrid(t *testing.T) {
 	}
 	b := *sp.backends["l1"]
 	b.Interval, b.Timeout = 200*time.Millisecond, 100*time.Millisecond
-	src := &timesSource{body: fixture(t)}
-	p := &prober{b: &b, src: src, stateDir: t.TempDir(), drainDir: t.TempDir(), now: time.Now}
+	clk := newFakeClock()
+	src := &timesSource{body: fixture(t), clock: clk, asked: make(chan struct{}, 10)}
+	p := &prober{b: &b, src: src, stateDir: t.TempDir(), drainDir: t.TempDir(), clock: clk}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out := make(chan result)
-	first := time.Now().Add(50 * time.Millisecond)
+	first := clk.Now().Add(50 * time.Millisecond)
 	go p.run(ctx, first, out)
-	<-out                              // round 1, at first
-	time.Sleep(450 * time.Millisecond) // round 2 (at +200ms) waits to hand over its result
-	taken := time.Now()
-	<-out // round 2's result, taken late: round 3 was due at +400ms
+	clk.waitArmed(t, 1)
+	clk.set(first)
+	<-src.asked
+	<-out // round 1, at first
+	clk.waitArmed(t, 1)
+	clk.set(first.Add(b.Interval))
+	<-src.asked                                // round 2 asked; its result waits to be taken
+	taken := first.Add(650 * time.Millisecond) // past round 3's time (+400ms)
+	clk.set(taken)
+	<-out // round 2's result, taken late
 	<-out // round 3, the catch-up
+	clk.waitArmed(t, 1)
+	clk.set(clk.next(t))
 	<-out // round 4: back on the grid
-	asked := src.asked()
-	if len(asked) < 4 {
+	asked := src.asks()
+	if len(asked) != 4 {
 		t.Fatalf("%d rounds asked, want 4", len(asked))
 	}
-	if late := asked[2].Sub(taken); late > 80*time.Millisecond {
-		t.Errorf("the round due while a result waited started %v after that result was taken, want at once", late)
+	if want := []time.Time{first, first.Add(b.Interval)}; !asked[0].Equal(want[0]) || !asked[1].Equal(want[1]) {
+		t.Errorf("rounds 1 and 2 at %v, want %v", asked[:2], want)
 	}
-	off := asked[3].Sub(first) % b.Interval
-	if off > 60*time.Millisecond && off < b.Interval-60*time.Millisecond {
+	if !asked[2].Equal(taken) {
+		t.Errorf("the round due while a result waited started %v after that result was taken, want at once", asked[2].Sub(taken))
+	}
+	if off := asked[3].Sub(first) % b.Interval; off != 0 {
 		t.Errorf("the round after the catch-up is %v off the grid of %v from the first round", off, b.Interval)
 	}
-	if gap := asked[3].Sub(asked[2]); gap < b.Interval/2-20*time.Millisecond {
+	if gap := asked[3].Sub(asked[2]); gap < b.Interval/2 {
 		t.Errorf("the round after the catch-up came %v after it, want at least half an interval (no burst)", gap)
 	}
 }

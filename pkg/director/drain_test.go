@@ -22,21 +22,24 @@ func TestDrainActsWithinOneInterval(t *testing.T) {
 	// fall = 5: a drain that waited for failures would take 5 rounds.
 	inv := cluster(t, "", "fall = 5")
 	r := newRig(t, inv, nil)
+	r.stepped()
 	r.start()
 	r.table.takeWrites()
 	l2 := r.apis["10.0.0.12"]
 
+	r.clock.waitArmed(t, 2)
 	before := l2.requests.Load()
 	if err := drain.Drain(r.drains, drain.Record{Address: netip.MustParseAddr("10.0.0.12"), Name: "l2", Since: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
+	r.round()
 	r.waitFor("l2 drained", func() bool {
 		return slices.Equal(r.table.dests(5514), []string{"10.0.0.11:5514/1"}) &&
 			slices.Equal(r.table.dests(5515), []string{"10.0.0.11:5515/1", "10.0.0.12:5515/0"}) &&
 			slices.Equal(r.table.dests(5044), []string{"10.0.0.11:5044/1", "10.0.0.12:5044/0"})
 	})
-	// One round reads the record; a second may have been in flight.
-	if n := l2.requests.Load() - before; n > 2 {
+	// The clock moved one round: the drain acted on it.
+	if n := l2.requests.Load() - before; n != 1 {
 		t.Errorf("drain took %d rounds of l2's checks, want it at the next one", n)
 	}
 	w := r.table.takeWrites()
@@ -63,7 +66,7 @@ func TestDrainActsWithinOneInterval(t *testing.T) {
 	if _, err := drain.Undrain(r.drains, netip.MustParseAddr("10.0.0.12")); err != nil {
 		t.Fatal(err)
 	}
-	r.waitFor("l2 undrained", func() bool {
+	r.roundsUntil("l2 undrained", func() bool {
 		return len(r.table.dests(5514)) == 2 && slices.Equal(r.table.dests(5515), []string{"10.0.0.11:5515/1", "10.0.0.12:5515/1"})
 	})
 }
@@ -75,8 +78,11 @@ func TestUnreadableDrainRecordIsIgnored(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(r.drains, "10.0.0.12.drain"), []byte("{broken"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	r.stepped()
 	r.start()
-	time.Sleep(400 * time.Millisecond) // several rounds
+	for range 4 { // four rounds of both backends
+		r.round()
+	}
 	if got := r.table.dests(5514); len(got) != 2 {
 		t.Errorf("unreadable record drained l2: %v", got)
 	}
@@ -108,6 +114,7 @@ func TestLoadWeights(t *testing.T) {
 	r := newRig(t, inv, nil)
 	r.apis["10.0.0.11"].setUtilization(t, 0)
 	r.apis["10.0.0.12"].setUtilization(t, 100)
+	r.stepped()
 	r.start()
 	if got := r.table.dests(5514); !slices.Equal(got, []string{"10.0.0.11:5514/253", "10.0.0.12:5514/10"}) {
 		t.Errorf("after start: %v, want idle l1 at 253, saturated l2 at the floor 10", got)
@@ -120,14 +127,16 @@ func TestLoadWeights(t *testing.T) {
 	// l2 goes idle: halfway steps 10 → 132 → 193 → 223 → 238, then held.
 	r.apis["10.0.0.12"].setUtilization(t, 0)
 	seen := []string{}
-	r.waitFor("l2 at 238", func() bool {
+	r.roundsUntil("l2 at 238", func() bool {
 		got := r.table.dests(5514)
 		if len(seen) == 0 || seen[len(seen)-1] != got[1] {
 			seen = append(seen, got[1])
 		}
 		return got[1] == "10.0.0.12:5514/238"
 	})
-	time.Sleep(300 * time.Millisecond)
+	for range 3 { // three more rounds: held
+		r.round()
+	}
 	if got := r.table.dests(5514); got[1] != "10.0.0.12:5514/238" {
 		t.Errorf("weight moved on after settling: %v (253 is within 10%% of 238)", got)
 	}

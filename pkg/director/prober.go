@@ -35,14 +35,14 @@ type prober struct {
 	stateDir string
 	drainDir string
 	weights  check.WeightStore
-	now      func() time.Time
+	clock    Clock
 }
 
 // once asks the backend's API one time and judges every input from it.
 func (p *prober) once(ctx context.Context) result {
 	ctx, cancel := context.WithTimeout(ctx, p.b.Timeout)
 	defer cancel()
-	start := p.now()
+	start := p.clock.Now()
 	stats, err := p.src.NodeStats(ctx, p.b.pipeline())
 	src := check.Answered{Stats: stats, Err: err, Health: p.src}
 	r := result{backend: p.b.Name, gen: p.gen, start: start, verdicts: make(map[checkKey]*check.Verdict, len(p.b.Checks))}
@@ -52,11 +52,11 @@ func (p *prober) once(ctx context.Context) result {
 	for _, c := range p.b.Checks {
 		r.verdicts[c.checkKey] = check.Run(ctx, src, check.Options{
 			Address: addr, Host: p.b.Address.String(), Input: c.Input, Pipeline: c.Pipeline,
-			Timeout: p.b.Timeout, StateDir: p.stateDir, Now: p.now,
+			Timeout: p.b.Timeout, StateDir: p.stateDir, Now: p.clock.Now,
 			DynamicWeight: c.Load, Weights: p.weights,
 		})
 	}
-	r.duration = p.now().Sub(start)
+	r.duration = p.clock.Now().Sub(start)
 	return r
 }
 
@@ -65,13 +65,13 @@ func (p *prober) once(ctx context.Context) result {
 // overlaps the next: its timeout is below the interval.
 func (p *prober) run(ctx context.Context, first time.Time, out chan<- result) {
 	next := first
-	timer := time.NewTimer(time.Until(next))
+	timer := p.clock.NewTimer(next.Sub(p.clock.Now()))
 	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-timer.C:
+		case <-timer.C():
 		}
 		r := p.once(ctx)
 		select {
@@ -80,7 +80,7 @@ func (p *prober) run(ctx context.Context, first time.Time, out chan<- result) {
 			return
 		}
 		next = next.Add(p.b.Interval)
-		wait := time.Until(next)
+		wait := next.Sub(p.clock.Now())
 		if wait < 0 {
 			// Fell behind (a result the main loop took late, a stalled
 			// host): check again at once, so detection is not delayed by

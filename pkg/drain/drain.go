@@ -67,8 +67,10 @@ func path(dir string, addr netip.Addr) string {
 	return filepath.Join(dir, addr.Unmap().WithZone("").String()+suffix)
 }
 
-// Drain writes r's record into dir, replacing any earlier one. dir is
-// created (0755) when missing.
+// Drain writes r's record into dir, replacing any earlier one. dir (and
+// any missing parent) is created 0755 and the record is 0644, whatever
+// the caller's umask: hala check and hala director read them as other
+// users.
 func Drain(dir string, r Record) error {
 	if !r.Address.IsValid() {
 		return errors.New("drain: no address")
@@ -78,7 +80,7 @@ func Drain(dir string, r Record) error {
 	if err != nil {
 		return fmt.Errorf("drain %s: %w", r.Address, err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := mkdirAll(dir); err != nil {
 		return fmt.Errorf("create drain dir: %w", err)
 	}
 	if err := writeAtomic(dir, path(dir, r.Address), append(data, '\n')); err != nil {
@@ -162,6 +164,34 @@ func List(dir string) ([]Record, error) {
 	}
 	slices.SortFunc(out, func(a, b Record) int { return a.Address.Compare(b.Address) })
 	return out, errors.Join(errs...)
+}
+
+// mkdirAll is os.MkdirAll(dir, 0o755) with the mode of each directory it
+// creates set explicitly, so that a umask such as 077 cannot make them
+// 0700. Existing directories keep their mode.
+func mkdirAll(dir string) error {
+	fi, err := os.Stat(dir)
+	if err == nil {
+		if !fi.IsDir() {
+			return fmt.Errorf("%s: not a directory", dir)
+		}
+		return nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := mkdirAll(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil // made meanwhile
+		}
+		return err
+	}
+	return os.Chmod(dir, 0o755)
 }
 
 // writeAtomic writes data to path through a temporary file in dir, synced

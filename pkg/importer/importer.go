@@ -6,12 +6,18 @@ import (
 	"net/netip"
 	"path"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hala-lb/hala/pkg/keepalived"
 )
+
+// MaxOutput bounds the inventory import writes: the largest inventory
+// hala reads (inventory.MaxFileSize; a test keeps them equal).
+const MaxOutput = 4 << 20
 
 // Options are what the keepalived.conf cannot say.
 type Options struct {
@@ -55,6 +61,12 @@ type Result struct {
 	Unmapped []string
 	// Placeholders counts values the operator must fill in.
 	Placeholders int
+	// DirectorPlaceholders is true when a director's address is a
+	// placeholder (multicast VRRP names none).
+	DirectorPlaceholders bool
+	// Secret is true when TOML holds a vrrp_auth_pass: write it where
+	// only its owner can read it.
+	Secret bool
 }
 
 type host struct {
@@ -71,6 +83,24 @@ type vip struct {
 	// backup: this file's director is BACKUP, so the master is another
 	// one, which the file does not name.
 	backup bool
+
+	// The instance's own VRRP settings, carried per VIP when instances
+	// differ: advert_int ("" = keepalived's 1s), auth_pass ("" = none).
+	pos          keepalived.Pos
+	advert, auth string
+	iface        string
+	// unicast: the instance has unicast_src_ip or unicast_peer; peers is
+	// its unicast_peer list, sorted.
+	unicast bool
+	peers   string
+	// smtpAlert: keepalived mails this instance's transitions.
+	smtpAlert bool
+	// version3: the instance speaks VRRP version 3 where hala would
+	// derive 2 (vip.vrrp_version = 3).
+	version3 bool
+	// fromVirtualServer: no vrrp_instance holds this address (an
+	// LVS-only file); router_id is a placeholder.
+	fromVirtualServer bool
 }
 
 type service struct {
@@ -80,16 +110,20 @@ type service struct {
 	mhPort, mhFallback                                  bool
 	delayLoop, persistence, maxIdle, pipeline           string
 	backends                                            []string
+	// checkers are the keepalived checkers import cannot map ("TCP_CHECK
+	// at k.conf:12"); with no hala check or inputstatus.py among the real
+	// servers, input_id is a placeholder.
+	checkers []string
 }
 
 type importer struct {
 	opts Options
 	src  string
 
-	iface, authPass, advert, scriptUser          string
+	iface, scriptUser, vrrpVersionGlobal         string
 	emails                                       []string
 	emailFrom, smtp                              string
-	unicast, director                            bool
+	unicast, director, smtpAlert                 bool
 	halaPath, checkTimeout, scheme, ca, authFile string
 
 	this      string // the director this file belongs to (router_id)
@@ -100,6 +134,15 @@ type importer struct {
 
 	notes        []string
 	placeholders int
+	// noteBytes counts the notes' size; tooLarge: past MaxOutput.
+	noteBytes int
+	tooLarge  bool
+	// directorPlaceholder: a [[director]] address is a placeholder.
+	directorPlaceholder bool
+	// refusals are what hala cannot render without changing how VRRP
+	// speaks (a split brain during a one-at-a-time migration): import
+	// refuses the file and names each.
+	refusals []string
 }
 
 // Import maps cfg, read from src, to an inventory.
@@ -109,7 +152,7 @@ func Import(cfg *keepalived.Config, src string, opts Options) (*Result, error) {
 	}
 	im := &importer{opts: opts, src: src}
 	for _, n := range cfg.Notes {
-		im.notes = append(im.notes, n.String())
+		im.note(n.String())
 	}
 	for _, n := range cfg.Nodes {
 		if n.Name == "global_defs" {
@@ -128,20 +171,85 @@ func Import(cfg *keepalived.Config, src string, opts Options) (*Result, error) {
 			im.unmapped(n, "not a part of keepalived.conf that hala renders")
 		}
 	}
+	im.vrrp()
 	im.addDirectors()
 	for _, n := range cfg.Nodes {
 		if n.Name == "virtual_server" {
 			im.virtualServer(n)
 		}
 	}
-	if len(im.vips) == 0 {
-		return nil, fmt.Errorf("import %s: no vrrp_instance with a virtual_ipaddress: nothing to import", src)
+	if im.tooLarge {
+		return &Result{Unmapped: im.notes}, im.errTooLarge(src)
 	}
-	return &Result{TOML: im.write(), Unmapped: im.notes, Placeholders: im.placeholders}, nil
+	if len(im.refusals) > 0 {
+		for i, r := range im.refusals {
+			im.refusals[i] = escape(r)
+		}
+		return &Result{Unmapped: im.notes}, &RefusedError{Source: escape(src), Reasons: im.refusals}
+	}
+	if len(im.vips) == 0 {
+		return &Result{Unmapped: im.notes}, fmt.Errorf("import %s: no vrrp_instance with a virtual_ipaddress and no virtual_server: nothing to import", src)
+	}
+	out := im.write()
+	if len(out) > MaxOutput {
+		return &Result{Unmapped: im.notes}, im.errTooLarge(src)
+	}
+	secret := false
+	for _, v := range im.vips {
+		secret = secret || v.auth != ""
+	}
+	return &Result{TOML: out, Unmapped: im.notes, Placeholders: im.placeholders, DirectorPlaceholders: im.directorPlaceholder, Secret: secret}, nil
+}
+
+func (im *importer) errTooLarge(src string) error {
+	return fmt.Errorf("import %s: the inventory would be larger than %d bytes, the most hala reads (%d parts not mapped at least): is it a keepalived.conf?", escape(src), MaxOutput, len(im.notes))
+}
+
+// RefusedError is an import refused because hala would render VRRP
+// differently from the keepalived.conf: Reasons names each instance and
+// setting, "file:line: what: why".
+type RefusedError struct {
+	Source  string
+	Reasons []string
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("import %s: hala would render VRRP differently from it (peers whose adverts disagree each become MASTER):\n  %s", e.Source, strings.Join(e.Reasons, "\n  "))
 }
 
 func (im *importer) unmapped(n *keepalived.Node, why string) {
-	im.notes = append(im.notes, fmt.Sprintf("%s: %s: %s", n.Pos, n.String(), why))
+	im.note(fmt.Sprintf("%s: %s: %s", n.Pos, n.String(), why))
+}
+
+// note records a part not mapped. The notes are bounded with the output
+// they end up in: past MaxOutput bytes the import is refused instead.
+func (im *importer) note(s string) {
+	im.noteBytes += len(s) + 5 // "#   " and a newline in the inventory
+	if im.noteBytes > MaxOutput {
+		im.tooLarge = true
+		return
+	}
+	im.notes = append(im.notes, escape(s))
+}
+
+// escape writes control characters and bytes that are not UTF-8 as \xNN,
+// so that a note quoting the input cannot move a terminal's cursor or
+// hide a line (notes go to stderr and into TOML comments).
+func escape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1, r < 0x20, r == 0x7f, r >= 0x80 && r < 0xa0, r == '\u2028', r == '\u2029':
+			for _, c := range []byte(s[i : i+size]) {
+				fmt.Fprintf(&b, "\\x%02x", c)
+			}
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }
 
 func (im *importer) globalDefs(g *keepalived.Node) {
@@ -166,10 +274,28 @@ func (im *importer) globalDefs(g *keepalived.Node) {
 			}
 		case "enable_script_security":
 			// hala always renders it.
+		case "smtp_alert", "smtp_alert_vrrp":
+			im.smtpAlert = boolArg(n)
+		case "vrrp_version":
+			im.vrrpVersionGlobal = n.Arg(0)
+		case "vrrp_mcast_group4", "vrrp_mcast_group6":
+			// Peers on another group never hear each other's adverts.
+			if def := map[string]string{"vrrp_mcast_group4": "224.0.0.18", "vrrp_mcast_group6": "ff02::12"}[n.Name]; n.Arg(0) != def {
+				im.refuse(n, "hala renders VRRP on keepalived's default multicast group ("+def+")")
+			}
 		default:
 			im.unmapped(n, "no inventory key (hala renders global_defs itself)")
 		}
 	}
+}
+
+// boolArg reads a keepalived flag: on alone, or with true/on/yes.
+func boolArg(n *keepalived.Node) bool {
+	switch strings.ToLower(n.Arg(0)) {
+	case "", "true", "on", "yes":
+		return true
+	}
+	return false
 }
 
 // net joins host and port, bracketing IPv6 addresses.
@@ -181,20 +307,17 @@ func net(host, port string) string {
 }
 
 func (im *importer) instance(in *keepalived.Node) {
-	v := vip{name: sanitize(in.Arg(0))}
+	v := vip{name: sanitize(in.Arg(0)), pos: in.Pos}
 	var peers []netip.Addr
 	var src netip.Addr
-	state := ""
+	var addrs *keepalived.Node
+	state, version := "", ""
 	for _, n := range in.Children {
 		switch n.Name {
 		case "state":
 			state = n.Arg(0)
 		case "interface":
-			if im.iface == "" {
-				im.iface = n.Arg(0)
-			} else if im.iface != n.Arg(0) {
-				im.unmapped(n, fmt.Sprintf("hala puts every VIP of a director on one interface (%s)", im.iface))
-			}
+			v.iface = n.Arg(0)
 		case "virtual_router_id":
 			id, err := strconv.Atoi(n.Arg(0))
 			if err != nil {
@@ -210,69 +333,59 @@ func (im *importer) instance(in *keepalived.Node) {
 		case "advert_int":
 			d, err := secondsDuration(n.Arg(0))
 			if err != nil {
-				im.unmapped(n, err.Error())
+				im.refuse(n, "advert_int "+err.Error())
 			} else {
-				im.advert = d
+				v.advert = d
 			}
 		case "authentication":
-			for _, a := range n.Children {
-				switch a.Name {
-				case "auth_type":
-					if a.Arg(0) != "PASS" {
-						im.unmapped(a, "hala supports auth_type PASS only")
-					}
-				case "auth_pass":
-					im.authPass = a.Arg(0)
-				default:
-					im.unmapped(a, "unknown authentication setting")
-				}
-			}
+			im.authentication(&v, n)
 		case "unicast_src_ip":
 			a, err := netip.ParseAddr(n.Arg(0))
 			if err != nil {
-				im.unmapped(n, err.Error())
+				im.refuse(n, err.Error())
 				continue
 			}
-			src, im.unicast = a, true
+			src, v.unicast = a, true
 		case "unicast_peer":
+			v.unicast = true
+			// Peers are one a line in the block, or inline after the keyword.
+			words := append([]string{}, n.Args...)
 			for _, p := range n.Children {
-				a, err := netip.ParseAddr(p.Name)
+				words = append(words, p.Name)
+			}
+			for _, w := range words {
+				a, err := netip.ParseAddr(w)
 				if err != nil {
-					im.unmapped(p, err.Error())
+					im.refuse(n, fmt.Sprintf("unicast_peer %q: %v", w, err))
 					continue
 				}
 				peers = append(peers, a)
 			}
-			im.unicast = true
 		case "virtual_ipaddress":
-			for i, a := range n.Children {
-				if i > 0 {
-					im.unmapped(a, "hala has one address per vrrp_instance: add a [[vip]] with its own router_id")
-					continue
-				}
-				p, err := parsePrefix(a.Name)
-				if err != nil {
-					im.unmapped(a, err.Error())
-					continue
-				}
-				v.addr = p
-				if dev := devOf(a); dev != "" && im.iface != "" && dev != im.iface {
-					im.unmapped(a, fmt.Sprintf("hala puts the VIP on the VRRP interface (%s)", im.iface))
-				}
-			}
+			addrs = n
 		case "track_script":
 			if len(n.Children) != 1 || n.Children[0].Name != "hala_director" {
 				im.unmapped(n, "hala tracks only its own director (vrrp_script hala_director)")
 			}
-		case "smtp_alert", "version":
-			// hala renders smtp_alert with notification_email, and version 3 for sub-second adverts.
+		case "version":
+			version = n.Arg(0)
+		case "smtp_alert":
+			// hala renders smtp_alert with notification_email.
+			v.smtpAlert = boolArg(n)
 		default:
 			im.unmapped(n, "no inventory key for this vrrp_instance setting")
 		}
 	}
+	if addrs != nil {
+		im.virtualAddresses(&v, addrs)
+	}
 	if !v.addr.IsValid() {
 		im.unmapped(in, "no virtual_ipaddress: left out")
 		return
+	}
+	im.vrrpVersion(in, &v, version)
+	if len(im.emails) > 0 && !v.smtpAlert && !im.smtpAlert {
+		im.unmapped(in, "keepalived mails nothing on this instance's transitions (no smtp_alert); hala renders smtp_alert on every instance when notification_email is set")
 	}
 	switch {
 	case state == "MASTER" && im.this != "":
@@ -283,19 +396,126 @@ func (im *importer) instance(in *keepalived.Node) {
 	if src.IsValid() {
 		im.addHost(&im.directors, im.this, src)
 	}
+	sorted := make([]string, 0, len(peers))
 	for _, p := range peers {
 		im.addHost(&im.directors, "", p)
+		sorted = append(sorted, p.String())
 	}
+	sort.Strings(sorted)
+	v.peers = strings.Join(sorted, " ")
 	im.vips = append(im.vips, v)
 }
 
-func devOf(n *keepalived.Node) string {
-	for i, a := range n.Args {
-		if a == "dev" && i+1 < len(n.Args) {
-			return n.Args[i+1]
+// authentication reads an instance's authentication block. hala renders
+// PASS or nothing: AH would change what the instance's peers accept.
+func (im *importer) authentication(v *vip, n *keepalived.Node) {
+	kind, pass := "", ""
+	for _, a := range n.Children {
+		switch a.Name {
+		case "auth_type":
+			kind = a.Arg(0)
+			if kind != "PASS" {
+				im.refuse(a, "hala renders auth_type PASS or no authentication: peers would reject the other's adverts")
+			}
+		case "auth_pass":
+			pass = a.Arg(0)
+		default:
+			im.unmapped(a, "unknown authentication setting")
 		}
 	}
-	return ""
+	if kind == "PASS" || kind == "" {
+		v.auth = pass
+	}
+}
+
+// vrrpVersion maps an instance's VRRP version (its own or global_defs'
+// vrrp_version). hala derives 3 below whole-second adverts and for IPv6,
+// else 2; an instance on 3 where hala derives 2 keeps it as
+// vip.vrrp_version. Version 2 where hala needs 3 is refused.
+func (im *importer) vrrpVersion(in *keepalived.Node, v *vip, version string) {
+	derived := "2"
+	if d, err := time.ParseDuration(v.advert); err == nil && d%time.Second != 0 || v.addr.Addr().Is6() {
+		derived = "3"
+	}
+	if version == "" {
+		version = im.vrrpVersionGlobal
+	}
+	switch {
+	case version == "" || version == derived:
+	case version == "3":
+		v.version3 = true
+	default:
+		im.refuse(in, fmt.Sprintf("VRRP version %s: hala renders version %s for this instance (3 below whole-second adverts and for IPv6)", version, derived))
+	}
+	if (derived == "3" || v.version3) && v.auth != "" {
+		// keepalived sends no authentication with version 3 either.
+		im.unmapped(in, "VRRP version 3 has no authentication: keepalived ignores its auth_pass, and so does the inventory")
+		v.auth = ""
+	}
+}
+
+// virtualAddresses maps an instance's virtual_ipaddress block: the first
+// address becomes the VIP.
+func (im *importer) virtualAddresses(v *vip, n *keepalived.Node) {
+	for i, a := range n.Children {
+		if i > 0 {
+			im.unmapped(a, "hala has one address per vrrp_instance: add a [[vip]] with its own router_id")
+			continue
+		}
+		p, err := parsePrefix(a.Name)
+		if err != nil {
+			im.unmapped(a, err.Error())
+			continue
+		}
+		v.addr = p
+		// hala renders "ADDR dev IFACE": a dev that is the instance's
+		// interface is what it renders; anything else would be dropped.
+		var dropped []string
+		for j := 0; j < len(a.Args); j++ {
+			if a.Args[j] == "dev" && j+1 < len(a.Args) && a.Args[j+1] == v.iface {
+				j++
+				continue
+			}
+			dropped = append(dropped, a.Args[j])
+		}
+		if len(dropped) > 0 {
+			im.unmapped(a, fmt.Sprintf("hala renders the VIP as %s dev %s: %q is dropped", p, v.iface, strings.Join(dropped, " ")))
+		}
+	}
+}
+
+// refuse records what import cannot render without changing VRRP.
+func (im *importer) refuse(n *keepalived.Node, why string) {
+	im.refusals = append(im.refusals, fmt.Sprintf("%s: %s: %s", n.Pos, n.String(), why))
+}
+
+// vrrp settles the VRRP settings the VIPs share: the first instance's
+// interface, advert interval and password become the cluster's, and each
+// instance that differs keeps its own on its [[vip]] (write does that).
+// What hala keeps cluster-wide (unicast or multicast and the unicast
+// peers) must agree across instances, or the import is refused naming
+// each instance.
+func (im *importer) vrrp() {
+	if len(im.vips) == 0 {
+		return
+	}
+	first := im.vips[0]
+	im.iface = first.iface
+	im.unicast = first.unicast
+	for _, v := range im.vips[1:] {
+		if v.unicast != first.unicast {
+			im.refusals = append(im.refusals, fmt.Sprintf("%s: vrrp_instance %s is %s, but %s (%s) is %s: hala renders one for every VIP", v.pos, v.name, castOf(v.unicast), first.name, first.pos, castOf(first.unicast)))
+		} else if v.peers != first.peers {
+			im.refusals = append(im.refusals, fmt.Sprintf("%s: vrrp_instance %s has unicast peers %q, but %s (%s) has %q: hala sends every VIP's adverts to every other director", v.pos, v.name, v.peers, first.name, first.pos, first.peers))
+		}
+	}
+}
+
+func castOf(unicast bool) string {
+	if unicast {
+		return "unicast VRRP"
+	}
+	return "multicast VRRP"
 }
 
 func parsePrefix(s string) (netip.Prefix, error) {
@@ -369,6 +589,16 @@ func (im *importer) addHost(hosts *[]host, name string, addr netip.Addr) string 
 	return name
 }
 
+// hostAt names the [[logstash]] host with address a, or "".
+func (im *importer) hostAt(a netip.Addr) string {
+	for _, h := range im.logstash {
+		if h.addr == a {
+			return h.name
+		}
+	}
+	return ""
+}
+
 func (im *importer) nameTaken(hosts []host, name string) bool {
 	for _, h := range hosts {
 		if h.name == name {
@@ -391,6 +621,7 @@ func (im *importer) addDirectors() {
 		}
 		im.directors = append(im.directors, host{name: name})
 		im.placeholders++
+		im.directorPlaceholder = true
 	}
 	known := im.this != "" && im.nameTaken(im.directors, im.this)
 	for i, v := range im.vips {
@@ -431,8 +662,7 @@ func (im *importer) virtualServer(vs *keepalived.Node) {
 		}
 	}
 	if s.vip == "" {
-		im.unmapped(vs, "its address is no vrrp_instance's virtual_ipaddress: left out")
-		return
+		s.vip = im.vipFor(vs, addr)
 	}
 	var reals []*keepalived.Node
 	for _, n := range vs.Children {
@@ -483,8 +713,8 @@ func (im *importer) virtualServer(vs *keepalived.Node) {
 		im.realServer(&s, vs, r)
 	}
 	if s.inputID == "" {
-		im.unmapped(vs, "no real_server has a MISC_CHECK hala recognises, so the Logstash input id is unknown: left out")
-		return
+		im.unmapped(vs, "no real_server has a MISC_CHECK hala recognises, so the Logstash input id is unknown: input_id is a placeholder")
+		im.placeholders++
 	}
 	if s.backendPort == port {
 		s.backendPort = 0
@@ -498,6 +728,17 @@ func (im *importer) virtualServer(vs *keepalived.Node) {
 	im.services = append(im.services, s)
 }
 
+// vipFor adds a VIP for a virtual server whose address no vrrp_instance
+// holds (an LVS-only keepalived.conf): the address as a host route, and a
+// router_id placeholder that hala validate rejects, since the file says
+// nothing about VRRP.
+func (im *importer) vipFor(vs *keepalived.Node, addr netip.Addr) string {
+	name := sanitize("vip-" + addr.String())
+	im.vips = append(im.vips, vip{name: name, addr: netip.PrefixFrom(addr, addr.BitLen()), pos: vs.Pos, fromVirtualServer: true})
+	im.placeholders++
+	return name
+}
+
 func (im *importer) realServer(s *service, vs, r *keepalived.Node) {
 	addr, err := netip.ParseAddr(r.Arg(0))
 	if err != nil {
@@ -508,6 +749,12 @@ func (im *importer) realServer(s *service, vs, r *keepalived.Node) {
 	if err != nil {
 		port = s.port
 	}
+	for _, b := range s.backends {
+		if h := im.hostAt(addr); h != "" && b == h {
+			im.unmapped(r, fmt.Sprintf("%s is already a backend of this service (hala lists a host once per service, on one backend_port): left out", addr))
+			return
+		}
+	}
 	if s.backendPort == -1 {
 		s.backendPort = port
 	} else if port != s.backendPort {
@@ -516,6 +763,9 @@ func (im *importer) realServer(s *service, vs, r *keepalived.Node) {
 	weight := 1
 	var check *Check
 	dynamic := false
+	if len(r.Children) == 0 || keepalived.First(r.Children, "weight") != nil && len(r.Children) == 1 {
+		im.unmapped(r, "no health checker: keepalived kept it in the table unconditionally; hala checks it with hala check (its input must be running)")
+	}
 	for _, n := range r.Children {
 		switch n.Name {
 		case "weight":
@@ -538,6 +788,7 @@ func (im *importer) realServer(s *service, vs, r *keepalived.Node) {
 					c, err := ParseCheck(m.Arg(0))
 					if err != nil {
 						im.unmapped(m, "check not mapped: "+err.Error())
+						s.checkers = append(s.checkers, fmt.Sprintf("MISC_CHECK %s at %s", m.Arg(0), m.Pos))
 						continue
 					}
 					check = &c
@@ -550,6 +801,7 @@ func (im *importer) realServer(s *service, vs, r *keepalived.Node) {
 			}
 		default:
 			im.unmapped(n, "hala checks real servers with MISC_CHECK (hala check) only")
+			s.checkers = append(s.checkers, fmt.Sprintf("%s at %s", n.String(), n.Pos))
 		}
 	}
 	if s.weight == -1 {

@@ -30,7 +30,7 @@ func semanticOf(t *testing.T, nodes []*keepalived.Node, exactChecks bool) semant
 		var f []string
 		for _, n := range in.Children {
 			switch n.Name {
-			case "virtual_router_id", "interface", "state", "advert_int", "unicast_src_ip":
+			case "virtual_router_id", "interface", "state", "advert_int", "unicast_src_ip", "version":
 				f = append(f, n.String())
 			case "authentication":
 				for _, a := range n.Children {
@@ -131,17 +131,23 @@ func importRender(t *testing.T, cfg *keepalived.Config, src string, opts Options
 	if err != nil {
 		t.Fatalf("imported inventory of %s is invalid: %v\n%s", src, err, res.TOML)
 	}
+	return res, renderConf(t, inv, node)
+}
+
+// renderConf renders director node's keepalived.conf from inv.
+func renderConf(t *testing.T, inv *inventory.Inventory, node string) []byte {
+	t.Helper()
 	files, err := render.Node(inv, node)
 	if err != nil {
-		t.Fatalf("render %s of the imported %s: %v", node, src, err)
+		t.Fatalf("render %s: %v", node, err)
 	}
 	for _, f := range files {
 		if f.Path == node+"/"+render.KeepalivedPath {
-			return res, f.Data
+			return f.Data
 		}
 	}
-	t.Fatalf("render of the imported %s wrote no keepalived.conf for %s", src, node)
-	return nil, nil
+	t.Fatalf("render wrote no keepalived.conf for %s", node)
+	return nil
 }
 
 // Every example's rendered keepalived.conf, imported and rendered again,
@@ -152,6 +158,8 @@ func TestRoundTripExamples(t *testing.T) {
 	if err != nil || len(examples) == 0 {
 		t.Fatalf("no examples: %v", err)
 	}
+	// Per-VIP interface, advert interval, password and VRRP version.
+	examples = append(examples, "../render/testdata/per-vip-vrrp/inventory.toml")
 	rounds := 0
 	for _, ex := range examples {
 		inv, err := inventory.Load(ex)
@@ -220,6 +228,7 @@ func TestRoundTripSeed(t *testing.T) {
 	wantNotes := []string{
 		"../keepalived/testdata/seed.conf:8: smtp_connect_timeout 30: no inventory key (hala renders global_defs itself)",
 		"../keepalived/testdata/seed.conf:22: priority 100: hala derives priorities (150 on the master, 100, 99, … on the backups)",
+		"../keepalived/testdata/seed.conf:13: vrrp_instance VI_1: keepalived mails nothing on this instance's transitions (no smtp_alert); hala renders smtp_alert on every instance when notification_email is set",
 	}
 	if !reflect.DeepEqual(res.Unmapped, wantNotes) {
 		t.Errorf("unmapped\n%s\nwant\n%s", strings.Join(res.Unmapped, "\n"), strings.Join(wantNotes, "\n"))

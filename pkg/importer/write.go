@@ -10,8 +10,11 @@ func (im *importer) write() []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Imported by hala import from %s.\n", comment(im.src))
 	b.WriteString("# Check it with hala validate, render it and compare with the original before\n# replacing it; set firewall.log_sources (keepalived.conf does not say).\n")
+	if im.directorPlaceholder {
+		b.WriteString("#\n# PLACEHOLDER: the file names no director address (multicast or no VRRP): set each\n# [[director]] address below (0.0.0.0 now; hala validate rejects it), or run\n# hala import again with --director NAME=ADDR for every director.\n")
+	}
 	if im.placeholders > 0 {
-		b.WriteString("#\n# PLACEHOLDER: the file names no director address (multicast VRRP): set each\n# [[director]] address below (0.0.0.0 now; hala validate rejects it), or run\n# hala import again with --director NAME=ADDR for every director.\n")
+		b.WriteString("#\n# Every value marked PLACEHOLDER is one keepalived.conf does not say (hala\n# validate rejects each, saying what to set).\n")
 	}
 	if len(im.notes) > 0 {
 		b.WriteString("#\n# Not mapped (file:line: what: why):\n")
@@ -23,15 +26,21 @@ func (im *importer) write() []byte {
 	kv(&b, "name", "imported")
 	if im.iface != "" {
 		kv(&b, "interface", im.iface)
+	} else {
+		b.WriteString("# interface = \"eth0\"  # no vrrp_instance names the VRRP interface: set it\n")
 	}
-	if im.authPass != "" {
-		kv(&b, "vrrp_auth_pass", im.authPass)
+	var first vip
+	if len(im.vips) > 0 {
+		first = im.vips[0]
+	}
+	if first.auth != "" {
+		kv(&b, "vrrp_auth_pass", first.auth)
 	}
 	if im.unicast {
 		b.WriteString("unicast = true\n")
 	}
-	if im.advert != "" && im.advert != "1s" {
-		kv(&b, "advert_interval", im.advert)
+	if advertOf(first) != "1s" {
+		kv(&b, "advert_interval", first.advert)
 	}
 	if len(im.emails) > 0 {
 		b.WriteString("notification_email = [")
@@ -88,7 +97,25 @@ func (im *importer) write() []byte {
 		b.WriteString("\n[[vip]]\n")
 		kv(&b, "name", v.name)
 		kv(&b, "address", v.addr.String())
+		if v.fromVirtualServer {
+			fmt.Fprintf(&b, "router_id = 0  # PLACEHOLDER: no vrrp_instance holds this virtual_server address (%s); set a free VRRP id 1-255\n", comment(v.pos.String()))
+			continue
+		}
 		fmt.Fprintf(&b, "router_id = %d\n", v.routerID)
+		// The instance's own VRRP settings where they differ from the
+		// first's (the cluster's): peers must keep agreeing.
+		if v.auth != first.auth {
+			fmt.Fprintf(&b, "vrrp_auth_pass = %s  # %s\n", quote(v.auth), comment(authNote(v)))
+		}
+		if v.iface != first.iface {
+			fmt.Fprintf(&b, "interface = %s  # interface at %s\n", quote(v.iface), comment(v.pos.String()))
+		}
+		if v.version3 {
+			fmt.Fprintf(&b, "vrrp_version = 3  # version at %s\n", comment(v.pos.String()))
+		}
+		if advertOf(v) != advertOf(first) {
+			fmt.Fprintf(&b, "advert_interval = %s  # advert_int at %s\n", quote(advertOf(v)), comment(v.pos.String()))
+		}
 		if v.master != "" && v.backup {
 			fmt.Fprintf(&b, "master = %s  # %s is BACKUP here; keepalived.conf does not say which director is master\n", quote(v.master), comment(im.this))
 		} else if v.master != "" {
@@ -101,7 +128,14 @@ func (im *importer) write() []byte {
 		kv(&b, "vip", s.vip)
 		fmt.Fprintf(&b, "port = %d\n", s.port)
 		kv(&b, "protocol", s.protocol)
-		kv(&b, "input_id", s.inputID)
+		for _, c := range s.checkers {
+			b.WriteString("# keepalived checked with " + comment(c) + "\n")
+		}
+		if s.inputID == "" {
+			b.WriteString("input_id = \"\"  # PLACEHOLDER: the id of the Logstash input hala check must find running\n")
+		} else {
+			kv(&b, "input_id", s.inputID)
+		}
 		kv(&b, "scheduler", s.scheduler)
 		kv(&b, "forwarding", s.forwarding)
 		if s.onePacket {
@@ -180,4 +214,19 @@ func comment(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// advertOf is an instance's advert interval (keepalived's default 1s).
+func advertOf(v vip) string {
+	if v.advert == "" {
+		return "1s"
+	}
+	return v.advert
+}
+
+func authNote(v vip) string {
+	if v.auth == "" {
+		return v.pos.String() + " has no authentication"
+	}
+	return "auth_pass of " + v.pos.String()
 }

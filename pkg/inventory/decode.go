@@ -173,7 +173,7 @@ func (d *decoder) value(key string, v any, rv reflect.Value) {
 		s, ok := v.(string)
 		if !ok {
 			what := describe(v)
-			if key == "cluster.vrrp_auth_pass" {
+			if strings.HasSuffix(key, "vrrp_auth_pass") {
 				// A password written unquoted: say its type, not its value.
 				what, _, _ = strings.Cut(what, " ")
 				what = "a TOML " + what

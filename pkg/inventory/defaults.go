@@ -87,6 +87,7 @@ func (inv *Inventory) SetDefaults() {
 		if v.Master == "" && len(inv.Directors) > 0 {
 			v.Master = inv.Directors[i%len(inv.Directors)].Name
 		}
+		inv.setVIPVRRPDefaults(i)
 	}
 	for i := range inv.Services {
 		s := &inv.Services[i]
@@ -139,4 +140,17 @@ func (inv *Inventory) MiscTimeout() time.Duration {
 	t := inv.Cluster.CheckTimeout.Duration
 	secs := (t + time.Second - 1) / time.Second
 	return (secs + 1) * time.Second
+}
+
+// setVIPVRRPDefaults gives VIP i the cluster's advert interval and
+// password unless it sets its own (vrrp_auth_pass = "" is its own: no
+// authentication).
+func (inv *Inventory) setVIPVRRPDefaults(i int) {
+	v, key := &inv.VIPs[i], indexKey("vip", i)
+	if v.AdvertInterval.Duration == 0 && !inv.pos.has(key+".advert_interval") {
+		v.AdvertInterval = inv.Cluster.AdvertInterval
+	}
+	if v.VRRPAuthPass == "" && !inv.pos.has(key+".vrrp_auth_pass") {
+		v.VRRPAuthPass = inv.Cluster.VRRPAuthPass
+	}
 }

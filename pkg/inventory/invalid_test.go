@@ -576,7 +576,7 @@ func TestParseReportsEveryProblem(t *testing.T) {
 	_, err := Parse("many.toml", []byte(src))
 	want := []string{
 		`many.toml:4:1: cluster.vrrp_auth_pass: is 13 characters; keepalived's PASS authentication uses at most 8 (it would silently cut the rest)`,
-		`many.toml:25:1: vip[0] ("logs").router_id: 0 is out of range 1-255`,
+		`many.toml:25:1: vip[0] ("logs").router_id: 0 is out of range 1-255 (hala import's placeholder where no vrrp_instance holds a virtual_server's address): set a VRRP virtual_router_id no other VRRP instance on the directors' network uses`,
 		`many.toml:29:1: service[0] ("syslog-udp").vip: "logz" names no [[vip]] (known: "logs")`,
 		`many.toml:33:1: service[0] ("syslog-udp").scheduler: "fastest" is not an IPVS scheduler keepalived accepts (rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos)`,
 		`many.toml:35:1: service[0] ("syslog-udp").one_packet: applies to UDP only: keepalived silently drops "ops" on a TCP service`,

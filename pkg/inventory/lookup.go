@@ -99,6 +99,18 @@ const MasterPriority = 150
 // priorities (1..149, below the master's 150).
 const MaxDistinctBackups = MasterPriority - 1
 
+// InterfaceOf is the interface director d runs VIP v's VRRP instance on
+// and holds its address on: the VIP's own interface, else the director's.
+func (inv *Inventory) InterfaceOf(v VIP, d Director) string {
+	if v.Interface != "" {
+		return v.Interface
+	}
+	if d.Interface != "" {
+		return d.Interface
+	}
+	return inv.Cluster.Interface
+}
+
 // VIPsOf returns the VIPs the director called node is master of (its
 // [[vip]] master, or the spread defaults derive), in file order: the ones
 // it holds when every director is up.

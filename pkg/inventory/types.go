@@ -105,6 +105,24 @@ type VIP struct {
 	Address  netip.Prefix `toml:"address"`
 	RouterID int          `toml:"router_id"`
 	Master   string       `toml:"master"` // default: derived, spread over directors
+
+	// Per-VIP VRRP settings. keepalived sets them per vrrp_instance, and
+	// hala import carries each instance's own values, so a rendered
+	// keepalived.conf advertises exactly as the one it replaces (peers
+	// whose adverts disagree each become MASTER).
+
+	// AdvertInterval is this VIP's advert_int (default cluster.advert_interval).
+	AdvertInterval Duration `toml:"advert_interval"`
+	// VRRPAuthPass is this VIP's PASS authentication (default
+	// cluster.vrrp_auth_pass); written as "" it means no authentication.
+	VRRPAuthPass string `toml:"vrrp_auth_pass"`
+	// Interface is this VIP's VRRP interface on every director (default:
+	// each director's interface); see InterfaceOf.
+	Interface string `toml:"interface"`
+	// VRRPVersion is 3 to advertise VRRP version 3 (no authentication)
+	// even at whole-second intervals; 0 = derived: 3 below whole seconds
+	// or for IPv6, else keepalived's default 2.
+	VRRPVersion int `toml:"vrrp_version"`
 }
 
 // Service is an IPVS virtual server on a VIP.

@@ -192,6 +192,12 @@ func (c *checker) errorf(key, format string, args ...any) {
 	c.findings = append(c.findings, finding{key: key, msg: fmt.Sprintf(format, messageArgs(args)...)})
 }
 
+// placeholder reports a value hala import wrote because keepalived.conf
+// does not say it (ErrPlaceholder).
+func (c *checker) placeholder(key, msg string) {
+	c.findings = append(c.findings, finding{key: key, err: ErrPlaceholder, msg: msg})
+}
+
 func (c *checker) warnf(key, format string, args ...any) {
 	c.findings = append(c.findings, finding{key: key, msg: fmt.Sprintf(format, messageArgs(args)...), warn: true})
 }
@@ -223,15 +229,7 @@ func (c *checker) cluster() {
 		c.ifname("cluster.interface", cl.Interface)
 	}
 	if p := cl.VRRPAuthPass; p != "" {
-		if len(p) > 8 {
-			c.errorf("cluster.vrrp_auth_pass", "is %d characters; keepalived's PASS authentication uses at most 8 (it would silently cut the rest)", len(p))
-		}
-		for _, r := range p {
-			if r <= ' ' || r > '~' || r == '"' || r == '\\' || r == '\'' {
-				c.errorf("cluster.vrrp_auth_pass", "contains %q: use printable ASCII without spaces, quotes or backslashes", r)
-				break
-			}
-		}
+		c.authPass("cluster.vrrp_auth_pass", p)
 	}
 	// VRRP version 3 (needed below whole-second adverts and for IPv6) has no
 	// authentication: keepalived ignores auth_pass there, so say it now.
@@ -240,16 +238,12 @@ func (c *checker) cluster() {
 			c.errorf("cluster.vrrp_auth_pass", "is set but advert_interval %s is not whole seconds, which needs VRRP version 3, which has no authentication: use whole seconds or drop vrrp_auth_pass", adv)
 		}
 		for i, v := range c.inv.VIPs {
-			if v.Address.IsValid() && v.Address.Addr().Is6() && c.sameFamilyAsDirectors(v) {
+			if v.Address.IsValid() && v.Address.Addr().Is6() && c.sameFamilyAsDirectors(v) && !c.ownAuthPass(i, v) {
 				c.errorf(indexKey("vip", i)+".address", "is IPv6, which needs VRRP version 3, which has no authentication: drop cluster.vrrp_auth_pass")
 			}
 		}
 	}
-	if adv := cl.AdvertInterval.Duration; adv < minAdvert || adv > maxAdvert {
-		c.errorf("cluster.advert_interval", "%s is outside keepalived's range 10ms-255s", adv)
-	} else if adv%minAdvert != 0 {
-		c.errorf("cluster.advert_interval", "%s is not a multiple of 10ms (VRRP counts centiseconds)", adv)
-	}
+	c.advert("cluster.advert_interval", cl.AdvertInterval.Duration)
 	for i, e := range cl.NotificationEmail {
 		if !isEmail(e) {
 			c.errorf(indexKey("cluster.notification_email", i), "%q is not an email address", e)
@@ -423,8 +417,7 @@ func (c *checker) host(seen *hostSet, i int, name string, addr netip.Addr) bool 
 		c.errorf(key+".address", "required: %s", seen.addrWhat)
 		return false
 	case addr.IsUnspecified() && seen.table == "director":
-		c.findings = append(c.findings, finding{key: key + ".address", err: ErrPlaceholder,
-			msg: fmt.Sprintf("%s is a placeholder, not a host address: set the director's own address", addr)})
+		c.placeholder(key+".address", fmt.Sprintf("%s is a placeholder, not a host address: set the director's own address", addr))
 		return false
 	case addr.IsUnspecified() || addr.IsMulticast():
 		c.errorf(key+".address", "%s is not a host address", addr)
@@ -533,6 +526,9 @@ func (c *checker) vips() {
 			// No VRRP instance: the VIP needs no virtual_router_id.
 		case v.RouterID == 0 && !c.set(key+".router_id"):
 			c.errorf(key+".router_id", "required: the VRRP virtual_router_id (1-255), unique among the VRRP instances on the directors' network")
+		case v.RouterID == 0:
+			// hala import writes 0 for a virtual_server address no vrrp_instance holds.
+			c.placeholder(key+".router_id", "0 is out of range 1-255 (hala import's placeholder where no vrrp_instance holds a virtual_server's address): set a VRRP virtual_router_id no other VRRP instance on the directors' network uses")
 		case v.RouterID < 1 || v.RouterID > 255:
 			c.errorf(key+".router_id", "%d is out of range 1-255", v.RouterID)
 		case v.Address.IsValid():
@@ -552,6 +548,12 @@ func (c *checker) vips() {
 			c.vipAddress(key, i, v, addrs, dirFamily)
 		}
 
+		c.vipVRRP(key, i, v)
+		if v.Interface != "" {
+			c.ifname(key+".interface", v.Interface)
+		}
+		c.vrrpVersion(key, v)
+
 		if v.Master != "" {
 			if _, ok := c.inv.Director(v.Master); !ok && !c.unsure("director") {
 				c.errorf(key+".master", "%q names no [[director]] (known: %s)", v.Master, known(directorNames(c.inv)))
@@ -559,6 +561,82 @@ func (c *checker) vips() {
 				c.masterPriority(key, v)
 			}
 		}
+	}
+}
+
+// vrrpVersion checks a VIP's vrrp_version against what its advert
+// interval, address family and password need.
+func (c *checker) vrrpVersion(key string, v VIP) {
+	k := key + ".vrrp_version"
+	switch v.VRRPVersion {
+	case 0:
+	case 2:
+		if v.AdvertInterval.Duration%time.Second != 0 {
+			c.errorf(k, "2 cannot advertise every %s: below whole seconds needs version 3", v.AdvertInterval.Duration)
+		}
+		if v.Address.IsValid() && v.Address.Addr().Is6() {
+			c.errorf(k, "2 is IPv4 only: an IPv6 VIP advertises VRRP version 3")
+		}
+	case 3:
+		if v.VRRPAuthPass != "" {
+			c.errorf(k, "3 has no authentication: set vrrp_auth_pass = \"\" on this VIP")
+		}
+	default:
+		c.errorf(k, "%d is not a VRRP version keepalived speaks (2 or 3)", v.VRRPVersion)
+	}
+}
+
+// authPass checks a VRRP PASS password (cluster or per-VIP).
+func (c *checker) authPass(key, p string) {
+	if len(p) > 8 {
+		c.errorf(key, "is %d characters; keepalived's PASS authentication uses at most 8 (it would silently cut the rest)", len(p))
+	}
+	for _, r := range p {
+		if r <= ' ' || r > '~' || r == '"' || r == '\\' || r == '\'' {
+			c.errorf(key, "contains %q: use printable ASCII without spaces, quotes or backslashes", r)
+			break
+		}
+	}
+}
+
+// advert checks a VRRP advert interval (cluster or per-VIP).
+func (c *checker) advert(key string, adv time.Duration) {
+	if adv < minAdvert || adv > maxAdvert {
+		c.errorf(key, "%s is outside keepalived's range 10ms-255s", adv)
+	} else if adv%minAdvert != 0 {
+		c.errorf(key, "%s is not a multiple of 10ms (VRRP counts centiseconds)", adv)
+	}
+}
+
+// ownAuthPass reports whether VIP i sets its own vrrp_auth_pass.
+func (c *checker) ownAuthPass(i int, v VIP) bool {
+	return c.set(indexKey("vip", i)+".vrrp_auth_pass") || v.VRRPAuthPass != c.inv.Cluster.VRRPAuthPass
+}
+
+// vipVRRP checks VIP i's own advert_interval and vrrp_auth_pass (hala
+// import writes them when keepalived.conf's instances differ); what the
+// VIP takes from the cluster is checked there.
+func (c *checker) vipVRRP(key string, i int, v VIP) {
+	ownAdvert := c.set(key+".advert_interval") || v.AdvertInterval != c.inv.Cluster.AdvertInterval
+	ownPass := c.ownAuthPass(i, v)
+	if ownAdvert {
+		c.advert(key+".advert_interval", v.AdvertInterval.Duration)
+	}
+	if ownPass && v.VRRPAuthPass != "" {
+		c.authPass(key+".vrrp_auth_pass", v.VRRPAuthPass)
+	}
+	if v.VRRPAuthPass == "" || !ownAdvert && !ownPass {
+		return
+	}
+	k := key + ".vrrp_auth_pass"
+	if !ownPass {
+		k = key + ".advert_interval"
+	}
+	if adv := v.AdvertInterval.Duration; adv%time.Second != 0 {
+		c.errorf(k, "password set but advert_interval %s is not whole seconds, which needs VRRP version 3, which has no authentication: use whole seconds or vrrp_auth_pass = \"\"", adv)
+	}
+	if ownPass && v.Address.IsValid() && v.Address.Addr().Is6() && c.sameFamilyAsDirectors(v) {
+		c.errorf(k, "is set but the VIP is IPv6, which needs VRRP version 3, which has no authentication: use vrrp_auth_pass = \"\"")
 	}
 }
 
@@ -746,7 +824,10 @@ func (c *checker) services() {
 			c.errorf(key+".protocol", "%q is not udp or tcp", s.Protocol)
 		}
 
-		if s.InputID == "" {
+		if s.InputID == "" && c.set(key+".input_id") {
+			// hala import writes "" where the real servers' checker names no input.
+			c.placeholder(key+".input_id", "\"\" is a placeholder: set the id of the Logstash input that must be running on each backend (keepalived's checker, in the comment above, does not say)")
+		} else if s.InputID == "" {
 			c.errorf(key+".input_id", "required: the id of the Logstash input that must be running on each backend")
 		} else if c.arg(key+".input_id", s.InputID) && c.noSubstitution(key+".input_id", s.InputID) {
 			in := input{s.InputID, s.Pipeline}

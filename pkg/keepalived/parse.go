@@ -3,8 +3,9 @@ package keepalived
 import (
 	"errors"
 	"fmt"
-	"os"
+	"io"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -14,6 +15,10 @@ import (
 const (
 	// MaxFileSize is the largest file read (keepalived.conf or an included one).
 	MaxFileSize = 4 << 20
+	// MaxTotalSize bounds the bytes one Load reads across a file and all
+	// it includes (the largest inventory hala reads is as large): 40
+	// includes of one 4 MiB file must not mean 160 MiB in memory.
+	MaxTotalSize = 4 << 20
 	// MaxDepth is the deepest nesting of blocks.
 	MaxDepth = 32
 	// MaxIncludeDepth bounds include chains (a file including itself included).
@@ -97,25 +102,53 @@ func Parse(name string, data []byte, follow bool) (*Config, error) {
 	return p.run(name, data)
 }
 
-func readFile(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
+// readFile reads a regular file of at most limit bytes. A read always
+// ends: the file is opened non-blocking (a read of /proc/kmsg would wait
+// for the kernel's next message for ever), and a file that yields more or
+// fewer bytes than its size says (/proc and /sys files say 0) is refused
+// rather than read to its end.
+func readFile(path string, limit int64) ([]byte, error) {
+	f, err := openNonblock(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file", path)
 	}
-	if fi.Size() > MaxFileSize {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, MaxFileSize)
+	if fs := kernelFile(f); fs != "" {
+		return nil, fmt.Errorf("%s is a file of the kernel's %s file system, not a configuration file", path, fs)
 	}
-	return os.ReadFile(path)
+	size := fi.Size()
+	if size > limit {
+		return nil, fmt.Errorf("%s (%d bytes) is larger than %d bytes", path, size, limit)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, size+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w (is it a file of the kernel's, such as /proc/kmsg?)", path, err)
+	}
+	if int64(len(data)) != size {
+		return nil, fmt.Errorf("%s says it has %d bytes but gave %d: not a file keepalived.conf can be read from (a /proc or /sys file?)", path, size, len(data))
+	}
+	return data, nil
 }
 
 type parser struct {
-	readFile func(string) ([]byte, error)
+	readFile func(string, int64) ([]byte, error)
 	glob     func(string) ([]string, error)
 	cfg      Config
 	lines    []line
+	// total counts the bytes read, against MaxTotalSize.
+	total int64
+}
+
+// budget is what is left of MaxTotalSize, at most MaxFileSize.
+func (p *parser) budget() int64 {
+	return min(MaxFileSize, MaxTotalSize-p.total)
 }
 
 // line is one logical line's tokens.
@@ -127,6 +160,8 @@ type line struct {
 type token struct {
 	text   string
 	quoted bool
+	// def: a whole "$NAME=value" parameter definition.
+	def bool
 }
 
 func (p *parser) run(path string, data []byte) (*Config, error) {
@@ -135,13 +170,14 @@ func (p *parser) run(path string, data []byte) (*Config, error) {
 			return nil, fmt.Errorf("read %s: no reader", path)
 		}
 		var err error
-		if data, err = p.readFile(path); err != nil {
+		if data, err = p.readFile(path, MaxFileSize); err != nil {
 			return nil, fmt.Errorf("read keepalived config: %w", err)
 		}
 	}
 	if len(data) > MaxFileSize {
 		return nil, fmt.Errorf("read %s: larger than %d bytes", path, MaxFileSize)
 	}
+	p.total = int64(len(data))
 	p.cfg.Files = append(p.cfg.Files, path)
 	if err := p.file(path, data, 0); err != nil {
 		return nil, err
@@ -171,7 +207,7 @@ func (p *parser) file(path string, data []byte, depth int) error {
 		case !first.quoted && strings.HasPrefix(first.text, "@"):
 			p.note(l.pos, "conditional %q is not evaluated: the line is left out", first.text)
 			continue
-		case !first.quoted && strings.HasPrefix(first.text, "$") && strings.Contains(first.text, "="):
+		case first.def:
 			p.note(l.pos, "parameter definition %q is not evaluated: the line is left out", strings.SplitN(first.text, "=", 2)[0])
 			continue
 		case !first.quoted && strings.HasPrefix(first.text, "~"):
@@ -201,6 +237,10 @@ func (p *parser) include(l line, depth int) error {
 		p.note(l.pos, "include %q is not followed", l.toks[1].text)
 		return nil
 	}
+	if strings.Contains(l.toks[1].text, "$") && !l.toks[1].quoted {
+		p.note(l.pos, "include %q names a parameter, which is not substituted: the include is not followed", l.toks[1].text)
+		return nil
+	}
 	if depth >= MaxIncludeDepth {
 		return fmt.Errorf("%s: include %q: more than %d nested includes (does a file include itself?)", l.pos, l.toks[1].text, MaxIncludeDepth)
 	}
@@ -220,10 +260,15 @@ func (p *parser) include(l line, depth int) error {
 		if len(p.cfg.Files) >= MaxFiles {
 			return fmt.Errorf("%s: include %q: more than %d files", l.pos, l.toks[1].text, MaxFiles)
 		}
-		data, err := p.readFile(m)
+		left := p.budget()
+		data, err := p.readFile(m, left)
 		if err != nil {
+			if left < MaxFileSize {
+				err = fmt.Errorf("%w: the files read so far and their includes may hold at most %d bytes together", err, MaxTotalSize)
+			}
 			return fmt.Errorf("%s: include %q: %w", l.pos, l.toks[1].text, err)
 		}
+		p.total += int64(len(data))
 		p.cfg.Files = append(p.cfg.Files, m)
 		if err := p.file(m, data, depth+1); err != nil {
 			return err
@@ -282,13 +327,17 @@ func lex(path string, data []byte) ([]line, error) {
 			case c == '\\' && strings.TrimSpace(s[1:]) == "":
 				cont = true
 				s = ""
+			case c == '$' && len(cur.toks) == 0 && defRE.MatchString(s):
+				// "$NAME=value" defines a parameter: the rest of the line
+				// is its value, braces and all (file() notes it).
+				def := strings.TrimRight(s, " \t\r")
+				cur.toks = append(cur.toks, token{text: def, def: true})
+				cont = strings.HasSuffix(def, "\\")
+				s = ""
 			default:
-				j := 0
-				for j < len(s) && !strings.ContainsRune(" \t\f\v\r{}#!\"", rune(s[j])) {
-					j++
-				}
-				cur.toks = append(cur.toks, token{text: s[:j]})
-				s = s[j:]
+				w, rest := word(s)
+				cur.toks = append(cur.toks, token{text: w})
+				s = rest
 			}
 		}
 		if cont && i+1 < len(phys) {
@@ -300,6 +349,37 @@ func lex(path string, data []byte) ([]line, error) {
 		cur = nil
 	}
 	return lines, nil
+}
+
+// defRE matches the start of a parameter definition, "$NAME=".
+var defRE = regexp.MustCompile(`^\$[A-Za-z_][A-Za-z0-9_]*=`)
+
+// word reads an unquoted word from the start of s and returns it and the
+// rest. As keepalived reads it: "${NAME}" is part of the word (its braces
+// open no block), and "\!" or "\#" is a literal '!' or '#', not a comment.
+func word(s string) (string, string) {
+	var b strings.Builder
+	j := 0
+	for j < len(s) {
+		c := s[j]
+		switch {
+		case c == '\\' && j+1 < len(s) && (s[j+1] == '!' || s[j+1] == '#'):
+			b.WriteByte(s[j+1])
+			j += 2
+			continue
+		case c == '$' && j+1 < len(s) && s[j+1] == '{':
+			if end := strings.IndexByte(s[j:], '}'); end > 0 && !strings.ContainsAny(s[j+2:j+end], " \t{") {
+				b.WriteString(s[j : j+end+1])
+				j += end + 1
+				continue
+			}
+		case strings.IndexByte(" \t\f\v\r{}#!\"", c) >= 0:
+			return b.String(), s[j:]
+		}
+		b.WriteByte(c)
+		j++
+	}
+	return b.String(), ""
 }
 
 // tree builds the statement tree from the lines. A statement ends at the

@@ -106,15 +106,17 @@ func (r *renderer) keepalived(d inventory.Director) ([]byte, error) {
 			data.SMTPServer, data.SMTPPort = host, port
 		}
 	}
-	advert, v3, err := advertInt(c.AdvertInterval.Duration)
-	if err != nil {
-		return nil, err
-	}
-	if v3 && c.VRRPAuthPass != "" {
-		return nil, fmt.Errorf("cluster.advert_interval %s is not whole seconds, which needs VRRP version 3, which has no authentication: use whole seconds or drop vrrp_auth_pass", c.AdvertInterval.Duration)
-	}
 	for _, v := range r.inv.VIPs {
-		if v.Address.Addr().Is6() && c.VRRPAuthPass != "" {
+		// Each VIP's own advert_int and password (the cluster's unless it
+		// sets them), as keepalived has them per vrrp_instance.
+		advert, v3, err := advertInt(v.AdvertInterval.Duration)
+		if err != nil {
+			return nil, fmt.Errorf("vip %q: %w", v.Name, err)
+		}
+		if v3 && v.VRRPAuthPass != "" {
+			return nil, fmt.Errorf("vip %q: advert_interval %s is not whole seconds, which needs VRRP version 3, which has no authentication: use whole seconds or drop vrrp_auth_pass", v.Name, v.AdvertInterval.Duration)
+		}
+		if v.Address.Addr().Is6() && v.VRRPAuthPass != "" {
 			return nil, fmt.Errorf("vip %q: IPv6 uses VRRP version 3, which has no authentication: drop vrrp_auth_pass", v.Name)
 		}
 		in := instanceData{
@@ -122,13 +124,13 @@ func (r *renderer) keepalived(d inventory.Director) ([]byte, error) {
 			VIP:       v.Name,
 			Master:    v.Master,
 			State:     "BACKUP",
-			Interface: r.interfaceOf(d),
+			Interface: r.inv.InterfaceOf(v, d),
 			RouterID:  v.RouterID,
 			Priority:  r.inv.Priority(v, d),
 			AdvertInt: advert,
 			SMTPAlert: len(c.NotificationEmail) > 0,
-			Version3:  v3,
-			AuthPass:  c.VRRPAuthPass,
+			Version3:  v3 || v.VRRPVersion == 3,
+			AuthPass:  v.VRRPAuthPass,
 			Unicast:   c.Unicast,
 			Address:   v.Address.String(),
 
@@ -144,6 +146,7 @@ func (r *renderer) keepalived(d inventory.Director) ([]byte, error) {
 		data.Instances = append(data.Instances, in)
 	}
 	if r.services == nil && !data.TrackDirector {
+		var err error
 		if r.services, err = r.virtualServers(); err != nil {
 			return nil, err
 		}
@@ -178,13 +181,13 @@ func (r *renderer) peers(d inventory.Director) []string {
 // VRRP version 2, or a fraction that needs version 3.
 func advertInt(d time.Duration) (string, bool, error) {
 	if d <= 0 {
-		return "", false, fmt.Errorf("cluster.advert_interval %s is not positive", d)
+		return "", false, fmt.Errorf("advert_interval %s is not positive", d)
 	}
 	if d%time.Second == 0 {
 		return strconv.Itoa(int(d / time.Second)), false, nil
 	}
 	if d%(10*time.Millisecond) != 0 {
-		return "", false, fmt.Errorf("cluster.advert_interval %s is not a multiple of 10ms", d)
+		return "", false, fmt.Errorf("advert_interval %s is not a multiple of 10ms", d)
 	}
 	return seconds(d), true, nil
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hala-lb/hala/pkg/internal/testutil"
+	"github.com/hala-lb/hala/pkg/inventory"
 	"github.com/hala-lb/hala/pkg/render"
 )
 
@@ -75,11 +76,14 @@ func TestKeepalivedConfigTest(t *testing.T) {
 			inv, files := loadCase(t, c)
 			ns := testutil.NewNetNS(t)
 			ifaces := map[string]bool{}
+			var names []string
 			for _, d := range inv.Directors {
-				name := d.Interface
-				if name == "" {
-					name = inv.Cluster.Interface
+				names = append(names, inv.InterfaceOf(inventory.VIP{}, d))
+				for _, v := range inv.VIPs {
+					names = append(names, inv.InterfaceOf(v, d))
 				}
+			}
+			for _, name := range names {
 				if ifaces[name] {
 					continue
 				}

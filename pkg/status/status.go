@@ -30,12 +30,14 @@ type VIPReader interface {
 	Show(addrs []vip.Address) ([]vip.State, error)
 }
 
-// DrainFunc reports whether a backend is drained, and why: the CLI reads
-// hala drain's records (pkg/drain) through it.
-type DrainFunc func(backend netip.Addr) (drained bool, reason string)
+// DrainFunc reports whether a backend is drained, and why, as a phrase
+// ("drained since … (hala drain)"); err says why its record could not be
+// read (it then counts as not drained, as hala check and hala director
+// count it). The CLI reads hala drain's records (pkg/drain) through it.
+type DrainFunc func(backend netip.Addr) (drained bool, reason string, err error)
 
 // NotDrained is the DrainFunc of a cluster without drain records.
-func NotDrained(netip.Addr) (bool, string) { return false, "" }
+func NotDrained(netip.Addr) (bool, string, error) { return false, "", nil }
 
 // Config says what Collect looks at.
 type Config struct {
@@ -137,6 +139,7 @@ func Collect(ctx context.Context, cfg Config) *Status {
 			st.Rows = append(st.Rows, row)
 		}
 	}
+	st.State = st.Verdict().String()
 	st.Elapsed = time.Since(start)
 	return st
 }
@@ -206,7 +209,11 @@ func (r *nodeResult) ask(ctx context.Context, cfg Config, l inventory.Logstash, 
 // fetched answers check.Run from stats already read.
 func (r *nodeResult) row(cfg Config, s inventory.Service, l inventory.Logstash) Row {
 	row := Row{Service: s.Name, Backend: l.Name, Address: l.Address, Input: s.InputID}
-	row.Drained, row.DrainReason = cfg.Drained(l.Address)
+	var derr error
+	row.Drained, row.DrainReason, derr = cfg.Drained(l.Address)
+	if derr != nil {
+		row.DrainError = derr.Error()
+	}
 	if r.err != nil {
 		row.API = APIDown
 		row.Problem = check.Describe(context.TODO(), r.err, r.askedTimeout)
@@ -315,7 +322,7 @@ func vipRows(cfg Config) ([]VIPRow, string) {
 	d, _ := inv.Director(cfg.Node)
 	var addrs []vip.Address
 	for _, v := range inv.VIPs {
-		a := vip.Address{Name: v.Name, Prefix: v.Address, Interface: d.Interface}
+		a := vip.Address{Name: v.Name, Prefix: v.Address, Interface: inv.InterfaceOf(v, d)}
 		if inv.UsesBGP() { // hala director keeps every VIP on its dummy
 			a.Prefix = netip.PrefixFrom(v.Address.Addr(), v.Address.Addr().BitLen())
 			a.Interface = vip.DummyInterface

@@ -26,8 +26,10 @@ type Status struct {
 	VIPNote  string `json:"vip_note,omitempty"`
 	// BGP is the local director's sessions and announcements
 	// (cluster.ha = "bgp"); BGPNote says why it is missing.
-	BGP     *BGP          `json:"bgp,omitempty"`
-	BGPNote string        `json:"bgp_note,omitempty"`
+	BGP     *BGP   `json:"bgp,omitempty"`
+	BGPNote string `json:"bgp_note,omitempty"`
+	// State is Verdict's word: healthy, degraded or "no healthy backend".
+	State   string        `json:"state"`
 	Elapsed time.Duration `json:"-"`
 }
 
@@ -63,7 +65,10 @@ type Row struct {
 	LoadSource  string   `json:"load_source,omitempty"`
 	Drained     bool     `json:"drained"`
 	DrainReason string   `json:"drain_reason,omitempty"`
-	IPVS        IPVSCell `json:"ipvs"`
+	// DrainError says why the backend's drain record could not be read
+	// (it is then not drained: hala check and hala director skip it).
+	DrainError string   `json:"drain_error,omitempty"`
+	IPVS       IPVSCell `json:"ipvs"`
 	// Problem says what is wrong (API down, input missing, ...).
 	Problem string `json:"problem,omitempty"`
 }
@@ -104,15 +109,71 @@ type VIPRow struct {
 	State     string       `json:"state"`
 }
 
-// Healthy reports whether every backend's API is up with its input there,
-// in the table, and not drained.
-func (s *Status) Healthy() bool {
-	for _, r := range s.Rows {
-		if r.API != APIUp || r.InputState == InputMissing || r.InputState == InputStopped {
-			return false
+// Serving reports whether the backend can take the service's traffic:
+// its API answers with the input there (and running, 8.16+), and it is
+// not drained. (The IPVS cell is the director's business, and may be
+// unknown here.)
+func (r Row) Serving() bool {
+	return r.API == APIUp && r.InputState != InputMissing && r.InputState != InputStopped && !r.Drained
+}
+
+// Verdict sums a Status up for scripts: hala status's exit status.
+type Verdict int
+
+// Verdicts, from best to worst.
+const (
+	// Healthy: every backend serves every service it is in.
+	Healthy Verdict = iota
+	// Degraded: some backend does not (down, input missing or stopped,
+	// drained), but every service still has one that does.
+	Degraded
+	// NoHealthyBackend: some service has no backend that serves it.
+	NoHealthyBackend
+)
+
+// String is "healthy", "degraded" or "no healthy backend".
+func (v Verdict) String() string {
+	return [...]string{"healthy", "degraded", "no healthy backend"}[v]
+}
+
+// Verdict is the worst of the services: NoHealthyBackend when one has no
+// serving backend, Degraded when one has a backend that does not serve.
+func (s *Status) Verdict() Verdict {
+	v := Healthy
+	for _, svc := range s.services() {
+		switch svc.serving {
+		case 0:
+			return NoHealthyBackend
+		case svc.rows:
+		default:
+			v = Degraded
 		}
 	}
-	return true
+	return v
+}
+
+type serviceCount struct {
+	name          string
+	rows, serving int
+}
+
+// services counts each service's rows and serving backends, in order.
+func (s *Status) services() []serviceCount {
+	var out []serviceCount
+	at := map[string]int{}
+	for _, r := range s.Rows {
+		i, ok := at[r.Service]
+		if !ok {
+			i = len(out)
+			at[r.Service] = i
+			out = append(out, serviceCount{name: r.Service})
+		}
+		out[i].rows++
+		if r.Serving() {
+			out[i].serving++
+		}
+	}
+	return out
 }
 
 // WriteJSON writes the status as one line of JSON (so --watch gives JSON
@@ -134,7 +195,7 @@ type cell struct {
 }
 
 // WriteText writes the table, at most Width columns wide (long names are
-// shortened with "…"), then the problems and the VIPs. color adds ANSI
+// shortened in the middle with "…"), then the problems and the VIPs. color adds ANSI
 // colours: only for a terminal, and never when NO_COLOR is set (the
 // caller decides).
 func (s *Status) WriteText(w io.Writer, color bool) error {
@@ -155,8 +216,11 @@ func (s *Status) WriteText(w io.Writer, color bool) error {
 			in.color = red
 		}
 		drained := cell{"no", ""}
-		if r.Drained {
+		switch {
+		case r.Drained:
 			drained = cell{"yes", yellow}
+		case r.DrainError != "":
+			drained = cell{"unreadable", red}
 		}
 		ipvs := cell{r.IPVS.String(), ""}
 		switch r.IPVS.State {
@@ -212,7 +276,15 @@ func (s *Status) WriteText(w io.Writer, color bool) error {
 			fmt.Fprintf(&b, "%s on %s: %s\n", r.Service, r.Backend, r.Problem)
 		}
 		if r.Drained && r.DrainReason != "" {
-			fmt.Fprintf(&b, "%s on %s: drained: %s\n", r.Service, r.Backend, r.DrainReason)
+			fmt.Fprintf(&b, "%s on %s: %s\n", r.Service, r.Backend, r.DrainReason)
+		}
+		if r.DrainError != "" {
+			fmt.Fprintf(&b, "%s on %s: %s (so not drained: hala check and hala director skip it too)\n", r.Service, r.Backend, r.DrainError)
+		}
+	}
+	for _, svc := range s.services() {
+		if svc.serving == 0 {
+			fmt.Fprintf(&b, "%s: no healthy backend (%d listed)\n", svc.name, svc.rows)
 		}
 	}
 	if s.IPVSNote != "" {
@@ -267,11 +339,16 @@ func fit(widths, shrinkable []int, width int) {
 	}
 }
 
+// shorten cuts s to n runes in the middle, keeping its start and its
+// end: names that share a prefix (syslog-udp-frontend-a, …-b) mostly
+// differ at the end.
 func shorten(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
+	r := []rune(s)
+	if len(r) <= n {
 		return s
 	}
-	return string([]rune(s)[:n-1]) + "…"
+	tail := (n - 1) / 2
+	return string(r[:n-1-tail]) + "…" + string(r[len(r)-tail:])
 }
 
 func orDash(s string) string {
@@ -281,12 +358,10 @@ func orDash(s string) string {
 	return s
 }
 
+// rate has one decimal, however large.
 func rate(v *float64) string {
-	switch {
-	case v == nil:
+	if v == nil {
 		return "-"
-	case *v >= 100:
-		return strconv.FormatFloat(*v, 'f', 0, 64)
 	}
 	return strconv.FormatFloat(*v, 'f', 1, 64)
 }

@@ -1,4 +1,4 @@
-package drain
+package rollout
 
 import (
 	"bufio"

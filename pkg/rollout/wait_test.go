@@ -1,75 +1,95 @@
-package drain
+package rollout
 
 import (
 	"context"
 	"errors"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
-var fast = WaitOptions{Every: 5 * time.Millisecond, Quiet: 60 * time.Millisecond}
+// fakeClock is the waits' clock: each Sleep moves it on by its duration
+// and fails with DeadlineExceeded once it reaches the deadline, as a
+// context with that deadline would.
+type fakeClock struct {
+	now, deadline time.Time
+}
+
+var t0 = time.Date(2025, 1, 2, 15, 4, 5, 0, time.UTC)
+
+// clock starts at t0; timeout 0 means no deadline.
+func clock(timeout time.Duration) (*fakeClock, WaitOptions) {
+	c := &fakeClock{now: t0}
+	if timeout > 0 {
+		c.deadline = t0.Add(timeout)
+	}
+	return c, WaitOptions{
+		Every: 100 * time.Millisecond, Quiet: time.Second,
+		Now: func() time.Time { return c.now },
+		Sleep: func(_ context.Context, d time.Duration) error {
+			c.now = c.now.Add(d)
+			if !c.deadline.IsZero() && !c.now.Before(c.deadline) {
+				return context.DeadlineExceeded
+			}
+			return nil
+		},
+	}
+}
 
 // script returns reads that step through samples, staying on the last.
 func script[T any](samples ...T) (func(context.Context) (T, error), func() int) {
-	var mu sync.Mutex
 	i := 0
 	return func(context.Context) (T, error) {
-			mu.Lock()
-			defer mu.Unlock()
 			s := samples[min(i, len(samples)-1)]
 			i++
 			return s, nil
 		}, func() int {
-			mu.Lock()
-			defer mu.Unlock()
 			return i
 		}
 }
 
-func TestWaitRemote(t *testing.T) {
+func TestWaitDirector(t *testing.T) {
 	dst := "syslog-tcp TCP 10.0.0.100:5514 -> 10.0.0.11:5514"
 	read, reads := script(
-		[]Pointer{{Name: dst, Weight: 1, ActiveConns: 3, InPkts: 100}},
-		[]Pointer{{Name: dst, Weight: 0, ActiveConns: 2, InPkts: 150}},
-		[]Pointer{{Name: dst, Weight: 0, ActiveConns: 0, InPkts: 160}},
-		[]Pointer{{Name: dst, Weight: 0, ActiveConns: 0, InPkts: 170}}, // FIN/late packets
-		[]Pointer{{Name: dst, Weight: 0, ActiveConns: 0, InPkts: 170}},
+		[]Destination{{Name: dst, Weight: 1, ActiveConns: 3, InPkts: 100}},
+		[]Destination{{Name: dst, Weight: 0, ActiveConns: 2, InPkts: 150}},
+		[]Destination{{Name: dst, Weight: 0, ActiveConns: 0, InPkts: 160}},
+		[]Destination{{Name: dst, Weight: 0, ActiveConns: 0, InPkts: 170}}, // FIN/late packets
+		[]Destination{{Name: dst, Weight: 0, ActiveConns: 0, InPkts: 170}},
 	)
-	start := time.Now()
-	if err := WaitRemote(context.Background(), fast, read); err != nil {
+	c, o := clock(0)
+	if err := WaitDirector(context.Background(), o, read); err != nil {
 		t.Fatal(err)
 	}
-	// It returned only after the counter had been still for Quiet, from
-	// the 4th read on.
-	if n := reads(); n < 4+int(fast.Quiet/fast.Every)-2 {
-		t.Errorf("returned after %d reads (%v): before the counters were quiet for %v", n, time.Since(start), fast.Quiet)
-	}
-	if el := time.Since(start); el < fast.Quiet {
-		t.Errorf("returned after %v, before Quiet %v", el, fast.Quiet)
+	// The counter last moved at the 4th read (t0+300ms); it returns at
+	// the first read Quiet after that: the 14th, at t0+1.3s.
+	if n, at := reads(), c.now.Sub(t0); n != 14 || at != 1300*time.Millisecond {
+		t.Errorf("returned at read %d (t0+%v), want read 14 (t0+1.3s): Quiet after the counters last moved", n, at)
 	}
 }
 
-func TestWaitRemoteGone(t *testing.T) {
-	read, reads := script([]Pointer(nil))
-	if err := WaitRemote(context.Background(), fast, read); err != nil || reads() != 1 {
+func TestWaitDirectorGone(t *testing.T) {
+	read, reads := script([]Destination(nil))
+	_, o := clock(0)
+	if err := WaitDirector(context.Background(), o, read); err != nil || reads() != 1 {
 		t.Errorf("no destination left: %v after %d reads, want nil after 1", err, reads())
 	}
 }
 
 // On timeout the error names every destination still pointing at it.
-func TestWaitRemoteTimeout(t *testing.T) {
-	read, _ := script([]Pointer{
+func TestWaitDirectorTimeout(t *testing.T) {
+	read, reads := script([]Destination{
 		{Name: "syslog-udp UDP 10.0.0.100:5514 -> 10.0.0.11:5514", Weight: 1, InPkts: 9},
 		{Name: "syslog-tcp TCP 10.0.0.100:5514 -> 10.0.0.11:5514", Weight: 0, ActiveConns: 4},
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Millisecond)
-	defer cancel()
-	err := WaitRemote(ctx, fast, read)
+	_, o := clock(5 * time.Second)
+	err := WaitDirector(context.Background(), o, read)
 	if !errors.Is(err, ErrStillServing) {
 		t.Fatalf("err = %v, want ErrStillServing", err)
+	}
+	if reads() != 50 {
+		t.Errorf("%d reads before the 5s deadline, want 50 (one every 100ms)", reads())
 	}
 	for _, want := range []string{"syslog-udp UDP 10.0.0.100:5514 -> 10.0.0.11:5514 weight 1, 0 active connections, 9 packets in (not quiesced)", "syslog-tcp TCP 10.0.0.100:5514 -> 10.0.0.11:5514 weight 0, 4 active connections"} {
 		if !strings.Contains(err.Error(), want) {
@@ -78,30 +98,27 @@ func TestWaitRemoteTimeout(t *testing.T) {
 	}
 }
 
-func TestWaitLocal(t *testing.T) {
+func TestWaitBackendHost(t *testing.T) {
 	read, reads := script(
-		Local{EventsOut: 10, RxQueue: 0},
-		Local{EventsOut: 20, RxQueue: 512},
-		Local{EventsOut: 30, RxQueue: 0},
-		Local{EventsOut: 30, RxQueue: 256}, // a late datagram: not done
-		Local{EventsOut: 31, RxQueue: 0},
-		Local{EventsOut: 31, RxQueue: 0},
+		HostSample{EventsOut: 10, RxQueue: 0},
+		HostSample{EventsOut: 20, RxQueue: 512},
+		HostSample{EventsOut: 30, RxQueue: 0},
+		HostSample{EventsOut: 30, RxQueue: 256}, // a late datagram: not done
+		HostSample{EventsOut: 31, RxQueue: 0},
+		HostSample{EventsOut: 31, RxQueue: 0},
 	)
-	start := time.Now()
-	if err := WaitLocal(context.Background(), fast, read); err != nil {
+	c, o := clock(0)
+	if err := WaitBackendHost(context.Background(), o, read); err != nil {
 		t.Fatal(err)
 	}
-	if n := reads(); n < 5+int(fast.Quiet/fast.Every)-2 {
-		t.Errorf("returned after %d reads: before events.out and the queue were quiet for %v", n, fast.Quiet)
-	}
-	if time.Since(start) < fast.Quiet {
-		t.Error("returned before Quiet")
+	// events.out last grew at the 5th read (t0+400ms).
+	if n, at := reads(), c.now.Sub(t0); n != 15 || at != 1400*time.Millisecond {
+		t.Errorf("returned at read %d (t0+%v), want read 15 (t0+1.4s): Quiet after events.out and the queue last moved", n, at)
 	}
 	grow := int64(0)
-	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Millisecond)
-	defer cancel()
-	err := WaitLocal(ctx, fast, func(context.Context) (Local, error) { grow++; return Local{EventsOut: grow}, nil })
-	if !errors.Is(err, ErrStillServing) || !strings.Contains(err.Error(), "events.out") {
+	_, o = clock(5 * time.Second)
+	err := WaitBackendHost(context.Background(), o, func(context.Context) (HostSample, error) { grow++; return HostSample{EventsOut: grow}, nil })
+	if !errors.Is(err, ErrStillServing) || !strings.Contains(err.Error(), "events.out 50 (growing within the last 1s)") {
 		t.Errorf("events still growing at the deadline: %v", err)
 	}
 }
