@@ -59,8 +59,9 @@
 //     weight 0 is dropped, or, with the mh-fallback flag, rehashed to the
 //     next slot whose destination has a weight (the same slots on every
 //     director). A destination added at weight 0 is not in the table.
-//   - A flow is hashed on its source address, and its source port with
-//     the mh-port flag.
+//   - A flow is hashed on its source address, plus its source port with
+//     the mh-port flag (the sum of the two is hashed), with the same fixed
+//     key on every machine.
 //
 // hala therefore keeps that input equal on every director:
 //
