@@ -46,6 +46,8 @@ type Config struct {
 	// WatchdogInterval, so that a wedged loop stops the pings.
 	Watchdog         func()
 	WatchdogInterval time.Duration
+	// Clock schedules the rounds of checks (default: the wall clock).
+	Clock Clock
 
 	// With cluster.ha = "bgp":
 
@@ -60,8 +62,6 @@ type Config struct {
 	// Now and Sleep are the clock (default: the wall clock).
 	Now   func() time.Time
 	Sleep func(time.Duration)
-	// Clock schedules the rounds of checks (default: the wall clock).
-	Clock Clock
 }
 
 // Director is the resident loop. Run it once; Reload and the HTTP handler

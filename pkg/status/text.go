@@ -24,12 +24,12 @@ type Status struct {
 	// IPVSNote and VIPNote say why the IPVS or VIP columns are empty.
 	IPVSNote string `json:"ipvs_note,omitempty"`
 	VIPNote  string `json:"vip_note,omitempty"`
+	// State is Verdict's word: healthy, degraded or "no healthy backend".
+	State string `json:"state"`
 	// BGP is the local director's sessions and announcements
 	// (cluster.ha = "bgp"); BGPNote says why it is missing.
-	BGP     *BGP   `json:"bgp,omitempty"`
-	BGPNote string `json:"bgp_note,omitempty"`
-	// State is Verdict's word: healthy, degraded or "no healthy backend".
-	State   string        `json:"state"`
+	BGP     *BGP          `json:"bgp,omitempty"`
+	BGPNote string        `json:"bgp_note,omitempty"`
 	Elapsed time.Duration `json:"-"`
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/netip"
 	"os"
@@ -443,6 +444,9 @@ func (n *node) killKeepalived() error {
 	var pids []int
 	for _, f := range n.kaPids {
 		b, err := os.ReadFile(f)
+		if errors.Is(err, fs.ErrNotExist) && f != n.kaPids[0] {
+			continue // VRRP only (director mode): no checkers process
+		}
 		if err != nil {
 			return err
 		}
