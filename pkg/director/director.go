@@ -576,6 +576,9 @@ func (d *Director) record(r result, c checkKey, v *check.Verdict) {
 // the input still receives (the API black-holed), and an empty syslog
 // service drops everything. down reports that case (either all_down).
 func (d *Director) want(ss *serviceSpec, out []ipvs.Destination) (_ []ipvs.Destination, down bool) {
+	if ss.Pinned {
+		return d.wantPinned(ss, out)
+	}
 	have := d.present[ss.Key]
 	start := len(out)
 	healthy := 0
@@ -621,8 +624,41 @@ func (d *Director) want(ss *serviceSpec, out []ipvs.Destination) (_ []ipvs.Desti
 	return out, true
 }
 
+// wantPinned is want for a pinned service (mh, on_failure = "quiesce"):
+// every member, in Members order, at its configured weight when healthy
+// and undrained, else at weight 0, so that the destination list, and with
+// it mh's table, is the same on every director whatever each one saw.
+// When none is healthy and undrained and all_down = "keep", the undrained
+// members are at their configured weight.
+func (d *Director) wantPinned(ss *serviceSpec, out []ipvs.Destination) (_ []ipvs.Destination, down bool) {
+	start := len(out)
+	healthy := 0
+	for _, m := range ss.Members {
+		dst := m.Destination
+		if d.healthOf(m.Backend, m.Check).up && d.drained[m.Backend] == nil {
+			healthy++
+		} else {
+			dst.Weight = 0
+		}
+		out = append(out, dst)
+	}
+	if healthy > 0 || len(ss.Members) == 0 {
+		return out, false
+	}
+	if ss.KeepAll {
+		for i, m := range ss.Members {
+			if d.drained[m.Backend] == nil {
+				out[start+i].Weight = m.Destination.Weight
+			}
+		}
+	}
+	return out, true
+}
+
 // converge moves one service's destinations to what the verdicts say, one
-// request per destination that changes.
+// request per destination that changes. On an ordered service (mh, sh) a
+// destination to add goes through reconcile instead, which adds it in its
+// place in the list.
 func (d *Director) converge(ctx context.Context, ss *serviceSpec) {
 	d.convergeAll(ctx, []*serviceSpec{ss})
 }
@@ -632,12 +668,20 @@ func (d *Director) converge(ctx context.Context, ss *serviceSpec) {
 func (d *Director) convergeAll(ctx context.Context, sss []*serviceSpec) {
 	var reqs []ipvs.Request
 	var names []string
+	ordered := false
 	for _, ss := range sss {
 		n := len(reqs)
 		reqs = d.changes(ss, reqs)
 		for range len(reqs) - n {
 			names = append(names, ss.Name)
 		}
+		if ss.Ordered && slices.ContainsFunc(reqs[n:], func(r ipvs.Request) bool { return r.Op == ipvs.OpAddDestination }) {
+			ordered = true
+		}
+	}
+	if ordered {
+		_ = d.reconcile(ctx, "order") // it logs a failure; the next repair retries
+		return
 	}
 	if len(reqs) > 0 {
 		d.write(ctx, reqs, names)

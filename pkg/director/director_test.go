@@ -122,9 +122,20 @@ func (f *fakeTable) Batch(_ context.Context, reqs []ipvs.Request) []error {
 				errs[i] = fmt.Errorf("no service %s", k)
 				continue
 			}
-			e.Destinations = slices.DeleteFunc(e.Destinations, func(d ipvs.Destination) bool { return d.Key() == r.Destination.Key() })
-			if r.Op != ipvs.OpDeleteDestination {
-				e.Destinations = append(e.Destinations, r.Destination)
+			// As the kernel: an add goes to the head of the list, an
+			// update stays in place.
+			j := slices.IndexFunc(e.Destinations, func(d ipvs.Destination) bool { return d.Key() == r.Destination.Key() })
+			switch {
+			case r.Op == ipvs.OpAddDestination && j < 0:
+				e.Destinations = slices.Insert(e.Destinations, 0, r.Destination)
+			case r.Op == ipvs.OpAddDestination:
+				errs[i] = ipvs.ErrExists
+			case j < 0:
+				errs[i] = ipvs.ErrNotFound
+			case r.Op == ipvs.OpUpdateDestination:
+				e.Destinations[j] = r.Destination
+			default:
+				e.Destinations = slices.Delete(e.Destinations, j, j+1)
 			}
 		}
 	}
@@ -146,6 +157,23 @@ func (f *fakeTable) dests(port uint16) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// list returns "addr:port/weight" of the service on port in the kernel's
+// list order (newest first), which mh builds its table from.
+func (f *fakeTable) list(port uint16) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for k, e := range f.table {
+		if k.AddrPort.Port() == port {
+			var out []string
+			for _, d := range e.Destinations {
+				out = append(out, d.Key().String()+"/"+strconv.Itoa(d.Weight))
+			}
+			return out
+		}
+	}
+	return nil
 }
 
 func (f *fakeTable) takeWrites() []string {

@@ -77,6 +77,15 @@ type serviceSpec struct {
 	KeepAll bool // all_down = "keep"
 	Load    bool // weights = "load": destination weights follow the load
 	UDP     bool // a drained UDP destination is removed, a TCP one set to weight 0
+	// Ordered: the scheduler builds its table from the list order (mh,
+	// sh), so a destination is added only through reconcile, which keeps
+	// the order canonical.
+	Ordered bool
+	// Pinned: mh with on_failure = "quiesce": every member stays in the
+	// table whatever its health or drain; those out of service are at
+	// weight 0, which keeps mh's table and lets mh-fallback move only
+	// their flows.
+	Pinned bool
 	// Members are in the order of the service's destinations in the
 	// desired table (by address and port), so that the adjusted table
 	// is built in order.
@@ -129,6 +138,8 @@ func newSpec(inv *inventory.Inventory, node string) (*spec, error) {
 			Load: s.Weights == inventory.WeightsLoad, UDP: s.Protocol == "udp",
 			Protocol: s.Protocol, Interval: s.Interval.Duration, Rise: s.Rise, Fall: s.Fall, OnFailure: s.OnFailure,
 			VIP: s.VIP, MinHealthy: s.MinHealthy,
+			Ordered: reconcile.Ordered(s.Scheduler),
+			Pinned:  s.UsesMH() && s.OnFailure == inventory.OnFailureQuiesce,
 		}
 		key := checkKey{Input: s.InputID, Pipeline: s.Pipeline}
 		dests := map[netip.Addr]ipvs.Destination{}

@@ -111,6 +111,7 @@ type service struct {
 	name, vip, protocol, inputID, scheduler, forwarding string
 	port, backendPort, weight                           int
 	onePacket, requireRunning, probe, dynamic           bool
+	mhPort, mhFallback                                  bool
 	delayLoop, persistence, maxIdle, pipeline           string
 	backends                                            []string
 	// checkers are the keepalived checkers import cannot map ("TCP_CHECK
@@ -708,6 +709,10 @@ func (im *importer) virtualServer(vs *keepalived.Node) {
 			}
 		case "ops":
 			s.onePacket = true
+		case "mh-port":
+			s.mhPort = true
+		case "mh-fallback":
+			s.mhFallback = true
 		case "persistence_timeout":
 			d, err := secondsDuration(n.Arg(0))
 			if err != nil {
@@ -787,6 +792,12 @@ func (im *importer) realServer(s *service, vs, r *keepalived.Node) {
 				continue
 			}
 			weight = w
+		case "inhibit_on_failure":
+			// hala renders it for TCP services with mh, whose failed
+			// backends stay at weight 0 (on_failure = "quiesce").
+			if s.scheduler != "mh" || s.protocol != "tcp" {
+				im.unmapped(n, "hala keeps a failed backend at weight 0 only for tcp services with scheduler mh; elsewhere keepalived removes it")
+			}
 		case "MISC_CHECK":
 			for _, m := range n.Children {
 				switch m.Name {

@@ -311,3 +311,80 @@ func TestImportDirectorMetricsAddress(t *testing.T) {
 		}
 	}
 }
+
+// An mh service's keepalived keywords (mh-port, mh-fallback, and the
+// inhibit_on_failure hala renders for TCP with mh) map back to the
+// inventory, and absent ones become mh_port/mh_fallback = false, not the
+// inventory's defaults.
+func TestRoundTripMH(t *testing.T) {
+	src := `
+[cluster]
+name = "mh"
+interface = "eth0"
+vrrp_auth_pass = "maglev42"
+
+[[director]]
+name = "lb1"
+address = "10.1.0.1"
+
+[[logstash]]
+name = "stash1"
+address = "10.1.0.21"
+
+[[logstash]]
+name = "stash2"
+address = "10.1.0.22"
+
+[[vip]]
+name = "logs"
+address = "10.1.0.100/24"
+router_id = 21
+
+[[service]]
+name = "syslog-tcp"
+vip = "logs"
+port = 5140
+protocol = "tcp"
+input_id = "tcp-5140"
+scheduler = "mh"
+forwarding = "dr"
+
+[[service]]
+name = "beats"
+vip = "logs"
+port = 5044
+protocol = "tcp"
+input_id = "beats"
+scheduler = "mh"
+forwarding = "dr"
+mh_port = false
+mh_fallback = false
+`
+	inv, err := inventory.Parse("mh.toml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := render.Node(inv, "lb1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conf []byte
+	for _, f := range files {
+		if f.Path == "lb1/"+render.KeepalivedPath {
+			conf = f.Data
+		}
+	}
+	orig := parseConf(t, "keepalived.conf", conf)
+	opts := Options{Directors: []Director{{Name: "lb1", Address: inv.Directors[0].Address}}}
+	res, again := importRender(t, orig, "keepalived.conf", opts, "lb1")
+	if len(res.Unmapped) != 0 {
+		t.Errorf("unmapped: %v", res.Unmapped)
+	}
+	if !strings.Contains(string(res.TOML), "mh_port = false\nmh_fallback = false\n") {
+		t.Errorf("the service without mh-port and mh-fallback did not import them as false:\n%s", res.TOML)
+	}
+	got, want := semanticOf(t, parseConf(t, "again.conf", again).Nodes, true), semanticOf(t, orig.Nodes, true)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("round trip differs\n got: %#v\nwant: %#v\ninventory:\n%s", got, want, res.TOML)
+	}
+}

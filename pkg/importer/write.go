@@ -144,6 +144,14 @@ func (im *importer) write() []byte {
 		if s.onePacket {
 			b.WriteString("one_packet = true\n")
 		}
+		// mh_port and mh_fallback default to true; keepalived's keywords
+		// default to off.
+		if s.scheduler == "mh" && !s.mhPort {
+			b.WriteString("mh_port = false\n")
+		}
+		if s.scheduler == "mh" && !s.mhFallback {
+			b.WriteString("mh_fallback = false\n")
+		}
 		for _, p := range [][2]string{{"delay_loop", s.delayLoop}, {"persistence", s.persistence}, {"pipeline", s.pipeline}, {"max_idle", s.maxIdle}} {
 			if p[1] != "" {
 				kv(&b, p[0], p[1])

@@ -262,7 +262,7 @@ func (c *checker) bgp() {
 	for i, s := range c.inv.Services {
 		key := indexKey("service", i)
 		if s.Protocol == "tcp" {
-			c.errorf(key+".protocol", "\"tcp\" is not supported with cluster.ha = \"bgp\" yet: after a router's ECMP rehash a TCP connection lands on a director without its IPVS entry and is reset; use udp, or cluster.ha = \"vrrp\" for TCP services")
+			c.tcpAcrossDirectors(key, s)
 		}
 		if s.MinHealthy < 1 {
 			c.errorf(key+".min_healthy", "%d: at least 1 healthy backend must be seen before a director attracts this VIP's traffic", s.MinHealthy)

@@ -150,8 +150,6 @@ func TestBGPInvalid(t *testing.T) {
 			[]string{`x.toml:9:1: bgp.router_id: 1.1.1.1 would be every director's router id; each needs its own: set router_id per [[director]] or leave it out (default: the director's IPv4 address)`}},
 		{"duplicate router id", []string{`address = "192.168.1.212"`, "address = \"192.168.1.212\"\nrouter_id = \"192.168.1.211\""},
 			[]string{`x.toml:24:1: director[1] ("lb2").router_id: router id 192.168.1.211 is also director[0] ("lb1")'s: BGP speakers need distinct router ids`}},
-		{"tcp refused", []string{`protocol = "udp"`, `protocol = "tcp"`},
-			[]string{`x.toml:38:1: service[0] ("syslog-udp").protocol: "tcp" is not supported with cluster.ha = "bgp" yet: after a router's ECMP rehash a TCP connection lands on a director without its IPVS entry and is reset; use udp, or cluster.ha = "vrrp" for TCP services`}},
 		{"min_healthy above backends", []string{"", "min_healthy = 2"},
 			[]string{`x.toml:42:1: service[0] ("syslog-udp").min_healthy: 2 is more than the service's 1 backends: no director would ever announce the VIP`}},
 		{"min_healthy zero", []string{"", "min_healthy = 0"},

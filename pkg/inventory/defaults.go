@@ -130,6 +130,7 @@ func (inv *Inventory) SetDefaults() {
 	}
 	inv.setDirectorDefaults()
 	inv.setBGPDefaults()
+	inv.setMHDefaults()
 	if inv.Firewall.Zone == "" {
 		inv.Firewall.Zone = DefaultZone
 	}

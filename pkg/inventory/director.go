@@ -46,6 +46,10 @@ func (inv *Inventory) setDirectorDefaults() {
 		s.OnFailure = strings.ToLower(s.OnFailure)
 		if s.OnFailure == "" {
 			s.OnFailure = DefaultOnFailure
+			if s.Protocol == "tcp" && s.UsesMH() {
+				// Weight 0 keeps mh's table; see tcpAcrossDirectors.
+				s.OnFailure = OnFailureQuiesce
+			}
 		}
 		s.AllDown = strings.ToLower(s.AllDown)
 		if s.AllDown == "" {

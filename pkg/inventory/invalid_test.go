@@ -515,7 +515,7 @@ func TestParseInvalid(t *testing.T) {
 			},
 			want: []string{
 				`x.toml:33:1: service[0] ("syslog-udp").pipeline: "[{[{[{[{[{[{[{[{[{[{[{[{[{[{[{[{[{[{[{[{" is not a valid pipeline id: use up to 63 letters, digits, '.', '_' and '-', starting with a letter or digit`,
-				`x.toml:35:1: service[0] ("syslog-udp").x: unknown key (known: name, vip, port, protocol, input_id, scheduler, forwarding, one_packet, delay_loop, persistence, backends, backend_port, pipeline, weight, weights, max_idle, require_running, probe, interval, rise, fall, on_failure, all_down, min_healthy)`,
+				`x.toml:35:1: service[0] ("syslog-udp").x: unknown key (known: name, vip, port, protocol, input_id, scheduler, forwarding, one_packet, delay_loop, persistence, backends, backend_port, pipeline, weight, weights, max_idle, require_running, probe, interval, rise, fall, on_failure, all_down, min_healthy, mh_port, mh_fallback)`,
 			},
 		},
 		{

@@ -101,7 +101,7 @@ input_id = "in"
 		Name: "s", VIP: "a", Port: 514, Protocol: "udp", InputID: "in",
 		Scheduler: "rr", Forwarding: "nat", DelayLoop: Duration{5 * time.Second},
 		Backends: []string{"l1", "l2"}, BackendPort: 514, Weight: 1, Weights: "static",
-		Interval: Duration{time.Second}, Rise: 2, Fall: 2, OnFailure: "remove", AllDown: "keep", MinHealthy: 1,
+		Interval: Duration{time.Second}, Rise: 2, Fall: 2, OnFailure: "remove", AllDown: "keep", MinHealthy: 1, MHPort: true, MHFallback: true,
 	}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("service = %+v\nwant      %+v", s, want)
@@ -205,7 +205,7 @@ func TestTwoNodeExampleIsTheSeed(t *testing.T) {
 		Name: "syslog-udp", VIP: "logs", Port: 5514, Protocol: "udp", InputID: "udp-5514",
 		Scheduler: "rr", Forwarding: "nat", OnePacket: true, DelayLoop: Duration{5 * time.Second},
 		Backends: []string{"stash1", "stash2"}, BackendPort: 5514, Weight: 1, Weights: "static",
-		Interval: Duration{time.Second}, Rise: 2, Fall: 2, OnFailure: "remove", AllDown: "keep", MinHealthy: 1,
+		Interval: Duration{time.Second}, Rise: 2, Fall: 2, OnFailure: "remove", AllDown: "keep", MinHealthy: 1, MHPort: true, MHFallback: true,
 	}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("service = %+v\nwant      %+v", s, want)

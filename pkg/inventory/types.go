@@ -196,6 +196,18 @@ type Service struct {
 	// a director's view for it to announce the service's VIP over BGP
 	// (default 1).
 	MinHealthy int `toml:"min_healthy"`
+
+	// Keys read with scheduler = "mh" (Maglev hashing).
+
+	// MHPort hashes the source port as well as the source address
+	// (IP_VS_SVC_F_SCHED_MH_PORT, keepalived's mh-port; default true), so
+	// one sender's connections spread over the backends.
+	MHPort bool `toml:"mh_port"`
+	// MHFallback sends a flow whose backend is at weight 0 (failed or
+	// drained) to the next one the table gives
+	// (IP_VS_SVC_F_SCHED_MH_FALLBACK, keepalived's mh-fallback; default
+	// true); without it such flows are dropped.
+	MHFallback bool `toml:"mh_fallback"`
 }
 
 // Firewall describes the firewalld rules rendered for every host.

@@ -219,6 +219,7 @@ func (inv *Inventory) validate(bad map[string]bool) []finding {
 	c.services()
 	c.directorKeys()
 	c.bgp()
+	c.mhKeys()
 	c.firewall()
 	c.agent()
 	c.monitoring()
@@ -945,6 +946,8 @@ func (c *checker) checkOptions(key string, s Service) {
 			// (pkg/internal/traffic TestIntegrationUDPTraffic).
 			c.errorf(key+".weights", "\"load\" with one_packet needs scheduler \"wrr\": with one-packet scheduling only wrr spreads datagrams by weight (scheduler is %q)", s.Scheduler)
 		case contains(loadSchedulers, s.Scheduler):
+		case s.Scheduler == SchedulerMH:
+			c.errorf(key+".weights", "\"load\" with scheduler \"mh\": mh builds its table from the weights, so weights that follow each director's own checks would give every director its own table and move connections between backends; keep weights = \"static\"")
 		case s.Scheduler == "rr" || s.Scheduler == "lc" || s.Scheduler == "dh":
 			c.errorf(key+".weights", "\"load\" needs a scheduler that spreads by weight, but %q ignores weights (other than 0): use %s", s.Scheduler, strings.Join(loadSchedulers, ", "))
 		case contains(Schedulers, s.Scheduler):

@@ -105,7 +105,34 @@ const (
 	FlagSched1 Flags = 0x0008
 	FlagSched2 Flags = 0x0010
 	FlagSched3 Flags = 0x0020
+
+	// FlagMHFallback is FlagSched1 for the mh scheduler
+	// (IP_VS_SVC_F_SCHED_MH_FALLBACK, ipvsadm -b mh-fallback): a flow whose
+	// destination is at weight 0 or overloaded goes to the next one the
+	// table gives instead of being dropped.
+	FlagMHFallback = FlagSched1
+	// FlagMHPort is FlagSched2 for the mh scheduler
+	// (IP_VS_SVC_F_SCHED_MH_PORT, ipvsadm -b mh-port): the source port is
+	// hashed with the source address.
+	FlagMHPort = FlagSched2
 )
+
+// schedFlags names the scheduler-specific flags in f as ipvsadm -b takes
+// them: "mh-fallback", "mh-port" for mh (sh-… for sh, whose bits are the
+// same), "flag-1" to "flag-3" for other schedulers.
+func schedFlags(scheduler string, f Flags) []string {
+	names := [3]string{"flag-1", "flag-2", "flag-3"}
+	if scheduler == "mh" || scheduler == "sh" {
+		names[0], names[1] = scheduler+"-fallback", scheduler+"-port"
+	}
+	var out []string
+	for i, bit := range []Flags{FlagSched1, FlagSched2, FlagSched3} {
+		if f&bit != 0 {
+			out = append(out, names[i])
+		}
+	}
+	return out
+}
 
 var flagNames = []struct {
 	f    Flags
@@ -347,7 +374,8 @@ func (s Service) Key() ServiceKey {
 	return ServiceKey{Protocol: s.Protocol, AddrPort: netip.AddrPortFrom(s.Address, s.Port)}
 }
 
-// String returns e.g. "UDP 192.0.2.10:5514 rr ops".
+// String returns e.g. "UDP 192.0.2.10:5514 rr ops" or
+// "TCP 192.0.2.10:6514 mh mh-fallback,mh-port".
 func (s Service) String() string {
 	var b strings.Builder
 	b.WriteString(s.Key().String())
@@ -359,7 +387,10 @@ func (s Service) String() string {
 	if s.Flags&FlagPersistent != 0 {
 		fmt.Fprintf(&b, " persistent %d", s.Timeout)
 	}
-	if other := s.Flags &^ (FlagOnePacket | FlagPersistent | FlagHashed); other != 0 {
+	if sf := schedFlags(s.Scheduler, s.Flags); len(sf) > 0 {
+		b.WriteString(" " + strings.Join(sf, ","))
+	}
+	if other := s.Flags &^ (FlagOnePacket | FlagPersistent | FlagHashed | FlagSched1 | FlagSched2 | FlagSched3); other != 0 {
 		fmt.Fprintf(&b, " flags %s", other)
 	}
 	return b.String()
@@ -429,17 +460,7 @@ func (s Service) IpvsadmArgs() string {
 	if s.Flags&FlagOnePacket != 0 {
 		b.WriteString(" -o")
 	}
-	var sched []string
-	if s.Flags&FlagSched1 != 0 {
-		sched = append(sched, "flag-1")
-	}
-	if s.Flags&FlagSched2 != 0 {
-		sched = append(sched, "flag-2")
-	}
-	if s.Flags&FlagSched3 != 0 {
-		sched = append(sched, "flag-3")
-	}
-	if len(sched) > 0 {
+	if sched := schedFlags(s.Scheduler, s.Flags); len(sched) > 0 {
 		b.WriteString(" -b " + strings.Join(sched, ","))
 	}
 	return b.String()

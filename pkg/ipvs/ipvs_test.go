@@ -87,8 +87,19 @@ func TestIpvsadmEquivalents(t *testing.T) {
 	}
 	s = Service{Protocol: TCP, Address: netip.MustParseAddr("192.0.2.10"), Port: 80, Scheduler: "sh",
 		Flags: FlagPersistent | FlagSched2, Timeout: 60, Netmask: 0xffffff00}
-	if got := s.IpvsadmArgs(); got != "-t 192.0.2.10:80 -s sh -p 60 -M 255.255.255.0 -b flag-2" {
+	if got := s.IpvsadmArgs(); got != "-t 192.0.2.10:80 -s sh -p 60 -M 255.255.255.0 -b sh-port" {
 		t.Errorf("sh service: %q", got)
+	}
+	s = Service{Protocol: TCP, Address: netip.MustParseAddr("192.0.2.10"), Port: 6514, Scheduler: "mh", Flags: FlagMHFallback | FlagMHPort}
+	if got := s.IpvsadmArgs(); got != "-t 192.0.2.10:6514 -s mh -b mh-fallback,mh-port" {
+		t.Errorf("mh service: %q", got)
+	}
+	if got := s.String(); got != "TCP 192.0.2.10:6514 mh mh-fallback,mh-port" {
+		t.Errorf("mh service: %q", got)
+	}
+	s = Service{Protocol: TCP, Address: netip.MustParseAddr("192.0.2.10"), Port: 80, Scheduler: "wrr", Flags: FlagSched3}
+	if got := s.IpvsadmArgs(); got != "-t 192.0.2.10:80 -s wrr -b flag-3" {
+		t.Errorf("wrr service: %q", got)
 	}
 	d := Destination{Address: netip.MustParseAddr("192.0.2.21"), Port: 5514, Forwarding: Route, Weight: 2, UpperThreshold: 100}
 	if got := d.IpvsadmArgs(); got != "-r 192.0.2.21:5514 -g -w 2 -x 100" {

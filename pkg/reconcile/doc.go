@@ -38,6 +38,16 @@
 // hand-made one): neither it nor its destinations is ever changed. Without
 // prune, owned services missing from the inventory are kept and reported.
 //
+// Order: mh and sh build their lookup table from the order of the
+// destination list, and the kernel puts an added destination at the
+// head. For those schedulers (Ordered) Diff keeps one canonical order,
+// destinations added in ascending address:port order: it reads the
+// kernel's order as Observe listed it, keeps the destinations already in
+// place, and re-adds every one from the first out of place up, each
+// deleted just before its re-add (Change.Reorder). Entry.TableWeight
+// makes a destination wanted at weight 0 enter mh's table as on a
+// director that saw it healthy. pkg/director's doc.go has the design.
+//
 // Nothing here keeps global state or exits: Run, Prepare and Execute can be
 // called over and over from a long-running process, and every kernel call
 // takes a context.

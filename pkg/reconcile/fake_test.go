@@ -69,7 +69,7 @@ func call(r ipvs.Request) string {
 
 // fake is an in-memory IPVS table that behaves like the kernel's for the
 // requests reconcile makes: services keyed by protocol/address/port,
-// destinations by address/port, the hashed flag set on every service, and
+// destinations by address/port and listed newest first, the hashed flag set on every service, and
 // errors for duplicates and missing objects. fail, when set, can make a
 // request fail before it happens.
 type fake struct {
@@ -81,7 +81,15 @@ type fake struct {
 type fakeSvc struct {
 	svc   ipvs.Service
 	dests []ipvs.Destination
+	// last is each destination's last non-zero weight, or the weight it
+	// was added with: what mh builds its table from (the kernel's
+	// dest->last_weight).
+	last map[netip.AddrPort]int
 }
+
+// lastWeight returns the weight mh's table counts for destination d of
+// the service at k.
+func (f *fake) lastWeight(k ipvs.ServiceKey, d netip.AddrPort) int { return f.svcs[k].last[d] }
 
 func newFake() *fake { return &fake{svcs: map[ipvs.ServiceKey]*fakeSvc{}} }
 
@@ -163,11 +171,18 @@ func (f *fake) do(r ipvs.Request) error {
 		return ipvs.ErrNotFound
 	}
 	i := slices.IndexFunc(fs.dests, func(o ipvs.Destination) bool { return o.Key() == d.Key() })
+	if fs.last == nil {
+		fs.last = map[netip.AddrPort]int{}
+	}
+	if (r.Op == ipvs.OpAddDestination && i < 0) || (r.Op == ipvs.OpUpdateDestination && i >= 0 && d.Weight != 0) {
+		fs.last[d.Key()] = d.Weight
+	}
 	switch {
 	case r.Op == ipvs.OpAddDestination && i >= 0:
 		return ipvs.ErrExists
 	case r.Op == ipvs.OpAddDestination:
-		fs.dests = append(fs.dests, d)
+		// At the head, as the kernel's list_add_rcu does.
+		fs.dests = slices.Insert(fs.dests, 0, d)
 	case i < 0:
 		return ipvs.ErrNotFound
 	case r.Op == ipvs.OpUpdateDestination:
@@ -177,6 +192,13 @@ func (f *fake) do(r ipvs.Request) error {
 		fs.dests = slices.Delete(fs.dests, i, i+1)
 	}
 	return nil
+}
+
+// dest returns the destination at d of the service at k, to edit it in
+// place as another tool would.
+func (f *fake) dest(k ipvs.ServiceKey, d netip.AddrPort) *ipvs.Destination {
+	fs := f.svcs[k]
+	return &fs.dests[slices.IndexFunc(fs.dests, func(o ipvs.Destination) bool { return o.Key() == d })]
 }
 
 // put adds a service with destinations straight into the fake, as another

@@ -64,6 +64,9 @@ type Change struct {
 	Fields []Field
 	// Removes is, for a service Delete, how many destinations go with it.
 	Removes int
+	// Reorder marks the Delete and Add that re-add an existing destination
+	// of an ordered service (see Ordered) to put it back in order.
+	Reorder bool
 }
 
 // Object returns "service" or "destination".
@@ -114,6 +117,9 @@ func (c Change) String() string {
 	if c.Removes > 0 {
 		fmt.Fprintf(&b, " (and its %s)", plural(c.Removes, "destination"))
 	}
+	if c.Reorder {
+		b.WriteString(" (re-added in order: " + c.Service.Scheduler + " builds its table in list order)")
+	}
 	return b.String()
 }
 
@@ -151,6 +157,7 @@ func (c Change) MarshalJSON() ([]byte, error) {
 		Spec        string  `json:"spec"`
 		Fields      []Field `json:"fields,omitempty"`
 		Removes     int     `json:"removes_destinations,omitempty"`
+		Reorder     bool    `json:"reorder,omitempty"`
 		Ipvsadm     string  `json:"ipvsadm"`
 	}
 	out := change{
@@ -161,6 +168,7 @@ func (c Change) MarshalJSON() ([]byte, error) {
 		Spec:    c.Service.String(),
 		Fields:  c.Fields,
 		Removes: c.Removes,
+		Reorder: c.Reorder,
 		Ipvsadm: c.Shell(),
 	}
 	if c.Destination != nil {
@@ -353,6 +361,10 @@ func Diff(desired, observed Table, owned Owned, prune bool) Plan {
 		i, ok := obsIdx[key]
 		if !ok {
 			p.Changes = append(p.Changes, Change{Action: Add, Name: want.Name, Service: want.Service})
+			if Ordered(want.Service.Scheduler) {
+				p.Changes = append(p.Changes, orderChanges(want, Entry{Service: want.Service})...)
+				continue
+			}
 			for _, d := range want.Destinations {
 				p.Changes = append(p.Changes, destChange(Add, want, d, nil))
 			}
@@ -364,6 +376,10 @@ func Diff(desired, observed Table, owned Owned, prune bool) Plan {
 		}
 		if fs := serviceFields(have.Service, want.Service); len(fs) > 0 {
 			p.Changes = append(p.Changes, Change{Action: Update, Name: want.Name, Service: want.Service, Fields: fs})
+		}
+		if Ordered(want.Service.Scheduler) {
+			p.Changes = append(p.Changes, orderChanges(want, have)...)
+			continue
 		}
 		// Both lists are sorted by key: walk them side by side.
 		var adds, updates, deletes []Change

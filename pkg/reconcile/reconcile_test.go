@@ -211,10 +211,10 @@ func TestEveryFieldIsAnUpdate(t *testing.T) {
 		{"scheduler flag", func(f *fake) { f.svcs[udp].svc.Flags |= ipvs.FlagSched2 }, "flags", "UpdateService UDP 10.0.0.100:5514"},
 		{"persistence timeout", func(f *fake) { f.svcs[tcp].svc.Timeout = 60 }, "timeout", "UpdateService TCP 10.0.0.100:5044"},
 		{"persistence netmask", func(f *fake) { f.svcs[tcp].svc.Netmask = 0xffffff00 }, "netmask", "UpdateService TCP 10.0.0.100:5044"},
-		{"forwarding", func(f *fake) { f.svcs[udp].dests[0].Forwarding = ipvs.Route }, "forwarding", "UpdateDestination UDP 10.0.0.100:5514 " + l1.String()},
-		{"weight", func(f *fake) { f.svcs[udp].dests[0].Weight = 9 }, "weight", "UpdateDestination UDP 10.0.0.100:5514 " + l1.String()},
-		{"upper threshold", func(f *fake) { f.svcs[udp].dests[0].UpperThreshold = 100 }, "upper_threshold", "UpdateDestination UDP 10.0.0.100:5514 " + l1.String()},
-		{"lower threshold", func(f *fake) { f.svcs[udp].dests[0].LowerThreshold = 5 }, "lower_threshold", "UpdateDestination UDP 10.0.0.100:5514 " + l1.String()},
+		{"forwarding", func(f *fake) { f.dest(udp, l1).Forwarding = ipvs.Route }, "forwarding", "UpdateDestination UDP 10.0.0.100:5514 " + l1.String()},
+		{"weight", func(f *fake) { f.dest(udp, l1).Weight = 9 }, "weight", "UpdateDestination UDP 10.0.0.100:5514 " + l1.String()},
+		{"upper threshold", func(f *fake) { f.dest(udp, l1).UpperThreshold = 100 }, "upper_threshold", "UpdateDestination UDP 10.0.0.100:5514 " + l1.String()},
+		{"lower threshold", func(f *fake) { f.dest(udp, l1).LowerThreshold = 5 }, "lower_threshold", "UpdateDestination UDP 10.0.0.100:5514 " + l1.String()},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -35,6 +35,15 @@ type Entry struct {
 	// Owned is set by Show: hala manages this service (it is in the
 	// inventory or the state file). Foreign services are never touched.
 	Owned bool
+	// TableWeight, on an mh service, is the weight a destination wanted
+	// at weight 0 is added with before it is set to 0, so that it keeps
+	// its place in mh's table (see Ordered; Desired sets it to the
+	// service's weight).
+	TableWeight int
+
+	// added is, for an ordered service read by Observe, its destinations
+	// in the order the kernel added them (nil otherwise).
+	added []netip.AddrPort
 }
 
 // String returns the service, named when the name is known.
@@ -180,6 +189,14 @@ func desiredEntry(inv *inventory.Inventory, s inventory.Service) (Entry, error) 
 		}
 		svc.Flags |= ipvs.FlagOnePacket
 	}
+	if s.UsesMH() {
+		if s.MHFallback {
+			svc.Flags |= ipvs.FlagMHFallback
+		}
+		if s.MHPort {
+			svc.Flags |= ipvs.FlagMHPort
+		}
+	}
 	if p := s.Persistence.Duration; p > 0 {
 		secs := (p + time.Second - 1) / time.Second
 		if secs > math.MaxUint32/1000 {
@@ -192,6 +209,9 @@ func desiredEntry(inv *inventory.Inventory, s inventory.Service) (Entry, error) 
 		return Entry{}, err
 	}
 	e := Entry{Name: s.Name, Service: svc, Destinations: make([]ipvs.Destination, 0, len(s.Backends))}
+	if s.UsesMH() {
+		e.TableWeight = s.Weight
+	}
 	for _, l := range inv.Backends(s) {
 		d := ipvs.Destination{
 			Address:    l.Address,
@@ -220,6 +240,7 @@ func Observe(ctx context.Context, target Target) (Table, error) {
 	table := make(Table, len(entries))
 	for i, e := range entries {
 		table[i] = Entry{Service: e.Service, Destinations: e.Destinations}
+		kernelOrder(&table[i])
 	}
 	table.sort()
 	return table, nil

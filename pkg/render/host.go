@@ -136,6 +136,11 @@ func (r *renderer) sysctl(h host, local []localVIP) ([]byte, error) {
 		if nat {
 			add("IPVS NAT with firewalld: keep netfilter connection tracking for IPVS traffic so the firewall accepts it.", "net.ipv4.vs.conntrack", "1")
 		}
+		if r.tcpAcrossDirectors() {
+			add("TCP with mh: accept a mid-flow packet of a connection this director has not seen (moved here when another director died or joined, or at a failover); mh sends it to the backend that holds the connection.", "net.ipv4.vs.sloppy_tcp", "1")
+			// "-": the key exists only once nf_conntrack is loaded (firewalld loads it).
+			add("The same for netfilter's connection tracking, when loaded: take up a connection from a mid-flow packet instead of marking it invalid for the firewall to drop (the kernel's default, pinned).", "-net.netfilter.nf_conntrack_tcp_loose", "1")
+		}
 	}
 	if len(local) > 0 {
 		tunnel := false
@@ -150,6 +155,19 @@ func (r *renderer) sysctl(h host, local []localVIP) ([]byte, error) {
 		}
 	}
 	return execute("sysctl.conf.tmpl", data, 2048)
+}
+
+// tcpAcrossDirectors reports whether a TCP connection may move between
+// directors mid-flow and must keep its backend: a TCP service under
+// cluster.ha = "bgp" (the router's ECMP moves flows when a director dies
+// or joins), or one scheduled by mh under VRRP (a failover moves them all).
+func (r *renderer) tcpAcrossDirectors() bool {
+	for _, s := range r.inv.Services {
+		if s.Protocol == "tcp" && (r.inv.UsesBGP() || s.UsesMH()) {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *renderer) setup(h host, local []localVIP) ([]byte, error) {

@@ -60,7 +60,13 @@ type serverData struct {
 	Protocol    string
 	OPS         bool
 	Persistence int
-	Reals       []realData
+	// MHPort and MHFallback are the mh scheduler's flags (scheduler = "mh").
+	MHPort     bool
+	MHFallback bool
+	// Inhibit keeps a failed real server at weight 0 (inhibit_on_failure):
+	// TCP with mh, whose table is built from the list (see pkg/director).
+	Inhibit bool
+	Reals   []realData
 }
 
 type realData struct {
@@ -209,6 +215,9 @@ func (r *renderer) virtualServers() ([]byte, error) {
 			Protocol:    proto,
 			OPS:         s.OnePacket && proto == "UDP",
 			Persistence: ceilSeconds(s.Persistence.Duration),
+			MHPort:      s.UsesMH() && s.MHPort,
+			MHFallback:  s.UsesMH() && s.MHFallback,
+			Inhibit:     s.UsesMH() && proto == "TCP",
 		}
 		for _, l := range r.inv.Backends(s) {
 			mp, err := miscPath(c, s, l)
