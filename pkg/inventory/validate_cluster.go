@@ -1,5 +1,8 @@
 package inventory
 
+// Rules for the [cluster] table: name, interface, VRRP defaults, API,
+// script user and notification e-mail.
+
 import (
 	"fmt"
 	"net"

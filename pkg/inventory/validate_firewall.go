@@ -1,5 +1,7 @@
 package inventory
 
+// Rules for the [firewall] table.
+
 import (
 	"net/netip"
 )

@@ -1,5 +1,7 @@
 package inventory
 
+// Rules for the [[director]] and [[logstash]] host tables.
+
 import (
 	"fmt"
 	"net/netip"

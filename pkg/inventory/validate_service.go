@@ -1,5 +1,7 @@
 package inventory
 
+// Rules for the [[service]] table: ports, schedulers, check options and backends.
+
 import (
 	"strings"
 	"time"

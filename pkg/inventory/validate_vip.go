@@ -1,5 +1,7 @@
 package inventory
 
+// Rules for the [[vip]] table: VRRP settings, addresses and priorities.
+
 import (
 	"fmt"
 	"net/netip"
