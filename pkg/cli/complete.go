@@ -11,7 +11,7 @@ import (
 
 // directorCommands are the commands whose --node names a [[director]];
 // elsewhere (render, sysctl apply) it names any host.
-var directorCommands = []string{"hala ipvs", "hala vip", "hala director"}
+var directorCommands = []string{"hala ipvs", "hala vip", "hala director", "hala status"}
 
 // outputFormats are the values -o/--output takes, by command.
 var outputFormats = map[string][]string{

@@ -175,7 +175,7 @@ func TestCompletion(t *testing.T) {
 		if c.LocalFlags().Lookup("node") != nil {
 			nodeFlags++
 			want := hosts
-			if path[0] == "ipvs" || path[0] == "vip" || path[0] == "director" {
+			if path[0] == "ipvs" || path[0] == "vip" || path[0] == "director" || path[0] == "status" {
 				want = directors
 			}
 			if got, d := complete(t, append(path, "-i", aa, "--node", "")...); strings.Join(got, " ") != want || d != ":4" {
