@@ -178,6 +178,9 @@ func TestCompletion(t *testing.T) {
 			if path[0] == "ipvs" || path[0] == "vip" || path[0] == "director" || path[0] == "status" {
 				want = directors
 			}
+			if path[0] == "agent" {
+				want = "ls1 ls2 ls3 ls4"
+			}
 			if got, d := complete(t, append(path, "-i", aa, "--node", "")...); strings.Join(got, " ") != want || d != ":4" {
 				t.Errorf("%s --node: %q %s, want %q and no file names (:4)", c.CommandPath(), got, d, want)
 			}
