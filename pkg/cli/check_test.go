@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -318,7 +317,7 @@ func TestCheckWatchdog(t *testing.T) {
 		<-release // ignores ctx: a hang the deadline cannot reach
 		return &check.Verdict{Healthy: true}
 	}
-	var out, errOut syncBuffer
+	var out, errOut testutil.SyncBuffer
 	start := time.Now()
 	go func() {
 		defer close(returned)
@@ -337,24 +336,6 @@ func TestCheckWatchdog(t *testing.T) {
 	if want := "hala-check: 127.0.0.1:9600 input \"udp-5514\": timed out after 200ms\n"; errOut.String() != want {
 		t.Errorf("stderr %q, want %q", errOut.String(), want)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the watchdog's goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestCheckExplainWatchdog: when the watchdog ends a hung check, --explain
@@ -376,7 +357,7 @@ func TestCheckExplainWatchdog(t *testing.T) {
 	}
 	h, p := blackHole(t)
 	t.Setenv("HALA_SYSLOG_SOCKET", filepath.Join(t.TempDir(), "none"))
-	var out, errOut syncBuffer
+	var out, errOut testutil.SyncBuffer
 	go func() {
 		defer close(returned)
 		Run([]string{"check", "--explain", "--timeout", "200ms", "--port", p, h, "udp-5514"}, strings.NewReader(""), &out, &errOut)

@@ -12,45 +12,13 @@ import (
 	"testing"
 
 	"github.com/hala-lb/hala/pkg/internal/testutil"
+	"github.com/hala-lb/hala/pkg/inventory/inventorytest"
 )
 
-const drainInventory = `
-[cluster]
-name = "t"
-interface = "eth0"
-vrrp_auth_pass = "secret42"
-
-[[director]]
-name = "d1"
-address = "10.0.0.1"
-
-[[director]]
-name = "d2"
-address = "10.0.0.2"
-
-[[logstash]]
-name = "l1"
-address = "127.0.0.1"
-
-[[logstash]]
-name = "l2"
-address = "10.0.0.12"
-
-[[vip]]
-name = "logs"
-address = "10.0.0.100/24"
-router_id = 1
-
-[[service]]
-name = "syslog-udp"
-vip = "logs"
-port = 5514
-protocol = "udp"
-input_id = "udp-5514"
-
-[firewall]
-log_sources = ["10.0.0.0/24"]
-`
+// drainInventory's l1 is this host, where the tests serve its API.
+var drainInventory = inventorytest.Edit(inventorytest.Base,
+	`address = "10.0.0.11"`, `address = "127.0.0.1"`,
+	"one_packet = true\n", "")
 
 // hala runs the real binary with the given environment.
 func hala(t *testing.T, env []string, args ...string) procResult {

@@ -14,46 +14,10 @@ import (
 	"testing"
 
 	"github.com/hala-lb/hala/pkg/internal/testutil"
+	"github.com/hala-lb/hala/pkg/inventory/inventorytest"
 )
 
-const ipvsInventory = `
-[cluster]
-name = "t"
-interface = "eth0"
-vrrp_auth_pass = "secret42"
-
-[[director]]
-name = "d1"
-address = "10.0.0.1"
-
-[[director]]
-name = "d2"
-address = "10.0.0.2"
-
-[[logstash]]
-name = "l1"
-address = "10.0.0.11"
-
-[[logstash]]
-name = "l2"
-address = "10.0.0.12"
-
-[[vip]]
-name = "logs"
-address = "10.0.0.100/24"
-router_id = 1
-
-[[service]]
-name = "syslog-udp"
-vip = "logs"
-port = 5514
-protocol = "udp"
-input_id = "udp-5514"
-one_packet = true
-
-[firewall]
-log_sources = ["10.0.0.0/24"]
-`
+const ipvsInventory = inventorytest.Base
 
 // ipvsCLI runs the hala binary against a fresh namespace and state file.
 type ipvsCLI struct {

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/hala-lb/hala/pkg/check"
+	"github.com/hala-lb/hala/pkg/internal/testutil"
 	"github.com/hala-lb/hala/pkg/inventory"
 	"github.com/hala-lb/hala/pkg/ipvs"
 	"github.com/hala-lb/hala/pkg/logstash"
@@ -264,30 +265,13 @@ type rig struct {
 	d      *Director
 	cancel context.CancelFunc
 	done   chan error
-	logs   *syncBuffer
+	logs   *testutil.SyncBuffer
 	drains string     // the drain dir
 	clock  *fakeClock // set by stepped
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func newRig(t *testing.T, inv *inventory.Inventory, table *fakeTable) *rig {
-	r := &rig{t: t, table: table, logs: &syncBuffer{}, drains: t.TempDir(),
+	r := &rig{t: t, table: table, logs: &testutil.SyncBuffer{}, drains: t.TempDir(),
 		apis: map[string]*api{"10.0.0.11": newAPI(t), "10.0.0.12": newAPI(t)}}
 	if r.table == nil {
 		r.table = newFakeTable()

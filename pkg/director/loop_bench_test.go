@@ -3,30 +3,19 @@ package director
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"log/slog"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/hala-lb/hala/pkg/check"
+	"github.com/hala-lb/hala/pkg/inventory/inventorytest"
 	"github.com/hala-lb/hala/pkg/reconcile"
 )
 
-// benchTable is an inventory of backends Logstash hosts (10.1.0.1...)
-// behind services UDP services (one_packet, ports 20000...), every host
-// behind every service: the benchmarks' tables.
+// benchTable is the benchmarks' table: every one of backends Logstash
+// hosts behind each of services UDP services, programmed by the director.
 func benchTable(backends, services int) string {
-	var b strings.Builder
-	b.WriteString("[cluster]\nname = \"bench\"\ninterface = \"eth0\"\nipvs = \"director\"\n\n[[director]]\nname = \"bench\"\naddress = \"10.0.0.1\"\n\n")
-	for d := 1; d <= backends; d++ {
-		fmt.Fprintf(&b, "[[logstash]]\nname = \"ls%d\"\naddress = \"10.1.0.%d\"\n\n", d, d)
-	}
-	b.WriteString("[[vip]]\nname = \"vip\"\naddress = \"10.0.0.100/24\"\nrouter_id = 51\n\n")
-	for s := 0; s < services; s++ {
-		fmt.Fprintf(&b, "[[service]]\nname = \"svc%d\"\nvip = \"vip\"\nport = %d\nprotocol = \"udp\"\ninput_id = \"udp-%d\"\none_packet = true\n\n", s, 20000+s, 20000+s)
-	}
-	return b.String()
+	return inventorytest.Synthetic(backends, services, inventorytest.Director)
 }
 
 // healthyDirector is a director over target with every backend up and

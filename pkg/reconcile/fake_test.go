@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hala-lb/hala/pkg/inventory"
+	"github.com/hala-lb/hala/pkg/inventory/inventorytest"
 	"github.com/hala-lb/hala/pkg/ipvs"
 	"github.com/hala-lb/hala/pkg/reconcile"
 )
@@ -220,45 +221,13 @@ func parseInv(t testing.TB, text string) *inventory.Inventory {
 
 func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
-// baseInventory is two backends behind two services on one VIP; tests
-// append or replace lines to vary it.
-const baseInventory = `
-[cluster]
-name = "t"
-interface = "eth0"
-vrrp_auth_pass = "secret42"
-
-[[director]]
-name = "d1"
-address = "10.0.0.1"
-
-[[director]]
-name = "d2"
-address = "10.0.0.2"
-
-[[logstash]]
-name = "l1"
-address = "10.0.0.11"
-
-[[logstash]]
-name = "l2"
-address = "10.0.0.12"
-
-[[vip]]
-name = "logs"
-address = "10.0.0.100/24"
-router_id = 1
-
-[[service]]
-name = "syslog-udp"
-vip = "logs"
-port = 5514
-protocol = "udp"
-input_id = "udp-5514"
-scheduler = "rr"
-forwarding = "nat"
-one_packet = true
-
+// baseInventory is inventorytest.Base without the firewall (its IPv4
+// sources would conflict with the tests' IPv6 edits), syslog-udp's
+// scheduling spelt out and a second service, TCP "beats": two backends
+// behind two services on one VIP; tests append or replace lines to vary it.
+var baseInventory = inventorytest.Edit(inventorytest.Base,
+	"one_packet = true\n\n[firewall]\nlog_sources = [\"10.0.0.0/24\"]\n",
+	"scheduler = \"rr\"\nforwarding = \"nat\"\none_packet = true\n") + `
 [[service]]
 name = "beats"
 vip = "logs"

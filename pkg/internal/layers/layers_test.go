@@ -59,7 +59,7 @@ var sameRank = map[int]bool{2: true, 3: true, 4: true}
 
 // helpers are test and benchmark support: they may import any rank below
 // pkg/cli, and only tests, other helpers and programs import them.
-var helpers = []string{"pkg/internal/testutil", "pkg/internal/e2e", "pkg/internal/traffic", "pkg/internal/layers", "pkg/internal/docs", "scripts/"}
+var helpers = []string{"pkg/internal/testutil", "pkg/inventory/inventorytest", "pkg/internal/e2e", "pkg/internal/traffic", "pkg/internal/layers", "pkg/internal/docs", "scripts/"}
 
 // thirdParty: only the listed hala packages may import a module path
 // starting with the key.

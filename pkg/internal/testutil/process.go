@@ -1,13 +1,11 @@
 package testutil
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,7 +14,7 @@ import (
 // Process is a background command started for one test.
 type Process struct {
 	cmd  *exec.Cmd
-	out  lockedBuffer
+	out  SyncBuffer
 	done chan struct{}
 	err  error // valid after done is closed
 }
@@ -82,24 +80,6 @@ func (p *Process) Stop() error {
 		<-p.done
 	}
 	return p.err
-}
-
-// lockedBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // WaitFor polls cond every 100 ms until it returns nil and fails the test

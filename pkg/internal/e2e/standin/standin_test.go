@@ -15,10 +15,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hala-lb/hala/pkg/internal/testutil"
 )
 
 // freePort returns a port on 127.0.0.1 that was free a moment ago.
@@ -515,7 +516,7 @@ func TestSIGHUPRestartsInPlace(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-name", "n1", "-api", api, "-input", "udp-1=udp://"+udp,
 		"-out", out, "-pidfile", pidfile, "-restart-delay", "500ms")
 	cmd.Env = append(os.Environ(), envRunMain+"=1")
-	var stdout lockedBuffer
+	var stdout testutil.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stdout
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -576,23 +577,6 @@ func TestSIGHUPRestartsInPlace(t *testing.T) {
 	if _, err := os.Stat(pidfile); !os.IsNotExist(err) {
 		t.Errorf("pid file left behind: %v", err)
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // A paused UDP input reads nothing: with a small buffer the kernel drops

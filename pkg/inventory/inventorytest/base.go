@@ -1,0 +1,66 @@
+package inventorytest
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Base is a small valid cluster: directors d1 and d2, Logstash hosts l1
+// (10.0.0.11) and l2 (10.0.0.12), VIP "logs" (10.0.0.100/24, router_id 1)
+// and one UDP service "syslog-udp" on port 5514 (input udp-5514,
+// one_packet). Tests vary it with Edit.
+const Base = `
+[cluster]
+name = "t"
+interface = "eth0"
+vrrp_auth_pass = "secret42"
+
+[[director]]
+name = "d1"
+address = "10.0.0.1"
+
+[[director]]
+name = "d2"
+address = "10.0.0.2"
+
+[[logstash]]
+name = "l1"
+address = "10.0.0.11"
+
+[[logstash]]
+name = "l2"
+address = "10.0.0.12"
+
+[[vip]]
+name = "logs"
+address = "10.0.0.100/24"
+router_id = 1
+
+[[service]]
+name = "syslog-udp"
+vip = "logs"
+port = 5514
+protocol = "udp"
+input_id = "udp-5514"
+one_packet = true
+
+[firewall]
+log_sources = ["10.0.0.0/24"]
+`
+
+// Edit returns inv with each old string of the old, new pairs replaced
+// once by its new. It panics when an old string is missing, so a fixture
+// cannot silently stop saying what its test means it to.
+func Edit(inv string, oldNew ...string) string {
+	if len(oldNew)%2 != 0 {
+		panic("inventorytest.Edit: odd number of old, new strings")
+	}
+	for i := 0; i < len(oldNew); i += 2 {
+		old, repl := oldNew[i], oldNew[i+1]
+		if !strings.Contains(inv, old) {
+			panic(fmt.Sprintf("inventorytest.Edit: %q is not in the inventory", old))
+		}
+		inv = strings.Replace(inv, old, repl, 1)
+	}
+	return inv
+}

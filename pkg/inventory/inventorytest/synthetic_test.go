@@ -1,0 +1,74 @@
+package inventorytest_test
+
+import (
+	"os"
+	"os/exec"
+	"regexp"
+	"testing"
+
+	"github.com/hala-lb/hala/pkg/inventory"
+	"github.com/hala-lb/hala/pkg/inventory/inventorytest"
+)
+
+func TestSyntheticParses(t *testing.T) {
+	for _, mode := range []inventorytest.Mode{inventorytest.Keepalived, inventorytest.Director} {
+		inv, err := inventory.Parse("synthetic.toml", []byte(inventorytest.Synthetic(3, 7, mode)))
+		if err != nil {
+			t.Fatalf("mode %d: %v", mode, err)
+		}
+		if len(inv.Logstash) != 3 || len(inv.Services) != 7 {
+			t.Errorf("mode %d: %d hosts, %d services; want 3, 7", mode, len(inv.Logstash), len(inv.Services))
+		}
+		if s := inv.Services[6]; s.Port != 20006 || s.InputID != "udp-20006" || len(s.Backends) != 3 {
+			t.Errorf("mode %d: last service %+v", mode, s)
+		}
+		if want := map[inventorytest.Mode]string{inventorytest.Keepalived: "keepalived", inventorytest.Director: "director"}[mode]; inv.Cluster.IPVS != want {
+			t.Errorf("mode %d: ipvs = %q, want %q", mode, inv.Cluster.IPVS, want)
+		}
+	}
+}
+
+// TestSyntheticIsBenchIPVSInventory: scripts/bench-ipvs writes the same
+// inventory in bash (it runs in the test VM, where no Go toolchain builds a
+// generator); the two must not drift apart, or the Go benchmarks measure
+// another table than the script.
+func TestSyntheticIsBenchIPVSInventory(t *testing.T) {
+	script, err := os.ReadFile("../../../scripts/bench-ipvs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?ms)^\{\n.*?^\} >"\$inv"\n`).Find(script)
+	if m == nil {
+		t.Fatal(`scripts/bench-ipvs: no "{ ... } >"$inv"" block writing the inventory`)
+	}
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	block := regexp.MustCompile(`\} >"\$inv"\n$`).ReplaceAll(m, []byte("}\n"))
+	out, err := exec.Command(bash, "-c", "set -eu; services=7 dests=3\n"+string(block)).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := inventorytest.Synthetic(3, 7, inventorytest.Keepalived); string(out) != want {
+		t.Errorf("bench-ipvs writes\n%s\nSynthetic(3, 7, Keepalived) is\n%s", out, want)
+	}
+}
+
+func TestBaseAndEdit(t *testing.T) {
+	inv, err := inventory.Parse("base.toml", []byte(inventorytest.Edit(inventorytest.Base,
+		`address = "10.0.0.11"`, `address = "127.0.0.1"`,
+		"one_packet = true\n", "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inv.Directors) != 2 || inv.Logstash[0].Address.String() != "127.0.0.1" || inv.Services[0].OnePacket {
+		t.Errorf("edited base: directors %d, l1 %q, one_packet %t", len(inv.Directors), inv.Logstash[0].Address, inv.Services[0].OnePacket)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("Edit of a missing string did not panic")
+		}
+	}()
+	inventorytest.Edit(inventorytest.Base, "no such line", "")
+}
