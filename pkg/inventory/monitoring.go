@@ -60,7 +60,7 @@ const (
 	// from unreachable, while one director down of three (which
 	// HalaDirectorDown reports) still leaves it redundant.
 	DefaultVIPMinAnnouncers = 2
-	DefaultRunbookURL           = "https://github.com/hala-lb/hala/blob/main/docs/monitoring.md"
+	DefaultRunbookURL       = "https://github.com/hala-lb/hala/blob/main/docs/monitoring.md"
 )
 
 func (inv *Inventory) setMonitoringDefaults() {
