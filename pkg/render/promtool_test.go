@@ -383,3 +383,19 @@ func TestMonitoringDirReserved(t *testing.T) {
 		t.Errorf("render of a host called monitoring: err = %v", err)
 	}
 }
+
+// TestAlertsHaveRunbookSections: every alert's runbook_url leads to a
+// section of docs/monitoring.md.
+func TestAlertsHaveRunbookSections(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/monitoring.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, inv := range rulesCases(t) {
+		for _, a := range render.Alerts(inv) {
+			if !strings.Contains(string(doc), "\n### "+a.Name+"\n") || render.Anchor(a.Name) != strings.ToLower(a.Name) {
+				t.Errorf("%s: alert %s has no section \"### %s\" in docs/monitoring.md", name, a.Name, a.Name)
+			}
+		}
+	}
+}
