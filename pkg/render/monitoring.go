@@ -59,7 +59,7 @@ func Alerts(inv *inventory.Inventory) []Alert {
 			"No backend of service {{ $labels.service }} passes its checks on director {{ $labels.instance }}: with all_down = \"remove\" the service drops every message, with \"keep\" it sends them to backends that fail."},
 		{"HalaVIPNotHeld", `max by (job, vip, address) (hala_vip_held{` + job + `}) == 0`, m.VIPUnheldFor.Duration, "critical",
 			"VIP {{ $labels.vip }} is held by no director",
-			"No director has VIP {{ $labels.vip }} ({{ $labels.address }}) on its interface: senders to it reach nobody. Check keepalived on the directors (VRRP state, hala director health)."},
+			"No director has VIP {{ $labels.vip }} ({{ $labels.address }}) on its interface: senders to it reach nobody. " + notHeldHint(inv)},
 		{"HalaBackendFlapping", `sum by (job, instance, service, backend) (increase(hala_backend_transitions_total{` + job + `}[` + promDuration(m.FlapWindow.Duration) + `])) >= ` + strconv.Itoa(m.FlapTransitions), 0, "warning",
 			"backend {{ $labels.backend }} of {{ $labels.service }} is flapping",
 			"Backend {{ $labels.backend }} changed state at least " + strconv.Itoa(m.FlapTransitions) + " times in " + promDuration(m.FlapWindow.Duration) + " in service {{ $labels.service }} on director {{ $labels.instance }}: its checks pass and fail in turn."},
@@ -94,6 +94,14 @@ func Alerts(inv *inventory.Inventory) []Alert {
 		out = append(out, agentAlerts(inv)...)
 	}
 	return out
+}
+
+// notHeldHint says what puts a VIP on a director in inv's cluster.
+func notHeldHint(inv *inventory.Inventory) string {
+	if inv.UsesBGP() {
+		return "With BGP, hala director keeps every VIP on each director: check that it runs there (its log, hala status)."
+	}
+	return "Check keepalived on the directors (VRRP state, hala director health)."
 }
 
 // bgpAlerts are the alerts of a cluster whose directors announce the
