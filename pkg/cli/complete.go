@@ -10,8 +10,9 @@ import (
 )
 
 // directorCommands are the commands whose --node names a [[director]];
-// elsewhere (render, sysctl apply) it names any host.
-var directorCommands = []string{"hala ipvs", "hala vip", "hala director"}
+// hala agent's names a [[logstash]] host; elsewhere (render, sysctl
+// apply) it names any host.
+var directorCommands = []string{"hala ipvs", "hala vip", "hala director", "hala status"}
 
 // outputFormats are the values -o/--output takes, by command.
 var outputFormats = map[string][]string{
@@ -39,6 +40,9 @@ func registerCompletions(c *cobra.Command) {
 			if c.CommandPath() == p || strings.HasPrefix(c.CommandPath(), p+" ") {
 				names = directorNames
 			}
+		}
+		if c.CommandPath() == "hala agent" { // its --node is a [[logstash]] host
+			names = backendNames
 		}
 		_ = c.RegisterFlagCompletionFunc("node", fromInventory(names))
 	}

@@ -84,6 +84,9 @@ too ("msg":"hala director stopped", with "error", "exit" and "hint").`,
   systemctl reload hala-director    # SIGHUP: reload the inventory`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("check-state-dir") {
+				fmt.Fprintln(streams.ErrOut, "hala: warning: --check-state-dir DIR is deprecated: use --state-dir DIR (hala check's name for the same directory)")
+			}
 			return runDirector(cmd.Context(), streams, f)
 		},
 	}
@@ -95,7 +98,9 @@ too ("msg":"hala director stopped", with "error", "exit" and "hint").`,
 	fl.BoolVar(&f.flushOnExit, "flush-on-exit", false, "delete the services hala owns when stopping")
 	fl.StringVar(&f.state, "state", "", "ownership state `FILE` (default "+reconcile.DefaultStatePath+")")
 	fl.StringVar(&f.drainDir, "drain-dir", drain.Dir(), "`DIR` of hala drain's records, read every round (or $"+drain.EnvDir+")")
-	fl.StringVar(&f.checkStateDir, "check-state-dir", "", "`DIR` for check state, what hala check keeps in its --state-dir (default $STATE_DIRECTORY, else /run/hala)")
+	fl.StringVar(&f.checkStateDir, "state-dir", "", "`DIR` where checks keep state, as hala check's --state-dir (default $STATE_DIRECTORY, else /run/hala)")
+	fl.StringVar(&f.checkStateDir, "check-state-dir", "", "old spelling of --state-dir `DIR`")
+	_ = fl.MarkHidden("check-state-dir")
 	cmd.AddCommand(newDirectorHealthCommand(streams))
 	return cmd
 }

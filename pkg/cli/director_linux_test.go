@@ -105,7 +105,7 @@ func TestIntegrationDirectorProcess(t *testing.T) {
 		}
 	}()
 	cmd := ns.Cmd(hala, "director", "-i", inv, "--node", "d1", "--log-format", "json",
-		"--state", filepath.Join(dir, "owned.json"), "--check-state-dir", dir, "--metrics-address", "127.0.0.1:9610")
+		"--state", filepath.Join(dir, "owned.json"), "--state-dir", dir, "--metrics-address", "127.0.0.1:9610")
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=400000")
 	p := testutil.Start(t, cmd)
 

@@ -99,10 +99,14 @@ func TestDirectorWithoutIPVS(t *testing.T) {
 	if err := os.WriteFile(inv, src, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// Through the binary: hala director runs in hala-director.
+	// Through the binary: hala director runs in hala-director. The old
+	// spelling of --state-dir still works, with a warning.
 	code, _, stderr := runBinary(t, "director", "-i", inv, "--node", "stash1", "--state", filepath.Join(dir, "owned.json"), "--check-state-dir", dir)
 	if code != 69 || !strings.Contains(stderr, "hala: hint: load the IPVS kernel module: modprobe ip_vs") {
 		t.Errorf("exit %d, stderr %q; want 69 and the modprobe hint", code, stderr)
+	}
+	if !strings.Contains(stderr, "hala: warning: --check-state-dir DIR is deprecated: use --state-dir DIR") {
+		t.Errorf("--check-state-dir: stderr %q, want the deprecation warning", stderr)
 	}
 }
 
@@ -195,6 +199,16 @@ func TestDirectorExamplesKeepTheVIP(t *testing.T) {
 			if m[1] != inventory.DefaultMetricsAddress {
 				t.Errorf("%v shows --metrics-address %s; keepalived asks %s unless the inventory says otherwise", args, m[1], inventory.DefaultMetricsAddress)
 			}
+		}
+	}
+}
+
+// hala check and hala director name the directory of check state alike.
+func TestStateDirOneName(t *testing.T) {
+	for _, c := range []string{"check", "director"} {
+		_, stdout, _ := runHala(t, c, "--help")
+		if !strings.Contains(stdout, "--state-dir DIR") || strings.Contains(stdout, "check-state-dir") {
+			t.Errorf("hala %s --help:\n%s\nwant --state-dir DIR, and no --check-state-dir", c, stdout)
 		}
 	}
 }

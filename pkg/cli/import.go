@@ -48,7 +48,7 @@ Logstash input (TCP_CHECK, HTTP_GET, …) an input_id placeholder, the
 checker kept as a comment.
 
 The files read are bounded to 4 MiB together; kernel files (/proc, /sys)
-are refused. -o never replaces a file, and its directory must exist.
+are refused. --out-file never replaces a file, and its directory must exist.
 See docs/migration.md.`,
 		Example: `  hala import /etc/keepalived/keepalived.conf
   hala import --director stash1=192.168.1.210 --director stash2=192.168.1.220 \

@@ -131,10 +131,7 @@ func TestHelpExamplesAndFlagNames(t *testing.T) {
 	// Examples name the inventory where the package and setup.sh put it,
 	// so that they work as shown once installed.
 	for _, c := range commandTree(t) {
-		if c.CommandPath() == "hala status" { // its file is being reworked elsewhere; see issue 19 item 9
-			continue
-		}
-		for _, m := range regexp.MustCompile(`(?:-i|--inventory|hala validate) (\S+)`).FindAllStringSubmatch(c.Example, -1) {
+		for _, m := range regexp.MustCompile(`(?:-i|--inventory|hala (?:validate|status)(?: -i)?) (\S+)`).FindAllStringSubmatch(c.Example, -1) {
 			if m[1] != "/etc/hala/inventory.toml" && m[1] != "/etc/hala/inventory.toml.example" && m[1] != "FILE" && !strings.HasPrefix(m[1], "-") {
 				t.Errorf("%s: example names the inventory %s, want /etc/hala/inventory.toml", c.CommandPath(), m[1])
 			}
@@ -178,8 +175,11 @@ func TestCompletion(t *testing.T) {
 		if c.LocalFlags().Lookup("node") != nil {
 			nodeFlags++
 			want := hosts
-			if path[0] == "ipvs" || path[0] == "vip" || path[0] == "director" {
+			if path[0] == "ipvs" || path[0] == "vip" || path[0] == "director" || path[0] == "status" {
 				want = directors
+			}
+			if path[0] == "agent" {
+				want = "ls1 ls2 ls3 ls4"
 			}
 			if got, d := complete(t, append(path, "-i", aa, "--node", "")...); strings.Join(got, " ") != want || d != ":4" {
 				t.Errorf("%s --node: %q %s, want %q and no file names (:4)", c.CommandPath(), got, d, want)

@@ -36,7 +36,7 @@ type statusFlags struct {
 func newStatusCommand(streams IOStreams) *cobra.Command {
 	f := &statusFlags{}
 	cmd := &cobra.Command{
-		Use:   "status -i FILE [-o json] [--watch 2s]",
+		Use:   "status [-i] FILE [-o json] [--watch 2s]",
 		Short: "Show the whole cluster from this director: backends, inputs, load, IPVS, VIPs",
 		Long: `One table for the cluster, seen from the local director: per service and
 backend, whether the Logstash API answers and its version, whether the
@@ -64,11 +64,14 @@ Exit status (without --watch; interrupted, --watch exits 0):
   2  degraded: some backend does not, but every service has one that does
   3  no healthy backend: some service has no backend that serves it
   1  an error (bad inventory, flags)`,
-		Example: `  hala status -i /etc/hala/cluster.toml
-  hala status -i /etc/hala/cluster.toml --watch 2s
-  hala status -i /etc/hala/cluster.toml -o json | jq '.backends[] | select(.api != "up")'`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Example: `  hala status -i /etc/hala/inventory.toml
+  hala status /etc/hala/inventory.toml --watch 2s
+  hala status -i /etc/hala/inventory.toml -o json | jq '.backends[] | select(.api != "up")'`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := inventoryArg(&f.inventory, args, "hala status"); err != nil {
+				return err
+			}
 			return runStatus(cmd.Context(), streams, f)
 		},
 	}
@@ -80,7 +83,6 @@ Exit status (without --watch; interrupted, --watch exits 0):
 	fl.DurationVar(&f.watch, "watch", 0, "redraw every `DURATION` until interrupted")
 	fl.StringVar(&f.drainDir, "drain-dir", drain.Dir(), "`DIR` of hala drain's records (or $"+drain.EnvDir+")")
 	fl.StringVar(&f.metrics, "metrics-address", "", "`ADDR` (host:port) of the local hala director, asked for its BGP sessions (cluster.ha = \"bgp\"; default: the inventory's metrics_address)")
-	_ = cmd.MarkFlagRequired("inventory")
 	return cmd
 }
 

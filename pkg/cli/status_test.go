@@ -231,10 +231,11 @@ func TestStatusStandIns(t *testing.T) {
 }
 
 // The text table fits 100 columns even with long names, and has no
-// colour codes when stdout is not a terminal.
+// colour codes when stdout is not a terminal. The inventory is given as
+// the argument, as hala validate FILE takes it.
 func TestStatusTextFits(t *testing.T) {
 	inv := statusInventory(t, "a-service-name-much-longer-than-any-column-should-be", startStandIns(t))
-	code, stdout, stderr := runHala(t, "status", "-i", inv)
+	code, stdout, stderr := runHala(t, "status", inv)
 	if code != 2 {
 		t.Fatalf("exit %d, want 2 (degraded)\n%s%s", code, stdout, stderr)
 	}
@@ -384,5 +385,24 @@ func TestStatusWatchLine(t *testing.T) {
 	}
 	if got, want := watchLine(at, time.Second, 2040*time.Millisecond), "15:04:05  every 1s (this round took 2s: a slow or silent API; the next starts at once)"; got != want {
 		t.Errorf("slow round: %q, want %q", got, want)
+	}
+}
+
+// hala status takes its inventory with -i or as its one argument, and
+// says which it wants when given none or two different ones.
+func TestStatusInventoryArgument(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"status"}, "hala: error: no inventory given\nhala: hint: hala status -i FILE\n"},
+		{[]string{"status", "-i", "a.toml", "b.toml"}, "hala: error: two inventories given\nhala: hint: pass the file either with -i or as an argument\n"},
+		{[]string{"status", "nope.toml"}, "hala: error: read inventory: open nope.toml: "},
+		{[]string{"status", "-i", "nope.toml", "nope.toml"}, "hala: error: read inventory: open nope.toml: "},
+	} {
+		code, _, stderr := runHala(t, tc.args...)
+		if code != 1 || !strings.HasPrefix(stderr, tc.want) {
+			t.Errorf("%q: exit %d, %q, want 1, %q", tc.args, code, stderr, tc.want)
+		}
 	}
 }

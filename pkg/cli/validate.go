@@ -28,20 +28,29 @@ It prints "FILE: ok (...)" and any warnings, or every problem as
   hala validate /etc/hala/inventory.toml.example`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				if flags.inventory != "" && flags.inventory != args[0] {
-					return withHint(errors.New("two inventories given"), "pass the file either with -i or as an argument")
-				}
-				flags.inventory = args[0]
-			}
-			if flags.inventory == "" {
-				return withHint(errors.New("no inventory given"), "hala validate -i FILE")
+			if err := inventoryArg(&flags.inventory, args, "hala validate"); err != nil {
+				return err
 			}
 			return runValidate(streams, flags)
 		},
 	}
 	cmd.Flags().StringVarP(&flags.inventory, "inventory", "i", "", "inventory `FILE` (TOML)")
 	return cmd
+}
+
+// inventoryArg takes the inventory from -i or from the one argument, as
+// "hala validate FILE" and "hala status FILE" accept either.
+func inventoryArg(inventory *string, args []string, command string) error {
+	if len(args) == 1 {
+		if *inventory != "" && *inventory != args[0] {
+			return withHint(errors.New("two inventories given"), "pass the file either with -i or as an argument")
+		}
+		*inventory = args[0]
+	}
+	if *inventory == "" {
+		return withHint(errors.New("no inventory given"), command+" -i FILE")
+	}
+	return nil
 }
 
 func runValidate(streams IOStreams, flags *validateFlags) error {

@@ -299,7 +299,7 @@ func (c *bgpCluster) setupBGPDirector(n *bgpNode) {
 		"--reuid=hala", "--regid=hala", "--init-groups",
 		"--inh-caps=" + caps, "--ambient-caps=" + caps, "--bounding-set=" + caps,
 		"--", c.inv.Cluster.HalaPath, "director", "-i", c.invPath, "--node", n.name,
-		"--state", filepath.Join(state, "ipvs-owned.json"), "--check-state-dir", state,
+		"--state", filepath.Join(state, "ipvs-owned.json"), "--state-dir", state,
 	}
 	if n.ipvs, err = openIPVS(n.ns); err != nil {
 		t.Fatal(err)

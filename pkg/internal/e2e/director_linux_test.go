@@ -108,7 +108,7 @@ func (c *cluster) setupDirector(n *node) {
 		"--reuid=hala", "--regid=hala", "--init-groups",
 		"--inh-caps=-all,+net_admin", "--ambient-caps=-all,+net_admin", "--bounding-set=-all,+net_admin",
 		"--", c.inv.Cluster.HalaPath, "director", "-i", c.invPath, "--node", n.name,
-		"--state", filepath.Join(state, "ipvs-owned.json"), "--check-state-dir", state,
+		"--state", filepath.Join(state, "ipvs-owned.json"), "--state-dir", state,
 	}
 }
 
