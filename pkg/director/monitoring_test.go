@@ -10,7 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hala-lb/hala/pkg/agent"
 	"github.com/hala-lb/hala/pkg/drain"
+	"github.com/hala-lb/hala/pkg/inventory"
 	"github.com/hala-lb/hala/pkg/render"
 	"github.com/hala-lb/hala/pkg/vip"
 )
@@ -47,9 +51,23 @@ func scrapedNames(t *testing.T) map[string]bool {
 	// A failed check and a transition, so their counters exist.
 	r.apis["10.0.0.11"].set("missing")
 	r.waitFor("l1 down", func() bool { return strings.Contains(r.logs.String(), "backend down") })
+	// Series of BGP and the agents have no sample in this rig (no speaker,
+	// no agent streams): take the names their collectors, registered in
+	// every director (director.go), describe.
+	descs := make(chan *prometheus.Desc, 64)
+	for _, c := range []prometheus.Collector{peerCollector{r.d}, r.d.metrics.vipAnnounced, r.d.metrics.peerTransitions,
+		r.d.agentMetrics.up, agent.NewReceiverCollector(r.d.Receivers)} {
+		c.Describe(descs)
+	}
+	close(descs)
+	names := map[string]bool{}
+	for desc := range descs {
+		if m := fqName.FindStringSubmatch(desc.String()); m != nil {
+			names[m[1]] = true
+		}
+	}
 	srv := httptest.NewServer(r.d.Handler())
 	defer srv.Close()
-	names := map[string]bool{}
 	sc := bufio.NewScanner(strings.NewReader(get(t, srv.URL+"/metrics")))
 	for sc.Scan() {
 		line := sc.Text()
@@ -63,6 +81,8 @@ func scrapedNames(t *testing.T) map[string]bool {
 	return names
 }
 
+var fqName = regexp.MustCompile(`fqName: "([a-z0-9_]+)"`)
+
 var metricRef = regexp.MustCompile(`\b(?:hala_|node_)[a-z0-9_]+\b|\b[a-z_]+:[a-z0-9_:]+\b|\bup\{`)
 
 // TestMonitoringUsesExportedMetrics: every metric the rendered rules and
@@ -70,12 +90,32 @@ var metricRef = regexp.MustCompile(`\b(?:hala_|node_)[a-z0-9_]+\b|\b[a-z_]+:[a-z
 // by node_exporter (a fixed list), or recorded by the rules themselves.
 func TestMonitoringUsesExportedMetrics(t *testing.T) {
 	exported := scrapedNames(t)
-	for _, n := range []string{"hala_ipvs_backend_packets_in_total", "hala_vip_held", "hala_backend_drained_since_timestamp_seconds", "hala_director_healthy"} {
+	for _, n := range []string{"hala_ipvs_backend_packets_in_total", "hala_vip_held", "hala_backend_drained_since_timestamp_seconds", "hala_director_healthy",
+		"hala_bgp_peer_up", "hala_receiver_drops_total"} {
 		if !exported[n] {
 			t.Fatalf("the director does not export %s; the test scrapes too little", n)
 		}
 	}
-	inv := cluster(t, "", "")
+	// A VRRP cluster, and one with BGP and agents: each renders rules and
+	// panels of its own.
+	bgp := cluster(t, "", "")
+	bgp.Cluster.HA = inventory.HABGP
+	bgp.Agent.Port = 9611
+	checkExported(t, cluster(t, "", ""), exported)
+	refs := checkExported(t, bgp, exported)
+	for _, n := range []string{"hala_vip_announced", "hala_bgp_peer_up", "hala_bfd_peer_up", "hala_bgp_peer_transitions_total",
+		"hala_receiver_drops_total", "hala_receiver_queue_bytes", "hala_receiver_socket_up", "hala_agent_stream_up"} {
+		if !refs[n] {
+			t.Errorf("the BGP and agent cluster's rules and dashboard do not use %s", n)
+		}
+	}
+}
+
+// checkExported fails on a metric inv's rules or dashboard use that is
+// not exported; it returns the names used.
+func checkExported(t *testing.T, inv *inventory.Inventory, exported map[string]bool) map[string]bool {
+	t.Helper()
+	refs := map[string]bool{}
 	var exprs []string
 	recorded := map[string]bool{}
 	for _, rec := range render.Records(inv) {
@@ -105,6 +145,7 @@ func TestMonitoringUsesExportedMetrics(t *testing.T) {
 	for _, e := range exprs {
 		for _, ref := range metricRef.FindAllString(e, -1) {
 			used++
+			refs[ref] = true
 			switch {
 			case ref == "up{": // Prometheus's own
 			case strings.Contains(ref, ":"):
@@ -123,4 +164,5 @@ func TestMonitoringUsesExportedMetrics(t *testing.T) {
 	if used < len(exprs) {
 		t.Errorf("%d metric references in %d expressions: the pattern misses some", used, len(exprs))
 	}
+	return refs
 }

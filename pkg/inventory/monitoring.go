@@ -35,6 +35,9 @@ type Monitoring struct {
 	CheckSlowPercent int `toml:"check_slow_percent"`
 	// ConntrackFullPercent is the conntrack table's fill that alerts.
 	ConntrackFullPercent int `toml:"conntrack_full_percent"`
+	// VIPMinAnnouncers: with cluster.ha = "bgp", a VIP announced by fewer
+	// directors than this alerts (capped at the number of directors).
+	VIPMinAnnouncers int `toml:"vip_min_announcers"`
 	// RunbookURL is where each alert's troubleshooting section is
 	// (docs/monitoring.md); an alert links RunbookURL#<alert name>.
 	RunbookURL string `toml:"runbook_url"`
@@ -53,7 +56,11 @@ const (
 	DefaultDrainMaxAge          = 24 * time.Hour
 	DefaultCheckSlowPercent     = 80
 	DefaultConntrackFullPercent = 80
-	DefaultRunbookURL           = "https://github.com/hala-lb/hala/blob/main/docs/monitoring.md"
+	// DefaultVIPMinAnnouncers is 2: a VIP on one director is one failure
+	// from unreachable, while one director down of three (which
+	// HalaDirectorDown reports) still leaves it redundant.
+	DefaultVIPMinAnnouncers = 2
+	DefaultRunbookURL       = "https://github.com/hala-lb/hala/blob/main/docs/monitoring.md"
 )
 
 func (inv *Inventory) setMonitoringDefaults() {
@@ -85,6 +92,9 @@ func (inv *Inventory) setMonitoringDefaults() {
 	}
 	if m.ConntrackFullPercent == 0 {
 		m.ConntrackFullPercent = DefaultConntrackFullPercent
+	}
+	if m.VIPMinAnnouncers == 0 {
+		m.VIPMinAnnouncers = DefaultVIPMinAnnouncers
 	}
 }
 
@@ -122,6 +132,11 @@ func (c *checker) monitoring() {
 		if r.v < 1 || r.v > 100 {
 			c.errorf(r.key, "%d: out of range 1-100", r.v)
 		}
+	}
+	if m.VIPMinAnnouncers < 1 {
+		c.errorf("monitoring.vip_min_announcers", "%d: at least 1", m.VIPMinAnnouncers)
+	} else if c.set("monitoring.vip_min_announcers") && c.inv.UsesBGP() && m.VIPMinAnnouncers > len(c.inv.Directors) {
+		c.errorf("monitoring.vip_min_announcers", "%d: more than the cluster's %d directors (HalaVIPUnderAnnounced would always fire)", m.VIPMinAnnouncers, len(c.inv.Directors))
 	}
 	if u, err := url.Parse(m.RunbookURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" {
 		c.errorf("monitoring.runbook_url", "%q: want an http(s) URL without a #fragment (each alert adds its own)", m.RunbookURL)

@@ -14,7 +14,7 @@ func TestMonitoringDefaults(t *testing.T) {
 	}
 	want := Monitoring{Job: "hala", NodeJob: "node", BackendDownFor: Duration{time.Minute}, ServiceDownFor: Duration{30 * time.Second}, DirectorDownFor: Duration{time.Minute},
 		VIPUnheldFor: Duration{30 * time.Second}, FlapTransitions: 4, FlapWindow: Duration{15 * time.Minute},
-		DrainMaxAge: Duration{24 * time.Hour}, CheckSlowPercent: 80, ConntrackFullPercent: 80, RunbookURL: DefaultRunbookURL}
+		DrainMaxAge: Duration{24 * time.Hour}, CheckSlowPercent: 80, ConntrackFullPercent: 80, VIPMinAnnouncers: 2, RunbookURL: DefaultRunbookURL}
 	if inv.Monitoring != want {
 		t.Errorf("defaults %+v, want %+v", inv.Monitoring, want)
 	}
@@ -36,6 +36,7 @@ flap_transitions = 1
 check_slow_percent = 150
 runbook_url = "ftp://x/y#z"
 color = "red"
+vip_min_announcers = -1
 `))
 	got := problems(t, err)
 	for _, want := range []string{
@@ -45,9 +46,23 @@ color = "red"
 		`x.toml:46:1: monitoring.check_slow_percent: 150: out of range 1-100`,
 		`x.toml:47:1: monitoring.runbook_url: "ftp://x/y#z": want an http(s) URL without a #fragment (each alert adds its own)`,
 		`x.toml:48:1: monitoring.color: unknown key`,
+		`x.toml:49:1: monitoring.vip_min_announcers: -1: at least 1`,
 	} {
 		if !slices.ContainsFunc(got, func(g string) bool { return strings.HasPrefix(g, want) }) {
 			t.Errorf("missing problem %s\ngot:\n%q", want, got)
 		}
+	}
+}
+
+// TestVIPMinAnnouncersAtMostDirectors: a BGP cluster cannot announce a VIP
+// from more directors than it has; such a threshold would always alert.
+func TestVIPMinAnnouncersAtMostDirectors(t *testing.T) {
+	if _, err := Parse("x.toml", []byte(bgpBase+"[monitoring]\nvip_min_announcers = 2\n")); err != nil {
+		t.Fatalf("2 of 2 directors: %v", err)
+	}
+	_, err := Parse("x.toml", []byte(bgpBase+"[monitoring]\nvip_min_announcers = 3\n"))
+	want := `x.toml:43:1: monitoring.vip_min_announcers: 3: more than the cluster's 2 directors (HalaVIPUnderAnnounced would always fire)`
+	if got := problems(t, err); !slices.Contains(got, want) {
+		t.Errorf("want %s, got %q", want, got)
 	}
 }

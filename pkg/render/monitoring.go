@@ -44,7 +44,7 @@ func Alerts(inv *inventory.Inventory) []Alert {
 	m := inv.Monitoring
 	job := `job="` + m.Job + `"`
 	node := `job="` + m.NodeJob + `"`
-	return []Alert{
+	out := []Alert{
 		{"HalaDirectorDown", `up{` + job + `} == 0`, m.DirectorDownFor.Duration, "warning",
 			"hala director {{ $labels.instance }} is not scraped",
 			"Prometheus cannot scrape hala director on {{ $labels.instance }}: the process is down or its listener unreachable. keepalived gives the VIPs up on that host while hala director health fails."},
@@ -59,10 +59,7 @@ func Alerts(inv *inventory.Inventory) []Alert {
 			"No backend of service {{ $labels.service }} passes its checks on director {{ $labels.instance }}: with all_down = \"remove\" the service drops every message, with \"keep\" it sends them to backends that fail."},
 		{"HalaVIPNotHeld", `max by (job, vip, address) (hala_vip_held{` + job + `}) == 0`, m.VIPUnheldFor.Duration, "critical",
 			"VIP {{ $labels.vip }} is held by no director",
-			"No director has VIP {{ $labels.vip }} ({{ $labels.address }}) on its interface: senders to it reach nobody. Check keepalived on the directors (VRRP state, hala director health)."},
-		{"HalaVIPHeldTwice", `sum by (job, vip, address) (hala_vip_held{` + job + `}) > 1`, m.VIPUnheldFor.Duration, "critical",
-			"VIP {{ $labels.vip }} is held by more than one director",
-			"{{ $value }} directors have VIP {{ $labels.vip }} ({{ $labels.address }}) on their interfaces (VRRP split brain): the directors do not hear each other's adverts."},
+			"No director has VIP {{ $labels.vip }} ({{ $labels.address }}) on its interface: senders to it reach nobody. " + notHeldHint(inv)},
 		{"HalaBackendFlapping", `sum by (job, instance, service, backend) (increase(hala_backend_transitions_total{` + job + `}[` + promDuration(m.FlapWindow.Duration) + `])) >= ` + strconv.Itoa(m.FlapTransitions), 0, "warning",
 			"backend {{ $labels.backend }} of {{ $labels.service }} is flapping",
 			"Backend {{ $labels.backend }} changed state at least " + strconv.Itoa(m.FlapTransitions) + " times in " + promDuration(m.FlapWindow.Duration) + " in service {{ $labels.service }} on director {{ $labels.instance }}: its checks pass and fail in turn."},
@@ -84,6 +81,62 @@ func Alerts(inv *inventory.Inventory) []Alert {
 		{"HalaConntrackNearFull", `node_nf_conntrack_entries{` + node + `} / node_nf_conntrack_entries_limit{` + node + `} > ` + percent(m.ConntrackFullPercent), 5 * time.Minute, "warning",
 			"conntrack table of {{ $labels.instance }} is nearly full",
 			"The connection tracking table of {{ $labels.instance }} is {{ $value | humanizePercentage }} full: when it is full, new flows (every new syslog sender) are dropped."},
+	}
+	if inv.UsesBGP() {
+		out = append(out, bgpAlerts(inv)...)
+	} else {
+		// With BGP every director holds every VIP; only VRRP has one holder.
+		out = append(out, Alert{"HalaVIPHeldTwice", `sum by (job, vip, address) (hala_vip_held{` + job + `}) > 1`, m.VIPUnheldFor.Duration, "critical",
+			"VIP {{ $labels.vip }} is held by more than one director",
+			"{{ $value }} directors have VIP {{ $labels.vip }} ({{ $labels.address }}) on their interfaces (VRRP split brain): the directors do not hear each other's adverts."})
+	}
+	if inv.AgentEnabled() {
+		out = append(out, agentAlerts(inv)...)
+	}
+	return out
+}
+
+// notHeldHint says what puts a VIP on a director in inv's cluster.
+func notHeldHint(inv *inventory.Inventory) string {
+	if inv.UsesBGP() {
+		return "With BGP, hala director keeps every VIP on each director: check that it runs there (its log, hala status)."
+	}
+	return "Check keepalived on the directors (VRRP state, hala director health)."
+}
+
+// bgpAlerts are the alerts of a cluster whose directors announce the
+// VIPs over BGP (cluster.ha = "bgp").
+func bgpAlerts(inv *inventory.Inventory) []Alert {
+	m := inv.Monitoring
+	job := `job="` + m.Job + `"`
+	n := strconv.Itoa(VIPMinAnnouncers(inv))
+	return []Alert{
+		{"HalaVIPUnderAnnounced", `sum by (job, vip) (hala_vip_announced{` + job + `}) < ` + n, m.VIPUnheldFor.Duration, "critical",
+			"VIP {{ $labels.vip }} is announced by fewer than " + n + " directors",
+			"Only {{ $value }} directors announce VIP {{ $labels.vip }} over BGP (want at least " + n + "): the routers have fewer ECMP paths, and one more failure leaves the VIP unreachable. Check hala_vip_announced per director, their health and BGP sessions."},
+		{"HalaBGPPeerDown", `hala_bgp_peer_up{` + job + `} == 0`, m.DirectorDownFor.Duration, "warning",
+			"BGP session of {{ $labels.instance }} with {{ $labels.peer }} is down",
+			"hala director on {{ $labels.instance }} has no established BGP session with peer {{ $labels.peer }}: that router does not send it the VIPs' traffic. Check the peer's neighbor configuration, TCP port 179 and the BFD session (hala_bfd_peer_up)."},
+	}
+}
+
+// VIPMinAnnouncers is [monitoring] vip_min_announcers, at most the number
+// of directors (a smaller cluster cannot announce more).
+func VIPMinAnnouncers(inv *inventory.Inventory) int {
+	return min(inv.Monitoring.VIPMinAnnouncers, max(len(inv.Directors), 1))
+}
+
+// agentAlerts are the alerts of a cluster whose Logstash hosts run hala
+// agent ([agent] port set); the directors export what agents report.
+func agentAlerts(inv *inventory.Inventory) []Alert {
+	job := `job="` + inv.Monitoring.Job + `"`
+	return []Alert{
+		{"HalaReceiverDrops", `increase(hala_receiver_drops_total{` + job + `}[10m]) > 0`, 0, "warning",
+			"backend {{ $labels.backend }} drops messages of {{ $labels.service }}",
+			"The kernel of backend {{ $labels.backend }} dropped {{ $value }} packets of service {{ $labels.service }} at its input's sockets in the last 10 minutes (receive buffer full), as hala agent reports to director {{ $labels.instance }}: the receiver is too slow or its buffer too small. IPVS still counts them as delivered."},
+		{"HalaAgentStreamDown", `hala_agent_stream_up{` + job + `} == 0`, 5 * time.Minute, "warning",
+			"no hala agent stream from backend {{ $labels.backend }}",
+			"Director {{ $labels.instance }} has no open stream from hala agent on backend {{ $labels.backend }} for 5 minutes: it checks the backend by API only, and loses the socket events and receiver drops. Is hala-agent running there, its port open to the directors, its token the same?"},
 	}
 }
 
@@ -297,6 +350,31 @@ func dashboard(inv *inventory.Inventory) ([]byte, error) {
 				{`sum by (instance, result) (rate(hala_reconcile_total{` + job + `}[$__rate_interval]))`, "{{instance}} reconcile {{result}}"},
 				{`rate(hala_netlink_errors_total{` + job + `}[$__rate_interval])`, "{{instance}} netlink errors"},
 			}},
+	}
+	if inv.UsesBGP() {
+		panels = append(panels,
+			panel{title: "VIP announcers", desc: "Directors announcing each VIP over BGP; HalaVIPUnderAnnounced fires below " + strconv.Itoa(VIPMinAnnouncers(inv)) + ".", min: &zero,
+				exprs: [][2]string{{`sum by (vip) (hala_vip_announced{` + job + `})`, "{{vip}}"}}},
+			panel{title: "BGP and BFD sessions", desc: "1 while the director's session with the peer is up.", min: &zero, max: &one,
+				exprs: [][2]string{
+					{`hala_bgp_peer_up{` + job + `}`, "{{instance}} BGP {{peer}}"},
+					{`hala_bfd_peer_up{` + job + `}`, "{{instance}} BFD {{peer}}"},
+				}},
+			panel{title: "BGP session changes", exprs: [][2]string{{`sum by (instance, peer, state) (increase(hala_bgp_peer_transitions_total{` + job + `}[$__rate_interval]))`, "{{instance}} {{peer}} {{state}}"}}},
+		)
+	}
+	if inv.AgentEnabled() {
+		panels = append(panels,
+			panel{title: "Receiver drops", unit: "pps", desc: "Packets each backend's kernel dropped at the input's sockets, as hala agent reports (max over the directors).",
+				exprs: [][2]string{{`max by (service, backend) (rate(hala_receiver_drops_total{` + sel + `}[$__rate_interval]))`, "{{service}} {{backend}}"}}},
+			panel{title: "Receiver queue", unit: "bytes", desc: "Bytes waiting in the input's receive queues.",
+				exprs: [][2]string{{`max by (service, backend) (hala_receiver_queue_bytes{` + sel + `})`, "{{service}} {{backend}}"}}},
+			panel{title: "Receiver sockets and agent streams", desc: "1 while the input's socket is bound; 1 while the director's stream from the agent is open.", min: &zero, max: &one,
+				exprs: [][2]string{
+					{`min by (service, backend) (hala_receiver_socket_up{` + sel + `})`, "socket {{service}} {{backend}}"},
+					{`hala_agent_stream_up{` + job + `}`, "stream {{instance}} {{backend}}"},
+				}},
+		)
 	}
 	d := gDashboard{
 		UID: dashboardUID(inv.Cluster.Name), Title: "hala: " + inv.Cluster.Name, Tags: []string{"hala", "ipvs"}, Editable: true,

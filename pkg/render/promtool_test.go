@@ -124,7 +124,7 @@ func alertCases(inv *inventory.Inventory) []alertCase {
 	vipFor := min(m.VIPUnheldFor.Duration) + 1
 	dirFor := min(m.DirectorDownFor.Duration) + 1
 	flaps := m.FlapTransitions
-	return []alertCase{
+	cases := []alertCase{
 		{alert: "HalaDirectorDown", interval: time.Minute, at: time.Duration(dirFor) * time.Minute, early: m.DirectorDownFor.Duration / 2,
 			series: []string{`up{` + d1 + `}=0x30`, `up{` + d2 + `}=1x30`},
 			fires:  []map[string]string{base("d1:9610")}},
@@ -151,14 +151,6 @@ func alertCases(inv *inventory.Inventory) []alertCase {
 				`hala_vip_held{` + d2 + `,vip="logs",address="10.0.0.100",interface="eth0"}=0x30`,
 				`hala_vip_held{` + d1 + `,vip="other",address="10.0.0.101",interface="eth0"}=0x30`,
 				`hala_vip_held{` + d2 + `,vip="other",address="10.0.0.101",interface="eth0"}=1x30`,
-			},
-			fires: []map[string]string{l("job", m.Job, "vip", "logs", "address", "10.0.0.100")}},
-		{alert: "HalaVIPHeldTwice", interval: time.Minute, at: time.Duration(vipFor) * time.Minute, early: m.VIPUnheldFor.Duration / 2, value: "2",
-			series: []string{
-				`hala_vip_held{` + d1 + `,vip="logs",address="10.0.0.100",interface="eth0"}=1x30`,
-				`hala_vip_held{` + d2 + `,vip="logs",address="10.0.0.100",interface="eth0"}=1x30`,
-				`hala_vip_held{` + d1 + `,vip="other",address="10.0.0.101",interface="eth0"}=1x30`,
-				`hala_vip_held{` + d2 + `,vip="other",address="10.0.0.101",interface="eth0"}=0x30`,
 			},
 			fires: []map[string]string{l("job", m.Job, "vip", "logs", "address", "10.0.0.100")}},
 		// l1 goes down and up once a minute; l2 changes once.
@@ -204,6 +196,51 @@ func alertCases(inv *inventory.Inventory) []alertCase {
 			},
 			fires: []map[string]string{l("job", m.NodeJob, "instance", "d1:9100")}},
 	}
+	if !inv.UsesBGP() {
+		cases = append(cases, alertCase{alert: "HalaVIPHeldTwice", interval: time.Minute, at: time.Duration(vipFor) * time.Minute, early: m.VIPUnheldFor.Duration / 2, value: "2",
+			series: []string{
+				`hala_vip_held{` + d1 + `,vip="logs",address="10.0.0.100",interface="eth0"}=1x30`,
+				`hala_vip_held{` + d2 + `,vip="logs",address="10.0.0.100",interface="eth0"}=1x30`,
+				`hala_vip_held{` + d1 + `,vip="other",address="10.0.0.101",interface="eth0"}=1x30`,
+				`hala_vip_held{` + d2 + `,vip="other",address="10.0.0.101",interface="eth0"}=0x30`,
+			},
+			fires: []map[string]string{l("job", m.Job, "vip", "logs", "address", "10.0.0.100")}})
+	}
+	if inv.UsesBGP() {
+		// logs is announced by d1 only; other by both directors.
+		n := render.VIPMinAnnouncers(inv)
+		var ann []string
+		for i := 1; i <= n; i++ {
+			logs := 0
+			if i == 1 {
+				logs = 1
+			}
+			ann = append(ann, fmt.Sprintf(`hala_vip_announced{%s,instance="d%d:9610",vip="other"}=1x30`, job, i),
+				fmt.Sprintf(`hala_vip_announced{%s,instance="d%d:9610",vip="logs"}=%dx30`, job, i, logs))
+		}
+		cases = append(cases,
+			alertCase{alert: "HalaVIPUnderAnnounced", interval: time.Minute, at: time.Duration(vipFor) * time.Minute, early: m.VIPUnheldFor.Duration / 2,
+				value: "1", series: ann, fires: []map[string]string{l("job", m.Job, "vip", "logs")}},
+			alertCase{alert: "HalaBGPPeerDown", interval: time.Minute, at: time.Duration(dirFor) * time.Minute, early: m.DirectorDownFor.Duration / 2,
+				series: []string{`hala_bgp_peer_up{` + d1 + `,peer="192.0.2.1"}=0x30`, `hala_bgp_peer_up{` + d1 + `,peer="192.0.2.2"}=1x30`},
+				fires:  []map[string]string{with(base("d1:9610"), "peer", "192.0.2.1")}},
+		)
+	}
+	if inv.AgentEnabled() {
+		cases = append(cases,
+			// l1 drops 5 packets a minute, l2 none.
+			alertCase{alert: "HalaReceiverDrops", interval: time.Minute, at: 5 * time.Minute, value: "25",
+				series: []string{
+					`hala_receiver_drops_total{` + d1 + `,service="s",backend="l1"}=0+5x30`,
+					`hala_receiver_drops_total{` + d1 + `,service="s",backend="l2"}=7x30`,
+				},
+				fires: []map[string]string{with(base("d1:9610"), "service", "s", "backend", "l1")}},
+			alertCase{alert: "HalaAgentStreamDown", interval: time.Minute, at: 6 * time.Minute, early: 3 * time.Minute,
+				series: []string{`hala_agent_stream_up{` + d1 + `,backend="l1"}=0x30`, `hala_agent_stream_up{` + d1 + `,backend="l2"}=1x30`},
+				fires:  []map[string]string{with(base("d1:9610"), "backend", "l1")}},
+		)
+	}
+	return cases
 }
 
 var labelRef = regexp.MustCompile(`\{\{ \$labels\.(\w+) \}\}|\{\{ \$value[^}]*\}\}`)
@@ -344,5 +381,21 @@ func TestMonitoringDirReserved(t *testing.T) {
 	}
 	if _, err := render.All(inv); err == nil || !strings.Contains(err.Error(), `host name "monitoring" is the directory of the cluster's monitoring files`) {
 		t.Errorf("render of a host called monitoring: err = %v", err)
+	}
+}
+
+// TestAlertsHaveRunbookSections: every alert's runbook_url leads to a
+// section of docs/monitoring.md.
+func TestAlertsHaveRunbookSections(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/monitoring.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, inv := range rulesCases(t) {
+		for _, a := range render.Alerts(inv) {
+			if !strings.Contains(string(doc), "\n### "+a.Name+"\n") {
+				t.Errorf("%s: alert %s has no section \"### %s\" in docs/monitoring.md", name, a.Name, a.Name)
+			}
+		}
 	}
 }
