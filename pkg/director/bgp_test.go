@@ -259,8 +259,11 @@ interval = "100ms"
 func TestBGPNoAnnounceWithoutHealthyBackends(t *testing.T) {
 	r := newBGPRig(t, parse(t, bgpSource("")))
 	r.apis["10.0.0.11"].set("missing")
+	r.stepped() // rounds run when the test says: four really happen, however busy the machine
 	r.start()
-	time.Sleep(300 * time.Millisecond) // several rounds
+	for range 4 {
+		r.round()
+	}
 	if got := r.speaker.take(); len(got) != 0 {
 		t.Errorf("calls %q, want none", got)
 	}
