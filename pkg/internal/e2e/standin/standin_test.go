@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -583,7 +584,10 @@ func TestSIGHUPRestartsInPlace(t *testing.T) {
 // what does not fit; afterwards it reads again.
 func TestPauseInputDropsBeyondTheBuffer(t *testing.T) {
 	f := start(t)
-	if err := f.s.PauseInput("udp-5514", 300*time.Millisecond, 2048); err != nil {
+	// The pause only needs to outlast sending 50 datagrams; the test then
+	// waits on events, not on a clock: what the socket kept is read once
+	// the pause ends, and a marker sent after that comes behind it.
+	if err := f.s.PauseInput("udp-5514", time.Second, 2048); err != nil {
 		t.Fatal(err)
 	}
 	var msgs []string
@@ -591,13 +595,20 @@ func TestPauseInputDropsBeyondTheBuffer(t *testing.T) {
 		msgs = append(msgs, fmt.Sprintf("m%d-%s", i, strings.Repeat("x", 200)))
 	}
 	sendUDP(t, f.udp, msgs...)
-	time.Sleep(500 * time.Millisecond)
-	kept := len(f.events(t))
+	if len(waitEvents(t, f, 1)) == 0 {
+		t.Fatal("nothing recorded after the pause: the socket kept none of the 50 datagrams")
+	}
+	sendUDP(t, f.udp, "after")
+	evs := waitEvents(t, f, 2)
+	for !slices.ContainsFunc(evs, func(e Event) bool { return e.Message == "after" }) {
+		if evs = waitEvents(t, f, len(evs)+1); !slices.ContainsFunc(evs, func(e Event) bool { return e.Message == "after" }) {
+			t.Fatalf("the marker sent after the pause was not recorded: %d events", len(evs))
+		}
+	}
+	kept := len(evs) - 1
 	if kept == 0 || kept >= 50 {
 		t.Fatalf("recorded %d of 50 datagrams sent during the pause; want some, not all", kept)
 	}
-	sendUDP(t, f.udp, "after")
-	waitEvents(t, f, kept+1)
 	if _, err := f.s.Command("input pause udp-5514 soon 10"); err == nil {
 		t.Error("a bad duration was accepted")
 	}
