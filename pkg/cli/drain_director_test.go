@@ -7,49 +7,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hala-lb/hala/pkg/inventory/inventorytest"
+
 	"github.com/hala-lb/hala/pkg/drain"
 )
 
-const bgpDrainInventory = `
-[cluster]
-name = "t"
-interface = "eth0"
-ipvs = "director"
-ha = "bgp"
-
-[bgp]
-asn = 65001
-
-[[bgp.peer]]
-address = "10.0.0.254"
-asn = 65000
-
-[[director]]
-name = "d1"
-address = "10.0.0.1"
-
-[[director]]
-name = "d2"
-address = "10.0.0.2"
-
-[[logstash]]
-name = "l1"
-address = "10.0.0.11"
-
-[[vip]]
-name = "logs"
-address = "10.99.0.10/32"
-
-[[service]]
-name = "syslog-udp"
-vip = "logs"
-port = 5514
-protocol = "udp"
-input_id = "udp-5514"
-
-[firewall]
-log_sources = ["10.0.0.0/24"]
-`
+// bgpDrainInventory is the shared active-active fixture.
+var bgpDrainInventory = inventorytest.BGP
 
 // hala drain --director writes the director's own record where hala
 // director reads it (apart from the backends'), undrain removes it.

@@ -12,49 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hala-lb/hala/pkg/inventory/inventorytest"
+
 	"github.com/hala-lb/hala/pkg/inventory"
 )
 
-const bgpInv = `
-[cluster]
-name = "t"
-interface = "eth0"
-ipvs = "director"
-ha = "bgp"
-
-[bgp]
-asn = 65001
-
-[[bgp.peer]]
-address = "10.0.0.254"
-asn = 65000
-
-[[bgp.peer]]
-address = "10.0.0.253"
-asn = 65000
-
-[[director]]
-name = "d1"
-address = "10.0.0.1"
-
-[[logstash]]
-name = "l1"
-address = "10.0.0.11"
-
-[[vip]]
-name = "logs"
-address = "10.99.0.10/32"
-
-[[service]]
-name = "syslog-udp"
-vip = "logs"
-port = 5514
-protocol = "udp"
-input_id = "udp-5514"
-
-[firewall]
-log_sources = ["10.0.0.0/24"]
-`
+// bgpInv is the shared active-active fixture.
+var bgpInv = inventorytest.BGP
 
 // With BGP, status shows the VIPs on hala0, the director's sessions and
 // what it announces, as hala director's /bgp gives them.

@@ -64,3 +64,52 @@ func Edit(inv string, oldNew ...string) string {
 	}
 	return inv
 }
+
+// BGP is a small valid active-active cluster (cluster.ha = "bgp"):
+// directors d1 and d2 (ASN 65001) peering with routers 10.0.0.254 and
+// 10.0.0.253 (ASN 65000), Logstash host l1 (10.0.0.11), VIP "logs"
+// (10.99.0.10/32) and one UDP service "syslog-udp" on port 5514.
+const BGP = `
+[cluster]
+name = "t"
+interface = "eth0"
+ipvs = "director"
+ha = "bgp"
+
+[bgp]
+asn = 65001
+
+[[bgp.peer]]
+address = "10.0.0.254"
+asn = 65000
+
+[[bgp.peer]]
+address = "10.0.0.253"
+asn = 65000
+
+[[director]]
+name = "d1"
+address = "10.0.0.1"
+
+[[director]]
+name = "d2"
+address = "10.0.0.2"
+
+[[logstash]]
+name = "l1"
+address = "10.0.0.11"
+
+[[vip]]
+name = "logs"
+address = "10.99.0.10/32"
+
+[[service]]
+name = "syslog-udp"
+vip = "logs"
+port = 5514
+protocol = "udp"
+input_id = "udp-5514"
+
+[firewall]
+log_sources = ["10.0.0.0/24"]
+`

@@ -72,3 +72,13 @@ func TestBaseAndEdit(t *testing.T) {
 	}()
 	inventorytest.Edit(inventorytest.Base, "no such line", "")
 }
+
+func TestBGPIsValid(t *testing.T) {
+	inv, err := inventory.Parse("bgp.toml", []byte(inventorytest.BGP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !inv.UsesBGP() || len(inv.BGP.Peers) != 2 || len(inv.Directors) != 2 {
+		t.Errorf("BGP fixture: bgp %t, peers %d, directors %d", inv.UsesBGP(), len(inv.BGP.Peers), len(inv.Directors))
+	}
+}
