@@ -436,27 +436,52 @@ func (c *bgpCluster) others(n *bgpNode) []netip.Addr {
 	return slices.DeleteFunc(c.allDirectors(), func(a netip.Addr) bool { return a == n.addr })
 }
 
-// inPkts is the director's IPVS incoming packet counter (all services).
-//
-// Equivalent to: ipvsadm -Ln --stats (the total)
+// inPkts is the director's IPVS incoming packet counter (all services),
+// summed over the per-CPU counters. /proc/net/ip_vs_stats and the netlink
+// stats show totals the kernel's estimator refreshes only every 2 seconds,
+// so two reads 2 seconds apart can show no change although packets went
+// through; the per-CPU counters are live.
 func (n *bgpNode) inPkts() (uint64, error) {
 	var data []byte
 	err := n.ns.Do(func() (err error) {
-		data, err = os.ReadFile("/proc/thread-self/net/ip_vs_stats")
+		data, err = os.ReadFile("/proc/thread-self/net/ip_vs_stats_percpu")
 		return err
 	})
 	if err != nil {
 		return 0, err
 	}
-	lines := strings.Split(string(data), "\n")
+	return sumPerCPUInPkts(string(data))
+}
+
+// sumPerCPUInPkts adds the Incoming Packets column (hex) of
+// ip_vs_stats_percpu's CPU rows: after the two header lines, up to the
+// total row ("~").
+func sumPerCPUInPkts(data string) (uint64, error) {
+	lines := strings.Split(data, "\n")
 	if len(lines) < 3 {
-		return 0, fmt.Errorf("ip_vs_stats: %q", data)
+		return 0, fmt.Errorf("ip_vs_stats_percpu: %q", data)
 	}
-	f := strings.Fields(lines[2])
-	if len(f) < 2 {
-		return 0, fmt.Errorf("ip_vs_stats: %q", data)
+	var sum uint64
+	rows := 0
+	for _, l := range lines[2:] {
+		f := strings.Fields(l)
+		if len(f) == 0 || f[0] == "~" {
+			break
+		}
+		if len(f) < 3 {
+			return 0, fmt.Errorf("ip_vs_stats_percpu line %q", l)
+		}
+		v, err := strconv.ParseUint(f[2], 16, 64)
+		if err != nil {
+			return 0, fmt.Errorf("ip_vs_stats_percpu line %q: %w", l, err)
+		}
+		sum += v
+		rows++
 	}
-	return strconv.ParseUint(f[1], 16, 64)
+	if rows == 0 {
+		return 0, fmt.Errorf("ip_vs_stats_percpu: no CPU rows in %q", data)
+	}
+	return sum, nil
 }
 
 func (c *bgpCluster) inPkts(row *Row) map[string]uint64 {
@@ -639,10 +664,16 @@ func bgpPlanned(c *bgpCluster) Row {
 	if err != nil {
 		row.Failf("%s not announced after undrain: %v", victim.name, err)
 	}
-	before, _ := victim.inPkts()
-	time.Sleep(2 * time.Second)
-	after, _ := victim.inPkts()
-	row.Check(after > before, "%s forwarded nothing after undrain (InPkts %d → %d)", victim.name, before, after)
+	before, err := victim.inPkts()
+	if err != nil {
+		row.Failf("%s: read IPVS stats: %v", victim.name, err)
+	}
+	after := before
+	for end := time.Now().Add(3 * time.Second); after == before && time.Now().Before(end); {
+		time.Sleep(100 * time.Millisecond)
+		after, _ = victim.inPkts()
+	}
+	row.Check(after > before, "%s forwarded nothing in 3s after undrain (InPkts %d → %d)", victim.name, before, after)
 	span := st.Stop()
 	tl := c.count(&row, span)
 	row.Check(tl.Lost == 0, "%d lost", tl.Lost)

@@ -224,6 +224,25 @@ func (c *cluster) inPkts(n *node) (map[string]uint64, error) {
 	return m, nil
 }
 
+// inPktsGrown reads n's InPkts until every one of keys is above before,
+// for at most 3 seconds: the kernel's estimator refreshes the counters
+// ipvsadm shows only every 2 seconds, so packets forwarded just now may
+// not show yet.
+func (c *cluster) inPktsGrown(n *node, before map[string]uint64, keys ...string) (map[string]uint64, error) {
+	end := time.Now().Add(3 * time.Second)
+	for {
+		after, err := c.inPkts(n)
+		grown := err == nil
+		for _, k := range keys {
+			grown = grown && after[k] > before[k]
+		}
+		if grown || time.Now().After(end) {
+			return after, err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // writeInventory replaces the directors' inventory file (atomically, as
 // config management would), readable by user hala.
 func (c *cluster) writeInventory(data []byte) error {
@@ -335,11 +354,11 @@ func reloadAddsBackend(c *cluster) Row {
 	span := st.Stop()
 	split := c.sender.Burst(evenCount)
 	c.hold()
-	after, err := c.inPkts(d)
+	k := c.rs(d).String()
+	after, err := c.inPktsGrown(d, before, k)
 	if err != nil {
 		row.Failf("%v", err)
 	}
-	k := c.rs(d).String()
 	row.Check(after[k] > before[k], "%s's InPkts went from %d to %d: its real server was re-added", d.name, before[k], after[k])
 	for _, s := range c.mon.between(t0.Add(-3*time.Second), t1) {
 		if !s.in(d.name, c.rs(d)) {
@@ -507,7 +526,11 @@ func directorRestarted(c *cluster) Row {
 			break
 		}
 	}
-	after, err := c.inPkts(d)
+	var keys []string
+	for _, n := range c.nodes {
+		keys = append(keys, c.rs(n).String())
+	}
+	after, err := c.inPktsGrown(d, before, keys...)
 	if err != nil {
 		row.Failf("%v", err)
 	}
