@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hala-lb/hala/pkg/internal/testutil"
+	"github.com/hala-lb/hala/pkg/internal/testutil/tcpstream"
 	"github.com/hala-lb/hala/pkg/reconcile"
 )
 
@@ -67,8 +68,8 @@ scheduler = "rr"
 forwarding = "dr"
 `
 
-// lineServer counts, per connection id, the lines "ID SEQ" the backends
-// of one port received, which backend holds each connection, and the
+// lineServer counts, per stream id, the lines (tcpstream.Line) the
+// backends of one port received, which backend holds each connection, and the
 // connections that ended in an error (a reset).
 type lineServer struct {
 	mu      sync.Mutex
@@ -100,8 +101,8 @@ func (s *lineServer) serve(name string, l net.Listener) {
 			id := ""
 			for {
 				line, err := r.ReadString('\n')
-				if f := strings.Fields(line); err == nil && len(f) == 2 {
-					id = f[0]
+				if sid, _, ok := tcpstream.ParseLine(line); err == nil && ok {
+					id = sid
 					s.mu.Lock()
 					s.lines[id]++
 					s.backend[id] = name
@@ -120,16 +121,6 @@ func (s *lineServer) serve(name string, l net.Listener) {
 	}
 }
 
-// stream is one long-lived client connection sending a numbered line
-// every 100ms.
-type stream struct {
-	id   string
-	port int
-	conn *net.TCPConn
-	sent int
-	err  error
-}
-
 // ecmpRig is a client behind a router whose static ECMP route to the VIP
 // stands for what BGP gives it, three directors programmed by hala, and
 // three backends holding the VIP on lo with a line server per port.
@@ -140,16 +131,15 @@ type ecmpRig struct {
 	dirs      []*mhDirector
 	listeners map[string][]net.Listener // by backend
 	servers   map[int]*lineServer
-	streams   []*stream
-	stop      chan struct{}
-	wg        sync.WaitGroup
+	streams   map[int]*tcpstream.Set // by port
 }
 
 func newECMPRig(t *testing.T) *ecmpRig {
 	t.Helper()
 	testutil.RequireKernel(t)
 	r := &ecmpRig{t: t, servers: map[int]*lineServer{5140: newLineServer(), 5141: newLineServer()},
-		listeners: map[string][]net.Listener{}, stop: make(chan struct{})}
+		listeners: map[string][]net.Listener{},
+		streams:   map[int]*tcpstream.Set{5140: tcpstream.NewSet(100 * time.Millisecond), 5141: tcpstream.NewSet(100 * time.Millisecond)}}
 	inv := parseInv(t, tcpInventory)
 	lan := testutil.NewLAN(t)
 	for i, name := range []string{"d1", "d2", "d3"} {
@@ -197,48 +187,23 @@ func (r *ecmpRig) route(via ...string) {
 	r.router.IP(r.t, args...)
 }
 
-// open connects n streams to each port and starts them sending.
+// open connects n streams to each port and starts them sending a line
+// every 100ms.
 func (r *ecmpRig) open(n int, ports ...int) {
 	r.t.Helper()
-	var opened []*stream
-	err := r.client.Do(func() error {
-		d := net.Dialer{Timeout: 10 * time.Second}
-		for _, port := range ports {
-			for i := 0; i < n; i++ {
-				c, err := d.DialContext(context.Background(), "tcp4", fmt.Sprintf("10.0.0.100:%d", port))
-				if err != nil {
-					return fmt.Errorf("connection %d to port %d: %w", i, port, err)
-				}
-				opened = append(opened, &stream{id: fmt.Sprintf("%d-%d", port, len(r.streams)+len(opened)), port: port, conn: c.(*net.TCPConn)})
-			}
+	for _, port := range ports {
+		err := r.streams[port].Open(n, strconv.Itoa(port), func() (c net.Conn, err error) {
+			err = r.client.Do(func() error {
+				d := net.Dialer{Timeout: 10 * time.Second}
+				c, err = d.DialContext(context.Background(), "tcp4", fmt.Sprintf("10.0.0.100:%d", port))
+				return err
+			})
+			return c, err
+		})
+		if err != nil {
+			r.t.Fatalf("port %d: %v", port, err)
 		}
-		return nil
-	})
-	if err != nil {
-		r.t.Fatal(err)
 	}
-	for _, s := range opened {
-		r.wg.Add(1)
-		go func() {
-			defer r.wg.Done()
-			tick := time.NewTicker(100 * time.Millisecond)
-			defer tick.Stop()
-			for {
-				select {
-				case <-r.stop:
-					return
-				case <-tick.C:
-				}
-				_ = s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-				if _, err := fmt.Fprintf(s.conn, "%s %d\n", s.id, s.sent+1); err != nil {
-					s.err = err
-					return
-				}
-				s.sent++
-			}
-		}()
-	}
-	r.streams = append(r.streams, opened...)
 }
 
 // spread counts each director's established connection entries.
@@ -250,38 +215,12 @@ func (r *ecmpRig) spread() string {
 	return strings.Join(parts, ", ")
 }
 
-// finish stops the senders, closes their streams and waits until the mh
-// port's backends have read every stream that was not reset to its end.
-// (A reset stream never ends at its first backend: its sender is gone.)
+// finish stops the senders and closes their streams: each ends cleanly
+// once its backend has read it to its end (a reset stream never does: its
+// sender is gone).
 func (r *ecmpRig) finish() {
-	r.t.Helper()
-	close(r.stop)
-	r.wg.Wait()
-	for _, s := range r.streams {
-		_ = s.conn.CloseWrite()
-	}
-	deadline := time.Now().Add(15 * time.Second)
-	for _, s := range r.streams {
-		if s.port != 5140 || s.err != nil {
-			continue
-		}
-		srv := r.servers[5140]
-		for {
-			srv.mu.Lock()
-			got, failed := srv.lines[s.id], srv.errs[s.id]
-			srv.mu.Unlock()
-			if got >= s.sent || failed != nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				r.t.Errorf("stream %s: %d of %d lines at its backend 15s after the senders stopped", s.id, got, s.sent)
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	for _, s := range r.streams {
-		s.conn.Close()
+	for _, set := range r.streams {
+		set.Close(15 * time.Second)
 	}
 }
 
@@ -297,17 +236,14 @@ func (r *ecmpRig) outcome(port int) outcome {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	var o outcome
-	for _, s := range r.streams {
-		if s.port != port {
-			continue
-		}
+	for _, s := range r.streams[port].Streams() {
 		o.streams++
-		o.sent += s.sent
-		if s.err != nil || srv.errs[s.id] != nil {
-			o.reset = append(o.reset, s.id)
+		o.sent += s.Sent
+		if s.Reset() || srv.errs[s.ID] != nil {
+			o.reset = append(o.reset, s.ID)
 		}
-		if got := srv.lines[s.id]; got < s.sent {
-			o.lost += s.sent - got
+		if got := srv.lines[s.ID]; got < s.Sent {
+			o.lost += s.Sent - got
 		}
 	}
 	return o
@@ -415,12 +351,12 @@ func TestIntegrationTCPBackendFailureMovesOnlyItsConnections(t *testing.T) {
 	if len(wrong) > 0 {
 		t.Errorf("connections of other backends reset: %v", wrong)
 	}
-	for _, s := range r.streams {
-		if !held[s.id] && srv.lines[s.id] < s.sent {
-			t.Errorf("stream %s (on %s): %d of %d lines arrived", s.id, srv.backend[s.id], srv.lines[s.id], s.sent)
+	for _, s := range r.streams[5140].Streams() {
+		if !held[s.ID] && srv.lines[s.ID] < s.Sent {
+			t.Errorf("stream %s (on %s): %d of %d lines arrived", s.ID, srv.backend[s.ID], srv.lines[s.ID], s.Sent)
 		}
-		if !held[s.id] && srv.backend[s.id] == "b2" {
-			t.Errorf("stream %s, opened after b2 failed, reached b2", s.id)
+		if !held[s.ID] && srv.backend[s.ID] == "b2" {
+			t.Errorf("stream %s, opened after b2 failed, reached b2", s.ID)
 		}
 	}
 }
