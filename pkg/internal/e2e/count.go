@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/hala-lb/hala/pkg/internal/testutil/tcpstream"
 )
 
 // Received maps a message sequence number to the servers whose output
@@ -19,42 +21,107 @@ type Received map[int][]string
 // carry no sequence number (other traffic) are skipped.
 func ReadReceived(files map[string]string) (Received, error) {
 	got := Received{}
+	err := scanFiles(files, func(server, msg string) {
+		if seq, ok := MessageSeq(msg); ok {
+			got[seq] = append(got[seq], server)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return got, nil
+}
+
+// StreamReceived is what the stand-ins received of one TCP stream
+// (tcpstream.Line): how many of its lines each server holds, and which
+// line numbers arrived.
+type StreamReceived struct {
+	PerServer map[string]int
+	Seqs      map[int]bool
+}
+
+// Upto counts the stream's distinct lines numbered 1 to n that arrived.
+func (r StreamReceived) Upto(n int) int {
+	c := 0
+	for seq := range r.Seqs {
+		if seq >= 1 && seq <= n {
+			c++
+		}
+	}
+	return c
+}
+
+// Server returns the server that holds the stream's lines ("" when none
+// does, "a+b" when several do).
+func (r StreamReceived) Server() string {
+	names := make([]string, 0, len(r.PerServer))
+	for name := range r.PerServer {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return strings.Join(names, "+")
+}
+
+// ReadStreams reads the stand-ins' JSON-lines files, keyed by server name,
+// and returns what arrived of each TCP stream, by stream id. Other lines
+// are skipped.
+func ReadStreams(files map[string]string) (map[string]StreamReceived, error) {
+	got := map[string]StreamReceived{}
+	err := scanFiles(files, func(server, msg string) {
+		id, seq, ok := tcpstream.ParseLine(msg)
+		if !ok {
+			return
+		}
+		r, found := got[id]
+		if !found {
+			r = StreamReceived{PerServer: map[string]int{}, Seqs: map[int]bool{}}
+			got[id] = r
+		}
+		r.PerServer[server]++
+		r.Seqs[seq] = true
+	})
+	if err != nil {
+		return nil, err
+	}
+	return got, nil
+}
+
+// scanFiles calls f with each event's message of every file, the files in
+// the order of their server names. A missing file holds nothing.
+func scanFiles(files map[string]string, f func(server, msg string)) error {
 	names := make([]string, 0, len(files))
 	for name := range files {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		if err := readFile(got, name, files[name]); err != nil {
-			return nil, err
+		if err := scanFile(name, files[name], f); err != nil {
+			return err
 		}
 	}
-	return got, nil
+	return nil
 }
 
-func readFile(got Received, server, path string) error {
-	f, err := os.Open(path)
+func scanFile(server, path string, f func(server, msg string)) error {
+	file, err := os.Open(path)
 	if os.IsNotExist(err) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
+	defer file.Close()
+	sc := bufio.NewScanner(file)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for line := 1; sc.Scan(); line++ {
 		var ev struct {
 			Message string `json:"message"`
 		}
-		text := sc.Bytes()
-		if err := json.Unmarshal(text, &ev); err != nil {
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
 			// A stand-in killed mid-write leaves at most a partial last line.
 			return fmt.Errorf("%s:%d: %w", path, line, err)
 		}
-		if seq, ok := MessageSeq(ev.Message); ok {
-			got[seq] = append(got[seq], server)
-		}
+		f(server, ev.Message)
 	}
 	return sc.Err()
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hala-lb/hala/pkg/internal/e2e/standin"
+	"github.com/hala-lb/hala/pkg/internal/testutil/tcpstream"
 )
 
 // loopNode starts a stand-in on loopback with one UDP input.
@@ -212,5 +213,61 @@ func TestSlowShareBound(t *testing.T) {
 	}
 	if f := FloorShare(); f < 0.038 || f > 0.039 {
 		t.Errorf("floor share = %.4f, want 10/263", f)
+	}
+}
+
+// ReadStreams finds each TCP stream's lines in the stand-in that received
+// them, and nothing of the numbered UDP messages.
+func TestReadStreams(t *testing.T) {
+	files := map[string]string{}
+	addrs := map[string]string{}
+	var servers []*standin.Server
+	for _, name := range []string{"stash1", "stash2"} {
+		files[name] = filepath.Join(t.TempDir(), name+".json")
+		s, err := standin.New(standin.Config{Name: name, API: "127.0.0.1:0", Output: files[name],
+			Inputs: []standin.Input{{ID: "tcp-5140", Proto: "tcp", Addr: "127.0.0.1:0"}, {ID: "udp-5514", Proto: "udp", Addr: "127.0.0.1:0"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		servers = append(servers, s)
+		addrs[name] = s.InputAddr("tcp-5140")
+	}
+	newSender(t, servers[0].InputAddr("udp-5514"), 1000).Burst(20)
+	set := tcpstream.NewSet(time.Millisecond)
+	for name, n := range map[string]int{"stash1": 2, "stash2": 1} {
+		if err := set.Open(n, name, func() (net.Conn, error) { return net.Dial("tcp", addrs[name]) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for sent := false; !sent; {
+		sent = true
+		for _, st := range set.Streams() {
+			sent = sent && st.Sent > 0
+		}
+		time.Sleep(time.Millisecond)
+	}
+	set.Close(30 * time.Second)
+	for _, s := range servers {
+		s.Close() // writes what it has queued
+	}
+	got, err := ReadStreams(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("%d streams read, want 3: %v", len(got), got)
+	}
+	for _, st := range set.Streams() {
+		r := got[st.ID]
+		if st.Reset() || st.Sent == 0 || r.Upto(st.Sent) != st.Sent || len(r.Seqs) != st.Sent {
+			t.Errorf("%s: sent %d (err %v), received %d of them, %d in all", st.ID, st.Sent, st.Err, r.Upto(st.Sent), len(r.Seqs))
+		}
+		if want, _, _ := strings.Cut(st.ID, "-"); r.Server() != want || r.PerServer[want] != st.Sent {
+			t.Errorf("%s: on %q (%v), want only %s", st.ID, r.Server(), r.PerServer, want)
+		}
 	}
 }
