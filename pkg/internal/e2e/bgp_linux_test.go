@@ -97,6 +97,11 @@ type bgpCluster struct {
 	rise     int
 	timeout  time.Duration
 	bfd      time.Duration // interval × multiplier
+
+	// The TCP service (rows C2–C4): its port, real servers' port and
+	// input id.
+	tcpPort, tcpRealPort int
+	tcpInput             string
 }
 
 func runBGPSuite(t *testing.T) Table {
@@ -105,13 +110,16 @@ func runBGPSuite(t *testing.T) Table {
 	t.Logf("BGP cluster up in %s: 3 directors, BFD %s × %d, interval %s, fall %d, rise %d",
 		Seconds(time.Since(began)), c.inv.BGP.BFDInterval.Duration, c.inv.BGP.BFDMultiplier, c.interval, c.fall, c.rise)
 	var table Table
-	for _, scenario := range []func(*bgpCluster) Row{
-		bgpSteady, bgpHostDies, bgpDirectorKilled, bgpPlanned, bgpAPIBlocked, bgpInputStopped, bgpRouterRestart,
+	for _, scenario := range []func(*bgpCluster) []Row{
+		one(bgpSteady), one(bgpHostDies), one(bgpDirectorKilled), one(bgpPlanned), one(bgpAPIBlocked), one(bgpInputStopped),
+		bgpTCPDirectorChanges, one(bgpTCPBackendFails), one(bgpRouterRestart),
 	} {
 		start := time.Now()
-		row := scenario(c)
-		table = append(table, row)
-		t.Logf("%s: %s in %s", row.Scenario, map[bool]string{true: "PASS", false: "FAIL"}[row.Pass()], Seconds(time.Since(start)))
+		rows := scenario(c)
+		table = append(table, rows...)
+		for _, row := range rows {
+			t.Logf("%s: %s in %s", row.Scenario, map[bool]string{true: "PASS", false: "FAIL"}[row.Pass()], Seconds(time.Since(start)))
+		}
 	}
 	if !table.Pass() {
 		for _, d := range c.directors {
@@ -124,12 +132,18 @@ func runBGPSuite(t *testing.T) Table {
 	return table
 }
 
+// one makes a one-row scenario a scenario.
+func one(f func(*bgpCluster) Row) func(*bgpCluster) []Row {
+	return func(c *bgpCluster) []Row { return []Row{f(c)} }
+}
+
 func newBGPCluster(t *testing.T) *bgpCluster {
 	t.Helper()
 	c := &bgpCluster{t: t, tmp: t.TempDir()}
 	c.hala = testutil.HalaBinary(t)
 	testutil.RequireTool(t, "ip")
 	testutil.RequireTool(t, "setpriv")
+	testutil.RequireTool(t, "ipvsadm")
 	vtysh := testutil.RequireTool(t, "vtysh")
 	for _, d := range []string{"zebra", "bgpd", "bfdd"} {
 		if _, err := os.Stat("/usr/lib/frr/" + d); err != nil {
@@ -147,6 +161,14 @@ func newBGPCluster(t *testing.T) *bgpCluster {
 	c.interval, c.fall, c.rise = svc.Interval.Duration, svc.Fall, svc.Rise
 	c.timeout = c.inv.DirectorCheckTimeout(c.interval)
 	c.bfd = c.inv.BGP.BFDInterval.Duration * time.Duration(c.inv.BGP.BFDMultiplier)
+	for _, s := range c.inv.Services {
+		if s.Protocol == "tcp" {
+			c.tcpPort, c.tcpRealPort, c.tcpInput = s.Port, s.BackendPort, s.InputID
+		}
+	}
+	if c.tcpPort == 0 {
+		t.Fatalf("%s has no TCP service", bgpInventory)
+	}
 
 	c.invPath = render.DirectorInventory
 	if err := installFile(bgpInventory, c.invPath); err != nil {
@@ -198,6 +220,10 @@ func newBGPCluster(t *testing.T) *bgpCluster {
 	c.router.Run(t, "sysctl", "-q", "-p", filepath.Join(c.out, render.RouterDir, render.RouterSysctlPath))
 
 	for _, n := range c.stashes {
+		// The VIP on lo and the ARP sysctls of a DR real server.
+		if b, err := n.ns.Cmd("sh", filepath.Join(n.dir, "setup.sh")).CombinedOutput(); err != nil {
+			t.Fatalf("%s: setup.sh: %v\n%s", n.name, err, b)
+		}
 		c.setupStandin(n)
 	}
 	for _, n := range c.directors {
@@ -214,6 +240,9 @@ func newBGPCluster(t *testing.T) *bgpCluster {
 	}
 	for _, n := range c.directors {
 		if err := c.waitHealthy(n); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.addControl(n); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -258,6 +287,9 @@ func (c *bgpCluster) setupStandin(n *bgpNode) {
 	for _, in := range ins {
 		n.standinArgs = append(n.standinArgs, "-input", in.String())
 	}
+	// The control service's input (rows C2 and C3), on the VIP like the
+	// TCP service's.
+	n.standinArgs = append(n.standinArgs, "-input", fmt.Sprintf("%s=tcp://%s", controlInput, netip.AddrPortFrom(c.vip, controlPort)))
 	if n.standin, err = startStandinIn(t, n.ns, n.name, n.standinArgs, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -569,14 +601,7 @@ func bgpHostDies(c *bgpCluster) Row {
 		Bound: fmt.Sprintf("route gone ≤ 3 × BFD interval + 200ms = %s; lost ≤ rate × that ÷ 3 + 2 = %d", Seconds(window), maxLost)}
 	st := c.sender.Start()
 	time.Sleep(time.Second)
-	// The fault time is when the command has returned: starting ip in
-	// the emulated VM takes longer than the link change it makes.
-	if out, err := victim.ns.Cmd("ip", "link", "set", "eth0", "down").CombinedOutput(); err != nil {
-		row.Failf("link down: %v %s", err, out)
-	}
-	t0 := time.Now()
-	syscall.Kill(victim.hd.Pid(), syscall.SIGKILL)
-	victim.hd.Stop()
+	t0 := c.killHost(&row, victim)
 	gone, err := c.routes.waitFor(t0, 10*time.Second, c.others(victim))
 	if err != nil {
 		row.Failf("the route still lists %s: %v", victim.name, err)
@@ -587,18 +612,37 @@ func bgpHostDies(c *bgpCluster) Row {
 	row.Check(gone <= window, "route gone after %s, bound %s", Seconds(gone), Seconds(window))
 	row.Check(tl.Lost <= maxLost, "%d lost, bound %d", tl.Lost, maxLost)
 
-	if out, err := victim.ns.Cmd("ip", "link", "set", "eth0", "up").CombinedOutput(); err != nil {
-		row.Failf("link up: %v %s", err, out)
-	}
-	// The route to the client went with the link.
-	if out, err := victim.ns.Cmd("ip", "route", "replace", netip.MustParsePrefix(bgpClientAddr).Masked().String(),
-		"via", netip.MustParsePrefix(routerAddr).Addr().String()).CombinedOutput(); err != nil {
-		row.Failf("route to the client: %v %s", err, out)
-	}
+	c.linkUp(&row, victim)
 	t1 := time.Now()
 	back := c.restore(&row, victim, t1)
 	row.Time = fmt.Sprintf("route gone %.2fs, back %s", gone.Seconds(), Seconds(back))
 	return row
+}
+
+// killHost makes n's host die as in a power cut: its link goes down, then
+// its hala director gets SIGKILL. It returns the time of the fault: when
+// the link command has returned (starting ip in the emulated VM takes
+// longer than the link change it makes).
+func (c *bgpCluster) killHost(row *Row, n *bgpNode) time.Time {
+	if out, err := n.ns.Cmd("ip", "link", "set", "eth0", "down").CombinedOutput(); err != nil {
+		row.Failf("link down: %v %s", err, out)
+	}
+	t0 := time.Now()
+	syscall.Kill(n.hd.Pid(), syscall.SIGKILL)
+	n.hd.Stop()
+	return t0
+}
+
+// linkUp brings n's link back after killHost, with the route to the
+// client that went with it.
+func (c *bgpCluster) linkUp(row *Row, n *bgpNode) {
+	if out, err := n.ns.Cmd("ip", "link", "set", "eth0", "up").CombinedOutput(); err != nil {
+		row.Failf("link up: %v %s", err, out)
+	}
+	if out, err := n.ns.Cmd("ip", "route", "replace", netip.MustParsePrefix(bgpClientAddr).Masked().String(),
+		"via", netip.MustParsePrefix(routerAddr).Addr().String()).CombinedOutput(); err != nil {
+		row.Failf("route to the client: %v %s", err, out)
+	}
 }
 
 // B3: hala director on d2 is SIGKILLed: its session closes at once (the

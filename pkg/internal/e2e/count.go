@@ -40,11 +40,12 @@ type StreamReceived struct {
 	Seqs      map[int]bool
 }
 
-// Upto counts the stream's distinct lines numbered 1 to n that arrived.
-func (r StreamReceived) Upto(n int) int {
+// Between counts the stream's distinct lines numbered from+1 to to that
+// arrived.
+func (r StreamReceived) Between(from, to int) int {
 	c := 0
 	for seq := range r.Seqs {
-		if seq >= 1 && seq <= n {
+		if seq > from && seq <= to {
 			c++
 		}
 	}
