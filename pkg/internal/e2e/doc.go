@@ -12,6 +12,7 @@
 // (build tags linux and integration), run by scripts/e2e inside the VM.
 //
 // Nothing in the shipped hala binary imports this package. It imports
-// pkg/inventory, pkg/render and its stand-in (standin), and its tests
-// pkg/internal/testutil as well.
+// pkg/inventory, pkg/render, its stand-in (standin) and
+// pkg/internal/testutil/tcpstream (the TCP streams of rows C2–C4), and its
+// tests pkg/internal/testutil as well.
 package e2e
