@@ -62,6 +62,19 @@ func (r *receiver) serve(c *net.TCPConn) {
 	}
 }
 
+// open starts n streams a-0… to r and waits until r has a line of each.
+func (r *receiver) open(t *testing.T, n int) *Set {
+	t.Helper()
+	s := NewSet(time.Millisecond)
+	if err := s.Open(n, "a", r.dial); err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		<-r.seen
+	}
+	return s
+}
+
 func (r *receiver) dial() (net.Conn, error) { return net.Dial("tcp", r.ln.Addr().String()) }
 
 func (r *receiver) count(id string) int {
@@ -84,13 +97,7 @@ func TestLineRoundTrip(t *testing.T) {
 // receiver has every line each one counts as sent.
 func TestCleanStreamsDeliverEveryLine(t *testing.T) {
 	r := newReceiver(t, "")
-	s := NewSet(time.Millisecond)
-	if err := s.Open(3, "a", r.dial); err != nil {
-		t.Fatal(err)
-	}
-	for range 3 {
-		<-r.seen
-	}
+	s := r.open(t, 3)
 	s.Close(30 * time.Second)
 	for _, st := range s.Streams() {
 		if st.Reset() {
@@ -106,13 +113,7 @@ func TestCleanStreamsDeliverEveryLine(t *testing.T) {
 // not, and Reopen replaces only it, once.
 func TestResetIsCountedAndReopened(t *testing.T) {
 	r := newReceiver(t, "a-1")
-	s := NewSet(time.Millisecond)
-	if err := s.Open(3, "a", r.dial); err != nil {
-		t.Fatal(err)
-	}
-	for range 3 {
-		<-r.seen
-	}
+	s := r.open(t, 3)
 	// The sender sees the reset on a later write.
 	for !s.Streams()[1].Reset() {
 		time.Sleep(time.Millisecond)
