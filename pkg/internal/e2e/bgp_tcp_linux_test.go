@@ -216,8 +216,19 @@ func bgpTCPDirectorChanges(c *bgpCluster) []Row {
 	mhMid, rrMid := mh.Streams(), rr.Streams()
 	c.linkUp(&c3, victim)
 	back := c.restore(&c3, victim, time.Now())
+	in0, _ := victim.inPkts()
 	time.Sleep(3 * time.Second)
-	spreadBack, _ := c.tcpSpread(&c3, c.tcpPort)
+	in1, _ := victim.inPkts()
+	spreadBack, byBack := c.tcpSpread(&c3, c.tcpPort)
+	ctlBack, _ := c.tcpSpread(&c3, controlPort)
+	// The row proves something only if the router gave d2 streams it
+	// has never seen.
+	if byBack[victim.name] == 0 {
+		tab, _ := victim.ns.Cmd("ipvsadm", "-Ln").CombinedOutput()
+		conns, _ := victim.ns.Cmd("ipvsadm", "-Lnc").CombinedOutput()
+		c3.Failf("%s took none of the streams after it joined (entries %s; control %s; its IPVS InPkts +%d in 3s):\n%s%s%s",
+			victim.name, spreadBack, ctlBack, in1-in0, tab, conns, c.routerState())
+	}
 	mh.Close(15 * time.Second)
 	rr.Close(15 * time.Second)
 	got := c.streams(&c3, mh)
@@ -242,7 +253,7 @@ func bgpTCPDirectorChanges(c *bgpCluster) []Row {
 	}
 	c2.Time = fmt.Sprintf("route gone %.2fs; %s", gone.Seconds(), c2.Time)
 	c3.Time = fmt.Sprintf("back %s; %s", Seconds(back), c3.Time)
-	c.t.Logf("C2/C3 mh entries: steady %s; %s down %s; back %s", spread, victim.name, spreadDown, spreadBack)
+	c.t.Logf("C2/C3 mh entries: steady %s; %s down %s; back %s (control %s; %s's InPkts +%d in 3s)", spread, victim.name, spreadDown, spreadBack, ctlBack, victim.name, in1-in0)
 	return []Row{c2, c3}
 }
 
