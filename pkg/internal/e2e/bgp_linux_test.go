@@ -212,6 +212,12 @@ func newBGPCluster(t *testing.T) *bgpCluster {
 	edge.Attach(t, c.client, "eth0", netip.MustParsePrefix(bgpClientAddr))
 	gw := netip.MustParsePrefix(routerClient).Addr().String()
 	c.client.IP(t, "route", "add", "default", "via", gw)
+	// A real router hashes a packet's addresses and ports; Linux's hashes
+	// the hash a local TCP socket gave it, which the socket draws anew at
+	// each retransmission timeout (net.core.txrehash). Off, a connection
+	// keeps its path until the routes change, as it would behind a real
+	// router (and a black hole is not escaped by luck).
+	c.client.Run(t, "sysctl", "-q", "-w", "net.core.txrehash=0")
 	// The hosts on the LAN reach the client through the router (reverse
 	// path filtering drops what has no route back).
 	for _, n := range append(slices.Clone(c.directors), c.stashes...) {
@@ -929,6 +935,19 @@ func (w *routeWatch) parse(line string) ([]netip.Addr, bool) {
 	}
 	slices.SortFunc(hops, netip.Addr.Compare)
 	return hops, true
+}
+
+// since lists the changes of the next hops after t.
+func (w *routeWatch) since(t time.Time) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var parts []string
+	for _, e := range w.events {
+		if e.at.After(t) {
+			parts = append(parts, fmt.Sprintf("%+.2fs %v", e.at.Sub(t).Seconds(), e.hops))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // current is the VIP's next hops now.
