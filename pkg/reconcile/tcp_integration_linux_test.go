@@ -174,6 +174,11 @@ func newECMPRig(t *testing.T) *ecmpRig {
 	r.client = testutil.NewNetNS(t)
 	edge.Attach(t, r.client, "eth0", netip.MustParsePrefix("10.9.0.2/24"))
 	r.client.IP(t, "route", "add", "default", "via", "10.9.0.1")
+	// Keep each connection's path until the route changes, as behind a
+	// real router: the router hashes the hash a local socket gave the
+	// packet, which the socket would draw anew at each retransmission
+	// timeout.
+	r.client.Run(t, "sysctl", "-q", "-w", "net.core.txrehash=0")
 	return r
 }
 
@@ -192,13 +197,12 @@ func (r *ecmpRig) route(via ...string) {
 func (r *ecmpRig) open(n int, ports ...int) {
 	r.t.Helper()
 	for _, port := range ports {
-		err := r.streams[port].Open(n, strconv.Itoa(port), func() (c net.Conn, err error) {
-			err = r.client.Do(func() error {
-				d := net.Dialer{Timeout: 10 * time.Second}
-				c, err = d.DialContext(context.Background(), "tcp4", fmt.Sprintf("10.0.0.100:%d", port))
-				return err
+		// One pass into the client's namespace: the sockets stay there.
+		err := r.client.Do(func() error {
+			d := net.Dialer{Timeout: 10 * time.Second}
+			return r.streams[port].Open(n, strconv.Itoa(port), func() (net.Conn, error) {
+				return d.DialContext(context.Background(), "tcp4", fmt.Sprintf("10.0.0.100:%d", port))
 			})
-			return c, err
 		})
 		if err != nil {
 			r.t.Fatalf("port %d: %v", port, err)

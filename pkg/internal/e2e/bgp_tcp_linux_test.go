@@ -45,17 +45,27 @@ const (
 	controlInput = "tcp-5141"
 )
 
-// tcpDial returns a dialer of connections from the client to the VIP's
-// port, through the router.
-func (c *bgpCluster) tcpDial(port int) func() (net.Conn, error) {
-	return func() (conn net.Conn, err error) {
-		err = c.client.Do(func() error {
-			d := net.Dialer{Timeout: 10 * time.Second}
-			conn, err = d.Dial("tcp4", netip.AddrPortFrom(c.vip, uint16(port)).String())
-			return err
-		})
-		return conn, err
-	}
+// openStreams opens n streams of set from the client to the VIP's port,
+// in one pass into the client's namespace (entering it costs a thread).
+func (c *bgpCluster) openStreams(set *tcpstream.Set, n int, prefix string, port int) error {
+	return c.client.Do(func() error { return set.Open(n, prefix, c.dialer(port)) })
+}
+
+// reopenStreams replaces set's reset streams, as their senders reconnect.
+func (c *bgpCluster) reopenStreams(set *tcpstream.Set, prefix string, port int) (n int, err error) {
+	err = c.client.Do(func() (err error) {
+		n, err = set.Reopen(prefix, c.dialer(port))
+		return err
+	})
+	return n, err
+}
+
+// dialer dials the VIP's port; the sockets belong to the namespace of the
+// thread that calls it.
+func (c *bgpCluster) dialer(port int) func() (net.Conn, error) {
+	d := net.Dialer{Timeout: 10 * time.Second}
+	addr := netip.AddrPortFrom(c.vip, uint16(port)).String()
+	return func() (net.Conn, error) { return d.Dial("tcp4", addr) }
 }
 
 // addControl makes the control service in n's IPVS.
@@ -184,10 +194,10 @@ func bgpTCPDirectorChanges(c *bgpCluster) []Row {
 	c2 := Row{Scenario: "C2 TCP: director host dies (" + victim.name + ")", Bound: bound}
 	c3 := Row{Scenario: "C3 TCP: " + victim.name + " joins with an empty table", Bound: bound}
 	mh, rr := tcpstream.NewSet(lineInterval), tcpstream.NewSet(controlInterval)
-	if err := mh.Open(tcpStreams, "c2mh", c.tcpDial(c.tcpPort)); err != nil {
+	if err := c.openStreams(mh, tcpStreams, "c2mh", c.tcpPort); err != nil {
 		c2.Failf("open: %v", err)
 	}
-	if err := rr.Open(controlStreams, "c2rr", c.tcpDial(controlPort)); err != nil {
+	if err := c.openStreams(rr, controlStreams, "c2rr", controlPort); err != nil {
 		c2.Failf("open the control: %v", err)
 	}
 	time.Sleep(2 * time.Second)
@@ -285,7 +295,7 @@ func bgpTCPBackendFails(c *bgpCluster) Row {
 		return nil
 	}
 	set := tcpstream.NewSet(lineInterval)
-	if err := set.Open(tcpStreams, "c4", c.tcpDial(c.tcpPort)); err != nil {
+	if err := c.openStreams(set, tcpStreams, "c4", c.tcpPort); err != nil {
 		row.Failf("open: %v", err)
 	}
 	time.Sleep(2 * time.Second)
@@ -316,7 +326,7 @@ func bgpTCPBackendFails(c *bgpCluster) Row {
 	}); err != nil {
 		row.Failf("%v", err)
 	}
-	reopened, err := set.Reopen("c4re", c.tcpDial(c.tcpPort))
+	reopened, err := c.reopenStreams(set, "c4re", c.tcpPort)
 	if err != nil {
 		row.Failf("%v", err)
 	}

@@ -15,6 +15,7 @@ package tcpstream
 import (
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"regexp"
 	"strconv"
@@ -100,8 +101,15 @@ func (s *Set) start(prefix string, c net.Conn) {
 }
 
 // send writes a line every interval until the set stops or a write fails.
+// It starts after a random part of the interval: senders are not in step,
+// so the streams' packets do not arrive in the order they were opened.
 func (s *Set) send(st *stream) {
 	defer close(st.done)
+	select {
+	case <-s.stop:
+		return
+	case <-time.After(rand.N(s.interval)):
+	}
 	tick := time.NewTicker(s.interval)
 	defer tick.Stop()
 	for seq := 1; ; seq++ {
