@@ -262,7 +262,7 @@ func bgpTCPDirectorChanges(c *bgpCluster) []Row {
 		r.row.Time = fmt.Sprintf("mh %s; rr control %d of %d reset", p, ctl.reset, ctl.streams)
 	}
 	c2.Time = fmt.Sprintf("route gone %.2fs; %s", gone.Seconds(), c2.Time)
-	c3.Time = fmt.Sprintf("back %s; %s", Seconds(back), c3.Time)
+	c3.Time = fmt.Sprintf("back %s, took %d streams; %s", Seconds(back), byBack[victim.name], c3.Time)
 	c.t.Logf("C2/C3 mh entries: steady %s; %s down %s; back %s (control %s; %s's InPkts +%d in 3s); next hops since the fault: %s",
 		spread, victim.name, spreadDown, spreadBack, ctlBack, victim.name, in1-in0, c.routes.since(t0))
 	return []Row{c2, c3}
