@@ -1,9 +1,6 @@
 package inventorytest_test
 
 import (
-	"os"
-	"os/exec"
-	"regexp"
 	"testing"
 
 	"github.com/hala-lb/hala/pkg/inventory"
@@ -25,33 +22,6 @@ func TestSyntheticParses(t *testing.T) {
 		if want := map[inventorytest.Mode]string{inventorytest.Keepalived: "keepalived", inventorytest.Director: "director"}[mode]; inv.Cluster.IPVS != want {
 			t.Errorf("mode %d: ipvs = %q, want %q", mode, inv.Cluster.IPVS, want)
 		}
-	}
-}
-
-// TestSyntheticIsBenchIPVSInventory: scripts/bench-ipvs writes the same
-// inventory in bash (it runs in the test VM, where no Go toolchain builds a
-// generator); the two must not drift apart, or the Go benchmarks measure
-// another table than the script.
-func TestSyntheticIsBenchIPVSInventory(t *testing.T) {
-	script, err := os.ReadFile("../../../scripts/bench-ipvs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`(?ms)^\{\n.*?^\} >"\$inv"\n`).Find(script)
-	if m == nil {
-		t.Fatal(`scripts/bench-ipvs: no "{ ... } >"$inv"" block writing the inventory`)
-	}
-	bash, err := exec.LookPath("bash")
-	if err != nil {
-		t.Skip("no bash")
-	}
-	block := regexp.MustCompile(`\} >"\$inv"\n$`).ReplaceAll(m, []byte("}\n"))
-	out, err := exec.Command(bash, "-c", "set -eu; services=7 dests=3\n"+string(block)).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := inventorytest.Synthetic(3, 7, inventorytest.Keepalived); string(out) != want {
-		t.Errorf("bench-ipvs writes\n%s\nSynthetic(3, 7, Keepalived) is\n%s", out, want)
 	}
 }
 
