@@ -122,10 +122,11 @@ type procResult struct {
 	elapsed        time.Duration
 }
 
-// checkProcess runs the built hala binary as keepalived would.
-func checkProcess(t *testing.T, env []string, args ...string) procResult {
+// runProc runs cmd to its end with the test's environment plus env: an
+// exit status other than 0 is a result, a process that cannot run fails
+// the test.
+func runProc(t *testing.T, cmd *exec.Cmd, env []string) procResult {
 	t.Helper()
-	cmd := exec.Command(testutil.HalaBinary(t), append([]string{"check"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
@@ -140,6 +141,12 @@ func checkProcess(t *testing.T, env []string, args ...string) procResult {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// checkProcess runs the built hala binary as keepalived would.
+func checkProcess(t *testing.T, env []string, args ...string) procResult {
+	t.Helper()
+	return runProc(t, exec.Command(testutil.HalaBinary(t), append([]string{"check"}, args...)...), env)
 }
 
 // TestCheckProcess runs the real binary as a subprocess: exit status,
