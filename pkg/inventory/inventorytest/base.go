@@ -48,6 +48,13 @@ one_packet = true
 log_sources = ["10.0.0.0/24"]
 `
 
+// DirectorBase is Base for hala director (cluster.ipvs = "director"):
+// one director, d1, and neither one_packet nor a firewall section.
+var DirectorBase = Edit(Base,
+	`vrrp_auth_pass = "secret42"`, `ipvs = "director"`,
+	"[[director]]\nname = \"d2\"\naddress = \"10.0.0.2\"\n\n", "",
+	"one_packet = true\n\n[firewall]\nlog_sources = [\"10.0.0.0/24\"]\n", "")
+
 // Edit returns inv with each old string of the old, new pairs replaced
 // once by its new. It panics when an old string is missing, so a fixture
 // cannot silently stop saying what its test means it to.

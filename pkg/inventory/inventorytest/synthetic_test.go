@@ -43,6 +43,16 @@ func TestBaseAndEdit(t *testing.T) {
 	inventorytest.Edit(inventorytest.Base, "no such line", "")
 }
 
+func TestDirectorBaseIsValid(t *testing.T) {
+	inv, err := inventory.Parse("director.toml", []byte(inventorytest.DirectorBase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !inv.UsesDirector() || len(inv.Directors) != 1 || len(inv.Logstash) != 2 || inv.Services[0].OnePacket {
+		t.Errorf("DirectorBase: director %t, directors %d, hosts %d, one_packet %t", inv.UsesDirector(), len(inv.Directors), len(inv.Logstash), inv.Services[0].OnePacket)
+	}
+}
+
 func TestBGPIsValid(t *testing.T) {
 	inv, err := inventory.Parse("bgp.toml", []byte(inventorytest.BGP))
 	if err != nil {
