@@ -65,32 +65,13 @@ func TestRenderWritesReportsAndChecks(t *testing.T) {
 	}
 }
 
-// oneNodeStash is one director, stash1, that runs the one Logstash host,
-// with one UDP service; cases append keys to the service.
-const oneNodeStash = `[cluster]
-name = "stash"
-interface = "ens33"
-
-[[director]]
-name = "stash1"
-address = "192.168.1.210"
-
-[[logstash]]
-name = "stash1"
-address = "192.168.1.210"
-
-[[vip]]
-name = "logs"
-address = "192.168.1.230/24"
-router_id = 1
-
-[[service]]
-name = "syslog-udp"
-vip = "logs"
-port = 5514
-protocol = "udp"
-input_id = "udp-5514"
-`
+// oneNodeStash is inventorytest.TwoNode's stash1 alone, director and
+// Logstash host, with one UDP service; cases append keys to the service.
+var oneNodeStash = inventorytest.Edit(inventorytest.TwoNode,
+	`vrrp_auth_pass = "secret42"`+"\n", "",
+	"[[director]]\nname = \"stash2\"\naddress = \"192.168.1.220\"\n\n", "",
+	"[[logstash]]\nname = \"stash2\"\naddress = \"192.168.1.220\"\n\n", "",
+	"scheduler = \"rr\"\nforwarding = \"nat\"\none_packet = true\ndelay_loop = \"5s\"\n\n[firewall]\nzone = \"public\"\nlog_sources = [\"192.168.1.111/32\"]\n", "")
 
 // TestRenderRefusesInvalidInventory: nothing is written, every problem is
 // printed with its line, and the exit status is 1.

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/hala-lb/hala/pkg/inventory/inventorytest"
 )
 
-// base is the seed's two-node setup. Line numbers referred to by the
-// cases below:
+// base is the seed's two-node setup (inventorytest.TwoNode). Line numbers
+// referred to by the cases below:
 //
 //	 1 [cluster]            14 [[logstash]]       27 [[service]]
 //	 2 name                 15 name               28 name
@@ -24,47 +26,7 @@ import (
 //	                                              40 log_sources
 //
 // Lines appended by a case start at 41.
-const base = `[cluster]
-name = "stash"
-interface = "ens33"
-vrrp_auth_pass = "secret42"
-
-[[director]]
-name = "stash1"
-address = "192.168.1.210"
-
-[[director]]
-name = "stash2"
-address = "192.168.1.220"
-
-[[logstash]]
-name = "stash1"
-address = "192.168.1.210"
-
-[[logstash]]
-name = "stash2"
-address = "192.168.1.220"
-
-[[vip]]
-name = "logs"
-address = "192.168.1.230/24"
-router_id = 1
-
-[[service]]
-name = "syslog-udp"
-vip = "logs"
-port = 5514
-protocol = "udp"
-input_id = "udp-5514"
-scheduler = "rr"
-forwarding = "nat"
-one_packet = true
-delay_loop = "5s"
-
-[firewall]
-zone = "public"
-log_sources = ["192.168.1.111/32"]
-`
+const base = inventorytest.TwoNode
 
 // edit returns base with each "old" line replaced by "new"; an old line of
 // "" appends new at the end. Every old line must occur exactly once.

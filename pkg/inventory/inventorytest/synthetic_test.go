@@ -1,6 +1,7 @@
 package inventorytest_test
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/hala-lb/hala/pkg/inventory"
@@ -41,6 +42,30 @@ func TestBaseAndEdit(t *testing.T) {
 		}
 	}()
 	inventorytest.Edit(inventorytest.Base, "no such line", "")
+}
+
+// TestTwoNodeIsTheExample: TwoNode says what examples/two-node.toml says.
+func TestTwoNodeIsTheExample(t *testing.T) {
+	example, err := inventory.Load("../../../examples/two-node.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := inventory.Parse("two-node.toml", []byte(inventorytest.TwoNode))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every exported field but the file name (the unexported key
+	// positions differ by the example's comments).
+	got, want := reflect.ValueOf(*inv), reflect.ValueOf(*example)
+	for i := range got.NumField() {
+		f := got.Type().Field(i)
+		if !f.IsExported() || f.Name == "File" {
+			continue
+		}
+		if !reflect.DeepEqual(got.Field(i).Interface(), want.Field(i).Interface()) {
+			t.Errorf("%s: TwoNode has %+v, examples/two-node.toml %+v", f.Name, got.Field(i), want.Field(i))
+		}
+	}
 }
 
 func TestDirectorBaseIsValid(t *testing.T) {
