@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -128,19 +127,9 @@ type procResult struct {
 func runProc(t *testing.T, cmd *exec.Cmd, env []string) procResult {
 	t.Helper()
 	cmd.Env = append(os.Environ(), env...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
 	start := time.Now()
-	err := cmd.Run()
-	r := procResult{stdout: out.String(), stderr: errOut.String(), elapsed: time.Since(start)}
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
-	return r
+	code, stdout, stderr := testutil.Run(t, cmd)
+	return procResult{code: code, stdout: stdout, stderr: stderr, elapsed: time.Since(start)}
 }
 
 // checkProcess runs the built hala binary as keepalived would.
