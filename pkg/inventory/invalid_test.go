@@ -32,10 +32,16 @@ const base = inventorytest.TwoNode
 // "" appends new at the end. Every old line must occur exactly once.
 func edit(t *testing.T, pairs ...string) string {
 	t.Helper()
+	return editLines(t, base, pairs...)
+}
+
+// editLines is edit of any inventory src.
+func editLines(t *testing.T, src string, pairs ...string) string {
+	t.Helper()
 	if len(pairs)%2 != 0 {
 		t.Fatal("edit needs old/new pairs")
 	}
-	s := base
+	s := src
 	for i := 0; i < len(pairs); i += 2 {
 		old, repl := pairs[i], pairs[i+1]
 		if old == "" {
@@ -43,7 +49,7 @@ func edit(t *testing.T, pairs ...string) string {
 			continue
 		}
 		if n := strings.Count(s, "\n"+old+"\n"); n != 1 {
-			t.Fatalf("edit: line %q occurs %d times in base", old, n)
+			t.Fatalf("edit: line %q occurs %d times", old, n)
 		}
 		s = strings.Replace(s, "\n"+old+"\n", "\n"+repl+"\n", 1)
 	}
