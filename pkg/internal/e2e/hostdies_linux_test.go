@@ -20,6 +20,13 @@ import (
 // in centiseconds, version 2 only in whole seconds.
 const fastAdvert = 100 * time.Millisecond
 
+// fastAllowance is what the 100 ms row's bound allows beyond the theory
+// and the measured ip command: sampling (100 ms), keepalived's timer,
+// adding the address and its gratuitous ARPs in the TCG VM. Measured
+// there: 0.35–0.41 s after the ip command against a theory of 0.36 s; a
+// tighter allowance (0.2 s) left too little for a busy machine's VM.
+const fastAllowance = 400 * time.Millisecond
+
 // vipHolderDies is B8, the baseline of the BGP half's B2, in the director
 // half (VRRP, the example's advert_int 1s): the VIP holder's host dies as
 // in B2. The failover is measured and reported: row 5 of the keepalived
@@ -79,9 +86,9 @@ func (c *cluster) hostDies(bounded bool) Row {
 	failover := t1.Sub(t0)
 	c.t.Logf("%s: ip link set down returned after %s, VIP on %s after %s", row.Scenario, fmtDur(down), s.name, fmtDur(failover))
 	if bounded {
-		limit := bound + sampleEvery + down + vrrpLatency
-		row.Bound = fmt.Sprintf("failover ≤ 3 × advert_int + skew = %s, + %s sampling + %s ip link set down + %s keepalived = %s; loss reported",
-			fmtDur(bound), fmtDur(sampleEvery), fmtDur(down), fmtDur(vrrpLatency), fmtDur(limit))
+		limit := bound + down + fastAllowance
+		row.Bound = fmt.Sprintf("failover ≤ 3 × advert_int + skew = %s, + %s ip link set down + %s emulation = %s; loss reported",
+			fmtDur(bound), fmtDur(down), fmtDur(fastAllowance), fmtDur(limit))
 		row.Check(!ok || failover <= limit, "VIP on %s after %s; bound %s", s.name, fmtDur(failover), fmtDur(limit))
 	}
 	// stash2 also takes the dead backend out of its table.
