@@ -17,42 +17,13 @@ import (
 	"time"
 
 	"github.com/hala-lb/hala/pkg/internal/testutil"
+	"github.com/hala-lb/hala/pkg/inventory/inventorytest"
 )
 
 // sandboxInventory is a one-director cluster. Every 2s a check, so that a
 // check ends well within its derived 1.6s timeout under the test VM's
 // emulation (TCG).
-const sandboxInventory = `
-[cluster]
-name = "t"
-interface = "eth0"
-ipvs = "director"
-
-[[director]]
-name = "d1"
-address = "10.0.0.1"
-
-[[logstash]]
-name = "l1"
-address = "10.0.0.11"
-
-[[logstash]]
-name = "l2"
-address = "10.0.0.12"
-
-[[vip]]
-name = "logs"
-address = "10.0.0.100/24"
-router_id = 1
-
-[[service]]
-name = "syslog-udp"
-vip = "logs"
-port = 5514
-protocol = "udp"
-input_id = "udp-5514"
-interval = "2s"
-`
+var sandboxInventory = inventorytest.DirectorBase + "interval = \"2s\"\n"
 
 // pid1Script runs as PID 1 of a new PID and mount namespace, then becomes
 // systemd. It puts a tmpfs on /run and throwaway overlays (upper layers in
