@@ -15,27 +15,10 @@ import (
 // what was asked, every pipeline and input that came back with the one
 // looked for marked, and the verdict with its exit status.
 func TestReportOfACheck(t *testing.T) {
-	n := newNode(t, fixture(t, "node_stats-8.15-kuskoman.json"))
-	host, port := n.hostPort()
-	var (
-		mu        sync.Mutex
-		exchanges []logstash.Exchange
-	)
-	c, err := logstash.New(logstash.Config{Host: host, Port: port, Observe: func(e logstash.Exchange) {
-		mu.Lock()
-		exchanges = append(exchanges, e)
-		mu.Unlock()
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := n.srv.Listener.Addr().String()
-	o := Options{Address: addr, Host: host, Input: "95bb3e4f2a40f87147b6ab5035e08ba31858eace7604a57d2e719db790097222", Timeout: 2 * time.Second, StateDir: t.TempDir()}
-	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
-	defer cancel()
-	v := Run(ctx, c, o)
+	o, v, exchanges := observedCheck(t, fixture(t, "node_stats-8.15-kuskoman.json"), "95bb3e4f2a40f87147b6ab5035e08ba31858eace7604a57d2e719db790097222")
+	addr := o.Address
 	var b strings.Builder
-	err = Report{Options: o, Scheme: "http", AuthFile: "/etc/hala/api-auth", Exchanges: exchanges, Verdict: v, Elapsed: 1234567 * time.Nanosecond}.WriteText(&b)
+	err := Report{Options: o, Scheme: "http", AuthFile: "/etc/hala/api-auth", Exchanges: exchanges, Verdict: v, Elapsed: 1234567 * time.Nanosecond}.WriteText(&b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,6 +53,18 @@ exit status 0 (in 1.23ms)
 // verdict and the --explain report.
 func explain(t *testing.T, body []byte, input string) (*Verdict, string) {
 	t.Helper()
+	o, v, exchanges := observedCheck(t, body, input)
+	var b strings.Builder
+	if err := (Report{Options: o, Scheme: "http", Exchanges: exchanges, Verdict: v}).WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	return v, b.String()
+}
+
+// observedCheck runs a check of input against body served by a real node
+// and returns its options, its verdict and the exchanges it made.
+func observedCheck(t *testing.T, body []byte, input string) (Options, *Verdict, []logstash.Exchange) {
+	t.Helper()
 	n := newNode(t, body)
 	host, port := n.hostPort()
 	var (
@@ -88,11 +83,9 @@ func explain(t *testing.T, body []byte, input string) (*Verdict, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
 	defer cancel()
 	v := Run(ctx, c, o)
-	var b strings.Builder
-	if err := (Report{Options: o, Scheme: "http", Exchanges: exchanges, Verdict: v}).WriteText(&b); err != nil {
-		t.Fatal(err)
-	}
-	return v, b.String()
+	mu.Lock()
+	defer mu.Unlock()
+	return o, v, exchanges
 }
 
 // A 5.x node answers /_node/stats/pipelines with 404, whose body the

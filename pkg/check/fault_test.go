@@ -2,8 +2,6 @@ package check
 
 import (
 	"bufio"
-	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -246,17 +244,7 @@ func checkProcess(t *testing.T, addr string, args ...string) procResult {
 	args = append(append([]string{"check", "--port", port}, args...), host, "udp-5514")
 	cmd := exec.Command(testutil.HalaBinary(t), args...)
 	cmd.Env = append(os.Environ(), "HALA_SYSLOG_SOCKET="+filepath.Join(t.TempDir(), "no-syslog"), "HALA_STATE_DIR="+t.TempDir())
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
 	start := time.Now()
-	err := cmd.Run()
-	r := procResult{stdout: out.String(), stderr: errOut.String(), elapsed: time.Since(start)}
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
-	return r
+	code, stdout, stderr := testutil.Run(t, cmd)
+	return procResult{code: code, stdout: stdout, stderr: stderr, elapsed: time.Since(start)}
 }

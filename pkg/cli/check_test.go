@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -122,24 +121,21 @@ type procResult struct {
 	elapsed        time.Duration
 }
 
+// runProc runs cmd to its end with the test's environment plus env: an
+// exit status other than 0 is a result, a process that cannot run fails
+// the test.
+func runProc(t *testing.T, cmd *exec.Cmd, env []string) procResult {
+	t.Helper()
+	cmd.Env = append(os.Environ(), env...)
+	start := time.Now()
+	code, stdout, stderr := testutil.Run(t, cmd)
+	return procResult{code: code, stdout: stdout, stderr: stderr, elapsed: time.Since(start)}
+}
+
 // checkProcess runs the built hala binary as keepalived would.
 func checkProcess(t *testing.T, env []string, args ...string) procResult {
 	t.Helper()
-	cmd := exec.Command(testutil.HalaBinary(t), append([]string{"check"}, args...)...)
-	cmd.Env = append(os.Environ(), env...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	start := time.Now()
-	err := cmd.Run()
-	r := procResult{stdout: out.String(), stderr: errOut.String(), elapsed: time.Since(start)}
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
-	return r
+	return runProc(t, exec.Command(testutil.HalaBinary(t), append([]string{"check"}, args...)...), env)
 }
 
 // TestCheckProcess runs the real binary as a subprocess: exit status,

@@ -15,39 +15,10 @@ import (
 	"time"
 
 	"github.com/hala-lb/hala/pkg/internal/testutil"
+	"github.com/hala-lb/hala/pkg/inventory/inventorytest"
 )
 
-const directorInventory = `
-[cluster]
-name = "t"
-interface = "eth0"
-ipvs = "director"
-
-[[director]]
-name = "d1"
-address = "10.0.0.1"
-
-[[logstash]]
-name = "l1"
-address = "10.0.0.11"
-
-[[logstash]]
-name = "l2"
-address = "10.0.0.12"
-
-[[vip]]
-name = "logs"
-address = "10.0.0.100/24"
-router_id = 1
-
-[[service]]
-name = "syslog-udp"
-vip = "logs"
-port = 5514
-protocol = "udp"
-input_id = "udp-5514"
-interval = "500ms"
-`
+var directorInventory = inventorytest.DirectorBase + "interval = \"500ms\"\n"
 
 // TestIntegrationDirectorProcess runs the real `hala director` in a
 // namespace against two Logstash APIs (a real 8.8 body) served there: it

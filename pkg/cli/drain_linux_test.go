@@ -3,8 +3,6 @@
 package cli_test
 
 import (
-	"bytes"
-	"errors"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -20,19 +18,9 @@ func (c *ipvsCLI) drain(verb string, args ...string) (string, string, int, time.
 	c.t.Helper()
 	testutil.LetOthersIn(c.t, c.dir)
 	full := append([]string{verb, "--drain-dir", filepath.Join(c.dir, "drain"), "--netns", c.ns.Path}, args...)
-	cmd := exec.Command(c.bin, full...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
 	start := time.Now()
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		c.t.Fatal(err)
-	}
-	return out.String(), errOut.String(), code, time.Since(start)
+	code, stdout, stderr := testutil.Run(c.t, exec.Command(c.bin, full...))
+	return stdout, stderr, code, time.Since(start)
 }
 
 // --wait reads the real IPVS table: a destination still at weight 1

@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"bytes"
-	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -23,20 +21,7 @@ var drainInventory = inventorytest.Edit(inventorytest.Base,
 // hala runs the real binary with the given environment.
 func hala(t *testing.T, env []string, args ...string) procResult {
 	t.Helper()
-	cmd := exec.Command(testutil.HalaBinary(t), args...)
-	cmd.Env = append(os.Environ(), env...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	r := procResult{stdout: out.String(), stderr: errOut.String()}
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
-	return r
+	return runProc(t, exec.Command(testutil.HalaBinary(t), args...), env)
 }
 
 // The operator's sequence: drain by name, list, hala check reports it
@@ -152,20 +137,8 @@ func TestDrainHostsAndWaitReady(t *testing.T) {
 func asUser(t *testing.T, uid, gid uint32, env []string, args ...string) procResult {
 	t.Helper()
 	cmd := exec.Command(testutil.HalaBinary(t), args...)
-	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	r := procResult{stdout: out.String(), stderr: errOut.String()}
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
-	return r
+	return runProc(t, cmd, env)
 }
 
 // Under umask 077, hala drain still makes its directories 0755 and the

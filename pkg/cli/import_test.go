@@ -14,16 +14,7 @@ const seedConf = "../keepalived/testdata/seed.conf"
 
 func runBinary(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	cmd := exec.Command(testutil.HalaBinary(t), args...)
-	var out, errOut strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	if exitErr, ok := err.(*exec.ExitError); ok {
-		return exitErr.ExitCode(), out.String(), errOut.String()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return 0, out.String(), errOut.String()
+	return testutil.Run(t, exec.Command(testutil.HalaBinary(t), args...))
 }
 
 // The seed's multicast keepalived.conf imports with a placeholder that

@@ -57,18 +57,8 @@ func (c *ipvsCLI) hala(verb string, args ...string) (string, string, int) {
 	if verb != "show" {
 		full = append(full, "-i", filepath.Join(c.dir, "inv.toml"))
 	}
-	cmd := exec.Command(c.bin, append(full, args...)...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		c.t.Fatal(err)
-	}
-	return out.String(), errOut.String(), code
+	code, stdout, stderr := testutil.Run(c.t, exec.Command(c.bin, append(full, args...)...))
+	return stdout, stderr, code
 }
 
 func (c *ipvsCLI) save() string { return c.ns.Run(c.t, c.ipvsadm, "-Sn") }

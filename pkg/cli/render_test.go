@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hala-lb/hala/pkg/inventory/inventorytest"
 )
 
 func runHala(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -63,36 +65,20 @@ func TestRenderWritesReportsAndChecks(t *testing.T) {
 	}
 }
 
+// oneNodeStash is inventorytest.TwoNode's stash1 alone, director and
+// Logstash host, with one UDP service; cases append keys to the service.
+var oneNodeStash = inventorytest.Edit(inventorytest.TwoNode,
+	`vrrp_auth_pass = "secret42"`+"\n", "",
+	"[[director]]\nname = \"stash2\"\naddress = \"192.168.1.220\"\n\n", "",
+	"[[logstash]]\nname = \"stash2\"\naddress = \"192.168.1.220\"\n\n", "",
+	"scheduler = \"rr\"\nforwarding = \"nat\"\none_packet = true\ndelay_loop = \"5s\"\n\n[firewall]\nzone = \"public\"\nlog_sources = [\"192.168.1.111/32\"]\n", "")
+
 // TestRenderRefusesInvalidInventory: nothing is written, every problem is
 // printed with its line, and the exit status is 1.
 func TestRenderRefusesInvalidInventory(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.toml")
-	data := `[cluster]
-name = "stash"
-interface = "ens33"
-
-[[director]]
-name = "stash1"
-address = "192.168.1.210"
-
-[[logstash]]
-name = "stash1"
-address = "192.168.1.210"
-
-[[vip]]
-name = "logs"
-address = "192.168.1.230/24"
-router_id = 300
-
-[[service]]
-name = "syslog-udp"
-vip = "logs"
-port = 5514
-protocol = "udp"
-input_id = "udp-5514"
-bogus_key = 1
-`
+	data := inventorytest.Edit(oneNodeStash, "router_id = 1\n", "router_id = 300\n") + "bogus_key = 1\n"
 	if err := os.WriteFile(bad, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -140,32 +126,7 @@ func TestRenderToStdout(t *testing.T) {
 func TestRenderPrintsWarnings(t *testing.T) {
 	dir := t.TempDir()
 	inv := filepath.Join(dir, "warn.toml")
-	data := `[cluster]
-name = "stash"
-interface = "ens33"
-
-[[director]]
-name = "stash1"
-address = "192.168.1.210"
-
-[[logstash]]
-name = "stash1"
-address = "192.168.1.210"
-
-[[vip]]
-name = "logs"
-address = "192.168.1.230/24"
-router_id = 1
-
-[[service]]
-name = "syslog-udp"
-vip = "logs"
-port = 5514
-protocol = "udp"
-input_id = "udp-5514"
-scheduler = "wlc"
-one_packet = true
-`
+	data := oneNodeStash + "scheduler = \"wlc\"\none_packet = true\n"
 	if err := os.WriteFile(inv, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"errors"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -199,14 +198,6 @@ func runAsNobody(t *testing.T, args []string) (stdout, stderr string, code int) 
 	args[3] = filepath.Join(dir, "inv.toml")
 	cmd := exec.Command(filepath.Join(dir, "hala"), args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), errOut.String(), code
+	code, stdout, stderr = testutil.Run(t, cmd)
+	return stdout, stderr, code
 }

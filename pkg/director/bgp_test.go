@@ -14,6 +14,7 @@ import (
 	"github.com/hala-lb/hala/pkg/announce"
 	"github.com/hala-lb/hala/pkg/drain"
 	"github.com/hala-lb/hala/pkg/inventory"
+	"github.com/hala-lb/hala/pkg/inventory/inventorytest"
 	"github.com/hala-lb/hala/pkg/vip"
 )
 
@@ -76,11 +77,8 @@ func (f *fakeLocal) Add(a vip.Address) (vip.Change, error) {
 // bgpSource is a two-backend ha = "bgp" cluster with one UDP service per
 // VIP; extra is appended.
 func bgpSource(extra string) string {
-	return `
-[cluster]
-name = "t"
-interface = "eth0"
-ipvs = "director"
+	return inventorytest.Edit(inventorytest.DirectorBase,
+		`ipvs = "director"`+"\n", `ipvs = "director"
 ha = "bgp"
 
 [bgp]
@@ -90,30 +88,8 @@ withdraw_delay = "3s"
 [[bgp.peer]]
 address = "10.0.0.254"
 asn = 65000
-
-[[director]]
-name = "d1"
-address = "10.0.0.1"
-
-[[logstash]]
-name = "l1"
-address = "10.0.0.11"
-
-[[logstash]]
-name = "l2"
-address = "10.0.0.12"
-
-[[vip]]
-name = "logs"
-address = "10.99.0.10/32"
-
-[[service]]
-name = "syslog-udp"
-vip = "logs"
-port = 5514
-protocol = "udp"
-input_id = "udp-5514"
-interval = "100ms"
+`,
+		"address = \"10.0.0.100/24\"\nrouter_id = 1\n", "address = \"10.99.0.10/32\"\n") + `interval = "100ms"
 rise = 1
 fall = 1
 min_healthy = 2

@@ -25,6 +25,7 @@ import (
 	"github.com/hala-lb/hala/pkg/check"
 	"github.com/hala-lb/hala/pkg/internal/testutil"
 	"github.com/hala-lb/hala/pkg/inventory"
+	"github.com/hala-lb/hala/pkg/inventory/inventorytest"
 	"github.com/hala-lb/hala/pkg/ipvs"
 	"github.com/hala-lb/hala/pkg/logstash"
 )
@@ -204,38 +205,8 @@ func parse(t testing.TB, src string) *inventory.Inventory {
 }
 
 func clusterSource(extraCluster, extraServices string) string {
-	return `
-[cluster]
-name = "t"
-interface = "eth0"
-ipvs = "director"
-` + extraCluster + `
-
-[[director]]
-name = "d1"
-address = "10.0.0.1"
-
-[[logstash]]
-name = "l1"
-address = "10.0.0.11"
-
-[[logstash]]
-name = "l2"
-address = "10.0.0.12"
-
-[[vip]]
-name = "logs"
-address = "10.0.0.100/24"
-router_id = 1
-
-[[service]]
-name = "syslog-udp"
-vip = "logs"
-port = 5514
-protocol = "udp"
-input_id = "udp-5514"
-interval = "100ms"
-` + extraServices + `
+	return inventorytest.Edit(inventorytest.DirectorBase, `ipvs = "director"`+"\n", `ipvs = "director"`+"\n"+extraCluster+"\n") +
+		"interval = \"100ms\"\n" + extraServices + `
 
 [[service]]
 name = "syslog-tcp"

@@ -243,11 +243,11 @@ func TestRoundTripSeed(t *testing.T) {
 	}
 }
 
-// The director example's keepalived.conf carries VRRP and the track of
-// hala director but no virtual_server (the director programs IPVS from the
-// inventory): import maps what is there and the inventory says, through
-// validation, that the services must be added.
-func TestImportDirectorExample(t *testing.T) {
+// directorExample is the keepalived.conf hala renders for stash1 of
+// examples/two-node-director.toml and the import options naming its two
+// directors.
+func directorExample(t *testing.T) ([]byte, Options) {
+	t.Helper()
 	inv, err := inventory.Load("../../examples/two-node-director.toml")
 	if err != nil {
 		t.Fatal(err)
@@ -262,7 +262,18 @@ func TestImportDirectorExample(t *testing.T) {
 			conf = f.Data
 		}
 	}
-	opts := Options{Directors: []Director{{Name: "stash1", Address: netip.MustParseAddr("192.168.1.210")}, {Name: "stash2", Address: netip.MustParseAddr("192.168.1.220")}}}
+	if conf == nil {
+		t.Fatal("render.Node(stash1) wrote no keepalived.conf")
+	}
+	return conf, Options{Directors: []Director{{Name: "stash1", Address: netip.MustParseAddr("192.168.1.210")}, {Name: "stash2", Address: netip.MustParseAddr("192.168.1.220")}}}
+}
+
+// The director example's keepalived.conf carries VRRP and the track of
+// hala director but no virtual_server (the director programs IPVS from the
+// inventory): import maps what is there and the inventory says, through
+// validation, that the services must be added.
+func TestImportDirectorExample(t *testing.T) {
+	conf, opts := directorExample(t)
 	res, err := Import(parseConf(t, "keepalived.conf", conf), "keepalived.conf", opts)
 	if err != nil {
 		t.Fatal(err)
@@ -282,21 +293,7 @@ func TestImportDirectorExample(t *testing.T) {
 // keeps that address: re-rendering must not move keepalived's question
 // away from where hala director serves.
 func TestImportDirectorMetricsAddress(t *testing.T) {
-	inv, err := inventory.Load("../../examples/two-node-director.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := render.Node(inv, "stash1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conf []byte
-	for _, f := range files {
-		if f.Path == "stash1/"+render.KeepalivedPath {
-			conf = f.Data
-		}
-	}
-	opts := Options{Directors: []Director{{Name: "stash1", Address: netip.MustParseAddr("192.168.1.210")}, {Name: "stash2", Address: netip.MustParseAddr("192.168.1.220")}}}
+	conf, opts := directorExample(t)
 	for addr, want := range map[string]string{
 		"127.0.0.2:9700":     `metrics_address = "127.0.0.2:9700"`,
 		"192.168.1.210:9610": `--metrics-address 192.168.1.210:9610: set metrics_address = "192.168.1.210:9610" under this host's [[director]]`,

@@ -53,21 +53,10 @@ port = 5514
 
 `
 
+// bgpEdit is edit of bgpBase.
 func bgpEdit(t *testing.T, pairs ...string) string {
 	t.Helper()
-	s := bgpBase
-	for i := 0; i < len(pairs); i += 2 {
-		old, repl := pairs[i], pairs[i+1]
-		if old == "" {
-			s += repl + "\n"
-			continue
-		}
-		if n := strings.Count(s, "\n"+old+"\n"); n != 1 {
-			t.Fatalf("edit: line %q occurs %d times", old, n)
-		}
-		s = strings.Replace(s, "\n"+old+"\n", "\n"+repl+"\n", 1)
-	}
-	return s
+	return editLines(t, bgpBase, pairs...)
 }
 
 func TestBGPDefaults(t *testing.T) {

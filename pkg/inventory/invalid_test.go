@@ -4,10 +4,12 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/hala-lb/hala/pkg/inventory/inventorytest"
 )
 
-// base is the seed's two-node setup. Line numbers referred to by the
-// cases below:
+// base is the seed's two-node setup (inventorytest.TwoNode). Line numbers
+// referred to by the cases below:
 //
 //	 1 [cluster]            14 [[logstash]]       27 [[service]]
 //	 2 name                 15 name               28 name
@@ -24,56 +26,22 @@ import (
 //	                                              40 log_sources
 //
 // Lines appended by a case start at 41.
-const base = `[cluster]
-name = "stash"
-interface = "ens33"
-vrrp_auth_pass = "secret42"
-
-[[director]]
-name = "stash1"
-address = "192.168.1.210"
-
-[[director]]
-name = "stash2"
-address = "192.168.1.220"
-
-[[logstash]]
-name = "stash1"
-address = "192.168.1.210"
-
-[[logstash]]
-name = "stash2"
-address = "192.168.1.220"
-
-[[vip]]
-name = "logs"
-address = "192.168.1.230/24"
-router_id = 1
-
-[[service]]
-name = "syslog-udp"
-vip = "logs"
-port = 5514
-protocol = "udp"
-input_id = "udp-5514"
-scheduler = "rr"
-forwarding = "nat"
-one_packet = true
-delay_loop = "5s"
-
-[firewall]
-zone = "public"
-log_sources = ["192.168.1.111/32"]
-`
+const base = inventorytest.TwoNode
 
 // edit returns base with each "old" line replaced by "new"; an old line of
 // "" appends new at the end. Every old line must occur exactly once.
 func edit(t *testing.T, pairs ...string) string {
 	t.Helper()
+	return editLines(t, base, pairs...)
+}
+
+// editLines is edit of any inventory src.
+func editLines(t *testing.T, src string, pairs ...string) string {
+	t.Helper()
 	if len(pairs)%2 != 0 {
 		t.Fatal("edit needs old/new pairs")
 	}
-	s := base
+	s := src
 	for i := 0; i < len(pairs); i += 2 {
 		old, repl := pairs[i], pairs[i+1]
 		if old == "" {
@@ -81,7 +49,7 @@ func edit(t *testing.T, pairs ...string) string {
 			continue
 		}
 		if n := strings.Count(s, "\n"+old+"\n"); n != 1 {
-			t.Fatalf("edit: line %q occurs %d times in base", old, n)
+			t.Fatalf("edit: line %q occurs %d times", old, n)
 		}
 		s = strings.Replace(s, "\n"+old+"\n", "\n"+repl+"\n", 1)
 	}

@@ -99,7 +99,10 @@ func TestVIPVRRPVersion(t *testing.T) {
 		{"vrrp_version = 3\n", ""},
 		{"vrrp_version = 4\n", `vip[0] ("v").vrrp_version: 4 is not a VRRP version keepalived speaks (2 or 3)`},
 		{"vrrp_version = 3\nvrrp_auth_pass = \"x\"\n", `vip[0] ("v").vrrp_version: 3 has no authentication`},
-		{"vrrp_version = 2\nadvert_interval = \"500ms\"\n", `vip[0] ("v").vrrp_version: 2 cannot advertise every 500ms`},
+		{"vrrp_version = 2\nadvert_interval = \"500ms\"\n", `x.toml:20:1: vip[0] ("v").vrrp_version: 2 cannot advertise every 500ms`},
+		// The e2e table's fast B8 row: keepalived's advert_int 0.1.
+		{"vrrp_version = 3\nadvert_interval = \"100ms\"\n", ""},
+		{"vrrp_version = 2\nadvert_interval = \"100ms\"\n", `x.toml:20:1: vip[0] ("v").vrrp_version: 2 cannot advertise every 100ms: below whole seconds needs version 3`},
 	} {
 		_, err := Parse("x.toml", []byte(base+tc.add))
 		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {

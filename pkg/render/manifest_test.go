@@ -10,46 +10,15 @@ import (
 	"testing"
 
 	"github.com/hala-lb/hala/pkg/inventory"
+	"github.com/hala-lb/hala/pkg/inventory/inventorytest"
 	"github.com/hala-lb/hala/pkg/render"
 )
 
-// twoNodeTOML is examples/two-node.toml's setup; threeHostTOML adds a third
-// Logstash host, stash3, to it.
-const twoNodeTOML = `[cluster]
-name = "stash"
-interface = "ens33"
-
-[[director]]
-name = "stash1"
-address = "192.168.1.210"
-
-[[director]]
-name = "stash2"
-address = "192.168.1.220"
-
-[[logstash]]
-name = "stash1"
-address = "192.168.1.210"
-
-[[logstash]]
-name = "stash2"
-address = "192.168.1.220"
-
-[[vip]]
-name = "logs"
-address = "192.168.1.230/24"
-router_id = 1
-
-[[service]]
-name = "syslog-udp"
-vip = "logs"
-port = 5514
-protocol = "udp"
-input_id = "udp-5514"
-PIPELINE
-[firewall]
-log_sources = ["192.168.1.111/32"]
-`
+// twoNodeTOML is examples/two-node.toml's setup with the keys it can leave
+// to their defaults left out; stash3TOML adds a third Logstash host, stash3.
+var twoNodeTOML = inventorytest.Edit(inventorytest.TwoNode,
+	`vrrp_auth_pass = "secret42"`+"\n", "",
+	"scheduler = \"rr\"\nforwarding = \"nat\"\none_packet = true\ndelay_loop = \"5s\"\n\n[firewall]\nzone = \"public\"\n", "PIPELINE\n[firewall]\n")
 
 const stash3TOML = `
 [[logstash]]

@@ -3,7 +3,6 @@ package render_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -126,18 +125,8 @@ func runMiscPath(t *testing.T, miscPath string, env ...string) (int, string) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), env...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-		return 0, stderr.String()
-	case errors.As(err, &exit):
-		return exit.ExitCode(), stderr.String()
-	}
-	t.Fatalf("run %s: %v", miscPath, err)
-	return -1, ""
+	code, _, stderr := testutil.Run(t, cmd)
+	return code, stderr
 }
 
 // An input id may start with '-' (Logstash accepts any id): the rendered

@@ -13,38 +13,18 @@ import (
 	"time"
 
 	"github.com/hala-lb/hala/pkg/inventory"
+	"github.com/hala-lb/hala/pkg/inventory/inventorytest"
 	"github.com/hala-lb/hala/pkg/logstash"
 )
 
-const inv = `
-[cluster]
-name = "t"
-interface = "eth0"
-vrrp_auth_pass = "secret42"
-
-[[director]]
-name = "d1"
-address = "10.0.0.1"
-
-[[logstash]]
-name = "l1"
-address = "10.0.0.11"
-
-[[vip]]
-name = "logs"
-address = "10.0.0.100/24"
-router_id = 1
-
-[[service]]
-name = "syslog-udp"
-vip = "logs"
-port = 5514
-protocol = "udp"
-input_id = "udp-5514"
-
-[firewall]
-log_sources = ["10.0.0.0/24"]
-`
+// invTwo is inventorytest.Base with one director; inv has one Logstash
+// host, l1, too.
+var (
+	invTwo = inventorytest.Edit(inventorytest.Base,
+		"[[director]]\nname = \"d2\"\naddress = \"10.0.0.2\"\n\n", "",
+		"one_packet = true\n", "")
+	inv = inventorytest.Edit(invTwo, "[[logstash]]\nname = \"l2\"\naddress = \"10.0.0.12\"\n\n", "")
+)
 
 type source struct{ out int64 }
 
@@ -116,8 +96,7 @@ func (s *meetSource) NodeStats(ctx context.Context, p string) (*logstash.NodeSta
 // A black hole costs one timeout for the whole status, not one per
 // backend: every backend is asked at the same time.
 func TestCollectAsksBackendsTogether(t *testing.T) {
-	two := strings.Replace(inv, "[[vip]]", "[[logstash]]\nname = \"l2\"\naddress = \"10.0.0.12\"\n\n[[vip]]", 1)
-	i, err := inventory.Parse("inv.toml", []byte(two))
+	i, err := inventory.Parse("inv.toml", []byte(invTwo))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,11 +26,12 @@ import (
 // keepalived doing VRRP only, plus what only a resident director does:
 // repair of hand-made changes, live reload, and surviving its own death.
 
-// directorScenarios run on the director cluster, in order.
+// directorScenarios run on the director cluster, in order; the 100 ms
+// B8 row leaves VRRP at 100 ms, so it stays last.
 var directorScenarios = []func(*cluster) Row{
 	steadyState, inputStopped, standinKilled, apiBlackholed,
 	rulesDeleted, reloadAddsBackend, reloadInvalid, directorKilled, directorRestarted,
-	rollingRestartDrained, rollingRestart, loadWeights, vipHolderDies,
+	rollingRestartDrained, rollingRestart, loadWeights, vipHolderDies, vipHolderDiesFast,
 }
 
 // agentScenarios are the hala agent rows (A): the director cluster with

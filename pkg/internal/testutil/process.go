@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,24 @@ import (
 	"testing"
 	"time"
 )
+
+// Run runs cmd to its end and returns its exit status and what it wrote
+// to stdout and stderr. An exit status other than 0 is a result (-1 when a
+// signal ended it); a command that cannot run fails the test.
+func Run(tb testing.TB, cmd *exec.Cmd) (code int, stdout, stderr string) {
+	tb.Helper()
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		tb.Fatalf("run %s: %v", strings.Join(cmd.Args, " "), err)
+	}
+	return code, out.String(), errOut.String()
+}
 
 // Process is a background command started for one test.
 type Process struct {

@@ -37,6 +37,24 @@ func TestPollTimeoutKeepsLastError(t *testing.T) {
 	}
 }
 
+func TestRunReturnsStatusAndOutput(t *testing.T) {
+	sh := RequireTool(t, "sh")
+	for _, tc := range []struct {
+		script         string
+		code           int
+		stdout, stderr string
+	}{
+		{"echo out; echo err >&2", 0, "out\n", "err\n"},
+		{"echo out; echo err >&2; exit 3", 3, "out\n", "err\n"},
+		{"kill -TERM $$", -1, "", ""},
+	} {
+		code, stdout, stderr := Run(t, exec.Command(sh, "-c", tc.script))
+		if code != tc.code || stdout != tc.stdout || stderr != tc.stderr {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want %d, %q, %q", tc.script, code, stdout, stderr, tc.code, tc.stdout, tc.stderr)
+		}
+	}
+}
+
 func TestStartCapturesOutputAndStops(t *testing.T) {
 	sh := RequireTool(t, "sh")
 	p := Start(t, exec.Command(sh, "-c", "echo ready; exec sleep 60"))

@@ -48,6 +48,60 @@ one_packet = true
 log_sources = ["10.0.0.0/24"]
 `
 
+// TwoNode is examples/two-node.toml without its comments, the seed's
+// setup: two hosts, stash1 (192.168.1.210) and stash2 (192.168.1.220),
+// each a director and a Logstash host, VIP "logs" (192.168.1.230/24) and
+// one UDP service "syslog-udp" on port 5514 (rr, NAT, one_packet). Its
+// first line is [cluster]: tests quote its line numbers.
+const TwoNode = `[cluster]
+name = "stash"
+interface = "ens33"
+vrrp_auth_pass = "secret42"
+
+[[director]]
+name = "stash1"
+address = "192.168.1.210"
+
+[[director]]
+name = "stash2"
+address = "192.168.1.220"
+
+[[logstash]]
+name = "stash1"
+address = "192.168.1.210"
+
+[[logstash]]
+name = "stash2"
+address = "192.168.1.220"
+
+[[vip]]
+name = "logs"
+address = "192.168.1.230/24"
+router_id = 1
+
+[[service]]
+name = "syslog-udp"
+vip = "logs"
+port = 5514
+protocol = "udp"
+input_id = "udp-5514"
+scheduler = "rr"
+forwarding = "nat"
+one_packet = true
+delay_loop = "5s"
+
+[firewall]
+zone = "public"
+log_sources = ["192.168.1.111/32"]
+`
+
+// DirectorBase is Base for hala director (cluster.ipvs = "director"):
+// one director, d1, and neither one_packet nor a firewall section.
+var DirectorBase = Edit(Base,
+	`vrrp_auth_pass = "secret42"`, `ipvs = "director"`,
+	"[[director]]\nname = \"d2\"\naddress = \"10.0.0.2\"\n\n", "",
+	"one_packet = true\n\n[firewall]\nlog_sources = [\"10.0.0.0/24\"]\n", "")
+
 // Edit returns inv with each old string of the old, new pairs replaced
 // once by its new. It panics when an old string is missing, so a fixture
 // cannot silently stop saying what its test means it to.

@@ -1,9 +1,7 @@
 package inventorytest_test
 
 import (
-	"os"
-	"os/exec"
-	"regexp"
+	"reflect"
 	"testing"
 
 	"github.com/hala-lb/hala/pkg/inventory"
@@ -28,33 +26,6 @@ func TestSyntheticParses(t *testing.T) {
 	}
 }
 
-// TestSyntheticIsBenchIPVSInventory: scripts/bench-ipvs writes the same
-// inventory in bash (it runs in the test VM, where no Go toolchain builds a
-// generator); the two must not drift apart, or the Go benchmarks measure
-// another table than the script.
-func TestSyntheticIsBenchIPVSInventory(t *testing.T) {
-	script, err := os.ReadFile("../../../scripts/bench-ipvs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`(?ms)^\{\n.*?^\} >"\$inv"\n`).Find(script)
-	if m == nil {
-		t.Fatal(`scripts/bench-ipvs: no "{ ... } >"$inv"" block writing the inventory`)
-	}
-	bash, err := exec.LookPath("bash")
-	if err != nil {
-		t.Skip("no bash")
-	}
-	block := regexp.MustCompile(`\} >"\$inv"\n$`).ReplaceAll(m, []byte("}\n"))
-	out, err := exec.Command(bash, "-c", "set -eu; services=7 dests=3\n"+string(block)).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := inventorytest.Synthetic(3, 7, inventorytest.Keepalived); string(out) != want {
-		t.Errorf("bench-ipvs writes\n%s\nSynthetic(3, 7, Keepalived) is\n%s", out, want)
-	}
-}
-
 func TestBaseAndEdit(t *testing.T) {
 	inv, err := inventory.Parse("base.toml", []byte(inventorytest.Edit(inventorytest.Base,
 		`address = "10.0.0.11"`, `address = "127.0.0.1"`,
@@ -71,6 +42,40 @@ func TestBaseAndEdit(t *testing.T) {
 		}
 	}()
 	inventorytest.Edit(inventorytest.Base, "no such line", "")
+}
+
+// TestTwoNodeIsTheExample: TwoNode says what examples/two-node.toml says.
+func TestTwoNodeIsTheExample(t *testing.T) {
+	example, err := inventory.Load("../../../examples/two-node.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := inventory.Parse("two-node.toml", []byte(inventorytest.TwoNode))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every exported field but the file name (the unexported key
+	// positions differ by the example's comments).
+	got, want := reflect.ValueOf(*inv), reflect.ValueOf(*example)
+	for i := range got.NumField() {
+		f := got.Type().Field(i)
+		if !f.IsExported() || f.Name == "File" {
+			continue
+		}
+		if !reflect.DeepEqual(got.Field(i).Interface(), want.Field(i).Interface()) {
+			t.Errorf("%s: TwoNode has %+v, examples/two-node.toml %+v", f.Name, got.Field(i), want.Field(i))
+		}
+	}
+}
+
+func TestDirectorBaseIsValid(t *testing.T) {
+	inv, err := inventory.Parse("director.toml", []byte(inventorytest.DirectorBase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !inv.UsesDirector() || len(inv.Directors) != 1 || len(inv.Logstash) != 2 || inv.Services[0].OnePacket {
+		t.Errorf("DirectorBase: director %t, directors %d, hosts %d, one_packet %t", inv.UsesDirector(), len(inv.Directors), len(inv.Logstash), inv.Services[0].OnePacket)
+	}
 }
 
 func TestBGPIsValid(t *testing.T) {
