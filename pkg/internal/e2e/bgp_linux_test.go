@@ -81,6 +81,8 @@ type bgpCluster struct {
 	router    *testutil.NetNS
 	client    *testutil.NetNS
 	sender    *Sender
+	// lan is the directors' LAN (row C1 plugs its probe and control in).
+	lan *testutil.LAN
 
 	// FRR: its directory (sockets, pid files, config), the rendered
 	// snippet, and the running daemons.
@@ -112,7 +114,7 @@ func runBGPSuite(t *testing.T) Table {
 	var table Table
 	for _, scenario := range []func(*bgpCluster) []Row{
 		one(bgpSteady), one(bgpHostDies), one(bgpDirectorKilled), one(bgpPlanned), one(bgpAPIBlocked), one(bgpInputStopped),
-		bgpTCPDirectorChanges, one(bgpTCPBackendFails), one(bgpRouterRestart),
+		bgpTCPDirectorChanges, one(bgpTCPBackendFails), one(bgpTCPSameBackend), one(bgpRouterRestart),
 	} {
 		start := time.Now()
 		rows := scenario(c)
@@ -194,6 +196,7 @@ func newBGPCluster(t *testing.T) *bgpCluster {
 	// The directors' LAN with the router and the stand-ins; the client's
 	// link to the router.
 	lan := testutil.NewLAN(t)
+	c.lan = lan
 	c.router = testutil.NewNamedNetNS(t, "router")
 	lan.Attach(t, c.router, "eth1", netip.MustParsePrefix(routerAddr))
 	for _, d := range c.inv.Directors {
@@ -534,12 +537,15 @@ func (c *bgpCluster) inPkts(row *Row) map[string]uint64 {
 	return out
 }
 
-func (c *bgpCluster) received() (Received, error) {
+func (c *bgpCluster) received() (Received, error) { return ReadReceived(c.outFiles()) }
+
+// outFiles is the stand-ins' output files by name.
+func (c *bgpCluster) outFiles() map[string]string {
 	files := map[string]string{}
 	for _, s := range c.stashes {
 		files[s.name] = s.out
 	}
-	return ReadReceived(files)
+	return files
 }
 
 func (c *bgpCluster) count(row *Row, span Span, windows ...Window) Tally {

@@ -3,15 +3,22 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hala-lb/hala/pkg/internal/testutil"
 	"github.com/hala-lb/hala/pkg/internal/testutil/tcpstream"
+	"github.com/hala-lb/hala/pkg/render"
 )
 
 // Rows C2–C4 of the BGP half: long-lived TCP streams from the client, as
@@ -124,10 +131,7 @@ func (c *bgpCluster) tcpSpread(row *Row, port int) (string, map[string]int) {
 // every stream of want that had not ended in an error when streams was
 // called has the lines it had sent then.
 func (c *bgpCluster) streams(row *Row, want ...*tcpstream.Set) map[string]StreamReceived {
-	files := map[string]string{}
-	for _, s := range c.stashes {
-		files[s.name] = s.out
-	}
+	files := c.outFiles()
 	var sent []tcpstream.Stream
 	for _, set := range want {
 		sent = append(sent, set.Streams()...)
@@ -372,4 +376,323 @@ func bgpTCPBackendFails(c *bgpCluster) Row {
 	row.Check(row.Lost == 0, "%d lines lost on streams %s did not hold", row.Lost, victim.name)
 	row.Time = fmt.Sprintf("weight 0 on all %s; %s held %d of %d, %d reset, %d reconnected", Seconds(out), victim.name, len(held), tcpStreams, len(reset), reopened)
 	return row
+}
+
+// C1: the same flow reaches the same backend through every director.
+// By this row the three directors' tables have different histories: d1
+// and d3 started together at the suite's start; d2's hala director was
+// killed and restarted three times (B2–B4) and its host died again, its
+// table flushed as after a reboot (C2, C3); both stand-ins failed and
+// came back (B6, C4). The row adds one more to d1: stash1 deleted and
+// added again by hand with ipvsadm, which puts it at the head of the
+// kernel's list, out of hala's order, until hala director's drift repair
+// puts it back.
+//
+// A probe namespace on the directors' LAN then sends the same flows
+// (source address and port) through each director in turn, its route to
+// the VIP naming the director as a router's ECMP would: each flow one
+// connection, one line naming it, and a clean close. The stand-in whose
+// output holds a flow's line is the backend that director picked (direct
+// routing: the stand-in sees the probe's address and port).
+//
+// The control is a fourth, director-like namespace dx (d1's rendered
+// sysctls, the VIP on hala0) whose service ipvsadm made as hala would,
+// plus a third backend the inventory no longer has, kept in its list at
+// weight 0, as a director that missed the reload removing it would hold
+// it (quiesced: the host is gone). Its table differs, so some flows must
+// reach another stand-in through it, or the row could not tell a
+// director that picks differently.
+
+const (
+	// c1Flows is how many flows C1 sends through each director, from
+	// every address of c1ProbeAddrs in turn.
+	c1Flows = 1000
+	// c1Port is the flows' first source port.
+	c1Port = 20000
+	// c1Workers is how many flows are open at once.
+	c1Workers = 32
+)
+
+var (
+	// c1ProbeAddrs are the probe's addresses on the LAN, c1Control dx's,
+	// and c1Gone the backend only dx still lists.
+	c1ProbeAddrs = []netip.Addr{
+		netip.MustParseAddr("192.168.1.231"), netip.MustParseAddr("192.168.1.232"),
+		netip.MustParseAddr("192.168.1.233"), netip.MustParseAddr("192.168.1.234"),
+	}
+	c1Control = netip.MustParseAddr("192.168.1.219")
+	c1Gone    = netip.MustParseAddr("192.168.1.223")
+)
+
+// c1FlowList is C1's flows: flow i comes from address i mod 4 of
+// c1ProbeAddrs and port c1Port + 4 × (i div 4). mh hashes the sum of the
+// source address and port (ip_vs_mh_hashkey): consecutive addresses and
+// ports 4 apart give each flow its own sum, so the flows sample as many
+// slots of the table.
+func c1FlowList() []netip.AddrPort {
+	n := len(c1ProbeAddrs)
+	out := make([]netip.AddrPort, c1Flows)
+	for i := range out {
+		out[i] = netip.AddrPortFrom(c1ProbeAddrs[i%n], uint16(c1Port+n*(i/n)))
+	}
+	return out
+}
+
+func bgpTCPSameBackend(c *bgpCluster) Row {
+	row := Row{Scenario: "C1 TCP: same flow, same backend on d1–d3",
+		Bound: fmt.Sprintf("%d flows through each of d1, d2, d3: all delivered, 0 to another stand-in than through d1; control dx: some", c1Flows)}
+	d1 := c.directors[0]
+	repaired := c.reorderByHand(&row, d1)
+
+	// Each director's table as the kernel lists it (the order mh builds
+	// its table from) and as ipvsadm shows it.
+	svc := netip.AddrPortFrom(c.vip, uint16(c.tcpPort)).String()
+	lists := map[string][]ipvsDest{}
+	for _, d := range c.directors {
+		list, err := readIPVSList(d.ipvs, c.vip, c.tcpPort)
+		if err != nil || len(list) == 0 {
+			row.Failf("%s: %s's real servers %v: %v", d.name, svc, list, err)
+		}
+		lists[d.name] = list
+		out, _ := d.ns.Cmd("ipvsadm", "-Ln", "-t", svc).CombinedOutput()
+		c.t.Logf("C1 %s lists %v; ipvsadm -Ln -t %s:\n%s", d.name, list, svc, out)
+		row.Check(fmt.Sprint(list) == fmt.Sprint(lists[d1.name]), "%s lists %v, %s %v", d.name, list, d1.name, lists[d1.name])
+	}
+	probe := c.newProbe()
+	dx := c.newControl(&row, lists[d1.name])
+	if out, err := dx.Cmd("ipvsadm", "-Ln", "-t", svc).CombinedOutput(); err == nil {
+		c.t.Logf("C1 control dx: ipvsadm -Ln -t %s:\n%s", svc, out)
+	}
+
+	flows := c1FlowList()
+	vias := []*bgpNode{c.directors[0], c.directors[1], c.directors[2], {name: "dx", addr: c1Control}}
+	t0 := time.Now()
+	var want []string
+	for _, v := range vias {
+		errs, err := c.sendFlows(probe, v.addr, "c1-"+v.name, flows)
+		if err != nil {
+			row.Failf("%v", err)
+		}
+		var failed []string
+		for i, e := range errs {
+			if e != nil {
+				failed = append(failed, fmt.Sprintf("%s: %v", flows[i], e))
+			} else {
+				want = append(want, fmt.Sprintf("c1-%s-%d", v.name, i))
+			}
+		}
+		row.Check(len(failed) == 0, "through %s: %d of %d flows failed: %s", v.name, len(failed), len(flows), strings.Join(failed[:min(len(failed), 5)], "; "))
+	}
+	sent := time.Since(t0)
+	got := c.flowLines(&row, want)
+
+	// The stand-in each flow reached through each director ("" when none
+	// did, "stash1+stash2" when both).
+	reached := func(via string, i int) string { return got[fmt.Sprintf("c1-%s-%d", via, i)].Server() }
+	ok := func(server string) bool { return server != "" && !strings.Contains(server, "+") }
+	split := map[string]int{}
+	var parts []string
+	for _, v := range vias {
+		delivered, differ := 0, 0
+		var examples []string
+		for i, f := range flows {
+			s := reached(v.name, i)
+			if !ok(s) {
+				continue
+			}
+			delivered++
+			if v == d1 {
+				split[s]++
+			} else if s0 := reached(d1.name, i); ok(s0) && s != s0 {
+				differ++
+				if len(examples) < 5 {
+					examples = append(examples, fmt.Sprintf("%s: %s via %s, %s via %s", f, s0, d1.name, s, v.name))
+				}
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%s %d", v.name, differ))
+		if v.name == "dx" {
+			row.Check(delivered == len(flows), "control dx: %d of %d flows delivered", delivered, len(flows))
+			row.Check(differ > 0, "control dx: all %d flows reach the stand-in they reach through %s: the row cannot tell a director that picks differently", delivered, d1.name)
+			continue
+		}
+		row.Sent += len(flows)
+		row.Received += delivered
+		row.Check(delivered == len(flows), "through %s: %d of %d flows delivered", v.name, delivered, len(flows))
+		row.Check(differ == 0, "%d of %d flows reach another stand-in through %s than through %s: %s", differ, delivered, v.name, d1.name, strings.Join(examples, "; "))
+	}
+	row.Lost = row.Sent - row.Received
+	s1, s2 := c.stashes[0].name, c.stashes[1].name
+	row.Check(split[s1] >= c1Flows/4 && split[s2] >= c1Flows/4, "through %s %s %d, %s %d: want both ≥ %d, or the row compares little", d1.name, s1, split[s1], s2, split[s2], c1Flows/4)
+	row.Time = fmt.Sprintf("d1 order repaired %s; %s %d / %s %d; differ from d1: %s; %d flows in %s",
+		Seconds(repaired), s1, split[s1], s2, split[s2], strings.Join(parts[1:], ", "), len(vias)*len(flows), Seconds(sent))
+	return row
+}
+
+// reorderByHand deletes the TCP service's last real server in n's list
+// (stash1: hala added it first) and adds it again with ipvsadm, as an
+// operator or another tool might: the kernel puts it at the head of the
+// list, out of hala's order, and hala director's drift repair must put
+// it back within its reconcile interval. It returns how long that took.
+//
+// Equivalent to: ipvsadm -d -t VIP:5140 -r STASH1; ipvsadm -a -t VIP:5140 -r STASH1:5140 -g -w W
+func (c *bgpCluster) reorderByHand(row *Row, n *bgpNode) time.Duration {
+	want, err := readIPVSList(n.ipvs, c.vip, c.tcpPort)
+	if err != nil || len(want) < 2 {
+		row.Failf("%s: the TCP service's real servers %v: %v", n.name, want, err)
+		return 0
+	}
+	last := want[len(want)-1]
+	svc := netip.AddrPortFrom(c.vip, uint16(c.tcpPort)).String()
+	for _, args := range [][]string{
+		{"-d", "-t", svc, "-r", last.Addr.String()},
+		{"-a", "-t", svc, "-r", last.Addr.String(), "-g", "-w", strconv.Itoa(last.Weight)},
+	} {
+		if b, err := n.ns.Cmd("ipvsadm", args...).CombinedOutput(); err != nil {
+			row.Failf("%s: ipvsadm %s: %v: %s", n.name, strings.Join(args, " "), err, b)
+			return 0
+		}
+	}
+	bound := c.inv.Cluster.ReconcileInterval.Duration + 5*time.Second
+	took, err := testutil.Poll(bound, 50*time.Millisecond, func() error {
+		got, err := readIPVSList(n.ipvs, c.vip, c.tcpPort)
+		if err == nil && fmt.Sprint(got) != fmt.Sprint(want) {
+			err = fmt.Errorf("%s lists %v, want %v", n.name, got, want)
+		}
+		return err
+	})
+	if err != nil {
+		row.Failf("hala director did not repair the order: %v", err)
+	}
+	return took
+}
+
+// newProbe plugs C1's probe into the directors' LAN. Each flow's address
+// and port is used again through the next director, which a connection
+// in TIME_WAIT would refuse for a minute: with tcp_max_tw_buckets = 0 the
+// probe's kernel forgets a closed connection at once.
+func (c *bgpCluster) newProbe() *testutil.NetNS {
+	p := testutil.NewNamedNetNS(c.t, "probe")
+	var addrs []netip.Prefix
+	for _, a := range c1ProbeAddrs {
+		addrs = append(addrs, netip.PrefixFrom(a, 24))
+	}
+	c.lan.Attach(c.t, p, "eth0", addrs...)
+	p.Run(c.t, "sysctl", "-q", "-w", "net.ipv4.tcp_max_tw_buckets=0")
+	return p
+}
+
+// newControl makes C1's control director dx: on the LAN, with d1's
+// rendered sysctls and the VIP on hala0, and the TCP service made with
+// ipvsadm as hala makes it (mh, its flags, the real servers added in
+// ascending order at the weights list gives them) plus c1Gone, added at
+// the same weight and then set to 0.
+//
+// Equivalent to: ipvsadm -A -t VIP:5140 -s mh -b mh-fallback,mh-port;
+// ipvsadm -a -t VIP:5140 -r RS:5140 -g -w W (each, ascending);
+// ipvsadm -e -t VIP:5140 -r GONE:5140 -g -w 0
+func (c *bgpCluster) newControl(row *Row, list []ipvsDest) *testutil.NetNS {
+	t := c.t
+	dx := testutil.NewNamedNetNS(t, "dx")
+	c.lan.Attach(t, dx, "eth0", netip.PrefixFrom(c1Control, 24))
+	dx.Run(t, "sysctl", "-q", "-p", filepath.Join(c.out, c.directors[0].name, render.SysctlPath))
+	dx.IP(t, "link", "add", "hala0", "type", "dummy")
+	dx.IP(t, "link", "set", "hala0", "up")
+	dx.IP(t, "addr", "add", netip.PrefixFrom(c.vip, 32).String(), "dev", "hala0")
+	if len(list) == 0 {
+		return dx
+	}
+	dests := append(slices.Clone(list), ipvsDest{netip.AddrPortFrom(c1Gone, uint16(c.tcpRealPort)), list[0].Weight})
+	slices.SortFunc(dests, func(a, b ipvsDest) int { return a.Addr.Compare(b.Addr) })
+	svc := netip.AddrPortFrom(c.vip, uint16(c.tcpPort)).String()
+	cmds := [][]string{{"-A", "-t", svc, "-s", "mh", "-b", "mh-fallback,mh-port"}}
+	for _, d := range dests {
+		cmds = append(cmds, []string{"-a", "-t", svc, "-r", d.Addr.String(), "-g", "-w", strconv.Itoa(d.Weight)})
+	}
+	cmds = append(cmds, []string{"-e", "-t", svc, "-r", netip.AddrPortFrom(c1Gone, uint16(c.tcpRealPort)).String(), "-g", "-w", "0"})
+	for _, args := range cmds {
+		if b, err := dx.Cmd("ipvsadm", args...).CombinedOutput(); err != nil {
+			row.Failf("dx: ipvsadm %s: %v: %s", strings.Join(args, " "), err, b)
+		}
+	}
+	return dx
+}
+
+// sendFlows sends one line (Line(prefix-i, 1)) from each flow i to the
+// VIP's TCP port through via (the probe's route to the VIP), c1Workers
+// at a time, and returns each flow's error.
+//
+// Equivalent to: ip -n PROBE route replace VIP/32 via VIA; then per flow
+// echo LINE | nc -s ADDR -p PORT -N VIP 5140
+func (c *bgpCluster) sendFlows(probe *testutil.NetNS, via netip.Addr, prefix string, flows []netip.AddrPort) ([]error, error) {
+	if b, err := probe.Cmd("ip", "route", "replace", netip.PrefixFrom(c.vip, 32).String(), "via", via.String()).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("probe: route to the VIP via %s: %v: %s", via, err, b)
+	}
+	dst := netip.AddrPortFrom(c.vip, uint16(c.tcpPort))
+	errs := make([]error, len(flows))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	nsErrs := make([]error, c1Workers)
+	for w := range c1Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Each worker on a thread of its own in the probe's namespace,
+			// where its sockets are made.
+			nsErrs[w] = probe.Do(func() error {
+				for i := int(next.Add(1)) - 1; i < len(flows); i = int(next.Add(1)) - 1 {
+					errs[i] = sendFlow(flows[i], dst, tcpstream.Line(fmt.Sprintf("%s-%d", prefix, i), 1))
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	return errs, errors.Join(nsErrs...)
+}
+
+// sendFlow is one connection from src to dst: line, a half-close, and a
+// read until the stand-in closes its side, which it does once it has
+// read everything.
+func sendFlow(src, dst netip.AddrPort, line string) error {
+	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(src), Timeout: 10 * time.Second}
+	conn, err := d.Dial("tcp4", dst.String())
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(conn, line); err != nil {
+		return err
+	}
+	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, conn)
+	return err
+}
+
+// flowLines reads what the stand-ins received of each stream, waiting up
+// to 10s until line 1 of every id in want is there.
+func (c *bgpCluster) flowLines(row *Row, want []string) map[string]StreamReceived {
+	var got map[string]StreamReceived
+	_, err := testutil.Poll(10*time.Second, 100*time.Millisecond, func() (err error) {
+		if got, err = ReadStreams(c.outFiles()); err != nil {
+			return err
+		}
+		missing := 0
+		for _, id := range want {
+			if !got[id].Seqs[1] {
+				missing++
+			}
+		}
+		if missing > 0 {
+			return fmt.Errorf("%d of %d flows' lines not at the stand-ins", missing, len(want))
+		}
+		return nil
+	})
+	if err != nil && got == nil {
+		row.Failf("read the stand-ins' output: %v", err)
+	}
+	return got
 }

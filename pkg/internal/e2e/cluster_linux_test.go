@@ -519,14 +519,29 @@ func openIPVS(ns *testutil.NetNS) (*os.File, error) {
 //
 // Equivalent to: ipvsadm -Ln (the file shows addresses in hex).
 func readIPVS(f *os.File, vip netip.Addr, port int) (map[netip.AddrPort]int, error) {
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	data, err := io.ReadAll(f)
+	text, err := readAll(f)
 	if err != nil {
 		return nil, err
 	}
-	return parseIPVS(string(data), vip, port)
+	return parseIPVS(text, vip, port)
+}
+
+// readIPVSList is readIPVS in the kernel's list order (parseIPVSList).
+func readIPVSList(f *os.File, vip netip.Addr, port int) ([]ipvsDest, error) {
+	text, err := readAll(f)
+	if err != nil {
+		return nil, err
+	}
+	return parseIPVSList(text, vip, port)
+}
+
+// readAll reads an open /proc file from its start.
+func readAll(f *os.File) (string, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", err
+	}
+	data, err := io.ReadAll(f)
+	return string(data), err
 }
 
 // hasAddr reports whether the node's namespace has addr on an interface.

@@ -55,13 +55,25 @@ func apiAddr(yml string) (string, error) {
 	return net.JoinHostPort(host[1], port[1]), nil
 }
 
-// parseIPVS parses /proc/net/ip_vs:
+// ipvsDest is a real server of a service, as /proc/net/ip_vs lists it.
+type ipvsDest struct {
+	Addr   netip.AddrPort
+	Weight int
+}
+
+func (d ipvsDest) String() string { return fmt.Sprintf("%s w%d", d.Addr, d.Weight) }
+
+// parseIPVSList parses /proc/net/ip_vs:
 //
 //	UDP  C0A801E6:158A rr ops
 //	  -> C0A801DC:158A      Masq    1      0          0
-func parseIPVS(text string, vip netip.Addr, port int) (map[netip.AddrPort]int, error) {
+//
+// and returns the real servers of VIP:port in the kernel's list order,
+// the order mh builds its table from (ipvsadm -Ln sorts them): nil when
+// there is no such service, empty when it has no real server.
+func parseIPVSList(text string, vip netip.Addr, port int) ([]ipvsDest, error) {
 	want := netip.AddrPortFrom(vip, uint16(port))
-	var out map[netip.AddrPort]int
+	var out []ipvsDest
 	sc := bufio.NewScanner(strings.NewReader(text))
 	inService := false
 	for sc.Scan() {
@@ -71,7 +83,7 @@ func parseIPVS(text string, vip netip.Addr, port int) (map[netip.AddrPort]int, e
 			ap, err := hexAddrPort(f[1])
 			inService = err == nil && ap == want
 			if inService && out == nil {
-				out = map[netip.AddrPort]int{}
+				out = []ipvsDest{}
 			}
 		case inService && len(f) >= 4 && f[0] == "->":
 			ap, err := hexAddrPort(f[1])
@@ -82,10 +94,23 @@ func parseIPVS(text string, vip netip.Addr, port int) (map[netip.AddrPort]int, e
 			if err != nil {
 				return nil, err
 			}
-			out[ap] = w
+			out = append(out, ipvsDest{ap, w})
 		}
 	}
 	return out, sc.Err()
+}
+
+// parseIPVS is parseIPVSList as a map from real server to weight.
+func parseIPVS(text string, vip netip.Addr, port int) (map[netip.AddrPort]int, error) {
+	list, err := parseIPVSList(text, vip, port)
+	if err != nil || list == nil {
+		return nil, err
+	}
+	out := make(map[netip.AddrPort]int, len(list))
+	for _, d := range list {
+		out[d.Addr] = d.Weight
+	}
+	return out, nil
 }
 
 func hexAddrPort(s string) (netip.AddrPort, error) {
@@ -192,5 +217,11 @@ UDP  C0A801E6:158A rr ops
 	}
 	if empty, err := parseIPVS("UDP  C0A801E6:158A rr ops\n", vip, 5514); err != nil || empty == nil || len(empty) != 0 {
 		t.Errorf("service without real servers = %v, %v; want an empty map", empty, err)
+	}
+	// The kernel lists an mh service's real servers in its own order.
+	const mh = "TCP  C0A801E6:1414 mh\n  -> C0A801DE:1414      Route   1      0          0\n  -> C0A801DD:1414      Route   0      0          0\n"
+	list, err := parseIPVSList(mh, vip, 5140)
+	if want := "[192.168.1.222:5140 w1 192.168.1.221:5140 w0]"; err != nil || fmt.Sprint(list) != want {
+		t.Errorf("list = %v, %v; want %s, in the file's order", list, err, want)
 	}
 }
