@@ -100,7 +100,7 @@ type bgpCluster struct {
 	timeout  time.Duration
 	bfd      time.Duration // interval × multiplier
 
-	// The TCP service (rows C2–C4): its port, real servers' port and
+	// The TCP service (rows C1–C4): its port, real servers' port and
 	// input id.
 	tcpPort, tcpRealPort int
 	tcpInput             string

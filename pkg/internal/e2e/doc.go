@@ -13,6 +13,6 @@
 //
 // Nothing in the shipped hala binary imports this package. It imports
 // pkg/inventory, pkg/render, its stand-in (standin) and
-// pkg/internal/testutil/tcpstream (the TCP streams of rows C2–C4), and its
+// pkg/internal/testutil/tcpstream (the TCP lines of rows C1–C4), and its
 // tests pkg/internal/testutil as well.
 package e2e
