@@ -8,12 +8,14 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hala-lb/hala/pkg/internal/testutil"
@@ -383,10 +385,12 @@ func bgpTCPBackendFails(c *bgpCluster) Row {
 // and d3 started together at the suite's start; d2's hala director was
 // killed and restarted three times (B2–B4) and its host died again, its
 // table flushed as after a reboot (C2, C3); both stand-ins failed and
-// came back (B6, C4). The row adds one more to d1: stash1 deleted and
-// added again by hand with ipvsadm, which puts it at the head of the
-// kernel's list, out of hala's order, until hala director's drift repair
-// puts it back.
+// came back (B6, C4). The row adds one more to d1 and to d3. On d1,
+// stash1 is deleted and added again by hand with ipvsadm, which puts it
+// at the head of the kernel's list, out of hala's order, until hala
+// director's drift repair puts it back. d3 alone reloads (SIGHUP) an
+// inventory whose TCP service has only stash2, then the whole one again:
+// stash1 comes back below stash2, which hala re-adds after it.
 //
 // A probe namespace on the directors' LAN then sends the same flows
 // (source address and port) through each director in turn, its route to
@@ -441,8 +445,17 @@ func c1FlowList() []netip.AddrPort {
 func bgpTCPSameBackend(c *bgpCluster) Row {
 	row := Row{Scenario: "C1 TCP: same flow, same backend on d1–d3",
 		Bound: fmt.Sprintf("%d flows through each of d1, d2, d3: all delivered, 0 to another stand-in than through d1; control dx: some", c1Flows)}
-	d1 := c.directors[0]
-	repaired := c.reorderByHand(&row, d1)
+	d1, d3 := c.directors[0], c.directors[2]
+	want, err := readIPVSList(d1.ipvs, c.vip, c.tcpPort)
+	if err != nil || len(want) < 2 {
+		row.Failf("%s: the TCP service's real servers %v: %v", d1.name, want, err)
+		return row
+	}
+	t0 := time.Now()
+	c.reorderByHand(&row, d1, want)
+	reloaded := c.reloadAlone(&row, d3, want)
+	c.waitOrder(&row, d1, want, c.inv.Cluster.ReconcileInterval.Duration+5*time.Second)
+	repaired := time.Since(t0) // from the change by hand
 
 	// Each director's table as the kernel lists it (the order mh builds
 	// its table from) and as ipvsadm shows it.
@@ -466,8 +479,8 @@ func bgpTCPSameBackend(c *bgpCluster) Row {
 
 	flows := c1FlowList()
 	vias := []*bgpNode{c.directors[0], c.directors[1], c.directors[2], {name: "dx", addr: c1Control}}
-	t0 := time.Now()
-	var want []string
+	t1 := time.Now()
+	var lines []string
 	for _, v := range vias {
 		errs, err := c.sendFlows(probe, v.addr, "c1-"+v.name, flows)
 		if err != nil {
@@ -478,13 +491,13 @@ func bgpTCPSameBackend(c *bgpCluster) Row {
 			if e != nil {
 				failed = append(failed, fmt.Sprintf("%s: %v", flows[i], e))
 			} else {
-				want = append(want, fmt.Sprintf("c1-%s-%d", v.name, i))
+				lines = append(lines, fmt.Sprintf("c1-%s-%d", v.name, i))
 			}
 		}
 		row.Check(len(failed) == 0, "through %s: %d of %d flows failed: %s", v.name, len(failed), len(flows), strings.Join(failed[:min(len(failed), 5)], "; "))
 	}
-	sent := time.Since(t0)
-	got := c.flowLines(&row, want)
+	sent := time.Since(t1)
+	got := c.flowLines(&row, lines)
 
 	// The stand-in each flow reached through each director ("" when none
 	// did, "stash1+stash2" when both).
@@ -524,24 +537,19 @@ func bgpTCPSameBackend(c *bgpCluster) Row {
 	row.Lost = row.Sent - row.Received
 	s1, s2 := c.stashes[0].name, c.stashes[1].name
 	row.Check(split[s1] >= c1Flows/4 && split[s2] >= c1Flows/4, "through %s %s %d, %s %d: want both ≥ %d, or the row compares little", d1.name, s1, split[s1], s2, split[s2], c1Flows/4)
-	row.Time = fmt.Sprintf("d1 order repaired %s; %s %d / %s %d; differ from d1: %s; %d flows in %s",
-		Seconds(repaired), s1, split[s1], s2, split[s2], strings.Join(parts[1:], ", "), len(vias)*len(flows), Seconds(sent))
+	row.Time = fmt.Sprintf("d1 order repaired %s, d3 reloaded %s; %s %d / %s %d; differ from d1: %s; %d flows in %s",
+		Seconds(repaired), Seconds(reloaded), s1, split[s1], s2, split[s2], strings.Join(parts[1:], ", "), len(vias)*len(flows), Seconds(sent))
 	return row
 }
 
-// reorderByHand deletes the TCP service's last real server in n's list
-// (stash1: hala added it first) and adds it again with ipvsadm, as an
-// operator or another tool might: the kernel puts it at the head of the
-// list, out of hala's order, and hala director's drift repair must put
-// it back within its reconcile interval. It returns how long that took.
+// reorderByHand deletes the last real server of want (n's TCP service
+// as hala listed it: stash1, which hala added first) and adds it again
+// with ipvsadm, as an operator or another tool might: the kernel puts it
+// at the head of the list, out of hala's order, and hala director's
+// drift repair must put it back (waitOrder).
 //
-// Equivalent to: ipvsadm -d -t VIP:5140 -r STASH1; ipvsadm -a -t VIP:5140 -r STASH1:5140 -g -w W
-func (c *bgpCluster) reorderByHand(row *Row, n *bgpNode) time.Duration {
-	want, err := readIPVSList(n.ipvs, c.vip, c.tcpPort)
-	if err != nil || len(want) < 2 {
-		row.Failf("%s: the TCP service's real servers %v: %v", n.name, want, err)
-		return 0
-	}
+// Equivalent to: ipvsadm -d -t VIP:5140 -r STASH1:5140; ipvsadm -a -t VIP:5140 -r STASH1:5140 -g -w W
+func (c *bgpCluster) reorderByHand(row *Row, n *bgpNode, want []ipvsDest) {
 	last := want[len(want)-1]
 	svc := netip.AddrPortFrom(c.vip, uint16(c.tcpPort)).String()
 	for _, args := range [][]string{
@@ -550,11 +558,61 @@ func (c *bgpCluster) reorderByHand(row *Row, n *bgpNode) time.Duration {
 	} {
 		if b, err := n.ns.Cmd("ipvsadm", args...).CombinedOutput(); err != nil {
 			row.Failf("%s: ipvsadm %s: %v: %s", n.name, strings.Join(args, " "), err, b)
-			return 0
+			return
 		}
 	}
-	bound := c.inv.Cluster.ReconcileInterval.Duration + 5*time.Second
-	took, err := testutil.Poll(bound, 50*time.Millisecond, func() error {
+}
+
+// reloadAlone reloads n's hala director alone (SIGHUP) with the TCP
+// service narrowed to its first real server in want (stash2), then with
+// the whole inventory again, each time until n lists what it should, and
+// returns how long the two took. The others never read the narrowed
+// file: they get no SIGHUP.
+func (c *bgpCluster) reloadAlone(row *Row, n *bgpNode, want []ipvsDest) time.Duration {
+	full, err := os.ReadFile(c.invPath)
+	if err != nil {
+		row.Failf("%v", err)
+		return 0
+	}
+	key := fmt.Sprintf("input_id = %q", c.tcpInput)
+	i := slices.IndexFunc(c.stashes, func(s *bgpNode) bool { return s.addr == want[0].Addr.Addr() })
+	if i < 0 {
+		row.Failf("%s: %s is no stand-in", n.name, want[0].Addr)
+		return 0
+	}
+	keep := c.stashes[i]
+	narrowed := strings.Replace(string(full), key, key+fmt.Sprintf("\nbackends = [%q]", keep.name), 1)
+	if narrowed == string(full) {
+		row.Failf("%s: no %s to narrow", c.invPath, key)
+		return 0
+	}
+	defer func() {
+		if err := writeInventory(c.invPath, full); err != nil {
+			row.Failf("restore %s: %v", c.invPath, err)
+		}
+	}()
+	t0 := time.Now()
+	for _, step := range []struct {
+		data []byte
+		want []ipvsDest
+	}{{[]byte(narrowed), want[:1]}, {full, want}} {
+		if err := writeInventory(c.invPath, step.data); err != nil {
+			row.Failf("%v", err)
+			return 0
+		}
+		if err := syscall.Kill(n.hd.Pid(), syscall.SIGHUP); err != nil {
+			row.Failf("SIGHUP %s: %v", n.name, err)
+			return 0
+		}
+		c.waitOrder(row, n, step.want, 10*time.Second)
+	}
+	return time.Since(t0)
+}
+
+// waitOrder waits up to timeout until n's TCP service lists want, in
+// order and at its weights, and returns how long it waited.
+func (c *bgpCluster) waitOrder(row *Row, n *bgpNode, want []ipvsDest, timeout time.Duration) time.Duration {
+	took, err := testutil.Poll(timeout, 50*time.Millisecond, func() error {
 		got, err := readIPVSList(n.ipvs, c.vip, c.tcpPort)
 		if err == nil && fmt.Sprint(got) != fmt.Sprint(want) {
 			err = fmt.Errorf("%s lists %v, want %v", n.name, got, want)
@@ -562,7 +620,7 @@ func (c *bgpCluster) reorderByHand(row *Row, n *bgpNode) time.Duration {
 		return err
 	})
 	if err != nil {
-		row.Failf("hala director did not repair the order: %v", err)
+		row.Failf("%v", err)
 	}
 	return took
 }

@@ -246,8 +246,12 @@ func (c *cluster) inPktsGrown(n *node, before map[string]uint64, keys ...string)
 
 // writeInventory replaces the directors' inventory file (atomically, as
 // config management would), readable by user hala.
-func (c *cluster) writeInventory(data []byte) error {
-	tmp := c.invPath + ".e2e-tmp"
+func (c *cluster) writeInventory(data []byte) error { return writeInventory(c.invPath, data) }
+
+// writeInventory replaces the directors' inventory at path in one rename,
+// root:hala 0640 as setup.sh leaves it.
+func writeInventory(path string, data []byte) error {
+	tmp := path + ".e2e-tmp"
 	if err := os.WriteFile(tmp, data, 0o640); err != nil {
 		return err
 	}
@@ -255,7 +259,7 @@ func (c *cluster) writeInventory(data []byte) error {
 		gid, _ := strconv.Atoi(g.Gid)
 		os.Chown(tmp, 0, gid)
 	}
-	return os.Rename(tmp, c.invPath)
+	return os.Rename(tmp, path)
 }
 
 func (c *cluster) hupDirectors() {
