@@ -10,7 +10,7 @@ PKG_DIR ?= out/package
 EXAMPLE ?= examples/two-node.toml
 OUT ?= out
 
-.PHONY: all build run test test-unit test-vm test-package package e2e e2e-agent golden lint verify bench bench-render bench-check bench-ipvs bench-director bench-agent fuzz deps clean
+.PHONY: all build run test test-unit test-vm test-package package e2e e2e-agent golden lint verify bench bench-render bench-check bench-ipvs bench-director bench-agent bench-agent-crash fuzz deps clean
 
 all: build
 
@@ -91,6 +91,10 @@ bench-director:
 # hala agent: CPU and peak RSS with 10 inputs watched.
 bench-agent:
 	scripts/bench-agent
+
+# hala agent: a receiver's SIGKILL to the stream's "down", by its size.
+bench-agent-crash:
+	scripts/bench-agent-crash
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzLoadValidateRender -fuzztime 30s ./pkg/render
