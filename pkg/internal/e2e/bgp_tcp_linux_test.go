@@ -383,9 +383,9 @@ func bgpTCPBackendFails(c *bgpCluster) Row {
 // C1: the same flow reaches the same backend through every director.
 // By this row the three directors' tables have different histories: d1
 // and d3 started together at the suite's start; d2's hala director was
-// killed and restarted three times (B2–B4) and its host died again, its
-// table flushed as after a reboot (C2, C3); both stand-ins failed and
-// came back (B6, C4). The row adds one more to d1 and to d3. On d1,
+// killed twice and stopped once, each time restarted (B2–B4), then its
+// host died again and came back with its table flushed, as after a
+// reboot (C2, C3); both stand-ins failed and came back (B6, C4). The row adds one more to d1 and to d3. On d1,
 // stash1 is deleted and added again by hand with ipvsadm, which puts it
 // at the head of the kernel's list, out of hala's order, until hala
 // director's drift repair puts it back. d3 alone reloads (SIGHUP) an
