@@ -421,15 +421,19 @@ func (s *Server) receiveUDP(in *input, pc net.PacketConn, done chan struct{}) {
 		if n > 0 {
 			s.push(in, hostOf(from), string(buf[:n]))
 		}
-		if until := in.pauseUntil.Swap(0); until != 0 && err != nil {
+		if err == nil {
+			continue
+		}
+		// Only an error consumes a pause: a datagram read between
+		// PauseInput's store and its deadline must not swallow it, or the
+		// deadline's error would end the input.
+		if until := in.pauseUntil.Swap(0); until != 0 {
 			// Woken by PauseInput: read nothing until then.
 			time.Sleep(time.Until(time.Unix(0, until)))
 			pc.SetReadDeadline(time.Time{})
 			continue
 		}
-		if err != nil {
-			break
-		}
+		break
 	}
 	drain(pc, func(msg []byte, from net.Addr) { s.push(in, hostOf(from), string(msg)) })
 	s.mu.Lock()
