@@ -185,11 +185,11 @@ func TestFaults(t *testing.T) {
 				// however slow a loaded machine under -race makes that.
 				timeout = time.Minute
 			}
-			// Only a hang guard: a check that ignores its deadline never
-			// ends against these servers. How close to its timeout the
-			// check ends is measured by the e2e table (row 4), where the
-			// machine's speed is part of the result.
-			guard := 10 * timeout
+			// The message says which deadline or limit ended the check; how
+			// close to its timeout it ends is measured by the e2e table (row
+			// 4), where the machine's speed is part of the result. A check
+			// that ignored its deadline would hang here, which go test's own
+			// -timeout reports.
 			start := time.Now()
 			v := run(t, addr, Options{Input: "udp-5514", Timeout: timeout})
 			elapsed := time.Since(start)
@@ -201,9 +201,7 @@ func TestFaults(t *testing.T) {
 			if !strings.HasPrefix(msg, prefix) || !regexp.MustCompile(tc.want).MatchString(strings.TrimPrefix(msg, prefix)) {
 				t.Errorf("message %q\n want %q + /%s/", msg, prefix, tc.want)
 			}
-			if elapsed > guard {
-				t.Errorf("took %s with a %s timeout: the deadline did not end it", elapsed, timeout)
-			}
+			// A lower bound only: a slow machine cannot make it fail.
 			if tc.hangs && elapsed < timeout-50*time.Millisecond {
 				t.Errorf("took %s: ended before the %s timeout", elapsed, timeout)
 			}
@@ -223,9 +221,6 @@ func TestFaults(t *testing.T) {
 				!strings.HasPrefix(line, "hala-check: "+prefix) || !want.MatchString(strings.TrimPrefix(line, "hala-check: "+prefix)) {
 				t.Errorf("process: exit %d stdout %q stderr %q\n want exit 1, stderr %q + /%s/", r.code, r.stdout, r.stderr, "hala-check: "+prefix, want)
 			}
-			if r.elapsed > 10*timeout {
-				t.Errorf("process took %s to exit with --timeout 500ms: the deadline did not end it", r.elapsed)
-			}
 		})
 	}
 }
@@ -233,7 +228,6 @@ func TestFaults(t *testing.T) {
 type procResult struct {
 	code           int
 	stdout, stderr string
-	elapsed        time.Duration
 }
 
 // checkProcess runs `hala check [args] <host> udp-5514` against addr
@@ -244,7 +238,6 @@ func checkProcess(t *testing.T, addr string, args ...string) procResult {
 	args = append(append([]string{"check", "--port", port}, args...), host, "udp-5514")
 	cmd := exec.Command(testutil.HalaBinary(t), args...)
 	cmd.Env = append(os.Environ(), "HALA_SYSLOG_SOCKET="+filepath.Join(t.TempDir(), "no-syslog"), "HALA_STATE_DIR="+t.TempDir())
-	start := time.Now()
 	code, stdout, stderr := testutil.Run(t, cmd)
-	return procResult{code: code, stdout: stdout, stderr: stderr, elapsed: time.Since(start)}
+	return procResult{code: code, stdout: stdout, stderr: stderr}
 }

@@ -5,7 +5,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 )
 
 // hala diagnose against a real HTTP server serving the seed's blocked
@@ -48,11 +47,10 @@ func TestDiagnoseCommand(t *testing.T) {
 		t.Errorf("unknown pipeline: exit %d, %s", code, stderr)
 	}
 	bh, bp := blackHole(t)
-	start := time.Now()
+	// The message says the deadline, not the server, ended it.
 	code, _, stderr = runHala(t, "diagnose", bh, "--port", bp, "--timeout", "300ms")
-	// The 5s is a hang guard: the deadline, not the server, ended it.
-	if code != 1 || stderr != "hala: error: diagnose "+bh+":"+bp+": timed out after 300ms\n" || time.Since(start) > 5*time.Second {
-		t.Errorf("black hole: exit %d after %v, %q", code, time.Since(start), stderr)
+	if code != 1 || stderr != "hala: error: diagnose "+bh+":"+bp+": timed out after 300ms\n" {
+		t.Errorf("black hole: exit %d, %q", code, stderr)
 	}
 	if code, _, stderr := runHala(t, "diagnose", host, "-o", "yaml"); code != 1 || !strings.Contains(stderr, "use -o text or -o json") {
 		t.Errorf("-o yaml: exit %d %s", code, stderr)

@@ -64,13 +64,8 @@ func (s *fakeStream) Close() error { return nil }
 func (f *fakeAgents) stream(t *testing.T, backend string) *fakeStream {
 	t.Helper()
 	for {
-		select {
-		case s := <-f.opened:
-			if s.backend == backend {
-				return s
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("no stream to %s opened within 5s", backend)
+		if s := <-f.opened; s.backend == backend {
+			return s
 		}
 	}
 }
@@ -163,12 +158,7 @@ func TestAgentStreamBreakIsNoFailure(t *testing.T) {
 	r.table.takeWrites()
 
 	s.breaks <- errors.New("connection reset by peer")
-	var wait chan time.Time
-	select {
-	case wait = <-clk.waits:
-	case <-time.After(5 * time.Second):
-		t.Fatal("no reconnect scheduled")
-	}
+	wait := <-clk.waits // the reconnect scheduled
 	r.waitFor("break logged", func() bool { return strings.Contains(r.logs.String(), "agent stream broken") })
 	if got := scrape(r.d, `hala_agent_stream_breaks_total{backend="l2"}`); got != 1 {
 		t.Errorf("hala_agent_stream_breaks_total = %v, want 1", got)
@@ -188,7 +178,7 @@ func TestAgentStreamBreakIsNoFailure(t *testing.T) {
 		t.Fatalf("reconnected to %s before the backoff ended", s.backend)
 	default:
 	}
-	wait <- time.Now()
+	wait <- time.Time{}
 	s = fa.stream(t, "l2")
 	s.events <- allUp
 	r.waitFor("stream back", func() bool { return scrape(r.d, `hala_agent_stream_up{backend="l2"}`) == 1 })
@@ -203,12 +193,8 @@ func TestAgentRefusedIsLoggedOnce(t *testing.T) {
 	}
 	r.start()
 	for range 3 {
-		select {
-		case w := <-clk.waits:
-			w <- time.Now()
-		case <-time.After(5 * time.Second):
-			t.Fatal("no retry scheduled")
-		}
+		w := <-clk.waits // a retry scheduled
+		w <- time.Time{}
 	}
 	// The fourth dial connects: once its event is handled, the loop has
 	// handled the three refusals before it (one channel, in order).
