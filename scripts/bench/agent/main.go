@@ -16,6 +16,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -30,15 +31,65 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 4 && os.Args[1] == "receiver" {
+		receiver(os.Args[2], os.Args[3])
+		return
+	}
 	hala := flag.String("hala", "bin/hala", "the hala binary")
 	inputs := flag.Int("inputs", 10, "sockets watched")
 	rate := flag.Int("rate", 100, "datagrams per second to each UDP socket")
 	duration := flag.Duration("duration", 30*time.Second, "measured time")
+	crash := flag.String("crash", "", "instead: receivers' resident MiB, comma-separated, each SIGKILLed -runs times (crash.go)")
+	runs := flag.Int("runs", 7, "with -crash: kills per size")
 	flag.Parse()
-	if err := run(*hala, *inputs, *rate, *duration); err != nil {
+	var err error
+	if *crash != "" {
+		err = runCrash(*hala, *crash, *runs)
+	} else {
+		err = run(*hala, *inputs, *rate, *duration)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench-agent:", err)
 		os.Exit(1)
 	}
+}
+
+// inventoryHead is the benchmark inventory before its services: one
+// director, one Logstash host l1 (the agent's --node).
+const inventoryHead = "[cluster]\nname = \"bench\"\ninterface = \"eth0\"\nvrrp_auth_pass = \"secret42\"\nipvs = \"director\"\n\n" +
+	"[[director]]\nname = \"d1\"\naddress = \"192.0.2.1\"\n\n[[logstash]]\nname = \"l1\"\naddress = \"192.0.2.20\"\n\n" +
+	"[[vip]]\nname = \"logs\"\naddress = \"192.0.2.100/24\"\nrouter_id = 1\n\n[agent]\nport = 9611\n\n"
+
+// startAgent writes inventoryHead + services to dir, starts `hala agent`
+// on it (its log to logTo) and opens a director's stream to it. It returns
+// the stream, the agent's PID and stop, which ends both.
+func startAgent(ctx context.Context, hala, dir, services string, logTo io.Writer) (s *stream.Stream, pid int, stop func(), err error) {
+	inv := filepath.Join(dir, "inventory.toml")
+	if err := os.WriteFile(inv, []byte(inventoryHead+services), 0o644); err != nil {
+		return nil, 0, nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(hala, "agent", "-i", inv, "--node", "l1", "--listen", addr, "--log-format", "json")
+	cmd.Stderr = logTo
+	if err := cmd.Start(); err != nil {
+		return nil, 0, nil, err
+	}
+	kill := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+		if s, err = agent.Dial(ctx, http.DefaultClient, "http://"+addr, "", 5*time.Second); err == nil {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			kill()
+			return nil, 0, nil, err
+		}
+	}
+	return s, cmd.Process.Pid, func() { s.Close(); kill() }, nil
 }
 
 func run(hala string, inputs, rate int, duration time.Duration) error {
@@ -48,9 +99,6 @@ func run(hala string, inputs, rate int, duration time.Duration) error {
 	}
 	defer os.RemoveAll(tmp)
 	var b strings.Builder
-	b.WriteString("[cluster]\nname = \"bench\"\ninterface = \"eth0\"\nvrrp_auth_pass = \"secret42\"\nipvs = \"director\"\n\n")
-	b.WriteString("[[director]]\nname = \"d1\"\naddress = \"192.0.2.1\"\n\n[[logstash]]\nname = \"l1\"\naddress = \"192.0.2.20\"\n\n")
-	b.WriteString("[[vip]]\nname = \"logs\"\naddress = \"192.0.2.100/24\"\nrouter_id = 1\n\n[agent]\nport = 9611\n\n")
 	var udp []*net.UDPConn
 	for i := range inputs {
 		proto := "udp"
@@ -74,35 +122,13 @@ func run(hala string, inputs, rate int, duration time.Duration) error {
 		}
 		fmt.Fprintf(&b, "[[service]]\nname = \"s%d\"\nvip = \"logs\"\nport = %d\nprotocol = %q\ninput_id = \"in%d\"\n\n", i, port, proto, i)
 	}
-	inv := filepath.Join(tmp, "inventory.toml")
-	if err := os.WriteFile(inv, []byte(b.String()), 0o644); err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, pid, stop, err := startAgent(ctx, hala, tmp, b.String(), os.Stderr)
 	if err != nil {
 		return err
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(hala, "agent", "-i", inv, "--node", "l1", "--listen", addr, "--log-format", "json")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var s *stream.Stream
-	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
-		if s, err = agent.Dial(ctx, http.DefaultClient, "http://"+addr, "", 5*time.Second); err == nil {
-			break
-		}
-		if time.Since(start) > 10*time.Second {
-			return err
-		}
-	}
-	defer s.Close()
+	defer stop()
 	events := make(chan int, 1)
 	go func() {
 		n := 0
@@ -136,18 +162,18 @@ func run(hala string, inputs, rate int, duration time.Duration) error {
 		}
 	}()
 	time.Sleep(3 * time.Second) // warm-up: queues fill, drops start
-	c0, err := cpuTicks(cmd.Process.Pid)
+	c0, err := cpuTicks(pid)
 	if err != nil {
 		return err
 	}
 	t0 := time.Now()
 	time.Sleep(duration)
-	c1, err := cpuTicks(cmd.Process.Pid)
+	c1, err := cpuTicks(pid)
 	if err != nil {
 		return err
 	}
 	elapsed := time.Since(t0)
-	hwm, err := peakRSS(cmd.Process.Pid)
+	hwm, err := peakRSS(pid)
 	if err != nil {
 		return err
 	}

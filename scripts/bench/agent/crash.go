@@ -1,26 +1,10 @@
-// Command agentcrash measures, on the host's own kernel, how long after a
-// receiver's SIGKILL `hala agent` tells a director that its input is gone,
-// for receivers of several sizes. It is the native counterpart of the e2e
-// row A2, which runs in the emulated (TCG) test VM.
-//
-// A killed process's sockets are closed only when its exit releases its
-// files, and the kernel releases the address space first (do_exit: exit_mm
-// before exit_files), so the time grows with the receiver's resident
-// memory whatever the agent does: a Logstash JVM is mostly its heap. Each
-// receiver here is this program run again, binding the input's UDP port
-// and touching -sizes MiB, as a JVM with a pre-touched heap does. For each
-// size it prints, over -runs kills, the median and the maximum of
-// SIGKILL → the agent's stream event saying the input is down, and
-// SIGKILL → the process reaped (its exit done), for comparison.
 package main
 
 import (
 	"bufio"
 	"context"
-	"flag"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,25 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/hala-lb/hala/pkg/agent"
-	"github.com/hala-lb/hala/pkg/agent/stream"
 )
-
-func main() {
-	if len(os.Args) == 4 && os.Args[1] == "receiver" {
-		receiver(os.Args[2], os.Args[3])
-		return
-	}
-	hala := flag.String("hala", "bin/hala", "the hala binary")
-	sizes := flag.String("sizes", "16,1024,4096", "receivers' resident memory, MiB, comma-separated")
-	runs := flag.Int("runs", 5, "kills per size")
-	flag.Parse()
-	if err := run(*hala, *sizes, *runs); err != nil {
-		fmt.Fprintln(os.Stderr, "bench-agent-crash:", err)
-		os.Exit(1)
-	}
-}
 
 // receiver binds the UDP port, touches mib MiB and waits to be killed.
 func receiver(port, mib string) {
@@ -71,7 +37,21 @@ type event struct {
 	up bool
 }
 
-func run(hala, sizes string, runs int) (err error) {
+// runCrash measures, on the host's own kernel, how long after a
+// receiver's SIGKILL `hala agent` tells a director that its input is gone,
+// for receivers of several sizes (scripts/bench-agent-crash): the native
+// counterpart of the e2e row A2, which runs in the emulated (TCG) test VM.
+//
+// A killed process's sockets are closed only when its exit releases its
+// files, and the kernel releases the address space first (do_exit: exit_mm
+// before exit_files), so the time grows with the receiver's resident
+// memory whatever the agent does: a Logstash JVM is mostly its heap. Each
+// receiver is this program run again, binding the input's UDP port and
+// touching the size given in MiB, as a JVM with a pre-touched heap does.
+// For each size it prints, over runs kills, the median and the maximum of
+// SIGKILL → the agent's stream event saying the input is down, and
+// SIGKILL → the process reaped (its exit done), for comparison.
+func runCrash(hala, sizes string, runs int) (err error) {
 	tmp, err := os.MkdirTemp("", "bench-agent-crash")
 	if err != nil {
 		return err
@@ -83,51 +63,25 @@ func run(hala, sizes string, runs int) (err error) {
 	}
 	port := c.LocalAddr().(*net.UDPAddr).Port
 	c.Close()
-	inv := filepath.Join(tmp, "inventory.toml")
-	src := "[cluster]\nname = \"bench\"\ninterface = \"eth0\"\nvrrp_auth_pass = \"secret42\"\nipvs = \"director\"\n\n" +
-		"[[director]]\nname = \"d1\"\naddress = \"192.0.2.1\"\n\n[[logstash]]\nname = \"l1\"\naddress = \"192.0.2.20\"\n\n" +
-		"[[vip]]\nname = \"logs\"\naddress = \"192.0.2.100/24\"\nrouter_id = 1\n\n[agent]\nport = 9611\n\n" +
-		fmt.Sprintf("[[service]]\nname = \"syslog\"\nvip = \"logs\"\nport = %d\nprotocol = \"udp\"\ninput_id = \"udp-in\"\n", port)
-	if err := os.WriteFile(inv, []byte(src), 0o644); err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	// The agent logs every kill; its log is shown only when the run fails.
 	agentLog, err := os.Create(filepath.Join(tmp, "agent.log"))
 	if err != nil {
 		return err
 	}
 	defer agentLog.Close()
-	cmd := exec.Command(hala, "agent", "-i", inv, "--node", "l1", "--listen", addr, "--log-format", "json")
-	cmd.Stderr = agentLog
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	defer func() {
 		if err != nil {
 			b, _ := os.ReadFile(agentLog.Name())
 			fmt.Fprintf(os.Stderr, "hala agent's log:\n%s", b)
 		}
 	}()
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var s *stream.Stream
-	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
-		if s, err = agent.Dial(ctx, http.DefaultClient, "http://"+addr, "", 5*time.Second); err == nil {
-			break
-		}
-		if time.Since(start) > 10*time.Second {
-			return err
-		}
+	s, _, stop, err := startAgent(ctx, hala, tmp, fmt.Sprintf("[[service]]\nname = \"syslog\"\nvip = \"logs\"\nport = %d\nprotocol = \"udp\"\ninput_id = \"udp-in\"\n", port), agentLog)
+	if err != nil {
+		return err
 	}
-	defer s.Close()
+	defer stop()
 	key := "udp/" + strconv.Itoa(port)
 	events := make(chan event, 64)
 	go func() {
