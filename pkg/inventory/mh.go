@@ -1,5 +1,7 @@
 package inventory
 
+import "fmt"
+
 // SchedulerMH is IPVS's Maglev hashing scheduler: it picks a flow's backend
 // from a table built from the destination list alone, so directors with
 // the same list pick the same backend for the same flow.
@@ -27,19 +29,21 @@ func (inv *Inventory) setMHDefaults() {
 // (one dies or joins), which must forward the next packet to the same
 // backend without having seen the connection start.
 func (c *checker) tcpAcrossDirectors(key string, s Service) {
+	// An unset forwarding or scheduler is reported at the protocol line
+	// that made the service TCP, naming the default that is refused.
 	if s.Forwarding == "nat" {
-		k := key + ".forwarding"
+		k, what := key+".forwarding", `"nat" with a tcp service`
 		if !c.set(k) {
-			k = key + ".protocol"
+			k, what = key+".protocol", `"tcp" with forwarding "nat" (the default)`
 		}
-		c.errorf(k, "\"nat\" with a tcp service under cluster.ha = \"bgp\": a NAT backend's replies must return through the director holding the connection, but the router spreads a connection's packets over every director; use forwarding = \"dr\" (backends hold the VIP on lo; their setup.sh does it) or \"tun\"")
+		c.errorf(k, "%s under cluster.ha = \"bgp\": a NAT backend's replies must return through the director holding the connection, but the router spreads a connection's packets over every director; use forwarding = \"dr\" (backends hold the VIP on lo; their setup.sh does it) or \"tun\"", what)
 	}
 	if !s.UsesMH() {
-		k := key + ".scheduler"
+		k, what := key+".scheduler", fmt.Sprintf("%q with a tcp service", s.Scheduler)
 		if !c.set(k) {
-			k = key + ".protocol"
+			k, what = key+".protocol", fmt.Sprintf("\"tcp\" with scheduler %q (the default)", s.Scheduler)
 		}
-		c.errorf(k, "%q with a tcp service under cluster.ha = \"bgp\": when a director dies or joins, the router moves connections to directors that never saw them, which must pick the same backend; only scheduler = \"mh\" (Maglev hashing) picks it from the flow alone, the same on every director", s.Scheduler)
+		c.errorf(k, "%s under cluster.ha = \"bgp\": when a director dies or joins, the router moves connections to directors that never saw them, which must pick the same backend; only scheduler = \"mh\" (Maglev hashing) picks it from the flow alone, the same on every director", what)
 		return
 	}
 	if s.OnFailure == OnFailureRemove {
