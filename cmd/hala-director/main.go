@@ -12,6 +12,5 @@ import (
 )
 
 func main() {
-	cli.AgentLoop = directord.RunAgent
 	os.Exit(cli.RunDirector(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, directord.Run))
 }

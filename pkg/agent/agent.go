@@ -73,7 +73,7 @@ func New(cfg Config) (*Agent, error) {
 		cfg.Now = time.Now
 	}
 	a := &Agent{cfg: cfg, log: cfg.Logger, inputs: inputs, tr: NewTracker(inputs, cfg.Now), subs: map[*subscriber]struct{}{}, lastUp: map[string]bool{}, dumped: make(chan struct{})}
-	a.metrics = newAgentMetrics(a)
+	a.metrics = newAgentMetrics()
 	return a, nil
 }
 
@@ -135,7 +135,7 @@ func (a *Agent) publish(changed []State) {
 
 // noteDumpError logs a failed dump once per distinct error.
 func (a *Agent) noteDumpError(err error, last *string) {
-	a.metrics.dumpErrors.Inc()
+	a.metrics.dumpErrors.Add(1)
 	a.mu.Lock()
 	a.lastErr = err.Error()
 	a.mu.Unlock()

@@ -1,6 +1,8 @@
 package agent
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/hala-lb/hala/pkg/internal/promtext"
+)
 
 // Receiver is one Logstash host's inputs as an agent reports them.
 type Receiver struct {
@@ -8,53 +10,56 @@ type Receiver struct {
 	States  []State
 }
 
-// ReceiverCollector exports hala_receiver_* per service and backend from
-// receivers, read at each scrape: the agent exports its own host, the
+// The hala_receiver_* families: the agent exports its own host, the
 // director every agent it hears from, under the same names.
-type ReceiverCollector struct {
-	receivers func() []Receiver
-}
-
-// NewReceiverCollector returns a collector over receivers.
-func NewReceiverCollector(receivers func() []Receiver) *ReceiverCollector {
-	return &ReceiverCollector{receivers: receivers}
-}
-
 var (
-	receiverLabels = []string{"service", "backend"}
-	descSocketUp   = prometheus.NewDesc("hala_receiver_socket_up",
-		"1 while a socket is bound to receive the service's input on the backend, per hala agent.", receiverLabels, nil)
-	descDrops = prometheus.NewDesc("hala_receiver_drops_total",
-		"Packets the backend's kernel dropped at the input's sockets (receive buffer full), per hala agent.", receiverLabels, nil)
-	descQueue = prometheus.NewDesc("hala_receiver_queue_bytes",
-		"Bytes waiting in the input's receive queues (TCP: connections waiting for accept).", receiverLabels, nil)
-	descNoPorts = prometheus.NewDesc("hala_receiver_noports_total",
-		"UDP datagrams the backend's kernel found no socket for while the input was down (host-wide Udp NoPorts growth).", receiverLabels, nil)
+	famSocketUp = promtext.Family{Name: "hala_receiver_socket_up", Type: "gauge",
+		Help: "1 while a socket is bound to receive the service's input on the backend, per hala agent."}
+	famDrops = promtext.Family{Name: "hala_receiver_drops_total", Type: "counter",
+		Help: "Packets the backend's kernel dropped at the input's sockets (receive buffer full), per hala agent."}
+	famQueue = promtext.Family{Name: "hala_receiver_queue_bytes", Type: "gauge",
+		Help: "Bytes waiting in the input's receive queues (TCP: connections waiting for accept)."}
+	famNoPorts = promtext.Family{Name: "hala_receiver_noports_total", Type: "counter",
+		Help: "UDP datagrams the backend's kernel found no socket for while the input was down (host-wide Udp NoPorts growth)."}
 )
 
-// Describe implements prometheus.Collector.
-func (c *ReceiverCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSocketUp, descDrops, descQueue, descNoPorts} {
-		ch <- d
-	}
+// ReceiverFamilies are the names AppendReceivers writes.
+func ReceiverFamilies() []string {
+	return []string{famSocketUp.Name, famDrops.Name, famQueue.Name, famNoPorts.Name}
 }
 
-// Collect implements prometheus.Collector.
-func (c *ReceiverCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, r := range c.receivers() {
-		for _, st := range r.States {
-			up := 0.0
-			if st.Up {
-				up = 1
-			}
-			for _, svc := range st.Services {
-				ch <- prometheus.MustNewConstMetric(descSocketUp, prometheus.GaugeValue, up, svc, r.Backend)
-				ch <- prometheus.MustNewConstMetric(descDrops, prometheus.CounterValue, float64(st.Drops), svc, r.Backend)
-				ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(st.QueueBytes), svc, r.Backend)
-				if st.Proto == UDP.String() {
-					ch <- prometheus.MustNewConstMetric(descNoPorts, prometheus.CounterValue, float64(st.NoPorts), svc, r.Backend)
+// AppendReceivers appends the hala_receiver_* families for rs in the
+// Prometheus text format; a family without samples is left out, as
+// client_golang does.
+func AppendReceivers(b []byte, rs []Receiver) []byte {
+	for _, f := range []promtext.Family{famSocketUp, famDrops, famQueue, famNoPorts} {
+		header := false
+		for _, r := range rs {
+			for _, st := range r.States {
+				if f == famNoPorts && st.Proto != UDP.String() {
+					continue
+				}
+				var v uint64
+				switch f {
+				case famSocketUp:
+					if st.Up {
+						v = 1
+					}
+				case famDrops:
+					v = st.Drops
+				case famQueue:
+					v = st.QueueBytes
+				case famNoPorts:
+					v = st.NoPorts
+				}
+				for _, svc := range st.Services {
+					if !header {
+						b, header = f.AppendHeader(b), true
+					}
+					b = promtext.AppendUint(b, f.Name, promtext.Labels("backend", r.Backend, "service", svc), v)
 				}
 			}
 		}
 	}
+	return b
 }

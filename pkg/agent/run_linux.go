@@ -70,7 +70,7 @@ func (a *Agent) readEvents(ctx context.Context, c *diagConn, dumpNow chan<- stru
 		case errors.Is(err, unix.EAGAIN):
 			continue
 		case errors.Is(err, errOverrun):
-			a.metrics.overruns.Inc()
+			a.metrics.overruns.Add(1)
 			select {
 			case dumpNow <- struct{}{}:
 			default:

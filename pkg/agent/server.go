@@ -4,10 +4,10 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"net/http"
+	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/hala-lb/hala/pkg/internal/promtext"
 )
 
 type subscriber struct {
@@ -24,7 +24,7 @@ const writeTimeout = 5 * time.Second
 func (a *Agent) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(StreamPath, a.serveStream)
-	mux.Handle("/metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/metrics", a.serveMetrics)
 	return a.authorize(mux)
 }
 
@@ -35,7 +35,7 @@ func (a *Agent) authorize(next http.Handler) http.Handler {
 	want := []byte("Bearer " + a.cfg.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
-			a.metrics.refused.Inc()
+			a.metrics.refused.Add(1)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="hala agent"`)
 			http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
 			return
@@ -71,8 +71,8 @@ func (a *Agent) serveStream(w http.ResponseWriter, r *http.Request) {
 		delete(a.subs, sub)
 		a.mu.Unlock()
 	}()
-	a.metrics.streams.Inc()
-	defer a.metrics.streams.Dec()
+	a.metrics.streams.Add(1)
+	defer a.metrics.streams.Add(-1)
 	a.log.Info("director connected", "remote", r.RemoteAddr)
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "application/x-ndjson")
@@ -111,38 +111,40 @@ func (a *Agent) serveStream(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// agentMetrics are the agent's own series; the receiver series come from
-// a ReceiverCollector over the tracker.
+// agentMetrics are the agent's own series; the receiver series are
+// written from the tracker at each scrape.
 type agentMetrics struct {
-	reg         *prometheus.Registry
-	streams     prometheus.Gauge
-	refused     prometheus.Counter
-	dumpErrors  prometheus.Counter
-	overruns    prometheus.Counter
-	dumpSeconds prometheus.Histogram
+	streams     atomic.Int64
+	refused     atomic.Uint64
+	dumpErrors  atomic.Uint64
+	overruns    atomic.Uint64
+	dumpSeconds *promtext.Histogram
 }
 
-func newAgentMetrics(a *Agent) *agentMetrics {
-	m := &agentMetrics{
-		reg: prometheus.NewRegistry(),
-		streams: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "hala_agent_streams", Help: "Directors connected to this agent's stream.",
-		}),
-		refused: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "hala_agent_unauthorized_total", Help: "Requests refused for a missing or wrong bearer token.",
-		}),
-		dumpErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "hala_agent_dump_errors_total", Help: "Socket dumps (sock_diag) that failed.",
-		}),
-		overruns: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "hala_agent_event_overruns_total", Help: "Times socket destruction broadcasts were lost (a dump followed at once).",
-		}),
-		dumpSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "hala_agent_dump_duration_seconds", Help: "Time of one dump of the bound sockets.",
-			Buckets: prometheus.ExponentialBuckets(.00005, 2.5, 10),
-		}),
+var (
+	famStreams     = promtext.Family{Name: "hala_agent_streams", Type: "gauge", Help: "Directors connected to this agent's stream."}
+	famRefused     = promtext.Family{Name: "hala_agent_unauthorized_total", Type: "counter", Help: "Requests refused for a missing or wrong bearer token."}
+	famDumpErrors  = promtext.Family{Name: "hala_agent_dump_errors_total", Type: "counter", Help: "Socket dumps (sock_diag) that failed."}
+	famOverruns    = promtext.Family{Name: "hala_agent_event_overruns_total", Type: "counter", Help: "Times socket destruction broadcasts were lost (a dump followed at once)."}
+	famDumpSeconds = promtext.Family{Name: "hala_agent_dump_duration_seconds", Type: "histogram", Help: "Time of one dump of the bound sockets."}
+)
+
+func newAgentMetrics() *agentMetrics {
+	return &agentMetrics{dumpSeconds: promtext.NewHistogram(promtext.ExponentialBuckets(.00005, 2.5, 10))}
+}
+
+// serveMetrics answers /metrics in the Prometheus text format (0.0.4).
+func (a *Agent) serveMetrics(w http.ResponseWriter, _ *http.Request) {
+	m := a.metrics
+	b := AppendReceivers(nil, []Receiver{{Backend: a.cfg.Node, States: a.States()}})
+	b = promtext.AppendSample(famStreams.AppendHeader(b), famStreams.Name, "", float64(m.streams.Load()))
+	for _, c := range []struct {
+		f promtext.Family
+		v uint64
+	}{{famRefused, m.refused.Load()}, {famDumpErrors, m.dumpErrors.Load()}, {famOverruns, m.overruns.Load()}} {
+		b = promtext.AppendUint(c.f.AppendHeader(b), c.f.Name, "", c.v)
 	}
-	m.reg.MustRegister(m.streams, m.refused, m.dumpErrors, m.overruns, m.dumpSeconds,
-		NewReceiverCollector(func() []Receiver { return []Receiver{{Backend: a.cfg.Node, States: a.States()}} }))
-	return m
+	b = m.dumpSeconds.Append(famDumpSeconds.AppendHeader(b), famDumpSeconds)
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	_, _ = w.Write(b)
 }

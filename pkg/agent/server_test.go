@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -10,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/hala-lb/hala/pkg/inventory"
 )
@@ -128,5 +132,13 @@ func TestMetrics(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("Prometheus' parser refuses /metrics: %v\n%s", err, b)
+	}
+	if h := fams["hala_agent_dump_duration_seconds"]; h == nil || h.GetType().String() != "HISTOGRAM" {
+		t.Errorf("hala_agent_dump_duration_seconds is not a histogram: %v", h)
 	}
 }

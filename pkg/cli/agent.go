@@ -2,17 +2,23 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/spf13/cobra"
 
+	"github.com/hala-lb/hala/pkg/agent"
 	"github.com/hala-lb/hala/pkg/agent/stream"
 	"github.com/hala-lb/hala/pkg/inventory"
 	"github.com/hala-lb/hala/pkg/status"
@@ -83,20 +89,15 @@ func agentNode(inv *inventory.Inventory, node string) (inventory.Logstash, error
 	return l, nil
 }
 
-// AgentSetup is what hala agent has checked before its loop starts.
-type AgentSetup struct {
-	Log       *slog.Logger
-	Inventory *inventory.Inventory
-	Node      string
-	Listen    string
-	Interval  time.Duration
-	Token     string
+// agentSetup is what hala agent has checked before its loop starts.
+type agentSetup struct {
+	log       *slog.Logger
+	inventory *inventory.Inventory
+	node      string
+	listen    string
+	interval  time.Duration
+	token     string
 }
-
-// AgentLoop runs hala agent (package directord, in the hala-director
-// binary, which links the agent's Prometheus metrics); nil in the hala
-// binary, which checks the flags and executes hala-director.
-var AgentLoop func(ctx context.Context, s AgentSetup) error
 
 func runAgent(ctx context.Context, streams IOStreams, f *agentFlags) error {
 	log, err := newLogger(streams.ErrOut, f.logFormat)
@@ -117,24 +118,53 @@ func runAgent(ctx context.Context, streams IOStreams, f *agentFlags) error {
 	if err != nil {
 		return err
 	}
-	s := AgentSetup{Log: log, Inventory: inv, Node: l.Name, Listen: f.listen, Interval: f.interval}
+	s := agentSetup{log: log, inventory: inv, node: l.Name, listen: f.listen, interval: f.interval}
 	if inv.Agent.TokenFile != "" {
-		if s.Token, err = stream.ReadToken(inv.Agent.TokenFile); err != nil {
+		if s.token, err = stream.ReadToken(inv.Agent.TokenFile); err != nil {
 			return err
 		}
 	}
-	if s.Listen == "" {
-		s.Listen = net.JoinHostPort(l.Address.String(), strconv.Itoa(inv.Agent.Port))
+	if s.listen == "" {
+		s.listen = net.JoinHostPort(l.Address.String(), strconv.Itoa(inv.Agent.Port))
 	}
-	if host, _, err := net.SplitHostPort(s.Listen); err != nil {
-		return fmt.Errorf("--listen %q: %w", s.Listen, err)
+	if host, _, err := net.SplitHostPort(s.listen); err != nil {
+		return fmt.Errorf("--listen %q: %w", s.listen, err)
 	} else if ip, err := netip.ParseAddr(host); host == "" || err == nil && ip.IsUnspecified() {
-		return withHint(fmt.Errorf("--listen %q listens on every interface", s.Listen), "give this host's address; the directors connect to its inventory address")
+		return withHint(fmt.Errorf("--listen %q listens on every interface", s.listen), "give this host's address; the directors connect to its inventory address")
 	}
-	if AgentLoop == nil {
-		return execDirector()
+	return agentLoop(ctx, s)
+}
+
+// agentLoop serves the stream and /metrics on s.listen and watches the
+// node's inputs until SIGTERM or SIGINT. It runs in the hala binary, not
+// hala-director: pkg/agent needs the standard library only (its metrics
+// are written by pkg/internal/promtext), so the agent's resident memory
+// is that of the small binary (docs/agent.md, make bench-agent).
+func agentLoop(ctx context.Context, s agentSetup) error {
+	a, err := agent.New(agent.Config{Inventory: s.inventory, Node: s.node, Interval: s.interval, Token: s.token, Logger: s.log})
+	if err != nil {
+		return err
 	}
-	return AgentLoop(ctx, s)
+	ln, err := net.Listen("tcp", s.listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+			s.log.Error("server stopped", "error", err)
+		}
+	}()
+	defer srv.Close()
+	s.log.Info("serving the stream and /metrics", "address", ln.Addr().String(), "token", s.token != "")
+	for _, in := range a.Inputs() {
+		s.log.Info("watching", "input", in.String(), "address", in.Addr.String(), "services", in.Services)
+	}
+	_, _ = daemon.SdNotify(false, daemon.SdNotifyReady)
+	return a.Run(ctx)
 }
 
 // agentReceivers asks each Logstash host's hala agent for its inputs

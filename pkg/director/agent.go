@@ -289,8 +289,9 @@ type agentMetrics struct {
 	breaks *prometheus.CounterVec
 }
 
-// registerAgentMetrics adds the stream series and hala_receiver_* (what
-// the agents report) to the director's registry.
+// registerAgentMetrics adds the stream series to the director's
+// registry; hala_receiver_* (what the agents report) are written after
+// the registry's families (serveMetrics).
 func (d *Director) registerAgentMetrics() {
 	d.agentMetrics = agentMetrics{
 		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -302,5 +303,5 @@ func (d *Director) registerAgentMetrics() {
 			Help: "Streams from the backend's hala agent that broke after being open (never a backend failure).",
 		}, []string{"backend"}),
 	}
-	d.metrics.reg.MustRegister(d.agentMetrics.up, d.agentMetrics.breaks, agent.NewReceiverCollector(d.Receivers))
+	d.metrics.reg.MustRegister(d.agentMetrics.up, d.agentMetrics.breaks)
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/hala-lb/hala/pkg/agent"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // fakeAgents is an AgentDialer whose streams to backend l2 the test
@@ -80,8 +82,11 @@ func (c *fakeAfter) after(time.Duration) <-chan time.Time {
 	return ch
 }
 
+// input is one input's state as l2's agent sends it, with the services
+// the inventory puts on its port.
 func input(proto string, port uint16, up bool, reason string) agent.State {
-	return agent.State{Proto: proto, Port: port, Up: up, Reason: reason}
+	services := map[uint16][]string{5514: {"syslog-udp"}, 5515: {"syslog-tcp"}, 5044: {"beats"}}[port]
+	return agent.State{Proto: proto, Port: port, Up: up, Reason: reason, Services: services}
 }
 
 // allUp is l2's agent's first line: its three inputs bound.
@@ -119,6 +124,20 @@ func TestAgentClosedInputIsOutAtOnce(t *testing.T) {
 	}
 	if got := r.table.dests(5515); len(got) != 2 {
 		t.Errorf("tcp/5515 is bound, yet syslog-tcp lost a destination: %v", got)
+	}
+	// What the agent said is on the director's /metrics, which still
+	// parses as one exposition with the registry's families.
+	if v := scrape(r.d, `hala_receiver_socket_up{backend="l2",service="syslog-udp"}`); v != 0 {
+		t.Errorf("hala_receiver_socket_up of l2's syslog-udp = %v, want 0", v)
+	}
+	if v := scrape(r.d, `hala_receiver_socket_up{backend="l2",service="syslog-tcp"}`); v != 1 {
+		t.Errorf("hala_receiver_socket_up of l2's syslog-tcp = %v, want 1", v)
+	}
+	rec := httptest.NewRecorder()
+	r.d.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	if _, err := p.TextToMetricFamilies(rec.Body); err != nil {
+		t.Errorf("/metrics does not parse: %v", err)
 	}
 
 	// The API keeps passing (rise is 2): still out after 4 more rounds.

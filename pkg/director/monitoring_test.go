@@ -56,11 +56,14 @@ func scrapedNames(t *testing.T) map[string]bool {
 	// every director (director.go), describe.
 	descs := make(chan *prometheus.Desc, 64)
 	for _, c := range []prometheus.Collector{peerCollector{r.d}, r.d.metrics.vipAnnounced, r.d.metrics.peerTransitions,
-		r.d.agentMetrics.up, agent.NewReceiverCollector(r.d.Receivers)} {
+		r.d.agentMetrics.up} {
 		c.Describe(descs)
 	}
 	close(descs)
 	names := map[string]bool{}
+	for _, n := range agent.ReceiverFamilies() {
+		names[n] = true
+	}
 	for desc := range descs {
 		if m := fqName.FindStringSubmatch(desc.String()); m != nil {
 			names[m[1]] = true

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
@@ -13,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hala-lb/hala/pkg/agent"
+	"github.com/hala-lb/hala/pkg/internal/promtext"
 	"github.com/hala-lb/hala/pkg/ipvs"
 	"github.com/prometheus/common/expfmt"
 )
@@ -61,32 +62,27 @@ type traffic struct {
 	bufs   [len(trafficFamilies)][]byte
 }
 
-// family is one exported metric family.
-type family struct {
-	name, typ, help string
-}
-
 // The families, in the order they are written; the first five are per
 // service, the others per backend.
-var trafficFamilies = [...]family{
-	{"hala_ipvs_service_connections_total", "counter", "Connections the virtual server scheduled (UDP: flows), as the kernel counts them."},
-	{"hala_ipvs_service_packets_in_total", "counter", "Packets the virtual server received."},
-	{"hala_ipvs_service_packets_out_total", "counter", "Packets the virtual server sent back (0 with direct routing)."},
-	{"hala_ipvs_service_bytes_in_total", "counter", "Bytes the virtual server received."},
-	{"hala_ipvs_service_bytes_out_total", "counter", "Bytes the virtual server sent back (0 with direct routing)."},
-	{"hala_ipvs_backend_connections_total", "counter", "Connections scheduled to the real server since it entered the table."},
-	{"hala_ipvs_backend_packets_in_total", "counter", "Packets forwarded to the real server since it entered the table."},
-	{"hala_ipvs_backend_packets_out_total", "counter", "Packets from the real server (0 with direct routing)."},
-	{"hala_ipvs_backend_bytes_in_total", "counter", "Bytes forwarded to the real server since it entered the table."},
-	{"hala_ipvs_backend_bytes_out_total", "counter", "Bytes from the real server (0 with direct routing)."},
-	{"hala_ipvs_backend_connections_active", "gauge", "The real server's established connections."},
-	{"hala_ipvs_backend_connections_inactive", "gauge", "The real server's other connection entries (UDP flows, closing TCP)."},
+var trafficFamilies = [...]promtext.Family{
+	{Name: "hala_ipvs_service_connections_total", Type: "counter", Help: "Connections the virtual server scheduled (UDP: flows), as the kernel counts them."},
+	{Name: "hala_ipvs_service_packets_in_total", Type: "counter", Help: "Packets the virtual server received."},
+	{Name: "hala_ipvs_service_packets_out_total", Type: "counter", Help: "Packets the virtual server sent back (0 with direct routing)."},
+	{Name: "hala_ipvs_service_bytes_in_total", Type: "counter", Help: "Bytes the virtual server received."},
+	{Name: "hala_ipvs_service_bytes_out_total", Type: "counter", Help: "Bytes the virtual server sent back (0 with direct routing)."},
+	{Name: "hala_ipvs_backend_connections_total", Type: "counter", Help: "Connections scheduled to the real server since it entered the table."},
+	{Name: "hala_ipvs_backend_packets_in_total", Type: "counter", Help: "Packets forwarded to the real server since it entered the table."},
+	{Name: "hala_ipvs_backend_packets_out_total", Type: "counter", Help: "Packets from the real server (0 with direct routing)."},
+	{Name: "hala_ipvs_backend_bytes_in_total", Type: "counter", Help: "Bytes forwarded to the real server since it entered the table."},
+	{Name: "hala_ipvs_backend_bytes_out_total", Type: "counter", Help: "Bytes from the real server (0 with direct routing)."},
+	{Name: "hala_ipvs_backend_connections_active", Type: "gauge", Help: "The real server's established connections."},
+	{Name: "hala_ipvs_backend_connections_inactive", Type: "gauge", Help: "The real server's other connection entries (UDP flows, closing TCP)."},
 }
 
 // scrapeFamilies describe the table read itself.
-var scrapeFamilies = [...]family{
-	{"hala_ipvs_scrape_success", "gauge", "1 when this scrape read the IPVS table, else 0."},
-	{"hala_ipvs_scrape_duration_seconds", "gauge", "Time this scrape took to read the IPVS table."},
+var scrapeFamilies = [...]promtext.Family{
+	{Name: "hala_ipvs_scrape_success", Type: "gauge", Help: "1 when this scrape read the IPVS table, else 0."},
+	{Name: "hala_ipvs_scrape_duration_seconds", Type: "gauge", Help: "Time this scrape took to read the IPVS table."},
 }
 
 func newTraffic(table TableReader, now func() time.Time) *traffic {
@@ -100,11 +96,11 @@ func (t *traffic) setSpec(sp *spec) {
 		proto := strings.ToLower(ss.Key.Protocol.String())
 		svc := ss.Service
 		n := trafficNames{name: ss.Name, backends: make(map[netip.AddrPort]backendName, len(ss.Members)),
-			labels: labelPairs("service", ss.Name, "address", svc.Address.String(), "port", strconv.Itoa(int(svc.Port)), "protocol", proto)}
+			labels: promtext.Labels("service", ss.Name, "address", svc.Address.String(), "port", strconv.Itoa(int(svc.Port)), "protocol", proto)}
 		for _, m := range ss.Members {
 			dst := m.Destination
 			n.backends[dst.Key()] = backendName{name: m.Backend,
-				labels: labelPairs("service", ss.Name, "backend", m.Backend, "address", dst.Address.String(), "port", strconv.Itoa(int(dst.Port)), "protocol", proto)}
+				labels: promtext.Labels("service", ss.Name, "backend", m.Backend, "address", dst.Address.String(), "port", strconv.Itoa(int(dst.Port)), "protocol", proto)}
 		}
 		names[ss.Key] = n
 	}
@@ -112,24 +108,6 @@ func (t *traffic) setSpec(sp *spec) {
 	t.names = names
 	t.mu.Unlock()
 }
-
-// labelPairs renders name, value, ... as `name="value",...` with the text
-// format's escapes.
-func labelPairs(kv ...string) string {
-	var b strings.Builder
-	for i := 0; i < len(kv); i += 2 {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(kv[i])
-		b.WriteString(`="`)
-		b.WriteString(labelEscaper.Replace(kv[i+1]))
-		b.WriteByte('"')
-	}
-	return b.String()
-}
-
-var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 
 // currentNames returns the names of the running spec.
 func (t *traffic) currentNames() map[ipvs.ServiceKey]trafficNames {
@@ -156,15 +134,10 @@ func (t *traffic) write(ctx context.Context, w io.Writer) error {
 	}
 	for i := range t.bufs {
 		f := trafficFamilies[i]
-		t.bufs[i] = append(t.bufs[i][:0], "# HELP "+f.name+" "+f.help+"\n# TYPE "+f.name+" "+f.typ+"\n"...)
+		t.bufs[i] = f.AppendHeader(t.bufs[i][:0])
 	}
 	sample := func(i int, labels string, v uint64) {
-		b := append(t.bufs[i], trafficFamilies[i].name...)
-		b = append(b, '{')
-		b = append(b, labels...)
-		b = append(b, "} "...)
-		b = strconv.AppendUint(b, v, 10)
-		t.bufs[i] = append(b, '\n')
+		t.bufs[i] = promtext.AppendUint(t.bufs[i], trafficFamilies[i].Name, labels, v)
 	}
 	for _, e := range entries {
 		n, ok := names[e.Service.Key()]
@@ -194,11 +167,12 @@ func (t *traffic) write(ctx context.Context, w io.Writer) error {
 			return err
 		}
 	}
-	for i, v := range [...]string{strconv.Itoa(ok), strconv.FormatFloat(took, 'g', -1, 64)} {
-		f := scrapeFamilies[i]
-		if _, err := fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %s\n", f.name, f.help, f.name, f.typ, f.name, v); err != nil {
-			return err
-		}
+	var b []byte
+	for i, v := range [...]float64{float64(ok), took} {
+		b = promtext.AppendSample(scrapeFamilies[i].AppendHeader(b), scrapeFamilies[i].Name, "", v)
+	}
+	if _, err := w.Write(b); err != nil {
+		return err
 	}
 	return nil
 }
@@ -311,7 +285,8 @@ func (t *traffic) sample(ctx context.Context) {
 }
 
 // serveMetrics answers /metrics in the Prometheus text format (0.0.4):
-// the registry's families, then the traffic families written directly.
+// the registry's families, then what the agents report and the traffic
+// families, written directly.
 // It compresses with gzip when the scraper accepts it (Prometheus does).
 func (d *Director) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	mfs, err := d.metrics.reg.Gather()
@@ -335,6 +310,9 @@ func (d *Director) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		if err := enc.Encode(mf); err != nil {
 			return // the client went away
 		}
+	}
+	if _, err := bw.Write(agent.AppendReceivers(nil, d.Receivers())); err != nil {
+		return
 	}
 	if d.cfg.Target != nil {
 		_ = d.traffic.write(r.Context(), bw)

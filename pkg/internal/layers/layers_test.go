@@ -23,6 +23,7 @@ const module = "github.com/hala-lb/hala/"
 var rank = map[string]int{
 	"pkg/internal/atomicfile": 0,
 	"pkg/internal/netnspath":  0,
+	"pkg/internal/promtext":   0,
 
 	"pkg/inventory":        1,
 	"pkg/ipvs":             1,
