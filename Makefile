@@ -52,7 +52,7 @@ test-vm: build
 e2e: build
 	scripts/vmtest-suite -e2e-only
 
-# The hala agent rows (A1-A5), not yet part of make test: see docs/e2e.md.
+# The hala agent rows (A1-A5) alone; make test runs them in the director half (docs/e2e.md).
 e2e-agent: build
 	HALA_E2E_ONLY=agent scripts/vmtest-suite -e2e-only
 

@@ -141,12 +141,15 @@ func TestAgentClosedInputIsOutAtOnce(t *testing.T) {
 	}
 
 	// The API keeps passing (rise is 2): still out after 4 more rounds.
-	api := r.apis["10.0.0.12"]
-	n := api.requests.Load()
+	// Wait until the loop has handled all four results (each observes the
+	// check's duration), not only until the API saw the requests: a pass
+	// handled after the "bound" below would count towards rise.
+	handled := `hala_backend_check_duration_seconds_count{address="10.0.0.12",backend="l2"}`
+	n := scrape(r.d, handled)
 	for range 4 {
 		r.round()
 	}
-	r.waitFor("4 more checks", func() bool { return api.requests.Load() >= n+4 })
+	r.waitFor("4 more checks handled", func() bool { return scrape(r.d, handled) >= n+4 })
 	if got := r.table.dests(5514); len(got) != 1 {
 		t.Fatalf("the API readmitted l2 while its agent says udp/5514 is closed: %v", got)
 	}

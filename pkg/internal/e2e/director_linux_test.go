@@ -26,19 +26,21 @@ import (
 // keepalived doing VRRP only, plus what only a resident director does:
 // repair of hand-made changes, live reload, and surviving its own death.
 
-// directorScenarios run on the director cluster, in order; the 100 ms
-// B8 row leaves VRRP at 100 ms, so it stays last.
-var directorScenarios = []func(*cluster) Row{
+// directorScenarios run on the director cluster, in order: the D rows
+// measure the API checks alone, the A rows then start hala agent on both
+// hosts, the B8 rows stop the agents again (hostDies); the 100 ms B8 row
+// leaves VRRP at 100 ms, so it stays last.
+var directorScenarios = append(append([]func(*cluster) Row{
 	steadyState, inputStopped, standinKilled, apiBlackholed,
 	rulesDeleted, reloadAddsBackend, reloadInvalid, directorKilled, directorRestarted,
-	rollingRestartDrained, rollingRestart, loadWeights, vipHolderDies, vipHolderDiesFast,
-}
+	rollingRestartDrained, rollingRestart, loadWeights,
+}, agentScenarios...), vipHolderDies, vipHolderDiesFast)
 
 // agentScenarios are the hala agent rows (A): the director cluster with
-// hala agent on both hosts. They run only when asked for by name
-// (HALA_E2E_ONLY=agent, make e2e-agent): see agentBound.
+// hala agent on both hosts, in the director half and alone
+// (HALA_E2E_ONLY=agent, make e2e-agent).
 var agentScenarios = []func(*cluster) Row{
-	agentInputStopped, agentStandinKilled, agentKilled, agentLinkDown, agentOverload,
+	agentInputStopped, agentStandinKilled, agentStandinKilledFast, agentKilled, agentLinkDown, agentOverload,
 }
 
 // metricsAddress is where each director serves /metrics and /healthz: the

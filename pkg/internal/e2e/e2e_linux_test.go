@@ -73,7 +73,7 @@ func TestIntegrationE2E(t *testing.T) {
 	var table Table
 	for _, s := range suites {
 		if only != s.name && (only != "" || s.name == "agent") {
-			continue // the agent suite runs only by name: see agentBound
+			continue // the agent rows run in the director half; alone only by name
 		}
 		t.Run(s.name, func(t *testing.T) { table = append(table, runSuite(t, s.example, s.scenarios)...) })
 	}
@@ -90,7 +90,7 @@ func TestIntegrationE2E(t *testing.T) {
 
 // envOnly, when set to "keepalived", "director" or "bgp", runs only that
 // part of the suite (for working on it; make e2e runs all three); "agent"
-// runs the hala agent rows, which only run when named.
+// runs the director half's hala agent rows alone (make e2e-agent).
 const envOnly = "HALA_E2E_ONLY"
 
 // runSuite builds the cluster of one example and runs its scenarios.
@@ -316,7 +316,7 @@ func (c *cluster) removal(f fault) Row {
 		lostBound = f.lost
 	}
 	backBound, backText := c.backBound()
-	row.Bound = fmt.Sprintf("out ≤ %s, back ≤ %s, lost ≤ %d, even split after", Seconds(bound), Seconds(backBound), lostBound)
+	row.Bound = fmt.Sprintf("out ≤ %s, back ≤ %s, lost ≤ %d, even split after", Bound(bound), Seconds(backBound), lostBound)
 	rs := c.rs(f.victim)
 	c.settle(&row, f.director)
 

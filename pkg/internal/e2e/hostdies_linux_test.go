@@ -56,6 +56,7 @@ func vipHolderDiesFast(c *cluster) Row {
 // goes down near its end: starting a process in the TCG VM takes 0.2s)
 // and vrrpLatency for keepalived's timer and its adding the address.
 func (c *cluster) hostDies(bounded bool) Row {
+	c.stopAgents() // B8 measures VRRP as without agents
 	p, s := c.nodes[0], c.nodes[1]
 	skew := time.Duration(float64(c.advert) * float64(256-c.priority[s.name]) / 256)
 	bound := 3*c.advert + skew

@@ -367,6 +367,41 @@ func (s *Server) StopInput(id string) error {
 // rcvbuf bytes (the kernel doubles it), so that what arrives meanwhile
 // beyond the buffer is dropped by the kernel at the socket.
 func (s *Server) PauseInput(id string, d time.Duration, rcvbuf int) error {
+	return s.eachUDP(id, func(in *input, uc *net.UDPConn) error {
+		if err := uc.SetReadBuffer(rcvbuf); err != nil {
+			return err
+		}
+		in.pauseUntil.Store(time.Now().Add(d).UnixNano())
+		return uc.SetReadDeadline(time.Now())
+	})
+}
+
+// SetInputBuffer sets UDP input id's receive buffer to rcvbuf bytes (the
+// kernel doubles it), as Logstash's receive_buffer_bytes does: as root
+// beyond net.core.rmem_max (SO_RCVBUFFORCE), as a Logstash host sized
+// for its rate would raise that limit.
+func (s *Server) SetInputBuffer(id string, rcvbuf int) error {
+	return s.eachUDP(id, func(_ *input, uc *net.UDPConn) error {
+		raw, err := uc.SyscallConn()
+		if err != nil {
+			return err
+		}
+		var serr error
+		if err := raw.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, rcvbuf)
+		}); err != nil {
+			return err
+		}
+		if serr != nil {
+			return uc.SetReadBuffer(rcvbuf)
+		}
+		return nil
+	})
+}
+
+// eachUDP calls f, with s.mu held, for input id (every input without
+// id), each of which must be a running UDP input.
+func (s *Server) eachUDP(id string, f func(*input, *net.UDPConn) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ins, err := s.selected(id)
@@ -378,11 +413,9 @@ func (s *Server) PauseInput(id string, d time.Duration, rcvbuf int) error {
 		if !ok {
 			return fmt.Errorf("input %s: not a running UDP input", in.ID)
 		}
-		if err := uc.SetReadBuffer(rcvbuf); err != nil {
+		if err := f(in, uc); err != nil {
 			return err
 		}
-		in.pauseUntil.Store(time.Now().Add(d).UnixNano())
-		uc.SetReadDeadline(time.Now())
 	}
 	return nil
 }
@@ -775,6 +808,7 @@ func (s *Server) pipelines() map[string]any {
 //	input stop [ID]    close the input (every input without ID)
 //	input start [ID]   reopen it
 //	input pause ID DUR BYTES  read nothing for DUR, receive buffer BYTES (UDP)
+//	input buffer ID BYTES     receive buffer BYTES (UDP)
 //	api stop           close the monitoring API
 //	api start          reopen it
 //	api blackhole      accept API connections, never answer
@@ -804,6 +838,12 @@ func (s *Server) Command(line string) (string, error) {
 			return "", fmt.Errorf("input pause %s %s %s: want an id, a duration and a buffer size in bytes", f[2], f[3], f[4])
 		}
 		return "ok", s.PauseInput(f[2], d, n)
+	case f[0] == "input" && arg(1) == "buffer" && len(f) == 4:
+		n, err := strconv.Atoi(f[3])
+		if err != nil || n <= 0 {
+			return "", fmt.Errorf("input buffer %s %s: want an id and a buffer size in bytes", f[2], f[3])
+		}
+		return "ok", s.SetInputBuffer(f[2], n)
 	case f[0] == "api" && arg(1) == "stop" && len(f) == 2:
 		return "ok", s.StopAPI()
 	case f[0] == "api" && arg(1) == "start" && len(f) == 2:
@@ -824,7 +864,7 @@ func (s *Server) Command(line string) (string, error) {
 	case f[0] == "status" && len(f) == 1:
 		return s.status(), nil
 	}
-	return "", fmt.Errorf("unknown command %q (want: input stop|start [ID], input pause ID DUR BYTES, api stop|start|blackhole|answer, process delay DUR, status)", line)
+	return "", fmt.Errorf("unknown command %q (want: input stop|start [ID], input pause ID DUR BYTES, input buffer ID BYTES, api stop|start|blackhole|answer, process delay DUR, status)", line)
 }
 
 func (s *Server) status() string {

@@ -613,3 +613,39 @@ func TestPauseInputDropsBeyondTheBuffer(t *testing.T) {
 		t.Error("a bad duration was accepted")
 	}
 }
+
+// input buffer sets the UDP input's receive buffer, beyond rmem_max as
+// root (the kernel reports twice what was set).
+func TestInputBuffer(t *testing.T) {
+	f := start(t)
+	want := 4 << 20
+	if os.Geteuid() != 0 {
+		b, err := os.ReadFile("/proc/sys/net/core/rmem_max")
+		if err != nil {
+			t.Skip("not root and no rmem_max to expect:", err)
+		}
+		want, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		want = min(want, 4<<20)
+	}
+	if _, err := f.s.Command("input buffer udp-5514 4194304"); err != nil {
+		t.Fatal(err)
+	}
+	f.s.mu.Lock()
+	ins, err := f.s.selected("udp-5514")
+	f.s.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := ins[0].pc.(*net.UDPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got int
+	raw.Control(func(fd uintptr) { got, err = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF) })
+	if err != nil || got < 2*want {
+		t.Errorf("SO_RCVBUF = %d (%v), want at least %d", got, err, 2*want)
+	}
+	if _, err := f.s.Command("input buffer udp-5514 lots"); err == nil {
+		t.Error("a bad size was accepted")
+	}
+}
