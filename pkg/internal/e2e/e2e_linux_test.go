@@ -341,7 +341,7 @@ func (c *cluster) removal(f fault) Row {
 			out, slack = at.Sub(t0), 0
 		}
 	}
-	row.Check(!ok || out <= bound+slack, "%s left the table after %s; bound %s = %s", f.victim.name, Seconds(out), boundText, Seconds(bound))
+	row.Check(!ok || out <= bound+slack, "%s left the table after %s; bound %s = %s", f.victim.name, Bound(out.Round(time.Millisecond)), boundText, Bound(bound))
 	if c.director && ok {
 		c.checkDownMetrics(&row, f.director, f.victim)
 	}

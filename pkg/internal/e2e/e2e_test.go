@@ -273,7 +273,7 @@ func TestReadStreams(t *testing.T) {
 }
 
 func TestBound(t *testing.T) {
-	for d, want := range map[time.Duration]string{50 * time.Millisecond: "50ms", 800 * time.Millisecond: "0.8s", 2 * time.Second: "2.0s"} {
+	for d, want := range map[time.Duration]string{50 * time.Millisecond: "50ms", 250 * time.Millisecond: "250ms", 800 * time.Millisecond: "0.8s", 2 * time.Second: "2.0s", 1500 * time.Millisecond: "1.5s"} {
 		if got := Bound(d); got != want {
 			t.Errorf("Bound(%s) = %q, want %q", d, got, want)
 		}

@@ -85,10 +85,10 @@ func (t Table) String() string {
 // Seconds formats d as seconds with one decimal ("6.2s").
 func Seconds(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) }
 
-// Bound formats a bound: in milliseconds below 0.1 s, which Seconds would
-// round (the agent rows' 50 ms), else as Seconds.
+// Bound formats a bound: in milliseconds where Seconds would round it
+// (50 ms, 250 ms), else as Seconds.
 func Bound(d time.Duration) string {
-	if d < 100*time.Millisecond {
+	if d%(100*time.Millisecond) != 0 {
 		return fmt.Sprintf("%dms", d.Milliseconds())
 	}
 	return Seconds(d)
