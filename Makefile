@@ -52,7 +52,8 @@ test-vm: build
 e2e: build
 	scripts/vmtest-suite -e2e-only
 
-# The hala agent rows (A1-A5) alone; make test runs them in the director half (docs/e2e.md).
+# The hala agent rows (A1-A5) alone, with the issue's targets as bounds; make test runs them in
+# the director half with mechanism bounds (docs/e2e.md).
 e2e-agent: build
 	HALA_E2E_ONLY=agent scripts/vmtest-suite -e2e-only
 
