@@ -34,10 +34,12 @@ const (
 const watchdogGrace = 50 * time.Millisecond
 
 // exitProcess ends the process from the watchdog; runChecker runs the
-// check. Tests replace them.
+// check; afterFunc arms the watchdog (it returns the timer's Stop).
+// Tests replace them, and fire the watchdog themselves.
 var (
 	exitProcess = os.Exit
 	runChecker  = check.Run
+	afterFunc   = func(d time.Duration, f func()) (stop func() bool) { return time.AfterFunc(d, f).Stop }
 )
 
 type checkFlags struct {
@@ -224,7 +226,7 @@ func runCheck(streams IOStreams, f *checkFlags, host, input string) error {
 	// Last resort: whatever happens below, the process ends in time, and
 	// --explain still shows what was gathered.
 	var finish sync.Once
-	watchdog := time.AfterFunc(f.timeout+watchdogGrace, func() {
+	stopWatchdog := afterFunc(f.timeout+watchdogGrace, func() {
 		finish.Do(func() {
 			v := &check.Verdict{Address: opts.Address, Input: input, Pipeline: f.pipeline, Weight: -1,
 				Reason: fmt.Sprintf(": timed out after %s", f.timeout)}
@@ -236,7 +238,7 @@ func runCheck(streams IOStreams, f *checkFlags, host, input string) error {
 		})
 		exitProcess(1)
 	})
-	defer watchdog.Stop()
+	defer stopWatchdog()
 
 	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
 	defer cancel()

@@ -292,34 +292,66 @@ func TestCheckUsageErrors(t *testing.T) {
 	}
 }
 
-// TestCheckWatchdog: should the check itself ever hang past its deadline,
-// the watchdog still reports and ends the process at timeout + 50ms.
-func TestCheckWatchdog(t *testing.T) {
-	exited := make(chan int, 1)
-	release, returned := make(chan struct{}), make(chan struct{})
-	oldExit, oldRun := exitProcess, runChecker
-	defer func() {
-		close(release)
-		<-returned
-		exitProcess, runChecker = oldExit, oldRun
-	}()
+// fakeWatchdog replaces the watchdog's timer for one test: armed
+// receives the deadline and the function the check scheduled, which the
+// test fires itself (no wall clock); exited receives exitProcess's code.
+func fakeWatchdog(t *testing.T) (armed chan armedWatchdog, exited chan int) {
+	armed, exited = make(chan armedWatchdog, 1), make(chan int, 1)
+	oldExit, oldAfter := exitProcess, afterFunc
+	t.Cleanup(func() { exitProcess, afterFunc = oldExit, oldAfter })
 	exitProcess = func(code int) { exited <- code }
+	afterFunc = func(d time.Duration, f func()) func() bool {
+		armed <- armedWatchdog{d, f}
+		return func() bool { return true }
+	}
+	return armed, exited
+}
+
+type armedWatchdog struct {
+	after time.Duration
+	fire  func()
+}
+
+// hangingChecker makes the check hang, ignoring its context (a hang the
+// deadline cannot reach), after asking src once when ask is set; asked is
+// closed once it has. The hang ends on cleanup.
+func hangingChecker(t *testing.T, ask bool) (asked chan struct{}) {
+	asked = make(chan struct{})
+	release := make(chan struct{})
+	oldRun := runChecker
+	t.Cleanup(func() { close(release); runChecker = oldRun })
 	runChecker = func(ctx context.Context, src check.Source, o check.Options) *check.Verdict {
-		<-release // ignores ctx: a hang the deadline cannot reach
+		if ask {
+			src.NodeStats(ctx, o.Pipeline) // a real exchange, ended by the check's deadline
+		}
+		close(asked)
+		<-release
 		return &check.Verdict{Healthy: true}
 	}
+	return asked
+}
+
+// TestCheckWatchdog: should the check itself ever hang past its deadline,
+// the watchdog, armed at timeout + 50ms, still reports and ends the
+// process.
+func TestCheckWatchdog(t *testing.T) {
+	armed, exited := fakeWatchdog(t)
+	returned := make(chan struct{})
+	t.Cleanup(func() { <-returned }) // after the hang is released (cleanups run last first)
+	asked := hangingChecker(t, false)
 	var out, errOut testutil.SyncBuffer
-	start := time.Now()
 	go func() {
 		defer close(returned)
 		Run([]string{"check", "--timeout", "200ms", "127.0.0.1", "udp-5514"}, strings.NewReader(""), &out, &errOut)
 	}()
-	// Never an early exit (a lower bound, which a slow machine cannot
-	// break); how soon after the timeout it ends is the e2e table's
-	// measurement.
-	code := <-exited
-	if elapsed := time.Since(start); code != 1 || elapsed < 200*time.Millisecond {
-		t.Errorf("watchdog exit(%d) after %s, want exit(1), not before the 200ms timeout", code, elapsed)
+	w := <-armed
+	if w.after != 250*time.Millisecond {
+		t.Errorf("watchdog armed for %s, want timeout + %s = 250ms", w.after, watchdogGrace)
+	}
+	<-asked // the check hangs
+	w.fire()
+	if code := <-exited; code != 1 {
+		t.Errorf("watchdog exit(%d), want exit(1)", code)
 	}
 	if want := "hala-check: 127.0.0.1:9600 input \"udp-5514\": timed out after 200ms\n"; errOut.String() != want {
 		t.Errorf("stderr %q, want %q", errOut.String(), want)
@@ -329,20 +361,10 @@ func TestCheckWatchdog(t *testing.T) {
 // TestCheckExplainWatchdog: when the watchdog ends a hung check, --explain
 // still prints what was asked and why it failed.
 func TestCheckExplainWatchdog(t *testing.T) {
-	exited := make(chan int, 1)
-	release, returned := make(chan struct{}), make(chan struct{})
-	oldExit, oldRun := exitProcess, runChecker
-	defer func() {
-		close(release)
-		<-returned
-		exitProcess, runChecker = oldExit, oldRun
-	}()
-	exitProcess = func(code int) { exited <- code }
-	runChecker = func(ctx context.Context, src check.Source, o check.Options) *check.Verdict {
-		src.NodeStats(ctx, o.Pipeline) // a real exchange, ended by the deadline
-		<-release
-		return &check.Verdict{Healthy: true}
-	}
+	armed, exited := fakeWatchdog(t)
+	returned := make(chan struct{})
+	t.Cleanup(func() { <-returned }) // after the hang is released (cleanups run last first)
+	asked := hangingChecker(t, true)
 	h, p := blackHole(t)
 	t.Setenv("HALA_SYSLOG_SOCKET", filepath.Join(t.TempDir(), "none"))
 	var out, errOut testutil.SyncBuffer
@@ -350,10 +372,11 @@ func TestCheckExplainWatchdog(t *testing.T) {
 		defer close(returned)
 		Run([]string{"check", "--explain", "--timeout", "200ms", "--port", p, h, "udp-5514"}, strings.NewReader(""), &out, &errOut)
 	}()
-	select {
-	case <-exited:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the watchdog did not end the process")
+	w := <-armed
+	<-asked // the exchange with the black hole has ended at the deadline
+	w.fire()
+	if code := <-exited; code != 1 {
+		t.Errorf("watchdog exit(%d), want exit(1)", code)
 	}
 	report := out.String()
 	for _, want := range []string{
