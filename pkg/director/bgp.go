@@ -191,8 +191,18 @@ func (d *Director) setAnnounced(name string, a netip.Addr, on bool, reason strin
 
 // pollDrain reads this director's drain record and re-decides on a change.
 func (d *Director) pollDrain() {
+	if d.readDirectorDrain() {
+		d.announce()
+	}
+}
+
+// readDirectorDrain reads this director's drain record into the announcing
+// state and reports a change. Run calls it before its first announce: a
+// director restarted while drained must not announce, even for the one
+// poll interval until pollDrain would have read the record.
+func (d *Director) readDirectorDrain() bool {
 	if d.bgp == nil {
-		return
+		return false
 	}
 	rec, err := drain.Lookup(drain.DirectorDir(d.cfg.DrainDir), d.bgp.self.Address)
 	if err != nil {
@@ -200,7 +210,7 @@ func (d *Director) pollDrain() {
 	}
 	drained := rec != nil
 	if drained == d.bgp.drained {
-		return
+		return false
 	}
 	d.bgp.drained = drained
 	d.mu.Lock()
@@ -211,7 +221,7 @@ func (d *Director) pollDrain() {
 	} else {
 		d.log.Info("director undrained")
 	}
-	d.announce()
+	return true
 }
 
 // stopBGP withdraws every VIP, waits withdraw_delay for the routers to

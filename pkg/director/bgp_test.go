@@ -252,6 +252,27 @@ func TestBGPNoAnnounceWithoutHealthyBackends(t *testing.T) {
 	}
 }
 
+// A director restarted while drained (hala drain --director, then a
+// restart: planned work) announces nothing, not even for the one drain
+// poll interval, until it is undrained.
+func TestBGPRestartedWhileDrainedDoesNotAnnounce(t *testing.T) {
+	r := newBGPRig(t, parse(t, bgpSource("")))
+	if err := drain.Drain(drain.DirectorDir(r.drains), drain.Record{Address: netip.MustParseAddr("10.0.0.1"), Name: "d1", Since: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	r.start()
+	if got := r.speaker.take(); len(got) != 0 {
+		t.Fatalf("a drained director's start asked the speaker for %q, want nothing", got)
+	}
+	if st, ok := r.d.BGP(); !ok || !st.Drained {
+		t.Errorf("status at start %+v, want drained", st)
+	}
+	if _, err := drain.Undrain(drain.DirectorDir(r.drains), netip.MustParseAddr("10.0.0.1")); err != nil {
+		t.Fatal(err)
+	}
+	r.waitCalls("announce on undrain", "announce 10.99.0.10")
+}
+
 // /healthz turns 503 once no session has been up for the hold time, and
 // the metrics show the peers and the VIP.
 func TestBGPHealthzAndMetrics(t *testing.T) {

@@ -260,6 +260,7 @@ func (d *Director) Run(ctx context.Context) error {
 		return err
 	}
 	d.setReady()
+	d.readDirectorDrain()
 	d.announce()
 	if d.cfg.Ready != nil {
 		d.cfg.Ready()
