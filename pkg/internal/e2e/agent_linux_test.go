@@ -152,12 +152,18 @@ func (c *cluster) agentRemoval(name string, victim, d *node, target time.Duratio
 		}
 	}
 	mark := len(d.directorLog())
+	agentMark := 0
+	if p := agentProcs[victim.name]; p != nil {
+		agentMark = len(p.Output())
+	}
 	var out time.Duration
+	var fault0 time.Time
 	at := c.deleteLogged(d, victim, mark)
 	row = c.removal(fault{
 		name: name, victim: victim, director: d, inject: inject, repair: repair, dataPath: true,
 		bound: bound, boundText: boundText, lost: lost,
 		outAt: func(t0 time.Time) (time.Time, bool) {
+			fault0 = t0
 			t1, ok := at(t0)
 			out = t1.Sub(t0)
 			return t1, ok
@@ -176,8 +182,26 @@ func (c *cluster) agentRemoval(name string, victim, d *node, target time.Duratio
 	if target > 0 && out > target || row.Lost > targetLost {
 		met = "missed"
 	}
-	row.Time = fmt.Sprintf("out %dms (write logged; target %s: %s), %s", out.Milliseconds(), want, met, row.Time)
+	row.Time = fmt.Sprintf("out %dms (%swrite logged; target %s: %s), %s", out.Milliseconds(), c.agentSaw(victim, agentMark, fault0), want, met, row.Time)
 	return row
+}
+
+// agentSaw says when the victim's agent logged its input down, after the
+// fault at t0: where the time to "out" went (fault to event, then event
+// to the director's write). Empty when the line is not there.
+func (c *cluster) agentSaw(victim *node, mark int, t0 time.Time) string {
+	p := agentProcs[victim.name]
+	if p == nil || t0.IsZero() || mark > len(p.Output()) {
+		return ""
+	}
+	for _, l := range grepLines(p.Output()[mark:], `msg="input not receiving"`) {
+		if m := logTime.FindStringSubmatch(l); m != nil {
+			if at, err := time.Parse(time.RFC3339Nano, m[1]); err == nil {
+				return fmt.Sprintf("agent's event %dms, ", at.Sub(t0).Milliseconds())
+			}
+		}
+	}
+	return ""
 }
 
 // agentInputStopped is A1: D2 with the agents: the stand-in closes its
