@@ -701,6 +701,12 @@ func (d *Director) changes(ss *serviceSpec, reqs []ipvs.Request) []ipvs.Request 
 		want[dst.Key()] = dst
 	}
 	have := d.present[ss.Key]
+	// Adds and updates before deletes: the kernel applies a batch one
+	// request at a time, and when one backend replaces another (the one
+	// all_down = "keep" kept, when another comes back) a delete first
+	// left the service empty between the two, dropping what arrived then
+	// (a CI run's B5 lost one datagram so).
+	var deletes []ipvs.Request
 	for _, m := range ss.Members {
 		k := m.Destination.Key()
 		w, wok := want[k]
@@ -711,10 +717,10 @@ func (d *Director) changes(ss *serviceSpec, reqs []ipvs.Request) []ipvs.Request 
 		case wok && hok && w.Weight != h.Weight:
 			reqs = append(reqs, ipvs.Request{Op: ipvs.OpUpdateDestination, Service: ss.Service, Destination: w})
 		case !wok && hok:
-			reqs = append(reqs, ipvs.Request{Op: ipvs.OpDeleteDestination, Service: ss.Service, Destination: h})
+			deletes = append(deletes, ipvs.Request{Op: ipvs.OpDeleteDestination, Service: ss.Service, Destination: h})
 		}
 	}
-	return reqs
+	return append(reqs, deletes...)
 }
 
 // write makes the requests in one batch and records what the kernel

@@ -578,11 +578,26 @@ func TestAllBackendsFailing(t *testing.T) {
 			if got := r.table.dests(5514); len(got) != tc.want {
 				t.Errorf("after a reconcile: %v, want %d", got, tc.want)
 			}
+			r.table.takeWrites()
 			r.apis["10.0.0.12"].set("ok")
 			r.waitFor("l2 back, l1 out", func() bool {
 				got := r.table.dests(5514)
 				return slices.Equal(got, []string{"10.0.0.12:5514/1"})
 			})
+			if tc.policy == "keep" {
+				// l2 replaces the kept l1: added before l1 is deleted, so
+				// the service is never empty in between.
+				var order []string
+				for _, w := range r.table.takeWrites() {
+					if strings.Contains(w, ":5514") && (strings.Contains(w, "add destination") || strings.Contains(w, "delete destination")) {
+						order = append(order, w)
+					}
+				}
+				if len(order) != 2 || !strings.Contains(order[0], "add destination") || !strings.Contains(order[0], "10.0.0.12") ||
+					!strings.Contains(order[1], "delete destination") || !strings.Contains(order[1], "10.0.0.11") {
+					t.Errorf("writes on port 5514 %q, want the add of 10.0.0.12 before the delete of 10.0.0.11", order)
+				}
+			}
 		})
 	}
 }
