@@ -257,7 +257,7 @@ func TestBGPNoAnnounceWithoutHealthyBackends(t *testing.T) {
 // poll interval, until it is undrained.
 func TestBGPRestartedWhileDrainedDoesNotAnnounce(t *testing.T) {
 	r := newBGPRig(t, parse(t, bgpSource("")))
-	if err := drain.Drain(drain.DirectorDir(r.drains), drain.Record{Address: netip.MustParseAddr("10.0.0.1"), Name: "d1", Since: time.Now()}); err != nil {
+	if err := drain.Drain(drain.DirectorDir(r.drains), drain.Record{Address: netip.MustParseAddr("10.0.0.1"), Name: "d1", Since: r.now}); err != nil {
 		t.Fatal(err)
 	}
 	r.start()

@@ -958,26 +958,21 @@ func (w *routeWatch) parse(line string) ([]netip.Addr, bool) {
 }
 
 // since lists the changes of the next hops after t.
-func (w *routeWatch) since(t time.Time) string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var parts []string
-	for _, e := range w.events {
-		if e.at.After(t) {
-			parts = append(parts, fmt.Sprintf("%+.2fs %v", e.at.Sub(t).Seconds(), e.hops))
-		}
-	}
-	return strings.Join(parts, ", ")
+func (w *routeWatch) since(t time.Time) string { return w.changes(t, nil) }
+
+// listed lists the changes after t that had hop among the next hops.
+func (w *routeWatch) listed(t time.Time, hop netip.Addr) string {
+	return w.changes(t, func(hops []netip.Addr) bool { return slices.Contains(hops, hop) })
 }
 
-// listed reports the route changes after t that had hop among the next
-// hops, as since prints them.
-func (w *routeWatch) listed(t time.Time, hop netip.Addr) string {
+// changes lists the changes after t whose next hops keep accepts (all
+// with a nil keep), each as its offset from t and its next hops.
+func (w *routeWatch) changes(t time.Time, keep func([]netip.Addr) bool) string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var parts []string
 	for _, e := range w.events {
-		if e.at.After(t) && slices.Contains(e.hops, hop) {
+		if e.at.After(t) && (keep == nil || keep(e.hops)) {
 			parts = append(parts, fmt.Sprintf("%+.2fs %v", e.at.Sub(t).Seconds(), e.hops))
 		}
 	}
